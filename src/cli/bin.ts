@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config.js';
+import { rotateAdminToken } from '../runtime.js';
+import { registerAdminCommands } from './commands/index.js';
+import { serve } from './serve.js';
+
+const program = new Command()
+  .name('tollgate')
+  .description('Usage metering, quotas and rate limits for APIs.')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('Start Tollgate on its embedded store (settings from the environment; flags win)')
+  .option('--port <port>', 'port to listen on (PORT, default 8080)')
+  .option('--host <host>', 'address to listen on (HOST, default 127.0.0.1)')
+  .option('--data-dir <dir>', 'where data is kept (TOLLGATE_DATA_DIR, default ./data)')
+  .option('--demo', 'create a demo plan, group, app and key, and print curl commands to try')
+  .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean }) => {
+    const config = loadConfig(process.env, {
+      ...(opts.port !== undefined ? { port: Number(opts.port) } : {}),
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
+      ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+    });
+    await serve(config, { demo: opts.demo === true, print: (line) => process.stdout.write(`${line}\n`) });
+  });
+
+program
+  .command('admin-token')
+  .description('Manage the admin token')
+  .command('rotate')
+  .description('Issue a new admin token (restart the server to use it); prints it once')
+  .option('--data-dir <dir>', 'data directory (TOLLGATE_DATA_DIR, default ./data)')
+  .action((opts: { dataDir?: string }) => {
+    const config = loadConfig(process.env, opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
+    const token = rotateAdminToken(config.dataDir);
+    process.stdout.write(`New admin token (shown this once): ${token.generated}\n`);
+  });
+
+registerAdminCommands(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`tollgate: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`tollgate: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+import type { Config } from '../config.js';
+import { startTollgate, type Tollgate } from '../runtime.js';
+import { createDemo } from './demo.js';
+
+export interface ServeOptions {
+  demo: boolean;
+  /** Where to print what a person needs to know (stdout). */
+  print: (line: string) => void;
+}
+
+/**
+ * `tollgate serve`: starts Tollgate, prints where it listens and the admin
+ * token, and stops cleanly on SIGTERM or SIGINT: no new calls, those in
+ * flight finish, everything acknowledged is on disk before exit.
+ */
+export async function serve(config: Config, options: ServeOptions): Promise<Tollgate> {
+  const tollgate = await startTollgate(config);
+  const { print } = options;
+  print(`Tollgate listening on ${tollgate.url}`);
+  print(`Data directory: ${config.dataDir}`);
+  switch (tollgate.adminToken.source) {
+    case 'generated':
+      print(`Admin token (generated; shown this once, only its hash is kept): ${tollgate.adminToken.generated}`);
+      break;
+    case 'environment':
+      print('Admin token: from TOLLGATE_ADMIN_TOKEN');
+      break;
+    case 'data directory':
+      print('Admin token: as printed at first start (only its hash is kept); `tollgate admin-token rotate` issues a new one');
+      break;
+  }
+  if (options.demo) {
+    for (const line of await createDemo(tollgate.services, tollgate.url)) print(line);
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    tollgate.app.log.info({ signal }, 'stopping');
+    tollgate.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        tollgate.app.log.error({ err: error }, 'failed to stop cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return tollgate;
+}

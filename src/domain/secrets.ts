@@ -1,0 +1,50 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
+/** Base58 (Bitcoin alphabet): no 0/O or l/I to misread, nothing to escape in a header or URL. */
+export function base58(bytes: Uint8Array): string {
+  let n = BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
+  let out = '';
+  while (n > 0n) {
+    out = BASE58[Number(n % 58n)] + out;
+    n /= 58n;
+  }
+  for (const b of bytes) {
+    if (b !== 0) break;
+    out = `1${out}`;
+  }
+  return out;
+}
+
+/** Bits of randomness in every key and token Tollgate issues. */
+export const SECRET_BITS = 192;
+
+/**
+ * A new customer key: the readable prefix and 192 random bits in base58,
+ * e.g. `tg_5pXq...`. Only `hashSecret(key)` is stored.
+ */
+export function newSecret(prefix: string): string {
+  return prefix + base58(randomBytes(SECRET_BITS / 8));
+}
+
+/**
+ * The stored form of a key or token: SHA-256 hex. A key carries 192 random
+ * bits, so a fast hash is enough (nothing to brute-force, unlike a password),
+ * and the check path can afford it on every call.
+ */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Compares two secrets' hashes without leaking where they differ. */
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+/** A new opaque id such as `app_3kTq8VwzR2`, for entities created without one. */
+export function newId(kind: string): string {
+  return `${kind}_${base58(randomBytes(10))}`;
+}

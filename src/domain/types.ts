@@ -1,0 +1,84 @@
+/**
+ * The model: a group (an account) has a plan and owns apps; an app owns keys.
+ * Limits are -1 where unlimited. Times are milliseconds since the epoch.
+ */
+
+/** -1: no limit. */
+export const UNLIMITED = -1;
+
+export interface Plan {
+  id: string;
+  monthlyQuota: number;
+  rateLimitPerMinute: number;
+  /** Decimal string such as "0.01", or null where the plan sets no per-call price. */
+  pricePerCall: string | null;
+  /** IANA zone that fixes the edges of the billing month. */
+  timeZone: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  planId: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface App {
+  id: string;
+  groupId: string;
+  name: string;
+  /** The app's own monthly quota on top of its group's plan; null where it has none. */
+  monthlyQuota: number | null;
+  /** The app's own per-minute limit on top of its group's plan; null where it has none. */
+  rateLimitPerMinute: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Key {
+  id: string;
+  appId: string;
+  groupId: string;
+  name: string;
+  /** The first characters of the secret, enough to tell keys apart in a list. */
+  hint: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A token that lets a provider's backend call the check API, and nothing else. */
+export interface ServiceToken {
+  id: string;
+  name: string;
+  hint: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** Everything the check path needs to know about a presented key, in one read. */
+export interface KeyContext {
+  key: Key;
+  app: App;
+  group: Group;
+  plan: Plan;
+}
+
+/** What a usage event is grouped and counted by. */
+export interface UsageEvent {
+  /** Unique id of the event (the idempotency key's event, or a generated one). */
+  id: string;
+  ts: number;
+  groupId: string;
+  appId: string;
+  keyId: string | null;
+  usageType: string;
+  requestArgsHash: string;
+  count: number;
+}
+
+export type UsageDimension = 'usage_type' | 'request_args_hash' | 'app_id';
+export const USAGE_DIMENSIONS: readonly UsageDimension[] = ['usage_type', 'request_args_hash', 'app_id'];

@@ -1,0 +1,87 @@
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Span } from '../domain/periods.js';
+import { hashSecret, sameHash } from '../domain/secrets.js';
+import type { KeyContext } from '../domain/types.js';
+import { ApiError } from '../errors.js';
+import { authenticate, type Credentials } from '../metering/credentials.js';
+import { touchRateLimits } from '../metering/meter-call.js';
+import { effectiveLimits } from '../metering/limits.js';
+import type { Services } from '../services.js';
+import type { MeterResult } from '../store/store.js';
+import { rateLimitHeaders } from './rate-limit-headers.js';
+
+/** The authenticated customer of a usage endpoint, and what their call cost. */
+export interface Customer {
+  context: KeyContext;
+  meter: MeterResult;
+  period: Span;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    customer?: Customer;
+  }
+}
+
+function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+/** Admin routes: `Authorization: Bearer <admin token>`, compared by hash in constant time. */
+export function requireAdmin(services: Services): onRequestHookHandler {
+  return async (request) => {
+    const token = bearerToken(request);
+    if (token === null || !sameHash(hashSecret(token), services.adminTokenHash)) {
+      throw new ApiError('unauthorized', 'Missing or invalid admin token: send "Authorization: Bearer <admin token>".');
+    }
+  };
+}
+
+/** The check API: the admin token, or a service token that is not revoked. */
+export function requireCheckCaller(services: Services): onRequestHookHandler {
+  return async (request) => {
+    const token = bearerToken(request);
+    if (token !== null) {
+      const hash = hashSecret(token);
+      if (sameHash(hash, services.adminTokenHash)) return;
+      const serviceToken = await services.store.findServiceToken(hash);
+      if (serviceToken !== null && serviceToken.revokedAt === null) return;
+    }
+    throw new ApiError('unauthorized', 'Missing or invalid service token: send "Authorization: Bearer <admin or service token>".');
+  };
+}
+
+/** A customer's credentials from the headers of either seed API. */
+export function customerCredentials(request: FastifyRequest): Credentials | null {
+  const { headers } = request;
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey !== '') return { key: apiKey };
+  const appId = headers.app_id;
+  const appKey = headers.app_key;
+  if (typeof appId === 'string' && typeof appKey === 'string' && appId !== '' && appKey !== '') return { appId, appKey };
+  return null;
+}
+
+/**
+ * Customer routes: authenticate the key, count the call against its
+ * per-minute limits (not its quota), and attach the customer to the request.
+ * Runs before validation, so a caller without a valid key learns nothing more.
+ */
+export function requireCustomer(services: Services): onRequestHookHandler {
+  return async (request, reply) => {
+    const auth = await authenticate(services.store, customerCredentials(request), services.clock.now());
+    if (!auth.ok) throw new ApiError('unauthorized', auth.message);
+    const { result, period } = await touchRateLimits(services, auth.context);
+    const headers = rateLimitHeaders(result, effectiveLimits(auth.context), period, services.clock.now());
+    void reply.headers(headers);
+    if (!result.allowed) {
+      const limit = result.deniedBy === 'app' ? result.appRate?.limit : result.groupRate?.limit;
+      const retry = headers['retry-after'];
+      throw new ApiError('rate_limited', `Rate limit of ${limit} requests per minute${result.deniedBy === 'app' ? ' for this app' : ''} exceeded. Retry in ${retry} seconds.`, headers);
+    }
+    request.customer = { context: auth.context, meter: result, period };
+  };
+}

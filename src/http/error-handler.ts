@@ -1,0 +1,64 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ApiError, type ErrorBody } from '../errors.js';
+
+/** Fastify's own errors that a client caused, and what each one becomes. */
+const FASTIFY_CLIENT_ERRORS: Record<string, (e: FastifyError) => ApiError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new ApiError('payload_too_large'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new ApiError('unsupported_media_type'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new ApiError('invalid_request', 'The Content-Length header does not match the body.'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new ApiError('invalid_request', 'The request body is empty; send a JSON object.'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new ApiError('invalid_request', 'The request body is not valid JSON.'),
+  FST_ERR_BAD_URL: () => new ApiError('invalid_request', 'The request URL is malformed.'),
+};
+
+/**
+ * Every error leaves as `{"error", "message"}` with the status the catalogue
+ * gives its code; anything unexpected becomes a 500 that reveals nothing.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+    void reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody() satisfies ErrorBody);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`).toBody());
+  });
+}
+
+function toApiError(error: FastifyError): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error.validation) return new ApiError('invalid_request', error.message);
+  const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
+  if (known) return known(error);
+  if (error instanceof SyntaxError && error.statusCode === 400) return new ApiError('invalid_request', 'The request body is not valid JSON.');
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new ApiError('invalid_request', error.message);
+  }
+  return new ApiError('internal_error');
+}
+
+/**
+ * One readable sentence out of a schema validator's findings: which
+ * parameter is wrong and why, e.g. `query parameter "group_by" must be one of:
+ * usage_type, request_args_hash, app_id`.
+ */
+export function formatValidationErrors(
+  errors: ReadonlyArray<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }>,
+  dataVar: string,
+): Error {
+  const where: Record<string, string> = { querystring: 'query parameter', body: 'body field', params: 'path parameter', headers: 'header' };
+  const sentences = errors.slice(0, 3).map((e) => {
+    const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    if (e.keyword === 'required') return `${where[dataVar] ?? dataVar} "${joinPath(path, String(e.params.missingProperty))}" is required`;
+    if (e.keyword === 'additionalProperties') return `${where[dataVar] ?? dataVar} "${joinPath(path, String(e.params.additionalProperty))}" is not recognised`;
+    const subject = path === '' ? (dataVar === 'body' ? 'the body' : dataVar) : `${where[dataVar] ?? dataVar} "${path}"`;
+    if (e.keyword === 'enum') return `${subject} must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    return `${subject} ${e.message ?? 'is invalid'}`;
+  });
+  return new Error(`${sentences.join('; ')}.`);
+}
+
+function joinPath(path: string, name: string): string {
+  return path === '' ? name : `${path}.${name}`;
+}

@@ -1,0 +1,75 @@
+import { Type } from 'typebox';
+import { newId } from '../../domain/secrets.js';
+import { ApiError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { appJson, errors, Id, page, PageQuery, pageRequest } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+const AppLimit = (description: string) => Type.Optional(Type.Union([Type.Integer({ minimum: -1, maximum: 1e15 }), Type.Null()], { description }));
+const AppFields = {
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  monthly_quota: AppLimit("The app's own monthly quota, on top of its group's plan; null or absent: none."),
+  rate_limit_per_minute: AppLimit("The app's own per-minute limit, on top of its group's plan; null or absent: none."),
+};
+
+/** Apps: a group's applications (Mathpix's app_id); each holds keys and may have its own limits. */
+export function adminAppRoutes(app: TypedApp, services: Services): void {
+  const { store, clock } = services;
+
+  app.post('/admin/groups/:group_id/apps', {
+    schema: {
+      tags: ['admin'], summary: 'Create an app in a group',
+      params: Type.Object({ group_id: Type.String() }),
+      body: Type.Object({ id: Type.Optional(Id('App id; generated when absent.')), ...AppFields }, { additionalProperties: false }),
+      response: { 201: Type.Ref('App'), ...errors(400, 401, 404, 409) },
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    const id = body.id ?? newId('app');
+    const created = await store.createApp({
+      id, groupId: request.params.group_id, name: body.name ?? id,
+      monthlyQuota: body.monthly_quota ?? null, rateLimitPerMinute: body.rate_limit_per_minute ?? null,
+    }, clock.now());
+    return reply.code(201).send(appJson(created));
+  });
+
+  app.get('/admin/groups/:group_id/apps', {
+    schema: {
+      tags: ['admin'], summary: "List a group's apps", params: Type.Object({ group_id: Type.String() }), querystring: PageQuery,
+      response: { 200: page(Type.Ref('App')), ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    if ((await store.getGroup(request.params.group_id)) === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
+    const result = await store.listApps(request.params.group_id, pageRequest(request.query));
+    return { items: result.items.map(appJson), next: result.next };
+  });
+
+  app.get('/admin/apps', {
+    schema: { tags: ['admin'], summary: 'List all apps', querystring: PageQuery, response: { 200: page(Type.Ref('App')), ...errors(400, 401) } },
+  }, async (request) => {
+    const result = await store.listApps(null, pageRequest(request.query));
+    return { items: result.items.map(appJson), next: result.next };
+  });
+
+  app.get('/admin/apps/:app_id', {
+    schema: { tags: ['admin'], summary: 'Show an app', params: Type.Object({ app_id: Type.String() }), response: { 200: Type.Ref('App'), ...errors(401, 404) } },
+  }, async (request) => {
+    const found = await store.getApp(request.params.app_id);
+    if (found === null) throw new ApiError('not_found', `No app with id "${request.params.app_id}".`);
+    return appJson(found);
+  });
+
+  app.patch('/admin/apps/:app_id', {
+    schema: {
+      tags: ['admin'], summary: "Rename an app or change its own limits (null removes a limit)",
+      params: Type.Object({ app_id: Type.String() }),
+      body: Type.Object(AppFields, { additionalProperties: false, minProperties: 1 }),
+      response: { 200: Type.Ref('App'), ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    const body = request.body;
+    return appJson(await store.updateApp(request.params.app_id, {
+      name: body.name, monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
+    }, clock.now()));
+  });
+}

@@ -1,0 +1,57 @@
+import { Type } from 'typebox';
+import { newId } from '../../domain/secrets.js';
+import { ApiError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { errors, groupJson, Id, page, PageQuery, pageRequest } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+/** Groups: the provider's customers (accounts), each on one plan. */
+export function adminGroupRoutes(app: TypedApp, services: Services): void {
+  const { store, clock } = services;
+
+  app.post('/admin/groups', {
+    schema: {
+      tags: ['admin'], summary: 'Create a group',
+      body: Type.Object({
+        id: Type.Optional(Id('Group id; generated when absent.')),
+        name: Type.String({ minLength: 1, maxLength: 200 }),
+        plan_id: Type.String({ minLength: 1, maxLength: 64 }),
+      }, { additionalProperties: false }),
+      response: { 201: Type.Ref('Group'), ...errors(400, 401, 404, 409) },
+    },
+  }, async (request, reply) => {
+    const { id, name, plan_id } = request.body;
+    const group = await store.createGroup({ id: id ?? newId('grp'), name, planId: plan_id }, clock.now());
+    return reply.code(201).send(groupJson(group));
+  });
+
+  app.get('/admin/groups', {
+    schema: { tags: ['admin'], summary: 'List groups', querystring: PageQuery, response: { 200: page(Type.Ref('Group')), ...errors(400, 401) } },
+  }, async (request) => {
+    const result = await store.listGroups(pageRequest(request.query));
+    return { items: result.items.map(groupJson), next: result.next };
+  });
+
+  app.get('/admin/groups/:group_id', {
+    schema: { tags: ['admin'], summary: 'Show a group', params: Type.Object({ group_id: Type.String() }), response: { 200: Type.Ref('Group'), ...errors(401, 404) } },
+  }, async (request) => {
+    const group = await store.getGroup(request.params.group_id);
+    if (group === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
+    return groupJson(group);
+  });
+
+  app.patch('/admin/groups/:group_id', {
+    schema: {
+      tags: ['admin'], summary: "Rename a group or change its plan",
+      params: Type.Object({ group_id: Type.String() }),
+      body: Type.Object({
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        plan_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      }, { additionalProperties: false, minProperties: 1 }),
+      response: { 200: Type.Ref('Group'), ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    const { name, plan_id } = request.body;
+    return groupJson(await store.updateGroup(request.params.group_id, { name, planId: plan_id }, clock.now()));
+  });
+}

@@ -1,0 +1,76 @@
+import { Type } from 'typebox';
+import { hashSecret, newId, newSecret } from '../../domain/secrets.js';
+import { ApiError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { errors, keyJson, KeySchema, page, PageQuery, pageRequest, Timestamp } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+/** How much of a secret a list shows: the prefix and four characters. */
+export function secretHint(secret: string, prefix: string): string {
+  return `${secret.slice(0, prefix.length + 4)}…`;
+}
+
+/** Keys: the secrets customers send. The secret is shown once, at creation; only its hash is kept. */
+export function adminKeyRoutes(app: TypedApp, services: Services): void {
+  const { store, clock, config } = services;
+
+  app.post('/admin/apps/:app_id/keys', {
+    schema: {
+      tags: ['admin'], summary: 'Create a key (the secret is in this answer only)',
+      params: Type.Object({ app_id: Type.String() }),
+      body: Type.Optional(Type.Object({
+        name: Type.Optional(Type.String({ maxLength: 200 })),
+        expires_at: Type.Optional(Timestamp),
+      }, { additionalProperties: false })),
+      response: {
+        201: Type.Intersect([KeySchema, Type.Object({ key: Type.String({ description: 'The secret. Store it now: it is not shown again.' }) })]),
+        ...errors(400, 401, 404),
+      },
+    },
+  }, async (request, reply) => {
+    const now = clock.now();
+    const expiresAt = request.body?.expires_at === undefined ? null : Date.parse(request.body.expires_at);
+    if (expiresAt !== null && expiresAt <= now) {
+      throw new ApiError('invalid_request', 'body field "expires_at" must be in the future.');
+    }
+    const secret = newSecret(config.keyPrefix);
+    const key = await store.createKey({
+      id: newId('key'), appId: request.params.app_id, name: request.body?.name ?? '',
+      hint: secretHint(secret, config.keyPrefix), secretHash: hashSecret(secret), createdAt: now, expiresAt,
+    });
+    return reply.code(201).send({ ...keyJson(key), key: secret });
+  });
+
+  app.get('/admin/apps/:app_id/keys', {
+    schema: {
+      tags: ['admin'], summary: "List an app's keys (never the secrets)", params: Type.Object({ app_id: Type.String() }), querystring: PageQuery,
+      response: { 200: page(Type.Ref('Key')), ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    if ((await store.getApp(request.params.app_id)) === null) throw new ApiError('not_found', `No app with id "${request.params.app_id}".`);
+    const result = await store.listKeys(request.params.app_id, pageRequest(request.query));
+    return { items: result.items.map(keyJson), next: result.next };
+  });
+
+  app.get('/admin/keys', {
+    schema: { tags: ['admin'], summary: 'List all keys (never the secrets)', querystring: PageQuery, response: { 200: page(Type.Ref('Key')), ...errors(400, 401) } },
+  }, async (request) => {
+    const result = await store.listKeys(null, pageRequest(request.query));
+    return { items: result.items.map(keyJson), next: result.next };
+  });
+
+  app.get('/admin/keys/:key_id', {
+    schema: { tags: ['admin'], summary: 'Show a key', params: Type.Object({ key_id: Type.String() }), response: { 200: Type.Ref('Key'), ...errors(401, 404) } },
+  }, async (request) => {
+    const key = await store.getKey(request.params.key_id);
+    if (key === null) throw new ApiError('not_found', `No key with id "${request.params.key_id}".`);
+    return keyJson(key);
+  });
+
+  app.delete('/admin/keys/:key_id', {
+    schema: {
+      tags: ['admin'], summary: 'Revoke a key, at once', params: Type.Object({ key_id: Type.String() }),
+      response: { 200: Type.Ref('Key'), ...errors(401, 404) },
+    },
+  }, async (request) => keyJson(await store.revokeKey(request.params.key_id, clock.now())));
+}

@@ -1,0 +1,72 @@
+import { Type } from 'typebox';
+import { isValidTimeZone } from '../../domain/periods.js';
+import { ApiError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { Decimal, errors, Id, Limit, page, PageQuery, pageRequest, planJson } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+const PlanFields = {
+  monthly_quota: Limit('Units per billing month; -1: unlimited.'),
+  rate_limit_per_minute: Limit('Units per minute; -1: unlimited.'),
+  price_per_call: Type.Optional(Type.Union([Decimal, Type.Null()])),
+  time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone of the billing month, e.g. "America/New_York".' })),
+};
+
+function checkZone(zone: string | undefined): void {
+  if (zone !== undefined && !isValidTimeZone(zone)) {
+    throw new ApiError('invalid_request', `body field "time_zone" must be an IANA time zone such as "UTC" or "Asia/Kolkata", got "${zone}".`);
+  }
+}
+
+/** Plans: limits and prices that groups subscribe to. */
+export function adminPlanRoutes(app: TypedApp, services: Services): void {
+  const { store, clock } = services;
+
+  app.post('/admin/plans', {
+    schema: {
+      tags: ['admin'], summary: 'Create a plan',
+      body: Type.Object({ id: Id('Plan id, e.g. "pro".'), ...PlanFields }, { additionalProperties: false }),
+      response: { 201: Type.Ref('Plan'), ...errors(400, 401, 409) },
+    },
+  }, async (request, reply) => {
+    const body = request.body;
+    checkZone(body.time_zone);
+    const plan = await store.createPlan({
+      id: body.id, monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
+      pricePerCall: body.price_per_call ?? null, timeZone: body.time_zone ?? 'UTC',
+    }, clock.now());
+    return reply.code(201).send(planJson(plan));
+  });
+
+  app.get('/admin/plans', {
+    schema: { tags: ['admin'], summary: 'List plans', querystring: PageQuery, response: { 200: page(Type.Ref('Plan')), ...errors(400, 401) } },
+  }, async (request) => {
+    const result = await store.listPlans(pageRequest(request.query));
+    return { items: result.items.map(planJson), next: result.next };
+  });
+
+  app.get('/admin/plans/:plan_id', {
+    schema: { tags: ['admin'], summary: 'Show a plan', params: Type.Object({ plan_id: Type.String() }), response: { 200: Type.Ref('Plan'), ...errors(401, 404) } },
+  }, async (request) => {
+    const plan = await store.getPlan(request.params.plan_id);
+    if (plan === null) throw new ApiError('not_found', `No plan with id "${request.params.plan_id}".`);
+    return planJson(plan);
+  });
+
+  app.patch('/admin/plans/:plan_id', {
+    schema: {
+      tags: ['admin'], summary: 'Change a plan',
+      params: Type.Object({ plan_id: Type.String() }),
+      body: Type.Partial(Type.Object(PlanFields), { additionalProperties: false, minProperties: 1 }),
+      response: { 200: Type.Ref('Plan'), ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    const body = request.body;
+    checkZone(body.time_zone);
+    const plan = await store.updatePlan(request.params.plan_id, {
+      monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
+      ...(body.price_per_call !== undefined ? { pricePerCall: body.price_per_call } : {}), timeZone: body.time_zone,
+    }, clock.now());
+    return planJson(plan);
+  });
+}

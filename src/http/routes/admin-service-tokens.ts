@@ -1,0 +1,42 @@
+import { Type } from 'typebox';
+import { hashSecret, newId, newSecret } from '../../domain/secrets.js';
+import type { Services } from '../../services.js';
+import { errors, page, PageQuery, pageRequest, serviceTokenJson, ServiceTokenSchema } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+import { secretHint } from './admin-keys.js';
+
+const TOKEN_PREFIX = 'tgs_';
+
+/** Service tokens: let a provider's backend call the check API without the admin token. */
+export function adminServiceTokenRoutes(app: TypedApp, services: Services): void {
+  const { store, clock } = services;
+
+  app.post('/admin/service-tokens', {
+    schema: {
+      tags: ['admin'], summary: 'Create a service token for the check API (the secret is in this answer only)',
+      body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
+      response: { 201: Type.Intersect([ServiceTokenSchema, Type.Object({ token: Type.String() })]), ...errors(400, 401) },
+    },
+  }, async (request, reply) => {
+    const secret = newSecret(TOKEN_PREFIX);
+    const token = await store.createServiceToken({
+      id: newId('svc'), name: request.body?.name ?? '', hint: secretHint(secret, TOKEN_PREFIX),
+      secretHash: hashSecret(secret), createdAt: clock.now(),
+    });
+    return reply.code(201).send({ ...serviceTokenJson(token), token: secret });
+  });
+
+  app.get('/admin/service-tokens', {
+    schema: { tags: ['admin'], summary: 'List service tokens', querystring: PageQuery, response: { 200: page(Type.Ref('ServiceToken')), ...errors(400, 401) } },
+  }, async (request) => {
+    const result = await store.listServiceTokens(pageRequest(request.query));
+    return { items: result.items.map(serviceTokenJson), next: result.next };
+  });
+
+  app.delete('/admin/service-tokens/:token_id', {
+    schema: {
+      tags: ['admin'], summary: 'Revoke a service token', params: Type.Object({ token_id: Type.String() }),
+      response: { 200: Type.Ref('ServiceToken'), ...errors(401, 404) },
+    },
+  }, async (request) => serviceTokenJson(await store.revokeServiceToken(request.params.token_id, clock.now())));
+}

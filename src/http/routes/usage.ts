@@ -1,0 +1,129 @@
+import { DateTime } from 'luxon';
+import { Type, type Static } from 'typebox';
+import { billingPeriod, isValidTimeZone, TIMESPANS, type Timespan } from '../../domain/periods.js';
+import { USAGE_DIMENSIONS, type UsageDimension } from '../../domain/types.js';
+import { ApiError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { queryUsage, TooManyPeriodsError, type UsageQuery } from '../../usage/usage-query.js';
+import { requireAdmin, requireCustomer, type Customer } from '../auth.js';
+import { errors } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+const UsageQueryString = Type.Object({
+  from_date: Type.Optional(Type.String({ maxLength: 64, description: 'Start, included: an ISO 8601 date-time (or date). Default: start of the current billing month.' })),
+  to_date: Type.Optional(Type.String({ maxLength: 64, description: 'End, excluded: an ISO 8601 date-time (or date). Default: now.' })),
+  group_by: Type.Optional(Type.Enum(USAGE_DIMENSIONS, { description: 'Default: usage_type.' })),
+  timespan: Type.Optional(Type.Enum(TIMESPANS, { description: 'Length of each period. Default: month.' })),
+  tz: Type.Optional(Type.String({ maxLength: 64, description: "IANA zone that aligns the periods. Default: the plan's time zone." })),
+});
+type UsageQueryString = Static<typeof UsageQueryString>;
+
+const UsageRecordSchema = Type.Object({
+  from_date: Type.String({ description: 'Start of the period (or the query from_date, for a first period that began earlier).' }),
+  app_id: Type.String({ description: 'The app; "" when the record spans several apps.' }),
+  group_id: Type.String(),
+  usage_type: Type.String({ description: 'The service kind; "" when the record spans several.' }),
+  request_args_hash: Type.String({ description: 'SHA-1 of the canonical request arguments; "" for none, or when the record spans several.' }),
+  count: Type.Integer(),
+});
+
+const OcrUsageAnswer = Type.Object({ ocr_usage: Type.Array(UsageRecordSchema) });
+
+const CurrentUsageAnswer = Type.Object({
+  monthly_used: Type.Integer({ description: 'Units used in the current billing period.' }),
+  monthly_quota: Type.Integer({ description: 'Monthly quota; -1 means no monthly quota.' }),
+  rate_limit_per_minute: Type.Integer({ description: 'Allowed units per minute; -1 means no limit.' }),
+  period_start: Type.String(),
+  period_end: Type.String(),
+});
+
+const MAX_YEAR = 9999;
+
+/** Turns the query string into a usage query, naming the parameter at fault. */
+export function parseUsageQuery(query: UsageQueryString, planZone: string, now: number): Omit<UsageQuery, 'groupId'> {
+  const zone = query.tz ?? planZone;
+  if (!isValidTimeZone(zone)) {
+    throw new ApiError('invalid_request', `query parameter "tz" must be an IANA time zone such as "UTC" or "Asia/Kolkata", got "${query.tz}".`);
+  }
+  const from = query.from_date === undefined ? billingPeriod(now, zone).start : parseInstant('from_date', query.from_date, zone);
+  const to = query.to_date === undefined ? now : parseInstant('to_date', query.to_date, zone);
+  if (to <= from) {
+    throw new ApiError('invalid_request', `query parameter "to_date" (${new Date(to).toISOString()}) must be after "from_date" (${new Date(from).toISOString()}).`);
+  }
+  return { from, to, groupBy: (query.group_by ?? 'usage_type') as UsageDimension, timespan: (query.timespan ?? 'month') as Timespan, zone };
+}
+
+function parseInstant(name: string, value: string, zone: string): number {
+  const parsed = DateTime.fromISO(value, { zone });
+  if (!parsed.isValid) {
+    throw new ApiError('invalid_request', `query parameter "${name}" must be an ISO 8601 date-time such as 2021-01-01T00:00:00.000Z, got "${value}".`);
+  }
+  if (parsed.toUTC().year < 1970 || parsed.toUTC().year > MAX_YEAR) {
+    throw new ApiError('invalid_request', `query parameter "${name}" must fall between the years 1970 and ${MAX_YEAR}, got "${value}".`);
+  }
+  return parsed.toMillis();
+}
+
+async function runQuery(services: Services, groupId: string, query: Omit<UsageQuery, 'groupId'>) {
+  try {
+    return { ocr_usage: await queryUsage(services.store, { ...query, groupId }) };
+  } catch (error) {
+    if (error instanceof TooManyPeriodsError) throw new ApiError('invalid_request', error.message);
+    throw error;
+  }
+}
+
+/**
+ * The two usage APIs of the seed documents, for customers with their own key,
+ * and the same query for the provider over any group.
+ */
+export function usageRoutes(app: TypedApp, services: Services): void {
+  const customer = (request: { customer?: Customer }): Customer => request.customer!;
+
+  app.get('/v3/ocr-usage', {
+    onRequest: requireCustomer(services),
+    schema: {
+      tags: ['usage'], summary: "Usage over time for the caller's group, grouped by usage type, request arguments hash or app",
+      security: [{ app_id: [], app_key: [] }, { api_key: [] }],
+      querystring: UsageQueryString,
+      response: { 200: OcrUsageAnswer, ...errors(400, 401, 429, 500) },
+    },
+  }, async (request) => {
+    const { context } = customer(request);
+    return runQuery(services, context.group.id, parseUsageQuery(request.query, context.plan.timeZone, services.clock.now()));
+  });
+
+  app.get('/v1/usage', {
+    onRequest: requireCustomer(services),
+    schema: {
+      tags: ['usage'], summary: "The caller's usage in the current billing period, and the plan's limits",
+      security: [{ api_key: [] }, { app_id: [], app_key: [] }],
+      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 500) },
+    },
+  }, async (request) => {
+    const { context, meter, period } = customer(request);
+    return {
+      monthly_used: meter.groupUsed,
+      monthly_quota: context.plan.monthlyQuota,
+      rate_limit_per_minute: context.plan.rateLimitPerMinute,
+      period_start: new Date(period.start).toISOString(),
+      period_end: new Date(period.end).toISOString(),
+    };
+  });
+
+  app.get('/admin/groups/:group_id/usage', {
+    onRequest: requireAdmin(services),
+    schema: {
+      tags: ['admin'], summary: "A group's usage over time (the same query as /v3/ocr-usage)",
+      security: [{ bearer: [] }],
+      params: Type.Object({ group_id: Type.String() }),
+      querystring: UsageQueryString,
+      response: { 200: OcrUsageAnswer, ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    const group = await services.store.getGroup(request.params.group_id);
+    if (group === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
+    const plan = await services.store.getPlan(group.planId);
+    return runQuery(services, group.id, parseUsageQuery(request.query, plan!.timeZone, services.clock.now()));
+  });
+}

@@ -1,0 +1,82 @@
+import Fastify from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Services } from '../services.js';
+import { requireAdmin } from './auth.js';
+import { formatValidationErrors, installErrorHandling } from './error-handler.js';
+import { adminAppRoutes } from './routes/admin-apps.js';
+import { adminGroupRoutes } from './routes/admin-groups.js';
+import { adminKeyRoutes } from './routes/admin-keys.js';
+import { adminPlanRoutes } from './routes/admin-plans.js';
+import { adminServiceTokenRoutes } from './routes/admin-service-tokens.js';
+import { checkRoutes } from './routes/check.js';
+import { healthRoutes } from './routes/health.js';
+import { usageRoutes } from './routes/usage.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import type { TypedApp } from './typed-app.js';
+
+/** Headers whose values are secrets: never logged. */
+const SECRET_HEADERS = ['authorization', 'x-api-key', 'app_key'];
+
+export interface BuildOptions {
+  /** A pino logger configuration, or false for none (tests). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+/**
+ * The HTTP application: every route, the error shape, and the OpenAPI
+ * document, built from the services it is given. Not yet listening.
+ */
+export async function buildServer(services: Services, options: BuildOptions = {}): Promise<TypedApp> {
+  const app = Fastify({
+    logger: options.logger === undefined
+      ? { level: services.config.logLevel, redact: SECRET_HEADERS.map((h) => `req.headers["${h}"]`) }
+      : options.logger,
+    bodyLimit: services.config.bodyLimitBytes,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+    schemaErrorFormatter: (errs, dataVar) => formatValidationErrors(errs as never, dataVar),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tollgate',
+        version: '0.1.0',
+        description: 'Usage metering, quotas and rate limits for APIs: the check API, the Mathpix and Paperguide usage APIs, and the admin API.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Admin token, or a service token for /v1/check.' },
+          api_key: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+          app_id: { type: 'apiKey', in: 'header', name: 'app_id' },
+          app_key: { type: 'apiKey', in: 'header', name: 'app_key' },
+        },
+      },
+    },
+  });
+
+  healthRoutes(app, services);
+  checkRoutes(app, services);
+  usageRoutes(app, services);
+  await app.register(async (admin: TypedApp) => {
+    admin.addHook('onRequest', requireAdmin(services));
+    admin.addHook('onRoute', (route) => {
+      route.schema = { ...route.schema, security: [{ bearer: [] }] };
+    });
+    adminPlanRoutes(admin, services);
+    adminGroupRoutes(admin, services);
+    adminAppRoutes(admin, services);
+    adminKeyRoutes(admin, services);
+    adminServiceTokenRoutes(admin, services);
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,144 @@
+import type { Span } from '../domain/periods.js';
+import type { MeterRequest, MeterResult, RateState } from '../store/store.js';
+import { advance, evaluate, MINUTE_MS, type WindowCounter, type WindowVerdict } from './sliding-window.js';
+
+/** Reads the units a group or an app used in a period from durable storage. */
+export type UsageLoader = (scope: 'group' | 'app', id: string, period: Span) => number;
+
+interface QuotaCounter {
+  periodStart: number;
+  used: number;
+}
+
+type Scope = 'group' | 'app';
+
+/**
+ * Per-minute windows and monthly counters for one process, decided
+ * synchronously so that no two calls can interleave between the check and
+ * the update. Quota counters start from durable storage the first time a
+ * group or app is seen in a period and are kept exact from then on, which
+ * holds as long as this process is the only writer (the embedded store).
+ */
+export class LocalLimiter {
+  private readonly windows = new Map<string, WindowCounter>();
+  private readonly quotas = new Map<string, QuotaCounter>();
+
+  constructor(private readonly loadUsage: UsageLoader) {}
+
+  /**
+   * Applies every limit all-or-nothing: when any refuses, nothing is consumed.
+   * When all admit, both windows and (in `record` mode) both quotas take the cost.
+   */
+  admit(request: MeterRequest): MeterResult {
+    const { now, cost, limits } = request;
+    const groupWindow = this.window('group', request.groupId, limits.groupRatePerMinute, now);
+    const appWindow = this.window('app', request.appId, limits.appRatePerMinute, now);
+    const groupQuota = this.quota('group', request.groupId, request.period);
+    const appQuota = this.quota('app', request.appId, request.period);
+
+    const groupVerdict = groupWindow && evaluate(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, cost);
+    const appVerdict = appWindow && evaluate(appWindow, now, MINUTE_MS, limits.appRatePerMinute, cost);
+    const quotaUntil = request.period.end - now;
+
+    let denial: Pick<MeterResult, 'code' | 'deniedBy' | 'retryAfterMs'> | null = null;
+    if (request.mode === 'record' && overQuota(groupQuota.used, cost, limits.groupMonthlyQuota)) {
+      denial = { code: 'quota_exceeded', deniedBy: 'group', retryAfterMs: quotaUntil };
+    } else if (request.mode === 'record' && overQuota(appQuota.used, cost, limits.appMonthlyQuota)) {
+      denial = { code: 'quota_exceeded', deniedBy: 'app', retryAfterMs: quotaUntil };
+    } else if (groupVerdict && !groupVerdict.allowed) {
+      denial = { code: 'rate_limited', deniedBy: 'group', retryAfterMs: groupVerdict.retryAfterMs };
+    } else if (appVerdict && !appVerdict.allowed) {
+      denial = { code: 'rate_limited', deniedBy: 'app', retryAfterMs: appVerdict.retryAfterMs };
+    }
+
+    if (denial !== null) {
+      return {
+        allowed: false,
+        ...denial,
+        groupUsed: groupQuota.used,
+        appUsed: appQuota.used,
+        groupRate: groupWindow && rateState(evaluate(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, 0), limits.groupRatePerMinute),
+        appRate: appWindow && rateState(evaluate(appWindow, now, MINUTE_MS, limits.appRatePerMinute, 0), limits.appRatePerMinute),
+        eventId: null,
+        replayed: false,
+      };
+    }
+
+    if (groupWindow) groupWindow.current += cost;
+    if (appWindow) appWindow.current += cost;
+    if (request.mode === 'record') {
+      groupQuota.used += cost;
+      appQuota.used += cost;
+    }
+    return {
+      allowed: true,
+      code: 'ok',
+      deniedBy: null,
+      groupUsed: groupQuota.used,
+      appUsed: appQuota.used,
+      groupRate: groupVerdict ? rateState(groupVerdict, limits.groupRatePerMinute) : null,
+      appRate: appVerdict ? rateState(appVerdict, limits.appRatePerMinute) : null,
+      retryAfterMs: null,
+      eventId: null,
+      replayed: false,
+    };
+  }
+
+  /** Gives back what an admitted `record` call consumed, when it could not be written. */
+  refund(request: MeterRequest): void {
+    for (const [scope, id] of [['group', request.groupId], ['app', request.appId]] as const) {
+      const window = this.windows.get(`${scope}:${id}`);
+      if (window) window.current = Math.max(0, window.current - request.cost);
+      const quota = this.quotas.get(`${scope}:${id}`);
+      if (quota && quota.periodStart === request.period.start && request.mode === 'record') {
+        quota.used = Math.max(0, quota.used - request.cost);
+      }
+    }
+  }
+
+  /** Adds usage that bypassed `admit` (ingested events) to counters already loaded. */
+  addUsage(groupId: string, appId: string, ts: number, count: number): void {
+    for (const key of [`group:${groupId}`, `app:${appId}`]) {
+      const quota = this.quotas.get(key);
+      if (quota && ts >= quota.periodStart) quota.used += count;
+    }
+  }
+
+  /** Units used in the period by the group and the app. */
+  usage(groupId: string, appId: string, period: Span): { groupUsed: number; appUsed: number } {
+    return { groupUsed: this.quota('group', groupId, period).used, appUsed: this.quota('app', appId, period).used };
+  }
+
+  /** Forgets windows idle for two minutes or more; their state would be all zero anyway. */
+  sweep(now: number): void {
+    for (const [key, window] of this.windows) {
+      if (now - window.windowStart >= 2 * MINUTE_MS) this.windows.delete(key);
+    }
+  }
+
+  private window(scope: Scope, id: string, limit: number, now: number): WindowCounter | null {
+    if (limit < 0) return null;
+    const key = `${scope}:${id}`;
+    const window = advance(this.windows.get(key), now, MINUTE_MS);
+    this.windows.set(key, window);
+    return window;
+  }
+
+  private quota(scope: Scope, id: string, period: Span): QuotaCounter {
+    const key = `${scope}:${id}`;
+    let counter = this.quotas.get(key);
+    if (counter === undefined || counter.periodStart !== period.start) {
+      counter = { periodStart: period.start, used: this.loadUsage(scope, id, period) };
+      this.quotas.set(key, counter);
+    }
+    return counter;
+  }
+}
+
+function overQuota(used: number, cost: number, quota: number): boolean {
+  return quota >= 0 && used + cost > quota;
+}
+
+function rateState(verdict: WindowVerdict, limit: number): RateState {
+  return { limit, remaining: verdict.remaining, resetMs: verdict.resetMs };
+}

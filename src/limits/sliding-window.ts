@@ -1,0 +1,91 @@
+/**
+ * Sliding-window counter: the count of the current fixed window plus the
+ * previous window's count weighted by how much of it still overlaps the
+ * sliding window that ends now.
+ *
+ * A plain fixed window lets twice the limit through around an edge (the limit
+ * at 12:00:59, the limit again at 12:01:00). Here the calls of 12:00:59 still
+ * weigh almost fully at 12:01:00, so the second burst is refused; capacity
+ * comes back gradually as the old window slides out. State is two integers
+ * per key, and a cost above 1 consumes that many units.
+ */
+export interface WindowCounter {
+  /** Start of the current fixed window, a multiple of the window length. */
+  windowStart: number;
+  /** Units counted in the window before `windowStart`. */
+  previous: number;
+  /** Units counted since `windowStart`. */
+  current: number;
+}
+
+export const MINUTE_MS = 60_000;
+
+export interface WindowVerdict {
+  allowed: boolean;
+  /** Whole units that could still be spent now, after this call if it was allowed. */
+  remaining: number;
+  /** Milliseconds until the window holds nothing counted (full capacity again). */
+  resetMs: number;
+  /** Milliseconds until a call of this cost would be allowed; null when it never can (cost above the limit). */
+  retryAfterMs: number | null;
+}
+
+/** The counter moved forward to the window that contains `now`. */
+export function advance(counter: WindowCounter | undefined, now: number, windowMs: number): WindowCounter {
+  const windowStart = now - (((now % windowMs) + windowMs) % windowMs);
+  if (counter === undefined || windowStart - counter.windowStart >= 2 * windowMs) {
+    return { windowStart, previous: 0, current: 0 };
+  }
+  if (windowStart > counter.windowStart) {
+    return { windowStart, previous: counter.current, current: 0 };
+  }
+  // A clock that stepped back stays in the newer window: never a negative span.
+  return counter;
+}
+
+/** The weighted number of units in the sliding window ending at `now`. */
+export function weightedCount(counter: WindowCounter, now: number, windowMs: number): number {
+  const elapsed = clamp(now - counter.windowStart, 0, windowMs);
+  return counter.previous * (1 - elapsed / windowMs) + counter.current;
+}
+
+/**
+ * Whether `cost` more units fit under `limit` at `now`. `counter` must already
+ * be advanced to `now`; nothing is changed.
+ */
+export function evaluate(counter: WindowCounter, now: number, windowMs: number, limit: number, cost: number): WindowVerdict {
+  const used = weightedCount(counter, now, windowMs);
+  // A hair of tolerance so that float rounding of the weight never refuses an exact fit.
+  const allowed = used + cost <= limit + 1e-9;
+  const after = allowed ? used + cost : used;
+  return {
+    allowed,
+    remaining: Math.max(0, Math.floor(limit - after + 1e-9)),
+    resetMs: resetAfter(counter, now, windowMs, allowed ? cost : 0),
+    retryAfterMs: allowed ? 0 : retryAfter(counter, now, windowMs, limit, cost),
+  };
+}
+
+function resetAfter(counter: WindowCounter, now: number, windowMs: number, added: number): number {
+  if (counter.current + added > 0) return counter.windowStart + 2 * windowMs - now;
+  if (counter.previous > 0) return counter.windowStart + windowMs - now;
+  return 0;
+}
+
+/** Solves weightedCount(t) + cost <= limit for the earliest t >= now. */
+function retryAfter(counter: WindowCounter, now: number, windowMs: number, limit: number, cost: number): number | null {
+  if (cost > limit) return null;
+  const room = limit - cost - counter.current;
+  if (room >= 0) {
+    // Fits within the current window once enough of the previous one has slid out.
+    const elapsedNeeded = counter.previous > 0 ? windowMs * (1 - room / counter.previous) : 0;
+    return Math.max(0, Math.ceil(counter.windowStart + elapsedNeeded - now));
+  }
+  // Only once the current window has become the previous one and partly slid out.
+  const elapsedNeeded = windowMs * (1 - (limit - cost) / counter.current);
+  return Math.max(0, Math.ceil(counter.windowStart + windowMs + elapsedNeeded - now));
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}

@@ -1,0 +1,34 @@
+import { hashSecret } from '../domain/secrets.js';
+import type { KeyContext } from '../domain/types.js';
+import type { CatalogStore } from '../store/store.js';
+
+/** A customer's credentials in either style of the seed APIs. */
+export type Credentials = { key: string } | { appId: string; appKey: string };
+
+export type Authentication =
+  | { ok: true; context: KeyContext }
+  | { ok: false; message: string };
+
+/**
+ * Resolves a customer's key to its app, group and plan, refusing unknown,
+ * revoked and expired keys, and keys presented with an app they do not
+ * belong to. The secret is looked up by its hash only.
+ */
+export async function authenticate(store: CatalogStore, credentials: Credentials | null, now: number): Promise<Authentication> {
+  if (credentials === null) {
+    return { ok: false, message: 'Missing API key: send it in the x-api-key header, or send the app_id and app_key headers.' };
+  }
+  const secret = 'key' in credentials ? credentials.key : credentials.appKey;
+  const context = await store.findKeyContext(hashSecret(secret));
+  if (context === null) return { ok: false, message: 'Invalid API key.' };
+  if ('appId' in credentials && credentials.appId !== context.app.id) {
+    return { ok: false, message: 'Invalid API key for this app_id.' };
+  }
+  if (context.key.revokedAt !== null && context.key.revokedAt <= now) {
+    return { ok: false, message: 'This API key has been revoked.' };
+  }
+  if (context.key.expiresAt !== null && context.key.expiresAt <= now) {
+    return { ok: false, message: `This API key expired at ${new Date(context.key.expiresAt).toISOString()}.` };
+  }
+  return { ok: true, context };
+}

@@ -1,0 +1,73 @@
+import type { Clock } from '../clock.js';
+import { requestArgsHash } from '../domain/canonical-json.js';
+import { billingPeriod, type Span } from '../domain/periods.js';
+import type { KeyContext } from '../domain/types.js';
+import type { MeterResult, Store } from '../store/store.js';
+import { authenticate, type Credentials } from './credentials.js';
+import { effectiveLimits } from './limits.js';
+
+export interface MeteringDeps {
+  store: Store;
+  clock: Clock;
+}
+
+export interface CheckInput {
+  credentials: Credentials;
+  usageType: string;
+  cost: number;
+  requestArgs?: Record<string, unknown>;
+  idempotencyKey?: string;
+}
+
+export type CheckOutcome =
+  | { kind: 'unauthorized'; message: string }
+  | { kind: 'metered'; context: KeyContext; result: MeterResult; period: Span; requestArgsHash: string };
+
+/**
+ * The check API's whole decision: authenticate the key, apply its limits
+ * all-or-nothing, and record the call durably when it is admitted.
+ */
+export async function checkCall(deps: MeteringDeps, input: CheckInput): Promise<CheckOutcome> {
+  const now = deps.clock.now();
+  const auth = await authenticate(deps.store, input.credentials, now);
+  if (!auth.ok) return { kind: 'unauthorized', message: auth.message };
+  const { context } = auth;
+  const period = billingPeriod(now, context.plan.timeZone);
+  const argsHash = requestArgsHash(input.requestArgs);
+  const result = await deps.store.meter({
+    now,
+    groupId: context.group.id,
+    appId: context.app.id,
+    keyId: context.key.id,
+    limits: effectiveLimits(context),
+    period,
+    mode: 'record',
+    usageType: input.usageType,
+    requestArgsHash: argsHash,
+    cost: input.cost,
+    ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+  });
+  return { kind: 'metered', context, result, period, requestArgsHash: argsHash };
+}
+
+/**
+ * Counts a call to a usage endpoint against the caller's per-minute limits
+ * (not against the monthly quota, and nothing is recorded).
+ */
+export async function touchRateLimits(deps: MeteringDeps, context: KeyContext): Promise<{ result: MeterResult; period: Span }> {
+  const now = deps.clock.now();
+  const period = billingPeriod(now, context.plan.timeZone);
+  const result = await deps.store.meter({
+    now,
+    groupId: context.group.id,
+    appId: context.app.id,
+    keyId: context.key.id,
+    limits: effectiveLimits(context),
+    period,
+    mode: 'rate_only',
+    usageType: '',
+    requestArgsHash: '',
+    cost: 1,
+  });
+  return { result, period };
+}

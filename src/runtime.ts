@@ -1,0 +1,85 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { hashSecret, newSecret } from './domain/secrets.js';
+import { buildServer, type BuildOptions } from './http/server.js';
+import type { TypedApp } from './http/typed-app.js';
+import type { Services } from './services.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+
+export const ADMIN_TOKEN_FILE = 'admin-token.sha256';
+
+export interface AdminToken {
+  hash: string;
+  /** Set only when the token was generated just now: the one time it can be shown. */
+  generated: string | null;
+  source: 'environment' | 'data directory' | 'generated';
+}
+
+/**
+ * The admin token's hash: from TOLLGATE_ADMIN_TOKEN, or from the data
+ * directory, or newly generated. Only the hash is written to disk; a
+ * generated token is returned once so that it can be printed.
+ */
+export function resolveAdminToken(config: Config): AdminToken {
+  if (config.adminToken !== undefined) return { hash: hashSecret(config.adminToken), generated: null, source: 'environment' };
+  const file = join(config.dataDir, ADMIN_TOKEN_FILE);
+  if (existsSync(file)) return { hash: readFileSync(file, 'utf8').trim(), generated: null, source: 'data directory' };
+  return rotateAdminToken(config.dataDir);
+}
+
+/** Issues a new admin token, keeping only its hash in the data directory. */
+export function rotateAdminToken(dataDir: string): AdminToken {
+  mkdirSync(dataDir, { recursive: true });
+  const token = newSecret('tga_');
+  const hash = hashSecret(token);
+  writeFileSync(join(dataDir, ADMIN_TOKEN_FILE), `${hash}\n`, { mode: 0o600 });
+  return { hash, generated: token, source: 'generated' };
+}
+
+export interface Tollgate {
+  app: TypedApp;
+  services: Services;
+  adminToken: AdminToken;
+  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** Stops accepting calls, waits for those in flight, and writes everything buffered. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions extends BuildOptions {
+  clock?: Clock;
+}
+
+/** Opens the store, builds the HTTP application and starts listening. */
+export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
+  const clock = options.clock ?? systemClock;
+  const adminToken = resolveAdminToken(config);
+  const store = new SqliteStore({
+    dataDir: config.dataDir,
+    clock,
+    idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000,
+    rollupFlushMs: config.rollupFlushMs,
+  });
+  const services: Services = { config, clock, store, adminTokenHash: adminToken.hash };
+  const app = await buildServer(services, options);
+  let url: string;
+  try {
+    url = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    app, services, adminToken, url,
+    close: () => {
+      closing ??= (async () => {
+        await app.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

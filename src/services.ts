@@ -1,0 +1,12 @@
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Store } from './store/store.js';
+
+/** Everything a request handler may use, wired once at start and passed in. */
+export interface Services {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly store: Store;
+  /** SHA-256 hex of the admin token; the token itself is not kept. */
+  readonly adminTokenHash: string;
+}

@@ -1,0 +1,107 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Versioned migrations, applied in order at open inside one transaction each;
+ * `PRAGMA user_version` records the last one applied.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE plans (
+    id TEXT PRIMARY KEY,
+    monthly_quota INTEGER NOT NULL,
+    rate_limit_per_minute INTEGER NOT NULL,
+    price_per_call TEXT,
+    time_zone TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE customer_groups (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    plan_id TEXT NOT NULL REFERENCES plans(id),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE apps (
+    id TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL REFERENCES customer_groups(id),
+    name TEXT NOT NULL,
+    monthly_quota INTEGER,
+    rate_limit_per_minute INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX apps_by_group ON apps(group_id, id);
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    name TEXT NOT NULL,
+    hint TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER
+  );
+  CREATE INDEX api_keys_by_app ON api_keys(app_id, id);
+  CREATE TABLE service_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hint TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+
+  -- Raw usage: the ledger. Kept for audit, statements and rebuilding rollups.
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    key_id TEXT,
+    usage_type TEXT NOT NULL,
+    request_args_hash TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+  );
+
+  -- The first answer to each idempotent check, replayed on a repeat.
+  CREATE TABLE check_replies (
+    group_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (group_id, idempotency_key)
+  ) WITHOUT ROWID;
+  CREATE INDEX check_replies_by_age ON check_replies(created_at);
+
+  -- Time-bucketed sums per dimension; *_sole columns hold the one value of
+  -- the other fields shared by all usage in the row, NULL once it varies.
+  ${['quarter', 'hour', 'day'].map((level) => `
+  CREATE TABLE rollup_${level} (
+    group_id TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    app_id_sole TEXT,
+    usage_type_sole TEXT,
+    request_args_hash_sole TEXT,
+    PRIMARY KEY (group_id, dimension, bucket, value)
+  ) WITHOUT ROWID;`).join('\n')}
+
+  -- Events up to this seq are in the rollup tables.
+  CREATE TABLE rollup_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+  INSERT INTO rollup_watermark (id, seq) VALUES (1, 0);
+  `,
+];
+
+export function migrate(db: Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version += 1) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

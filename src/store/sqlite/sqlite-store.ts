@@ -1,0 +1,553 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database, { type Database as DB, type Statement } from 'better-sqlite3';
+import type { Clock } from '../../clock.js';
+import type { Span } from '../../domain/periods.js';
+import type { App, Group, Key, KeyContext, Plan, ServiceToken, UsageEvent } from '../../domain/types.js';
+import { ConflictError, NotFoundError } from '../../errors.js';
+import { LocalLimiter } from '../../limits/local-limiter.js';
+import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
+import { decompose } from '../rollup-segments.js';
+import type {
+  AppPatch, GroupPatch, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
+  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupRow, Store,
+} from '../store.js';
+import { GroupCommitter } from './group-commit.js';
+import { migrate } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /** Directory that holds `tollgate.db`; created when missing. */
+  dataDir: string;
+  clock: Clock;
+  /** How long idempotency keys are remembered. */
+  idempotencyWindowMs: number;
+  /** How often buffered rollup deltas are written. */
+  rollupFlushMs: number;
+}
+
+/** One admitted call waiting for its transaction. */
+interface PendingWrite {
+  event: Omit<UsageEvent, 'id'>;
+  reply: { groupId: string; idempotencyKey: string; result: MeterResult } | null;
+}
+
+const KEY_CACHE_LIMIT = 100_000;
+
+/**
+ * The embedded store: one SQLite file in WAL mode, written by this process
+ * alone. Limits are decided in memory (synchronously, so atomically); each
+ * admitted call's event is then committed with its neighbours in one
+ * transaction (group commit, synchronous=FULL) before the caller hears back.
+ * Rollups are maintained from committed events a batch at a time, behind a
+ * watermark kept in the same transaction, so a crash loses nothing: the events
+ * past the watermark are rolled up again at the next open.
+ */
+export class SqliteStore implements Store {
+  readonly path: string;
+  private readonly db: DB;
+  private readonly limiter: LocalLimiter;
+  private readonly committer: GroupCommitter<PendingWrite, number>;
+  private readonly rollups = new RollupBuffer();
+  private rollupSeq = 0;
+  private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
+  private readonly keyCache = new Map<string, KeyContext | null>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly stmt: ReturnType<typeof prepare>;
+  private closed = false;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.path = join(options.dataDir, 'tollgate.db');
+    this.db = new Database(this.path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: every commit is fsynced, so what a caller was told is on disk.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    this.stmt = prepare(this.db);
+    this.committer = new GroupCommitter((items) => this.commitWrites(items));
+    this.limiter = new LocalLimiter((scope, id, period) => this.loadUsage(scope, id, period));
+    this.recoverRollups();
+
+    const every = (ms: number, fn: () => void): void => {
+      const timer = setInterval(fn, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(options.rollupFlushMs, () => this.flushRollups());
+    every(60_000, () => this.limiter.sweep(options.clock.now()));
+    every(3_600_000, () => this.pruneReplies());
+  }
+
+  async healthy(): Promise<boolean> {
+    return !this.closed && this.stmt.ping.get() !== undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.committer.flush();
+    this.flushRollups();
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+
+  // ------------------------------------------------------------ catalogue
+
+  async createPlan(plan: NewPlan, now: number): Promise<Plan> {
+    return this.mutate(() => {
+      this.insertOrConflict(() => this.stmt.insertPlan.run({ ...plan, createdAt: now, updatedAt: now }), `A plan with id "${plan.id}" already exists.`);
+      return this.requirePlan(plan.id);
+    });
+  }
+
+  async getPlan(id: string): Promise<Plan | null> {
+    return mapPlan(this.stmt.getPlan.get(id));
+  }
+
+  async listPlans(page: PageRequest): Promise<Page<Plan>> {
+    return paginate(this.stmt.listPlans, [], page, (r) => mapPlan(r)!);
+  }
+
+  async updatePlan(id: string, patch: PlanPatch, now: number): Promise<Plan> {
+    return this.mutate(() => {
+      const next = { ...this.requirePlan(id), ...defined(patch), updatedAt: now };
+      this.stmt.updatePlan.run(next);
+      return this.requirePlan(id);
+    });
+  }
+
+  async createGroup(group: NewGroup, now: number): Promise<Group> {
+    return this.mutate(() => {
+      this.requirePlan(group.planId);
+      this.insertOrConflict(() => this.stmt.insertGroup.run({ ...group, createdAt: now, updatedAt: now }), `A group with id "${group.id}" already exists.`);
+      return this.requireGroup(group.id);
+    });
+  }
+
+  async getGroup(id: string): Promise<Group | null> {
+    return mapGroup(this.stmt.getGroup.get(id));
+  }
+
+  async listGroups(page: PageRequest): Promise<Page<Group>> {
+    return paginate(this.stmt.listGroups, [], page, (r) => mapGroup(r)!);
+  }
+
+  async updateGroup(id: string, patch: GroupPatch, now: number): Promise<Group> {
+    return this.mutate(() => {
+      const next = { ...this.requireGroup(id), ...defined(patch), updatedAt: now };
+      this.requirePlan(next.planId);
+      this.stmt.updateGroup.run(next);
+      return this.requireGroup(id);
+    });
+  }
+
+  async createApp(app: NewApp, now: number): Promise<App> {
+    return this.mutate(() => {
+      this.requireGroup(app.groupId);
+      this.insertOrConflict(() => this.stmt.insertApp.run({ ...app, createdAt: now, updatedAt: now }), `An app with id "${app.id}" already exists.`);
+      return this.requireApp(app.id);
+    });
+  }
+
+  async getApp(id: string): Promise<App | null> {
+    return mapApp(this.stmt.getApp.get(id));
+  }
+
+  async listApps(groupId: string | null, page: PageRequest): Promise<Page<App>> {
+    if (groupId === null) return paginate(this.stmt.listApps, [], page, (r) => mapApp(r)!);
+    return paginate(this.stmt.listAppsOfGroup, [groupId], page, (r) => mapApp(r)!);
+  }
+
+  async updateApp(id: string, patch: AppPatch, now: number): Promise<App> {
+    return this.mutate(() => {
+      const next = { ...this.requireApp(id), ...defined(patch), updatedAt: now };
+      this.stmt.updateApp.run(next);
+      return this.requireApp(id);
+    });
+  }
+
+  async createKey(key: NewKey): Promise<Key> {
+    return this.mutate(() => {
+      this.requireApp(key.appId);
+      this.insertOrConflict(() => this.stmt.insertKey.run(key), `A key with id "${key.id}" already exists.`);
+      return this.requireKey(key.id);
+    });
+  }
+
+  async getKey(id: string): Promise<Key | null> {
+    return mapKey(this.stmt.getKey.get(id));
+  }
+
+  async listKeys(appId: string | null, page: PageRequest): Promise<Page<Key>> {
+    if (appId === null) return paginate(this.stmt.listKeys, [], page, (r) => mapKey(r)!);
+    return paginate(this.stmt.listKeysOfApp, [appId], page, (r) => mapKey(r)!);
+  }
+
+  async revokeKey(id: string, now: number): Promise<Key> {
+    return this.mutate(() => {
+      this.requireKey(id);
+      this.stmt.revokeKey.run({ id, now });
+      return this.requireKey(id);
+    });
+  }
+
+  async findKeyContext(secretHash: string): Promise<KeyContext | null> {
+    let context = this.keyCache.get(secretHash);
+    if (context === undefined) {
+      context = mapKeyContext(this.stmt.keyContext.get(secretHash));
+      if (this.keyCache.size >= KEY_CACHE_LIMIT) this.keyCache.clear();
+      this.keyCache.set(secretHash, context);
+    }
+    return context;
+  }
+
+  async createServiceToken(token: NewServiceToken): Promise<ServiceToken> {
+    return this.mutate(() => {
+      this.insertOrConflict(() => this.stmt.insertToken.run(token), `A service token with id "${token.id}" already exists.`);
+      return mapToken(this.stmt.getToken.get(token.id))!;
+    });
+  }
+
+  async listServiceTokens(page: PageRequest): Promise<Page<ServiceToken>> {
+    return paginate(this.stmt.listTokens, [], page, (r) => mapToken(r)!);
+  }
+
+  async revokeServiceToken(id: string, now: number): Promise<ServiceToken> {
+    return this.mutate(() => {
+      if (this.stmt.getToken.get(id) === undefined) throw new NotFoundError(`No service token with id "${id}".`);
+      this.stmt.revokeToken.run({ id, now });
+      return mapToken(this.stmt.getToken.get(id))!;
+    });
+  }
+
+  async findServiceToken(secretHash: string): Promise<ServiceToken | null> {
+    return mapToken(this.stmt.findToken.get(secretHash));
+  }
+
+  // ------------------------------------------------------------ metering
+
+  async meter(request: MeterRequest): Promise<MeterResult> {
+    const replyKey = request.idempotencyKey === undefined ? null : `${request.groupId}\u0000${request.idempotencyKey}`;
+    if (replyKey !== null) {
+      const inFlight = this.inFlightReplies.get(replyKey);
+      if (inFlight !== undefined) return { ...(await inFlight), replayed: true };
+      const stored = this.stmt.getReply.get(request.groupId, request.idempotencyKey) as { result: string } | undefined;
+      if (stored !== undefined) return { ...(JSON.parse(stored.result) as MeterResult), replayed: true };
+    }
+
+    const decision = this.limiter.admit(request);
+    if (!decision.allowed || request.mode !== 'record') return decision;
+
+    const write: PendingWrite = {
+      event: {
+        ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
+        usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: request.cost,
+      },
+      reply: replyKey === null ? null : { groupId: request.groupId, idempotencyKey: request.idempotencyKey!, result: decision },
+    };
+    const written = this.committer.submit(write).then(
+      (seq) => ({ ...decision, eventId: String(seq) }),
+      (error: unknown) => {
+        this.limiter.refund(request);
+        throw error;
+      },
+    );
+    if (replyKey === null) return written;
+    // Only admitted calls are remembered: a refused call may be retried under the same key.
+    this.inFlightReplies.set(replyKey, written);
+    try {
+      return await written;
+    } finally {
+      this.inFlightReplies.delete(replyKey);
+    }
+  }
+
+  async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
+    return this.limiter.usage(groupId, appId, period);
+  }
+
+  // ------------------------------------------------------------ rollups
+
+  async readRollups(query: RollupQuery): Promise<RollupRow[]> {
+    this.flushRollups();
+    const rows = this.stmt.readRollup[query.level].all(query.groupId, query.dimension, query.start, query.end) as RollupDbRow[];
+    return rows.map((r) => ({
+      bucket: r.bucket, value: r.value, count: r.count,
+      appId: r.app_id_sole, usageType: r.usage_type_sole, requestArgsHash: r.request_args_hash_sole,
+    }));
+  }
+
+  /** Writes the buffered rollup deltas and moves the watermark, in one transaction. */
+  flushRollups(): void {
+    if (this.rollups.pendingEvents === 0) return;
+    const deltas = this.rollups.drain();
+    const seq = this.rollupSeq;
+    this.db.transaction(() => {
+      for (const d of deltas) this.stmt.upsertRollup[d.level].run(deltaParams(d));
+      this.stmt.setWatermark.run(seq);
+    })();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private commitWrites(items: PendingWrite[]): number[] {
+    const now = this.options.clock.now();
+    const seqs: number[] = [];
+    this.db.transaction(() => {
+      for (const { event, reply } of items) {
+        const seq = Number(this.stmt.insertEvent.run({ ...event, receivedAt: now }).lastInsertRowid);
+        seqs.push(seq);
+        if (reply !== null) {
+          this.stmt.insertReply.run(reply.groupId, reply.idempotencyKey, now, JSON.stringify({ ...reply.result, eventId: String(seq) }));
+        }
+      }
+    })();
+    // Committed: now, and only now, the events may reach the rollups.
+    for (let i = 0; i < items.length; i += 1) this.rollups.add({ ...items[i]!.event, id: String(seqs[i]) });
+    this.rollupSeq = seqs[seqs.length - 1] ?? this.rollupSeq;
+    return seqs;
+  }
+
+  /** Rolls up the events a crash left past the watermark. */
+  private recoverRollups(): void {
+    const { seq } = this.stmt.getWatermark.get() as { seq: number };
+    this.rollupSeq = seq;
+    for (const row of this.stmt.eventsAfter.iterate(seq) as Iterable<EventDbRow>) {
+      this.rollups.add({
+        id: String(row.seq), ts: row.ts, groupId: row.group_id, appId: row.app_id, keyId: row.key_id,
+        usageType: row.usage_type, requestArgsHash: row.request_args_hash, count: row.count,
+      });
+      this.rollupSeq = row.seq;
+    }
+    this.flushRollups();
+  }
+
+  private loadUsage(scope: 'group' | 'app', id: string, period: Span): number {
+    this.committer.flush();
+    this.flushRollups();
+    let total = 0;
+    for (const segment of decompose(period)) {
+      const stmt = scope === 'group' ? this.stmt.sumGroup[segment.level] : this.stmt.sumApp[segment.level];
+      const row = (scope === 'group' ? stmt.get(id, segment.start, segment.end) : stmt.get(id, id, segment.start, segment.end)) as { total: number | null };
+      total += row.total ?? 0;
+    }
+    return total;
+  }
+
+  private pruneReplies(): void {
+    this.stmt.pruneReplies.run(this.options.clock.now() - this.options.idempotencyWindowMs);
+  }
+
+  /** Runs a catalogue change and drops cached key contexts, which it may have changed. */
+  private mutate<T>(fn: () => T): T {
+    const result = this.db.transaction(fn)();
+    this.keyCache.clear();
+    return result;
+  }
+
+  private insertOrConflict(fn: () => unknown, message: string): void {
+    try {
+      fn();
+    } catch (error) {
+      if (error instanceof Database.SqliteError && /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/.test(error.code)) {
+        throw new ConflictError(message);
+      }
+      throw error;
+    }
+  }
+
+  private requirePlan(id: string): Plan {
+    const plan = mapPlan(this.stmt.getPlan.get(id));
+    if (plan === null) throw new NotFoundError(`No plan with id "${id}".`);
+    return plan;
+  }
+
+  private requireGroup(id: string): Group {
+    const group = mapGroup(this.stmt.getGroup.get(id));
+    if (group === null) throw new NotFoundError(`No group with id "${id}".`);
+    return group;
+  }
+
+  private requireApp(id: string): App {
+    const app = mapApp(this.stmt.getApp.get(id));
+    if (app === null) throw new NotFoundError(`No app with id "${id}".`);
+    return app;
+  }
+
+  private requireKey(id: string): Key {
+    const key = mapKey(this.stmt.getKey.get(id));
+    if (key === null) throw new NotFoundError(`No key with id "${id}".`);
+    return key;
+  }
+}
+
+// ------------------------------------------------------------ statements and row mapping
+
+function prepare(db: DB) {
+  const perLevel = <T>(fn: (level: RollupLevel) => T): Record<RollupLevel, T> =>
+    ({ quarter: fn('quarter'), hour: fn('hour'), day: fn('day') });
+  const KEY_COLUMNS = 'k.id, k.app_id, a.group_id, k.name, k.hint, k.created_at, k.expires_at, k.revoked_at';
+  return {
+    ping: db.prepare('SELECT 1 AS ok'),
+    insertPlan: db.prepare(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, time_zone, created_at, updated_at)
+      VALUES (@id, @monthlyQuota, @rateLimitPerMinute, @pricePerCall, @timeZone, @createdAt, @updatedAt)`),
+    getPlan: db.prepare('SELECT * FROM plans WHERE id = ?'),
+    listPlans: db.prepare('SELECT * FROM plans WHERE id > ? ORDER BY id LIMIT ?'),
+    updatePlan: db.prepare(`UPDATE plans SET monthly_quota = @monthlyQuota, rate_limit_per_minute = @rateLimitPerMinute,
+      price_per_call = @pricePerCall, time_zone = @timeZone, updated_at = @updatedAt WHERE id = @id`),
+    insertGroup: db.prepare(`INSERT INTO customer_groups (id, name, plan_id, created_at, updated_at)
+      VALUES (@id, @name, @planId, @createdAt, @updatedAt)`),
+    getGroup: db.prepare('SELECT * FROM customer_groups WHERE id = ?'),
+    listGroups: db.prepare('SELECT * FROM customer_groups WHERE id > ? ORDER BY id LIMIT ?'),
+    updateGroup: db.prepare('UPDATE customer_groups SET name = @name, plan_id = @planId, updated_at = @updatedAt WHERE id = @id'),
+    insertApp: db.prepare(`INSERT INTO apps (id, group_id, name, monthly_quota, rate_limit_per_minute, created_at, updated_at)
+      VALUES (@id, @groupId, @name, @monthlyQuota, @rateLimitPerMinute, @createdAt, @updatedAt)`),
+    getApp: db.prepare('SELECT * FROM apps WHERE id = ?'),
+    listApps: db.prepare('SELECT * FROM apps WHERE id > ? ORDER BY id LIMIT ?'),
+    listAppsOfGroup: db.prepare('SELECT * FROM apps WHERE group_id = ? AND id > ? ORDER BY id LIMIT ?'),
+    updateApp: db.prepare(`UPDATE apps SET name = @name, monthly_quota = @monthlyQuota,
+      rate_limit_per_minute = @rateLimitPerMinute, updated_at = @updatedAt WHERE id = @id`),
+    insertKey: db.prepare(`INSERT INTO api_keys (id, app_id, name, hint, secret_hash, created_at, expires_at, revoked_at)
+      VALUES (@id, @appId, @name, @hint, @secretHash, @createdAt, @expiresAt, NULL)`),
+    getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.id = ?`),
+    listKeys: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.id > ? ORDER BY k.id LIMIT ?`),
+    listKeysOfApp: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k JOIN apps a ON a.id = k.app_id
+      WHERE k.app_id = ? AND k.id > ? ORDER BY k.id LIMIT ?`),
+    revokeKey: db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @now) WHERE id = @id'),
+    keyContext: db.prepare(`SELECT
+        k.id AS k_id, k.name AS k_name, k.hint AS k_hint, k.created_at AS k_created_at, k.expires_at AS k_expires_at, k.revoked_at AS k_revoked_at,
+        a.id AS a_id, a.name AS a_name, a.monthly_quota AS a_monthly_quota, a.rate_limit_per_minute AS a_rate_limit_per_minute,
+        a.created_at AS a_created_at, a.updated_at AS a_updated_at,
+        g.id AS g_id, g.name AS g_name, g.created_at AS g_created_at, g.updated_at AS g_updated_at,
+        p.id AS p_id, p.monthly_quota AS p_monthly_quota, p.rate_limit_per_minute AS p_rate_limit_per_minute,
+        p.price_per_call AS p_price_per_call, p.time_zone AS p_time_zone, p.created_at AS p_created_at, p.updated_at AS p_updated_at
+      FROM api_keys k JOIN apps a ON a.id = k.app_id JOIN customer_groups g ON g.id = a.group_id JOIN plans p ON p.id = g.plan_id
+      WHERE k.secret_hash = ?`),
+    insertToken: db.prepare(`INSERT INTO service_tokens (id, name, hint, secret_hash, created_at, revoked_at)
+      VALUES (@id, @name, @hint, @secretHash, @createdAt, NULL)`),
+    getToken: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE id = ?'),
+    listTokens: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE id > ? ORDER BY id LIMIT ?'),
+    revokeToken: db.prepare('UPDATE service_tokens SET revoked_at = COALESCE(revoked_at, @now) WHERE id = @id'),
+    findToken: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE secret_hash = ?'),
+    insertEvent: db.prepare(`INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
+      VALUES (@ts, @groupId, @appId, @keyId, @usageType, @requestArgsHash, @count, @receivedAt)`),
+    eventsAfter: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq'),
+    insertReply: db.prepare('INSERT INTO check_replies (group_id, idempotency_key, created_at, result) VALUES (?, ?, ?, ?)'),
+    getReply: db.prepare('SELECT result FROM check_replies WHERE group_id = ? AND idempotency_key = ?'),
+    pruneReplies: db.prepare('DELETE FROM check_replies WHERE created_at < ?'),
+    getWatermark: db.prepare('SELECT seq FROM rollup_watermark WHERE id = 1'),
+    setWatermark: db.prepare('UPDATE rollup_watermark SET seq = ? WHERE id = 1'),
+    upsertRollup: perLevel((level) => db.prepare(`INSERT INTO rollup_${level}
+        (group_id, dimension, bucket, value, count, app_id_sole, usage_type_sole, request_args_hash_sole)
+      VALUES (@groupId, @dimension, @bucket, @value, @count, @appId, @usageType, @requestArgsHash)
+      ON CONFLICT (group_id, dimension, bucket, value) DO UPDATE SET
+        count = count + excluded.count,
+        app_id_sole = CASE WHEN app_id_sole IS excluded.app_id_sole THEN app_id_sole END,
+        usage_type_sole = CASE WHEN usage_type_sole IS excluded.usage_type_sole THEN usage_type_sole END,
+        request_args_hash_sole = CASE WHEN request_args_hash_sole IS excluded.request_args_hash_sole THEN request_args_hash_sole END`)),
+    readRollup: perLevel((level) => db.prepare(`SELECT bucket, value, count, app_id_sole, usage_type_sole, request_args_hash_sole
+      FROM rollup_${level} WHERE group_id = ? AND dimension = ? AND bucket >= ? AND bucket < ?`)),
+    sumGroup: perLevel((level) => db.prepare(`SELECT SUM(count) AS total FROM rollup_${level}
+      WHERE group_id = ? AND dimension = 'app_id' AND bucket >= ? AND bucket < ?`)),
+    sumApp: perLevel((level) => db.prepare(`SELECT SUM(r.count) AS total FROM rollup_${level} r
+      WHERE r.group_id = (SELECT group_id FROM apps WHERE id = ?) AND r.dimension = 'app_id' AND r.value = ? AND r.bucket >= ? AND r.bucket < ?`)),
+  };
+}
+
+function paginate<T>(stmt: Statement, args: unknown[], page: PageRequest, map: (row: unknown) => T): Page<T> {
+  const rows = stmt.all(...args, page.after ?? '', page.limit + 1);
+  const items = rows.slice(0, page.limit).map(map);
+  const last = items[items.length - 1] as { id: string } | undefined;
+  return { items, next: rows.length > page.limit && last ? last.id : null };
+}
+
+function defined<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function deltaParams(d: RollupDelta) {
+  return {
+    groupId: d.groupId, dimension: d.dimension, bucket: d.bucket, value: d.value, count: d.count,
+    appId: d.appId, usageType: d.usageType, requestArgsHash: d.requestArgsHash,
+  };
+}
+
+interface RollupDbRow {
+  bucket: number;
+  value: string;
+  count: number;
+  app_id_sole: string | null;
+  usage_type_sole: string | null;
+  request_args_hash_sole: string | null;
+}
+
+interface EventDbRow {
+  seq: number;
+  ts: number;
+  group_id: string;
+  app_id: string;
+  key_id: string | null;
+  usage_type: string;
+  request_args_hash: string;
+  count: number;
+}
+
+type Row = Record<string, unknown> | undefined;
+
+function mapPlan(row: unknown): Plan | null {
+  const r = row as Row;
+  if (r === undefined) return null;
+  return {
+    id: r.id as string, monthlyQuota: r.monthly_quota as number, rateLimitPerMinute: r.rate_limit_per_minute as number,
+    pricePerCall: r.price_per_call as string | null, timeZone: r.time_zone as string,
+    createdAt: r.created_at as number, updatedAt: r.updated_at as number,
+  };
+}
+
+function mapGroup(row: unknown): Group | null {
+  const r = row as Row;
+  if (r === undefined) return null;
+  return { id: r.id as string, name: r.name as string, planId: r.plan_id as string, createdAt: r.created_at as number, updatedAt: r.updated_at as number };
+}
+
+function mapApp(row: unknown): App | null {
+  const r = row as Row;
+  if (r === undefined) return null;
+  return {
+    id: r.id as string, groupId: r.group_id as string, name: r.name as string,
+    monthlyQuota: r.monthly_quota as number | null, rateLimitPerMinute: r.rate_limit_per_minute as number | null,
+    createdAt: r.created_at as number, updatedAt: r.updated_at as number,
+  };
+}
+
+function mapKey(row: unknown): Key | null {
+  const r = row as Row;
+  if (r === undefined) return null;
+  return {
+    id: r.id as string, appId: r.app_id as string, groupId: r.group_id as string, name: r.name as string, hint: r.hint as string,
+    createdAt: r.created_at as number, expiresAt: r.expires_at as number | null, revokedAt: r.revoked_at as number | null,
+  };
+}
+
+function mapToken(row: unknown): ServiceToken | null {
+  const r = row as Row;
+  if (r === undefined) return null;
+  return { id: r.id as string, name: r.name as string, hint: r.hint as string, createdAt: r.created_at as number, revokedAt: r.revoked_at as number | null };
+}
+
+function mapKeyContext(row: unknown): KeyContext | null {
+  const r = row as Row;
+  if (r === undefined) return null;
+  const pick = (prefix: string) =>
+    Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  const app = mapApp({ ...pick('a_'), group_id: r.g_id })!;
+  return {
+    key: mapKey({ ...pick('k_'), app_id: r.a_id, group_id: r.g_id })!,
+    app,
+    group: mapGroup({ ...pick('g_'), plan_id: r.p_id })!,
+    plan: mapPlan(pick('p_'))!,
+  };
+}

@@ -1,0 +1,182 @@
+import type { App, Group, Key, KeyContext, Plan, ServiceToken, UsageDimension } from '../domain/types.js';
+import type { Span } from '../domain/periods.js';
+
+/**
+ * The one contract every Tollgate store fulfils: the embedded SQLite store and
+ * the scale-out PostgreSQL + Redis store. Everything is asynchronous so that a
+ * networked store fits; the conformance suite in `test/store-conformance.ts`
+ * runs against each implementation.
+ *
+ * Three concerns:
+ * - the catalogue (plans, groups, apps, keys, service tokens);
+ * - metering: one atomic decision per call that applies the rate limits and the
+ *   quotas all-or-nothing and, when it admits, records the usage durably
+ *   before it resolves;
+ * - usage reads, from time-bucketed rollups, never from raw events.
+ */
+export interface Store extends CatalogStore, MeterStore, RollupStore {
+  /** Writes whatever is buffered and releases the store's resources. */
+  close(): Promise<void>;
+  /** Whether the store can serve requests (for `/healthz`). */
+  healthy(): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- catalogue
+
+export interface PageRequest {
+  /** At most this many items (1..1000). */
+  limit: number;
+  /** Items whose id sorts after this one. */
+  after?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+export type NewPlan = Omit<Plan, 'createdAt' | 'updatedAt'>;
+export type PlanPatch = Partial<Omit<Plan, 'id' | 'createdAt' | 'updatedAt'>>;
+export type NewGroup = Omit<Group, 'createdAt' | 'updatedAt'>;
+export type GroupPatch = Partial<Pick<Group, 'name' | 'planId'>>;
+export type NewApp = Omit<App, 'createdAt' | 'updatedAt'>;
+export type AppPatch = Partial<Pick<App, 'name' | 'monthlyQuota' | 'rateLimitPerMinute'>>;
+export interface NewKey extends Omit<Key, 'revokedAt' | 'groupId'> {
+  /** SHA-256 hex of the secret; the secret itself never reaches the store. */
+  secretHash: string;
+}
+export interface NewServiceToken extends Omit<ServiceToken, 'revokedAt'> {
+  secretHash: string;
+}
+
+/** Create methods throw ConflictError on a taken id and NotFoundError on a missing parent. */
+export interface CatalogStore {
+  createPlan(plan: NewPlan, now: number): Promise<Plan>;
+  getPlan(id: string): Promise<Plan | null>;
+  listPlans(page: PageRequest): Promise<Page<Plan>>;
+  updatePlan(id: string, patch: PlanPatch, now: number): Promise<Plan>;
+
+  createGroup(group: NewGroup, now: number): Promise<Group>;
+  getGroup(id: string): Promise<Group | null>;
+  listGroups(page: PageRequest): Promise<Page<Group>>;
+  updateGroup(id: string, patch: GroupPatch, now: number): Promise<Group>;
+
+  createApp(app: NewApp, now: number): Promise<App>;
+  getApp(id: string): Promise<App | null>;
+  listApps(groupId: string | null, page: PageRequest): Promise<Page<App>>;
+  updateApp(id: string, patch: AppPatch, now: number): Promise<App>;
+
+  createKey(key: NewKey): Promise<Key>;
+  getKey(id: string): Promise<Key | null>;
+  listKeys(appId: string | null, page: PageRequest): Promise<Page<Key>>;
+  /** Revokes at `now`; revoking a revoked key keeps its first revocation time. */
+  revokeKey(id: string, now: number): Promise<Key>;
+  /** The key with this secret hash and its app, group and plan, revoked or not. */
+  findKeyContext(secretHash: string): Promise<KeyContext | null>;
+
+  createServiceToken(token: NewServiceToken): Promise<ServiceToken>;
+  listServiceTokens(page: PageRequest): Promise<Page<ServiceToken>>;
+  revokeServiceToken(id: string, now: number): Promise<ServiceToken>;
+  findServiceToken(secretHash: string): Promise<ServiceToken | null>;
+}
+
+// ---------------------------------------------------------------- metering
+
+/** -1 means unlimited. */
+export interface Limits {
+  groupRatePerMinute: number;
+  appRatePerMinute: number;
+  groupMonthlyQuota: number;
+  appMonthlyQuota: number;
+}
+
+export interface MeterRequest {
+  now: number;
+  groupId: string;
+  appId: string;
+  keyId: string;
+  limits: Limits;
+  /** The billing period that contains `now`. */
+  period: Span;
+  /**
+   * `record`: rate limits and quotas, and the usage is recorded (the check API).
+   * `rate_only`: only the per-minute limits, nothing recorded (the usage endpoints).
+   */
+  mode: 'record' | 'rate_only';
+  usageType: string;
+  requestArgsHash: string;
+  /** Units; 0 checks the limits without consuming anything. */
+  cost: number;
+  /** Scoped to the group: the same key from another group is another request. */
+  idempotencyKey?: string;
+}
+
+export type MeterCode = 'ok' | 'rate_limited' | 'quota_exceeded';
+
+export interface RateState {
+  limit: number;
+  remaining: number;
+  resetMs: number;
+}
+
+export interface MeterResult {
+  allowed: boolean;
+  code: MeterCode;
+  /** Which limit refused the call: `group` (the plan's) or `app` (the app's own); null when allowed. */
+  deniedBy: 'group' | 'app' | null;
+  groupUsed: number;
+  appUsed: number;
+  /** The group's and the app's per-minute windows; null where that limit is unlimited. */
+  groupRate: RateState | null;
+  appRate: RateState | null;
+  /** Milliseconds until a retry can succeed; null when allowed, or when it never can. */
+  retryAfterMs: number | null;
+  /** Id of the recorded event; null when nothing was recorded. */
+  eventId: string | null;
+  /** True when this is the stored answer of an earlier call with the same idempotency key. */
+  replayed: boolean;
+}
+
+export interface MeterStore {
+  meter(request: MeterRequest): Promise<MeterResult>;
+  /** Units used in `period` by the group and by the app, including everything acknowledged. */
+  periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }>;
+}
+
+// ---------------------------------------------------------------- rollups
+
+/**
+ * Rollups are kept at three bucket sizes. Any span whose edges are multiples
+ * of 15 minutes (every period edge in every current time zone, +05:45
+ * included) is a sum of whole buckets: quarters at its ragged ends, hours, and
+ * whole UTC days in the middle.
+ */
+export type RollupLevel = 'quarter' | 'hour' | 'day';
+export const ROLLUP_LEVELS: readonly RollupLevel[] = ['day', 'hour', 'quarter'];
+export const LEVEL_MS: Readonly<Record<RollupLevel, number>> = { quarter: 900_000, hour: 3_600_000, day: 86_400_000 };
+
+export interface RollupQuery {
+  groupId: string;
+  dimension: UsageDimension;
+  level: RollupLevel;
+  /** Buckets starting in [start, end). */
+  start: number;
+  end: number;
+}
+
+export interface RollupRow {
+  bucket: number;
+  /** The value of the queried dimension. */
+  value: string;
+  count: number;
+  /** The one value of each other field shared by all usage in the row; null when it varies. */
+  appId: string | null;
+  usageType: string | null;
+  requestArgsHash: string | null;
+}
+
+export interface RollupStore {
+  /** Reflects every acknowledged call and event. */
+  readRollups(query: RollupQuery): Promise<RollupRow[]>;
+}
