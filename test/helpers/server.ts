@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock } from '../../src/clock.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { startTollgate, type Tollgate } from '../../src/runtime.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  tollgate: Tollgate;
+  /** Stops the server; `keepData` leaves the data directory for a restart. */
+  close(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/**
+ * A real Tollgate on a free loopback port with its own SQLite file in a
+ * temporary directory, and a known admin token.
+ */
+export async function startTestServer(options: { clock?: Clock; dataDir?: string; config?: Partial<Config> } = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...options.config });
+  const tollgate = await startTollgate(config, { logger: false, ...(options.clock ? { clock: options.clock } : {}) });
+  return {
+    url: tollgate.url,
+    dataDir,
+    tollgate,
+    async close({ keepData = false } = {}) {
+      await tollgate.close();
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** A JSON request over a real socket. */
+export async function request<T = any>(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<JsonResponse<T>> {
+  const response = await fetch(url, {
+    method: init.method ?? 'GET',
+    headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
+    ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: leave the text for the assertion to show
+  }
+  return { status: response.status, headers: response.headers, body: body as T };
+}
+
+/** Calls the admin API with the test admin token. */
+export function adminClient(baseUrl: string, token = ADMIN_TOKEN) {
+  const call = <T = any>(method: string, path: string, body?: unknown) =>
+    request<T>(`${baseUrl}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body });
+  return {
+    get: <T = any>(path: string) => call<T>('GET', path),
+    post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body ?? {}),
+    patch: <T = any>(path: string, body: unknown) => call<T>('PATCH', path, body),
+    delete: <T = any>(path: string) => call<T>('DELETE', path),
+  };
+}
+
+export type AdminClient = ReturnType<typeof adminClient>;
+
+/**
+ * Creates a plan, a group, an app and a key in one go and returns the key.
+ */
+export async function setupCustomer(admin: AdminClient, options: {
+  planId?: string; groupId?: string; appId?: string;
+  monthlyQuota?: number; ratePerMinute?: number; timeZone?: string;
+  appMonthlyQuota?: number; appRatePerMinute?: number;
+} = {}): Promise<{ planId: string; groupId: string; appId: string; key: string; keyId: string }> {
+  const planId = options.planId ?? `plan-${Math.random().toString(36).slice(2, 8)}`;
+  const groupId = options.groupId ?? `group-${Math.random().toString(36).slice(2, 8)}`;
+  const appId = options.appId ?? `app-${Math.random().toString(36).slice(2, 8)}`;
+  const plan = await admin.post('/admin/plans', {
+    id: planId, monthly_quota: options.monthlyQuota ?? -1, rate_limit_per_minute: options.ratePerMinute ?? -1,
+    ...(options.timeZone ? { time_zone: options.timeZone } : {}),
+  });
+  if (plan.status !== 201 && plan.status !== 409) throw new Error(`plan: ${plan.status} ${JSON.stringify(plan.body)}`);
+  const group = await admin.post('/admin/groups', { id: groupId, name: groupId, plan_id: planId });
+  if (group.status !== 201) throw new Error(`group: ${group.status} ${JSON.stringify(group.body)}`);
+  const app = await admin.post(`/admin/groups/${groupId}/apps`, {
+    id: appId,
+    ...(options.appMonthlyQuota !== undefined ? { monthly_quota: options.appMonthlyQuota } : {}),
+    ...(options.appRatePerMinute !== undefined ? { rate_limit_per_minute: options.appRatePerMinute } : {}),
+  });
+  if (app.status !== 201) throw new Error(`app: ${app.status} ${JSON.stringify(app.body)}`);
+  const key = await admin.post(`/admin/apps/${appId}/keys`, { name: 'test' });
+  if (key.status !== 201) throw new Error(`key: ${key.status} ${JSON.stringify(key.body)}`);
+  return { planId, groupId, appId, key: key.body.key, keyId: key.body.key_id };
+}
