@@ -1,0 +1,299 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { billingPeriod } from '../src/domain/periods.js';
+import { ConflictError, NotFoundError } from '../src/errors.js';
+import type { Limits, MeterRequest, Store } from '../src/store/store.js';
+
+/**
+ * What every Store must do, whatever it is made of. Each implementation's
+ * test file calls `storeConformance` with a factory; a behaviour proven here
+ * is proven for every store.
+ */
+export interface StoreHarness {
+  store: Store;
+  /** Closes the store and opens it again on the same data. */
+  reopen(): Promise<Store>;
+  /** Closes the store and deletes its data. */
+  destroy(): Promise<void>;
+}
+
+const T0 = Date.parse('2026-03-15T12:00:00Z');
+const UNLIMITED: Limits = { groupRatePerMinute: -1, appRatePerMinute: -1, groupMonthlyQuota: -1, appMonthlyQuota: -1 };
+
+let sequence = 0;
+const uid = (kind: string) => `${kind}-${(sequence += 1)}-${Math.random().toString(36).slice(2, 7)}`;
+
+export function storeConformance(name: string, open: () => Promise<StoreHarness>): void {
+  describe(`store conformance: ${name}`, () => {
+    let harness: StoreHarness;
+    let store: Store;
+    before(async () => {
+      harness = await open();
+      store = harness.store;
+    });
+    after(async () => {
+      await harness.destroy();
+    });
+
+    async function customer(timeZone = 'UTC') {
+      const planId = uid('plan');
+      const groupId = uid('group');
+      const appId = uid('app');
+      const keyId = uid('key');
+      await store.createPlan({ id: planId, monthlyQuota: 1000, rateLimitPerMinute: 100, pricePerCall: null, timeZone }, T0);
+      await store.createGroup({ id: groupId, name: 'G', planId }, T0);
+      await store.createApp({ id: appId, groupId, name: 'A', monthlyQuota: null, rateLimitPerMinute: null }, T0);
+      await store.createKey({ id: keyId, appId, name: 'k', hint: 'tg_ab…', secretHash: uid('hash'), createdAt: T0, expiresAt: null });
+      return { planId, groupId, appId, keyId };
+    }
+
+    function meterRequest(c: { groupId: string; appId: string; keyId: string }, overrides: Partial<MeterRequest> = {}): MeterRequest {
+      const now = overrides.now ?? T0;
+      return {
+        now, groupId: c.groupId, appId: c.appId, keyId: c.keyId, limits: UNLIMITED,
+        period: billingPeriod(now, 'UTC'), mode: 'record', usageType: 'image', requestArgsHash: '', cost: 1,
+        ...overrides,
+      };
+    }
+
+    describe('catalogue', () => {
+      test('plans: create, read, list by pages, update; a taken id conflicts', async () => {
+        const ids = [uid('p'), uid('p'), uid('p')].sort();
+        for (const id of ids) await store.createPlan({ id, monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata' }, T0);
+        const plan = await store.getPlan(ids[0]!);
+        assert.deepEqual(plan, { id: ids[0], monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata', createdAt: T0, updatedAt: T0 });
+        await assert.rejects(store.createPlan({ id: ids[0]!, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0), ConflictError);
+        const updated = await store.updatePlan(ids[0]!, { monthlyQuota: 50, pricePerCall: null }, T0 + 1);
+        assert.equal(updated.monthlyQuota, 50);
+        assert.equal(updated.pricePerCall, null);
+        assert.equal(updated.rateLimitPerMinute, -1, 'fields not in the patch keep their value');
+        assert.equal(updated.updatedAt, T0 + 1);
+        await assert.rejects(store.updatePlan(uid('missing'), { monthlyQuota: 1 }, T0), NotFoundError);
+        assert.equal(await store.getPlan(uid('missing')), null);
+
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await store.listPlans({ limit: 2, ...(after ? { after } : {}) });
+          assert.ok(page.items.length <= 2);
+          seen.push(...page.items.map((p) => p.id));
+          if (page.next === null) break;
+          after = page.next;
+        }
+        for (const id of ids) assert.ok(seen.includes(id));
+        assert.deepEqual(seen, [...seen].sort(), 'pages come in id order');
+        assert.equal(new Set(seen).size, seen.length, 'no item on two pages');
+      });
+
+      test('groups and apps need their parent; apps list per group', async () => {
+        const c = await customer();
+        await assert.rejects(store.createGroup({ id: uid('g'), name: 'x', planId: uid('nope') }, T0), NotFoundError);
+        await assert.rejects(store.createApp({ id: uid('a'), groupId: uid('nope'), name: 'x', monthlyQuota: null, rateLimitPerMinute: null }, T0), NotFoundError);
+        await assert.rejects(store.createGroup({ id: c.groupId, name: 'x', planId: c.planId }, T0), ConflictError);
+        const second = await store.createApp({ id: uid('app'), groupId: c.groupId, name: 'B', monthlyQuota: 10, rateLimitPerMinute: 2 }, T0);
+        const apps = await store.listApps(c.groupId, { limit: 10 });
+        assert.deepEqual(apps.items.map((a) => a.id).sort(), [c.appId, second.id].sort());
+        const patched = await store.updateApp(second.id, { monthlyQuota: null }, T0 + 5);
+        assert.equal(patched.monthlyQuota, null);
+        assert.equal(patched.rateLimitPerMinute, 2);
+        const otherPlan = uid('plan');
+        await store.createPlan({ id: otherPlan, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0);
+        assert.equal((await store.updateGroup(c.groupId, { planId: otherPlan }, T0)).planId, otherPlan);
+        await assert.rejects(store.updateGroup(c.groupId, { planId: uid('nope') }, T0), NotFoundError);
+      });
+
+      test('keys: found by secret hash with app, group and plan; revocation is kept', async () => {
+        const c = await customer('Asia/Kathmandu');
+        const hash = uid('secret-hash');
+        await store.createKey({ id: uid('key'), appId: c.appId, name: 'mine', hint: 'tg_xy…', secretHash: hash, createdAt: T0, expiresAt: T0 + 1000 });
+        const context = await store.findKeyContext(hash);
+        assert.ok(context);
+        assert.equal(context.app.id, c.appId);
+        assert.equal(context.group.id, c.groupId);
+        assert.equal(context.plan.id, c.planId);
+        assert.equal(context.plan.timeZone, 'Asia/Kathmandu');
+        assert.equal(context.key.expiresAt, T0 + 1000);
+        assert.equal(context.key.groupId, c.groupId);
+        assert.equal(await store.findKeyContext(uid('unknown')), null);
+
+        const revoked = await store.revokeKey(context.key.id, T0 + 10);
+        assert.equal(revoked.revokedAt, T0 + 10);
+        assert.equal((await store.revokeKey(context.key.id, T0 + 20)).revokedAt, T0 + 10, 'the first revocation time stays');
+        assert.equal((await store.findKeyContext(hash))!.key.revokedAt, T0 + 10, 'a lookup after revocation sees it');
+        await assert.rejects(store.revokeKey(uid('nope'), T0), NotFoundError);
+        const keys = await store.listKeys(c.appId, { limit: 10 });
+        assert.equal(keys.items.length, 2);
+      });
+
+      test('a plan change reaches key lookups at once', async () => {
+        const c = await customer();
+        const hash = uid('h');
+        await store.createKey({ id: uid('key'), appId: c.appId, name: '', hint: '', secretHash: hash, createdAt: T0, expiresAt: null });
+        assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 1000);
+        await store.updatePlan(c.planId, { monthlyQuota: 7 }, T0);
+        assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 7);
+      });
+
+      test('service tokens: found by hash, revocable', async () => {
+        const hash = uid('svc-hash');
+        const token = await store.createServiceToken({ id: uid('svc'), name: 'backend', hint: 'tgs_…', secretHash: hash, createdAt: T0 });
+        assert.equal((await store.findServiceToken(hash))!.id, token.id);
+        await store.revokeServiceToken(token.id, T0 + 1);
+        assert.equal((await store.findServiceToken(hash))!.revokedAt, T0 + 1);
+        await assert.rejects(store.revokeServiceToken(uid('nope'), T0), NotFoundError);
+      });
+    });
+
+    describe('metering', () => {
+      test('a quota of N admits exactly N, concurrently, and records each', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 50 };
+        const results = await Promise.all(Array.from({ length: 80 }, () => store.meter(meterRequest(c, { limits }))));
+        assert.equal(results.filter((r) => r.allowed).length, 50);
+        const refused = results.filter((r) => !r.allowed);
+        assert.ok(refused.every((r) => r.code === 'quota_exceeded' && r.deniedBy === 'group'));
+        assert.ok(refused.every((r) => r.retryAfterMs === billingPeriod(T0, 'UTC').end - T0), 'retry when the period ends');
+        assert.deepEqual(await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC')), { groupUsed: 50, appUsed: 50 });
+      });
+
+      test('all or nothing: a call refused by one limit consumes none of the others', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupRatePerMinute: 3, groupMonthlyQuota: 5 };
+        for (let i = 0; i < 3; i += 1) assert.equal((await store.meter(meterRequest(c, { limits }))).allowed, true);
+        const rateRefused = await store.meter(meterRequest(c, { limits }));
+        assert.equal(rateRefused.code, 'rate_limited');
+        assert.equal(rateRefused.groupUsed, 3, 'the rate refusal took no quota');
+        // A minute later the window has room; the quota allows 2 more.
+        const later = T0 + 120_000;
+        assert.equal((await store.meter(meterRequest(c, { limits, now: later, cost: 2 }))).allowed, true);
+        const quotaRefused = await store.meter(meterRequest(c, { limits, now: later }));
+        assert.equal(quotaRefused.code, 'quota_exceeded');
+        assert.equal(quotaRefused.groupRate!.remaining, 1, 'the quota refusal took nothing from the window');
+      });
+
+      test("an app's own limits bind on top of its group's", async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, appMonthlyQuota: 2, groupMonthlyQuota: 100 };
+        await store.meter(meterRequest(c, { limits }));
+        await store.meter(meterRequest(c, { limits }));
+        const third = await store.meter(meterRequest(c, { limits }));
+        assert.equal(third.allowed, false);
+        assert.equal(third.code, 'quota_exceeded');
+        assert.equal(third.deniedBy, 'app');
+        const rateLimited = await store.meter(meterRequest(c, { limits: { ...UNLIMITED, appRatePerMinute: 0 } }));
+        assert.equal(rateLimited.code, 'rate_limited');
+        assert.equal(rateLimited.deniedBy, 'app');
+      });
+
+      test('rate_only counts against the minute window but neither the quota nor the records', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupRatePerMinute: 2, groupMonthlyQuota: 1 };
+        const first = await store.meter(meterRequest(c, { limits, mode: 'rate_only' }));
+        assert.equal(first.allowed, true);
+        assert.equal(first.groupUsed, 0);
+        assert.equal(first.eventId, null);
+        await store.meter(meterRequest(c, { limits, mode: 'rate_only' }));
+        assert.equal((await store.meter(meterRequest(c, { limits, mode: 'rate_only' }))).code, 'rate_limited');
+        const rows = await store.readRollups({ groupId: c.groupId, dimension: 'usage_type', level: 'day', start: T0 - 86_400_000, end: T0 + 86_400_000 });
+        assert.deepEqual(rows, []);
+      });
+
+      test('the quota starts again in the next billing period', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 1 };
+        assert.equal((await store.meter(meterRequest(c, { limits }))).allowed, true);
+        assert.equal((await store.meter(meterRequest(c, { limits }))).allowed, false);
+        const nextMonth = billingPeriod(T0, 'UTC').end + 1;
+        const r = await store.meter(meterRequest(c, { limits, now: nextMonth, period: billingPeriod(nextMonth, 'UTC') }));
+        assert.equal(r.allowed, true);
+        assert.equal(r.groupUsed, 1);
+      });
+
+      test('idempotency: a repeated key gets the first answer and is counted once, also when concurrent', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 10 };
+        const first = await store.meter(meterRequest(c, { limits, idempotencyKey: 'req-1' }));
+        const again = await store.meter(meterRequest(c, { limits, idempotencyKey: 'req-1', now: T0 + 5000 }));
+        assert.equal(again.replayed, true);
+        assert.deepEqual({ ...again, replayed: false }, first);
+        const burst = await Promise.all(Array.from({ length: 5 }, () => store.meter(meterRequest(c, { limits, idempotencyKey: 'req-2' }))));
+        assert.equal(burst.filter((r) => !r.replayed).length, 1);
+        assert.equal(new Set(burst.map((r) => r.eventId)).size, 1);
+        assert.equal((await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC'))).groupUsed, 2);
+      });
+
+      test('idempotency keys are scoped to the group', async () => {
+        const a = await customer();
+        const b = await customer();
+        await store.meter(meterRequest(a, { idempotencyKey: 'shared' }));
+        const other = await store.meter(meterRequest(b, { idempotencyKey: 'shared' }));
+        assert.equal(other.replayed, false);
+        assert.equal(other.groupUsed, 1);
+      });
+
+      test('a refused call is not remembered: the retry under the same key is decided afresh', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupRatePerMinute: 1 };
+        await store.meter(meterRequest(c, { limits }));
+        const refused = await store.meter(meterRequest(c, { limits, idempotencyKey: 'retry-me' }));
+        assert.equal(refused.allowed, false);
+        const retried = await store.meter(meterRequest(c, { limits, idempotencyKey: 'retry-me', now: T0 + 180_000 }));
+        assert.equal(retried.allowed, true);
+        assert.equal(retried.replayed, false);
+      });
+    });
+
+    describe('rollups', () => {
+      test('admitted usage is readable at once, per dimension, with shared values or null', async () => {
+        const c = await customer();
+        const other = await store.createApp({ id: uid('app'), groupId: c.groupId, name: 'B', monthlyQuota: null, rateLimitPerMinute: null }, T0);
+        await store.meter(meterRequest(c, { usageType: 'image', requestArgsHash: 'a'.repeat(40), cost: 3 }));
+        await store.meter(meterRequest(c, { usageType: 'image', requestArgsHash: 'a'.repeat(40) }));
+        await store.meter(meterRequest({ ...c, appId: other.id }, { usageType: 'pdf', requestArgsHash: '' }));
+        for (const level of ['quarter', 'hour', 'day'] as const) {
+          const byType = await store.readRollups({ groupId: c.groupId, dimension: 'usage_type', level, start: T0 - 86_400_000, end: T0 + 86_400_000 });
+          const image = byType.find((r) => r.value === 'image');
+          const pdf = byType.find((r) => r.value === 'pdf');
+          assert.equal(image?.count, 4, level);
+          assert.equal(image?.appId, c.appId);
+          assert.equal(image?.requestArgsHash, 'a'.repeat(40));
+          assert.equal(pdf?.count, 1);
+          assert.equal(pdf?.appId, other.id);
+          const byHash = await store.readRollups({ groupId: c.groupId, dimension: 'request_args_hash', level, start: T0 - 86_400_000, end: T0 + 86_400_000 });
+          assert.equal(byHash.find((r) => r.value === '')?.usageType, 'pdf');
+          const byApp = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level, start: T0 - 86_400_000, end: T0 + 86_400_000 });
+          assert.equal(byApp.reduce((s, r) => s + r.count, 0), 5);
+        }
+        await store.meter(meterRequest(c, { usageType: 'image', requestArgsHash: 'b'.repeat(40) }));
+        const day = await store.readRollups({ groupId: c.groupId, dimension: 'usage_type', level: 'day', start: T0 - 86_400_000, end: T0 + 86_400_000 });
+        assert.equal(day.find((r) => r.value === 'image')?.requestArgsHash, null, 'two hashes: no single value');
+      });
+
+      test('buckets are aligned to their size and only buckets in range are read', async () => {
+        const c = await customer();
+        await store.meter(meterRequest(c, { now: Date.parse('2026-03-15T12:29:59Z') }));
+        const quarter = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level: 'quarter', start: Date.parse('2026-03-15T12:15:00Z'), end: Date.parse('2026-03-15T12:30:00Z') });
+        assert.deepEqual(quarter.map((r) => [r.bucket, r.count]), [[Date.parse('2026-03-15T12:15:00Z'), 1]]);
+        const outside = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level: 'quarter', start: Date.parse('2026-03-15T12:30:00Z'), end: Date.parse('2026-03-15T13:00:00Z') });
+        assert.deepEqual(outside, []);
+      });
+    });
+
+    describe('durability', () => {
+      test('everything acknowledged is there after a reopen', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 3 };
+        await Promise.all(Array.from({ length: 5 }, (_, i) => store.meter(meterRequest(c, { limits, idempotencyKey: `k${i}` }))));
+        store = await harness.reopen();
+        const usage = await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC'));
+        assert.deepEqual(usage, { groupUsed: 3, appUsed: 3 });
+        assert.equal((await store.meter(meterRequest(c, { limits }))).code, 'quota_exceeded', 'the quota survives a restart');
+        const replay = await store.meter(meterRequest(c, { limits, idempotencyKey: 'k0' }));
+        assert.equal(replay.replayed, true);
+        const rows = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level: 'day', start: T0 - 86_400_000, end: T0 + 86_400_000 });
+        assert.equal(rows.reduce((s, r) => s + r.count, 0), 3);
+        assert.ok(await store.findKeyContext('nothing') === null);
+      });
+    });
+  });
+}

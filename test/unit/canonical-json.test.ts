@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { canonicalJson, requestArgsHash } from '../../src/domain/canonical-json.js';
+
+test('keys are sorted at every depth and there is no whitespace', () => {
+  assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } }), '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
+});
+
+test('strings and numbers are written as JSON writes them', () => {
+  assert.equal(canonicalJson({ s: 'é"\n', n: 1e21, f: 0.1, neg: -0, t: true, nil: null }), '{"f":0.1,"n":1e+21,"neg":0,"nil":null,"s":"é\\"\\n","t":true}');
+});
+
+test('keys sort by UTF-16 code units (RFC 8785)', () => {
+  assert.equal(canonicalJson({ '\u00e9': 1, z: 2, Z: 3, '\ud83d\ude00': 4 }), '{"Z":3,"z":2,"é":1,"😀":4}');
+});
+
+test('request_args_hash is the SHA-1 hex of the canonical JSON, "" without arguments', () => {
+  const args = { formats: ['text', 'data'], math_inline_delimiters: ['$', '$'] };
+  const expected = createHash('sha1').update('{"formats":["text","data"],"math_inline_delimiters":["$","$"]}').digest('hex');
+  assert.equal(requestArgsHash(args), expected);
+  assert.match(requestArgsHash(args), /^[0-9a-f]{40}$/);
+  assert.equal(requestArgsHash(undefined), '');
+});
+
+test('property: key order never changes the hash, and canonical JSON parses back to the same value', () => {
+  fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (obj) => {
+    const reversed = Object.fromEntries(Object.entries(obj).reverse());
+    assert.equal(requestArgsHash(obj), requestArgsHash(reversed));
+    assert.deepEqual(JSON.parse(canonicalJson(obj)), JSON.parse(JSON.stringify(obj)));
+  }), { numRuns: 500 });
+});
