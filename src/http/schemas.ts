@@ -27,7 +27,7 @@ export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const Decimal = Type.String({ pattern: '^\\d{1,12}(\\.\\d{1,9})?$', description: 'A decimal amount such as "0.01".' });
 
 export const PageQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: 'Items per page, 1 to 1000 (default 100).' })),
   after: Type.Optional(Type.String({ maxLength: 64, description: 'Return items whose id sorts after this one (the `next` of the previous page).' })),
 });
 export type PageQuery = Static<typeof PageQuery>;
@@ -120,5 +120,5 @@ export function serviceTokenJson(t: ServiceToken): Static<typeof ServiceTokenSch
 
 /** The store's page request from the `limit` and `after` query parameters. */
 export function pageRequest(query: PageQuery): PageRequest {
-  return { limit: query.limit ?? 100, ...(query.after ? { after: query.after } : {}) };
+  return { limit: query.limit === undefined ? 100 : Number(query.limit), ...(query.after ? { after: query.after } : {}) };
 }

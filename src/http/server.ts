@@ -38,7 +38,8 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
     schemaErrorFormatter: (errs, dataVar) => formatValidationErrors(errs as never, dataVar),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, useDefaults: true, allErrors: false } },
+    // No type coercion: a body's null stays null and "5" stays a string (and is refused).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);

@@ -146,6 +146,7 @@ describe('POST /v1/check: what stays closed', () => {
       [{ key: 'x' }, /"usage_type" is required/],
       [{ key: 'x', usage_type: 'image', cost: 0 }, /"cost" must be >= 1/],
       [{ key: 'x', usage_type: 'image', cost: 1.5 }, /"cost" must be integer/],
+      [{ key: 'x', usage_type: 'image', cost: '5' }, /"cost" must be integer/],
       [{ key: 'x', usage_type: 'image', request_args: [1] }, /"request_args" must be object/],
       [{ key: 'x', usage_type: 'bad type!' }, /"usage_type" must match pattern/],
       [{ key: 'x', usage_type: 'image', surprise: 1 }, /"surprise" is not recognised/],

@@ -1,6 +1,23 @@
 import type { Command } from 'commander';
+import { registerAppCommands } from './apps.js';
+import { registerDemoCommand } from './demo.js';
+import { registerGroupCommands } from './groups.js';
+import { registerKeyCommands } from './keys.js';
+import { registerPlanCommands } from './plans.js';
+import { registerServiceTokenCommands } from './service-tokens.js';
+import { registerUsageCommand } from './usage.js';
 
-/** Registers the admin API's commands (plans, groups, apps, keys, usage). */
+/**
+ * Registers the commands that call a running server's admin API: plans,
+ * groups, apps, keys, service-tokens, usage and demo. Each takes --url
+ * (TOLLGATE_URL), --token (TOLLGATE_ADMIN_TOKEN) and --json.
+ */
 export function registerAdminCommands(program: Command): void {
-  void program;
+  registerPlanCommands(program);
+  registerGroupCommands(program);
+  registerAppCommands(program);
+  registerKeyCommands(program);
+  registerServiceTokenCommands(program);
+  registerUsageCommand(program);
+  registerDemoCommand(program);
 }

@@ -1,0 +1,57 @@
+import { type Command, Option } from 'commander';
+import type { Static } from 'typebox';
+import type { PlanSchema } from '../../http/schemas.js';
+import { apiPath } from './api-client.js';
+import { changes, clientCommand, itemCommand, listCommand, parseLimit, run } from './common.js';
+import { type Column, formatLimit } from './table.js';
+
+type Plan = Static<typeof PlanSchema>;
+
+interface PlanOptions {
+  monthlyQuota?: number;
+  rateLimit?: number;
+  pricePerCall?: string;
+  timeZone?: string;
+}
+
+const columns: Column<Plan>[] = [
+  { header: 'ID', value: 'id' },
+  { header: 'MONTHLY QUOTA', value: (p) => formatLimit(p.monthly_quota) },
+  { header: 'RATE LIMIT/MIN', value: (p) => formatLimit(p.rate_limit_per_minute) },
+  { header: 'PRICE/CALL', value: 'price_per_call' },
+  { header: 'TIME ZONE', value: 'time_zone' },
+  { header: 'CREATED', value: 'created_at' },
+  { header: 'UPDATED', value: 'updated_at' },
+];
+
+/** The plan fields as options; `create` requires the two limits. */
+function withPlanOptions(command: Command, limitsRequired: boolean): Command {
+  return command
+    .addOption(new Option('--monthly-quota <n>', 'units per billing month; -1: unlimited').argParser(parseLimit).makeOptionMandatory(limitsRequired))
+    .addOption(new Option('--rate-limit <n>', 'units per minute; -1: unlimited').argParser(parseLimit).makeOptionMandatory(limitsRequired))
+    .option('--price-per-call <decimal>', 'price of one call, e.g. 0.01')
+    .option('--time-zone <iana>', 'IANA zone of the billing month, e.g. America/New_York (default UTC)');
+}
+
+function planBody(opts: PlanOptions) {
+  return {
+    monthly_quota: opts.monthlyQuota, rate_limit_per_minute: opts.rateLimit,
+    price_per_call: opts.pricePerCall, time_zone: opts.timeZone,
+  };
+}
+
+/** `tollgate plans create|list|show|update`: limits and prices that groups subscribe to. */
+export function registerPlanCommands(program: Command): void {
+  const plans = program.command('plans').description('Plans: limits and prices that groups subscribe to');
+
+  withPlanOptions(clientCommand(plans, 'create <id>', 'Create a plan'), true)
+    .action(run<PlanOptions>(async ({ api, opts, show }, [id]) => {
+      show(await api.post<Plan>('/admin/plans', { id, ...planBody(opts) }), columns);
+    }));
+  listCommand(plans, 'List plans', columns, () => '/admin/plans');
+  itemCommand(plans, 'show <id>', 'Show a plan', 'GET', (id) => apiPath`/admin/plans/${id}`, columns);
+  withPlanOptions(clientCommand(plans, 'update <id>', 'Change a plan'), false)
+    .action(run<PlanOptions>(async ({ api, opts, show, command }, [id]) => {
+      show(await api.patch<Plan>(apiPath`/admin/plans/${id!}`, changes(command, planBody(opts))), columns);
+    }));
+}
