@@ -1,0 +1,41 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI, as users run it. */
+export const CLI = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+
+export interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  /** Everything the process printed to stdout so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `tollgate serve` in its own process on a free port and waits for it
+ * to say where it listens.
+ */
+export async function spawnServer(dataDir: string, options: { env?: Record<string, string>; args?: string[] } = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...(options.args ?? [])], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', TOLLGATE_DATA_DIR: dataDir, TOLLGATE_LOG_LEVEL: 'warn', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const match = /Tollgate listening on (http:\/\/\S+)/.exec(stdout);
+    if (match) return { url: match[1]!, child, output: () => stdout, exited };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start: ${stdout}\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, test } from 'node:test';
+import { request } from './helpers/server.js';
+import { spawnServer } from './helpers/process.js';
+
+const run = promisify(execFile);
+const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-serve-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test('first start: generates the admin token, prints it once, keeps only its hash; --demo prints curl commands that work', { timeout: 60_000 }, async () => {
+  const env = { TOLLGATE_ADMIN_TOKEN: '' };
+  const server = await spawnServer(dataDir, { env, args: ['--demo'] });
+  await waitFor(() => /app_key: /.test(server.output()));
+  const out = server.output();
+  const token = /Admin token \(generated; shown this once, only its hash is kept\): (tga_\S+)/.exec(out)?.[1];
+  assert.ok(token, out);
+  assert.equal((await request(`${server.url}/healthz`)).status, 200);
+  assert.equal((await request(`${server.url}/admin/plans`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  assert.deepEqual(readdirSync(dataDir).filter((f) => f.startsWith('admin')), ['admin-token.sha256']);
+  assert.ok(!readFileSync(join(dataDir, 'admin-token.sha256'), 'utf8').includes(token));
+
+  // The printed curl commands, pasted into a shell as they are.
+  const commands = out.split('\n# ').slice(1).map((block) => block.split('\n').slice(1).join('\n').trim());
+  assert.equal(commands.length, 3);
+  const [checkCurl, usageCurl, ocrCurl] = commands as [string, string, string];
+  const check = JSON.parse((await run('bash', ['-c', checkCurl], { env: { ...process.env, TOLLGATE_ADMIN_TOKEN: token } })).stdout);
+  assert.equal(check.allowed, true);
+  const usage = JSON.parse((await run('bash', ['-c', usageCurl])).stdout);
+  assert.deepEqual(usage.monthly_used, 1);
+  assert.equal(usage.monthly_quota, 1000);
+  const ocr = JSON.parse((await run('bash', ['-c', ocrCurl])).stdout);
+  assert.equal(ocr.ocr_usage[0].count, 1);
+  assert.equal(ocr.ocr_usage[0].usage_type, 'image');
+
+  // SIGTERM: a clean stop, exit code 0, nothing acknowledged lost.
+  server.child.kill('SIGTERM');
+  assert.deepEqual(await server.exited, { code: 0, signal: null });
+
+  const again = await spawnServer(dataDir, { env });
+  assert.match(again.output(), /Admin token: as printed at first start/);
+  assert.ok(!again.output().includes(token));
+  const key = /Demo key \(shown this once\): (\S+)/.exec(out)![1]!;
+  const afterRestart = await request(`${again.url}/v1/usage`, { headers: { 'x-api-key': key } });
+  assert.equal(afterRestart.body.monthly_used, 1);
+  again.child.kill('SIGINT');
+  assert.equal((await again.exited).code, 0);
+});
+
+test('invalid configuration: a clear message and exit code 2', async () => {
+  const result = await run(process.execPath, [new URL('../src/cli/bin.js', import.meta.url).pathname, 'serve'], { env: { ...process.env, PORT: 'eighty' } }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((result as { code: number }).code, 2);
+  assert.match((result as { stderr: string }).stderr, /PORT must be a whole number/);
+});
+
+async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
