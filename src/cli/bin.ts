@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
-import { rotateAdminToken } from '../runtime.js';
 import { registerAdminCommands } from './commands/index.js';
-import { serve } from './serve.js';
 
 const program = new Command()
   .name('tollgate')
@@ -23,6 +21,8 @@ program
       ...(opts.host !== undefined ? { host: opts.host } : {}),
       ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     });
+    // Loaded on demand: the admin client commands need neither Fastify nor SQLite.
+    const { serve } = await import('./serve.js');
     await serve(config, { demo: opts.demo === true, print: (line) => process.stdout.write(`${line}\n`) });
   });
 
@@ -32,7 +32,8 @@ program
   .command('rotate')
   .description('Issue a new admin token (restart the server to use it); prints it once')
   .option('--data-dir <dir>', 'data directory (TOLLGATE_DATA_DIR, default ./data)')
-  .action((opts: { dataDir?: string }) => {
+  .action(async (opts: { dataDir?: string }) => {
+    const { rotateAdminToken } = await import('../runtime.js');
     const config = loadConfig(process.env, opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
     const token = rotateAdminToken(config.dataDir);
     process.stdout.write(`New admin token (shown this once): ${token.generated}\n`);

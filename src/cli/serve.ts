@@ -30,7 +30,9 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
       break;
   }
   if (options.demo) {
-    for (const line of await createDemo(tollgate.services, tollgate.url)) print(line);
+    // The curl commands carry a token that works as pasted: the one just generated, or the variable it came from.
+    const token = { generated: tollgate.adminToken.generated ?? '', environment: '$TOLLGATE_ADMIN_TOKEN', 'data directory': '<admin token>' }[tollgate.adminToken.source];
+    for (const line of await createDemo(tollgate.services, tollgate.url, token)) print(line);
   }
 
   let stopping = false;

@@ -9,8 +9,8 @@ type App = Static<typeof AppSchema>;
 
 interface AppOptions {
   name?: string;
-  monthlyQuota?: number | null;
-  rateLimit?: number | null;
+  monthlyQuota?: number | 'none';
+  rateLimit?: number | 'none';
 }
 
 const columns: Column<App>[] = [
@@ -23,8 +23,11 @@ const columns: Column<App>[] = [
   { header: 'UPDATED', value: 'updated_at' },
 ];
 
+/** "none" is sent as null, which removes the app's own limit. */
+const noneAsNull = (limit: number | 'none' | undefined) => (limit === 'none' ? null : limit);
+
 function appBody(opts: AppOptions) {
-  return { name: opts.name, monthly_quota: opts.monthlyQuota, rate_limit_per_minute: opts.rateLimit };
+  return { name: opts.name, monthly_quota: noneAsNull(opts.monthlyQuota), rate_limit_per_minute: noneAsNull(opts.rateLimit) };
 }
 
 /** `tollgate apps create|list|show|update`: a group's applications, which hold keys and may have their own limits. */

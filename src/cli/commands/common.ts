@@ -124,15 +124,19 @@ function integer(min: number, max: number, expected: string): (value: string) =>
 /** Parses a limit option: a whole number of units, -1 for unlimited. */
 export const parseLimit = integer(-1, 1e15, 'a whole number, or -1 for unlimited');
 
-/** Parses an app's own limit: like parseLimit, or "none" (null) to remove it. */
-export function parseLimitOrNone(value: string): number | null {
-  return value.trim() === 'none' ? null : integer(-1, 1e15, 'a whole number, -1 for unlimited, or "none" to remove the limit')(value);
+/**
+ * Parses an app's own limit: like parseLimit, or "none" to remove it (kept
+ * as "none": commander turns a parser's null into "").
+ */
+export function parseLimitOrNone(value: string): number | 'none' {
+  return value.trim() === 'none' ? 'none' : parseAppLimit(value);
 }
+const parseAppLimit = integer(-1, 1e15, 'a whole number, -1 for unlimited, or "none" to remove the limit');
 
 /** Parses --limit of a list: 1 to 1000. */
 export const parsePageSize = integer(1, 1000, 'a whole number from 1 to 1000');
 
-/** Parses an instant, giving it to the API as an ISO 8601 date-time. */
+/** Parses an instant (a date alone is midnight UTC), giving it to the API as an ISO 8601 date-time. */
 export function parseInstant(value: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new InvalidArgumentError('Expected an ISO 8601 date-time such as 2030-01-01T00:00:00Z.');
