@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { requestArgsHash } from '../domain/canonical-json.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import type { KeyContext } from '../domain/types.js';
-import type { MeterResult, Store } from '../store/store.js';
+import type { MeterRequest, MeterResult, Store } from '../store/store.js';
 import { authenticate, type Credentials } from './credentials.js';
 import { effectiveLimits } from './limits.js';
 
@@ -34,19 +34,13 @@ export async function checkCall(deps: MeteringDeps, input: CheckInput): Promise<
   const { context } = auth;
   const period = billingPeriod(now, context.plan.timeZone);
   const argsHash = requestArgsHash(input.requestArgs);
-  const result = await deps.store.meter({
-    now,
-    groupId: context.group.id,
-    appId: context.app.id,
-    keyId: context.key.id,
-    limits: effectiveLimits(context),
-    period,
+  const result = await deps.store.meter(meterRequest(context, now, period, {
     mode: 'record',
     usageType: input.usageType,
     requestArgsHash: argsHash,
     cost: input.cost,
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
-  });
+  }));
   return { kind: 'metered', context, result, period, requestArgsHash: argsHash };
 }
 
@@ -57,17 +51,17 @@ export async function checkCall(deps: MeteringDeps, input: CheckInput): Promise<
 export async function touchRateLimits(deps: MeteringDeps, context: KeyContext): Promise<{ result: MeterResult; period: Span }> {
   const now = deps.clock.now();
   const period = billingPeriod(now, context.plan.timeZone);
-  const result = await deps.store.meter({
-    now,
-    groupId: context.group.id,
-    appId: context.app.id,
-    keyId: context.key.id,
-    limits: effectiveLimits(context),
-    period,
-    mode: 'rate_only',
-    usageType: '',
-    requestArgsHash: '',
-    cost: 1,
-  });
+  const result = await deps.store.meter(meterRequest(context, now, period, { mode: 'rate_only', usageType: '', requestArgsHash: '', cost: 1 }));
   return { result, period };
+}
+
+/** The store's request for a call by this key: who, which limits, which period, and what the call is. */
+function meterRequest(
+  context: KeyContext, now: number, period: Span,
+  call: Pick<MeterRequest, 'mode' | 'usageType' | 'requestArgsHash' | 'cost' | 'idempotencyKey'>,
+): MeterRequest {
+  return {
+    now, period, groupId: context.group.id, appId: context.app.id, keyId: context.key.id,
+    limits: effectiveLimits(context), ...call,
+  };
 }
