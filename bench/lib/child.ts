@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** What a server script sends its parent over IPC. */
+export type ServerMessage =
+  | { type: 'ready'; url: string; [extra: string]: unknown }
+  | { type: 'stats'; [extra: string]: unknown }
+  | { type: 'error'; message: string };
+
+export interface StopResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last `stats` message the server sent before exiting, if any. */
+  stats: Record<string, unknown> | null;
+  /** True when it did not exit after SIGTERM and had to be killed. */
+  killed: boolean;
+}
+
+export interface ChildServer {
+  label: string;
+  url: string;
+  ready: Record<string, unknown>;
+  pid: number;
+  /** SIGTERM, then wait for the exit (SIGKILL after `timeoutMs`). */
+  stop(timeoutMs?: number): Promise<StopResult>;
+}
+
+/**
+ * Runs a compiled server script in its own Node process
+ * (`process.execPath script`), and resolves once it reports where it
+ * listens. Its stdout/stderr go to ours.
+ */
+export function startServer(label: string, script: string, env: NodeJS.ProcessEnv, readyTimeoutMs = 60_000): Promise<ChildServer> {
+  // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the servers.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
+  let stats: Record<string, unknown> | null = null;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  child.on('message', (m: ServerMessage) => {
+    if (m.type === 'stats') stats = m;
+  });
+
+  return new Promise<ChildServer>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${label}: not ready after ${readyTimeoutMs} ms`));
+    }, readyTimeoutMs);
+    const onMessage = (m: ServerMessage) => {
+      if (m.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`${label}: ${m.message}`));
+      } else if (m.type === 'ready') {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve({
+          label,
+          url: m.url,
+          ready: m,
+          pid: child.pid!,
+          async stop(timeoutMs = 120_000) {
+            let killed = false;
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            const guard = setTimeout(() => {
+              killed = true;
+              child.kill('SIGKILL');
+            }, timeoutMs);
+            const { code, signal } = await exited;
+            clearTimeout(guard);
+            return { code, signal, stats, killed };
+          },
+        });
+      }
+    };
+    child.on('message', onMessage);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${label}: exited before it was ready (code ${code}, signal ${signal})`));
+    });
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * Tollgate's benchmarks: `npm run bench` (or `node dist/bench/run.js` after a build).
+ *
+ *   --only check|query    run one of them (default: both)
+ *   --duration S          check: seconds measured per server (default 10)
+ *   --warmup S            check: warm-up seconds per server (default 2)
+ *   --connections N       check: concurrent connections (default 64)
+ *   --keys N --groups N   check: customer keys, spread over groups (default 100 over 10)
+ *   --check-auth service|admin   check: bearer token of the check calls (default service)
+ *   --events N            query: events in the data set (default 10,000,000; 200k, 10M accepted)
+ *   --fresh               query: regenerate the cached data set under bench/.data/
+ *   --keep-rollups        query: reuse rollups a previous run built (no rollup build figure)
+ *   --http-requests N     query: timed usage queries (default 50)
+ *   --sql-runs N          query: timed raw GROUP BY runs (default 5)
+ *
+ * BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node flags to the
+ * server processes (e.g. to profile them).
+ *
+ * Prints a summary table and writes it as JSON to bench/results/latest.json.
+ * Exits non-zero when a correctness check fails; a missed performance target
+ * is reported, not fatal. Everything stays on 127.0.0.1.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runCheckBench, type CheckOptions, type CheckReport } from './check.js';
+import { RESULTS_DIR } from './lib/paths.js';
+import { int, log, ms, ratio, round, table } from './lib/stats.js';
+import { runQueryBench, type QueryOptions, type QueryReport } from './query.js';
+
+function count(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(raw.replace(/[_,]/g, ''));
+  const value = m === null ? Number.NaN : Math.round(Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1e3 : 1e6));
+  if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}, got "${raw}"`);
+  return value;
+}
+
+function parse() {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      keys: { type: 'string' },
+      groups: { type: 'string' },
+      'check-auth': { type: 'string' },
+      events: { type: 'string' },
+      fresh: { type: 'boolean', default: false },
+      'keep-rollups': { type: 'boolean', default: false },
+      'http-requests': { type: 'string' },
+      'sql-runs': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.only !== undefined && values.only !== 'check' && values.only !== 'query') throw new Error(`--only must be "check" or "query", got "${values.only}"`);
+  const auth = values['check-auth'] ?? 'service';
+  if (auth !== 'service' && auth !== 'admin') throw new Error(`--check-auth must be "service" or "admin", got "${auth}"`);
+  const check: CheckOptions = {
+    durationS: count('duration', values.duration, 10),
+    warmupS: count('warmup', values.warmup, 2),
+    connections: count('connections', values.connections, 64),
+    keys: count('keys', values.keys, 100),
+    groups: count('groups', values.groups, 10),
+    auth,
+  };
+  const query: QueryOptions = {
+    events: count('events', values.events, 10_000_000, 1000),
+    fresh: values.fresh === true,
+    keepRollups: values['keep-rollups'] === true,
+    httpRequests: count('http-requests', values['http-requests'], 50),
+    sqlRuns: count('sql-runs', values['sql-runs'], 5),
+  };
+  return { only: values.only as 'check' | 'query' | undefined, check, query, help: values.help === true };
+}
+
+/** The command that reproduces this run, every setting spelled out. */
+function reproduce(only: 'check' | 'query' | undefined, check: CheckOptions, query: QueryOptions): string {
+  const args: string[] = [];
+  if (only !== undefined) args.push('--only', only);
+  if (only !== 'query') {
+    args.push('--duration', String(check.durationS), '--warmup', String(check.warmupS), '--connections', String(check.connections),
+      '--keys', String(check.keys), '--groups', String(check.groups), '--check-auth', check.auth);
+  }
+  if (only !== 'check') {
+    args.push('--events', String(query.events), '--http-requests', String(query.httpRequests), '--sql-runs', String(query.sqlRuns));
+    if (query.keepRollups) args.push('--keep-rollups');
+  }
+  return `npx tsc -p tsconfig.json && node dist/bench/run.js ${args.join(' ')}`;
+}
+
+const met = (ok: boolean) => (ok ? 'target met' : 'target missed');
+
+function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport | null): string[][] {
+  const rows: string[][] = [['', 'Tollgate', 'peer / baseline', 'ours/peer', 'note']];
+  if (checkReport !== null) {
+    const t = checkReport.tollgate.measured;
+    const p = checkReport.peer.measured;
+    rows.push(['check req/s (avg)', int(t.reqPerSec), int(p.reqPerSec), ratio(checkReport.ratios.reqPerSec), 'peer: Fastify + @fastify/rate-limit']);
+    rows.push(['check latency p99', ms(t.latencyP99Ms), ms(p.latencyP99Ms), ratio(checkReport.ratios.p99), `p50 ${ms(t.latencyP50Ms)} vs ${ms(p.latencyP50Ms)}`]);
+    rows.push(['check durability', `${int(checkReport.durability.eventRows)} rows`, `${int(checkReport.durability.admittedAnswers)} admitted`, '',
+      checkReport.durability.equal ? 'equal (ok)' : 'DIFFERENT (failure)']);
+    if (checkReport.tollgate.meanBatch !== null) rows.push(['group commit batch (mean)', checkReport.tollgate.meanBatch.toFixed(1), '', '', 'calls per fsync, last 1000 batches']);
+  }
+  if (queryReport !== null) {
+    rows.push(['rollup build', ms(queryReport.rollupBuild.ms ?? Number.NaN), '', '', `${int(queryReport.rollupBuild.events)} events at store open`]);
+    rows.push(['usage query median', ms(queryReport.http.medianMs), ms(queryReport.sql.medianMs), ratio(queryReport.http.medianMs / queryReport.sql.medianMs),
+      `baseline: raw GROUP BY; ${met(queryReport.targets.under10ms)} (< 10 ms)`]);
+    rows.push(['GET /healthz median', ms(queryReport.floor.medianMs), '', '', 'HTTP floor on this machine, same run']);
+    rows.push(['usage query p95', ms(queryReport.http.p95Ms), ms(queryReport.sql.p95Ms), '', `${queryReport.http.samplesMs.length} http / ${queryReport.sql.samplesMs.length} sql runs`]);
+    rows.push(['usage query speed-up', ratio(queryReport.speedup), '', '', `${met(queryReport.targets.atLeast100x)} (>= 100x)`]);
+    rows.push(['usage totals', int(queryReport.totals.api), int(queryReport.totals.sql), '',
+      queryReport.failures.some((f) => f.startsWith('usage query') || f.startsWith('raw')) ? 'DIFFERENT (failure)' : `equal over ${queryReport.totals.cells} cells (ok)`]);
+  }
+  return rows;
+}
+
+async function main(): Promise<number> {
+  const { only, check, query, help } = parse();
+  if (help) {
+    process.stdout.write('Usage: node dist/bench/run.js [--only check|query] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
+      + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n');
+    return 0;
+  }
+  const command = reproduce(only, check, query);
+  log(`node ${process.version}, ${cpus().length} cpus; ${command}`);
+
+  const failures: string[] = [];
+  const warnings: string[] = [];
+  let checkReport: CheckReport | null = null;
+  let queryReport: QueryReport | null = null;
+  if (only !== 'query') {
+    try {
+      checkReport = await runCheckBench(check);
+      failures.push(...checkReport.failures);
+      warnings.push(...checkReport.warnings);
+    } catch (error) {
+      failures.push(`check benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+  if (only !== 'check') {
+    try {
+      queryReport = await runQueryBench(query);
+      failures.push(...queryReport.failures);
+    } catch (error) {
+      failures.push(`query benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+
+  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport))}\n\n`);
+  process.stdout.write(`reproduce: ${command}\n`);
+  for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
+  for (const f of failures) process.stdout.write(`FAILED: ${f}\n`);
+  process.stdout.write(failures.length === 0 ? 'correctness checks: all passed\n' : `correctness checks: ${failures.length} FAILED\n`);
+
+  const summary = {
+    finishedAt: new Date().toISOString(),
+    command,
+    machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null },
+    check: checkReport === null ? null : {
+      options: checkReport.options,
+      tollgate: {
+        reqPerSec: round(checkReport.tollgate.measured.reqPerSec), p50Ms: checkReport.tollgate.measured.latencyP50Ms,
+        p99Ms: checkReport.tollgate.measured.latencyP99Ms, meanGroupCommitBatch: checkReport.tollgate.meanBatch,
+        measured: checkReport.tollgate.measured, warmup: checkReport.tollgate.warmup,
+      },
+      peer: {
+        reqPerSec: round(checkReport.peer.measured.reqPerSec), p50Ms: checkReport.peer.measured.latencyP50Ms,
+        p99Ms: checkReport.peer.measured.latencyP99Ms, measured: checkReport.peer.measured, warmup: checkReport.peer.warmup,
+      },
+      ratios: { reqPerSec: round(checkReport.ratios.reqPerSec, 3), p99: round(checkReport.ratios.p99, 3) },
+      durability: checkReport.durability,
+    },
+    query: queryReport === null ? null : {
+      options: queryReport.options,
+      generated: queryReport.generated,
+      generationMs: queryReport.generationMs === null ? null : round(queryReport.generationMs),
+      rollupBuild: { events: queryReport.rollupBuild.events, ms: queryReport.rollupBuild.ms === null ? null : round(queryReport.rollupBuild.ms), rssMb: queryReport.rollupBuild.rssMb },
+      usageQuery: { medianMs: round(queryReport.http.medianMs, 3), p95Ms: round(queryReport.http.p95Ms, 3), minMs: round(queryReport.http.minMs, 3), records: queryReport.http.records },
+      healthzMedianMs: round(queryReport.floor.medianMs, 3),
+      rawGroupBy: { medianMs: round(queryReport.sql.medianMs, 1), p95Ms: round(queryReport.sql.p95Ms, 1), minMs: round(queryReport.sql.minMs, 1), rows: queryReport.sql.rows },
+      speedup: round(queryReport.speedup, 1),
+      targets: {
+        medianUnder10ms: met(queryReport.targets.under10ms),
+        atLeast100xFaster: met(queryReport.targets.atLeast100x),
+      },
+      totals: queryReport.totals,
+      samples: { httpMs: queryReport.http.samplesMs.map((v) => round(v, 3)), sqlMs: queryReport.sql.samplesMs.map((v) => round(v, 1)) },
+    },
+    correctness: { ok: failures.length === 0, failures, warnings },
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, 'latest.json');
+  writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  process.stdout.write(`results: ${file}\n`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  },
+);
