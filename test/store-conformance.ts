@@ -18,6 +18,8 @@ export interface StoreHarness {
 }
 
 const T0 = Date.parse('2026-03-15T12:00:00Z');
+/** The UTC day that holds T0. */
+const DAY = Date.parse('2026-03-15T00:00:00Z');
 const UNLIMITED: Limits = { groupRatePerMinute: -1, appRatePerMinute: -1, groupMonthlyQuota: -1, appMonthlyQuota: -1 };
 
 let sequence = 0;
@@ -45,6 +47,12 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
       await store.createApp({ id: appId, groupId, name: 'A', monthlyQuota: null, rateLimitPerMinute: null }, T0);
       await store.createKey({ id: keyId, appId, name: 'k', hint: 'tg_ab…', secretHash: uid('hash'), createdAt: T0, expiresAt: null });
       return { planId, groupId, appId, keyId };
+    }
+
+    /** Sums of one dimension over one run of buckets. */
+    async function sum(groupId: string, dimension: 'usage_type' | 'app_id' | 'request_args_hash', level: 'quarter' | 'hour' | 'day', start: number, end: number) {
+      const [rows] = await store.sumRollups({ groupId, dimension, segments: [{ level, start, end }] });
+      return rows!;
     }
 
     function meterRequest(c: { groupId: string; appId: string; keyId: string }, overrides: Partial<MeterRequest> = {}): MeterRequest {
@@ -194,8 +202,7 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
         assert.equal(first.eventId, null);
         await store.meter(meterRequest(c, { limits, mode: 'rate_only' }));
         assert.equal((await store.meter(meterRequest(c, { limits, mode: 'rate_only' }))).code, 'rate_limited');
-        const rows = await store.readRollups({ groupId: c.groupId, dimension: 'usage_type', level: 'day', start: T0 - 86_400_000, end: T0 + 86_400_000 });
-        assert.deepEqual(rows, []);
+        assert.deepEqual(await sum(c.groupId, 'usage_type', 'day', DAY, DAY + 86_400_000), []);
       });
 
       test('the quota starts again in the next billing period', async () => {
@@ -251,7 +258,7 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
         await store.meter(meterRequest(c, { usageType: 'image', requestArgsHash: 'a'.repeat(40) }));
         await store.meter(meterRequest({ ...c, appId: other.id }, { usageType: 'pdf', requestArgsHash: '' }));
         for (const level of ['quarter', 'hour', 'day'] as const) {
-          const byType = await store.readRollups({ groupId: c.groupId, dimension: 'usage_type', level, start: T0 - 86_400_000, end: T0 + 86_400_000 });
+          const byType = await sum(c.groupId, 'usage_type', level, DAY, DAY + 86_400_000);
           const image = byType.find((r) => r.value === 'image');
           const pdf = byType.find((r) => r.value === 'pdf');
           assert.equal(image?.count, 4, level);
@@ -259,23 +266,32 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
           assert.equal(image?.requestArgsHash, 'a'.repeat(40));
           assert.equal(pdf?.count, 1);
           assert.equal(pdf?.appId, other.id);
-          const byHash = await store.readRollups({ groupId: c.groupId, dimension: 'request_args_hash', level, start: T0 - 86_400_000, end: T0 + 86_400_000 });
+          const byHash = await sum(c.groupId, 'request_args_hash', level, DAY, DAY + 86_400_000);
           assert.equal(byHash.find((r) => r.value === '')?.usageType, 'pdf');
-          const byApp = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level, start: T0 - 86_400_000, end: T0 + 86_400_000 });
+          const byApp = await sum(c.groupId, 'app_id', level, DAY, DAY + 86_400_000);
           assert.equal(byApp.reduce((s, r) => s + r.count, 0), 5);
         }
         await store.meter(meterRequest(c, { usageType: 'image', requestArgsHash: 'b'.repeat(40) }));
-        const day = await store.readRollups({ groupId: c.groupId, dimension: 'usage_type', level: 'day', start: T0 - 86_400_000, end: T0 + 86_400_000 });
+        const day = await sum(c.groupId, 'usage_type', 'day', DAY, DAY + 86_400_000);
         assert.equal(day.find((r) => r.value === 'image')?.requestArgsHash, null, 'two hashes: no single value');
+        assert.equal(day.find((r) => r.value === 'image')?.appId, c.appId, 'still one app');
       });
 
-      test('buckets are aligned to their size and only buckets in range are read', async () => {
+      test('usage lands in the bucket that holds its time, and each segment is summed on its own', async () => {
         const c = await customer();
         await store.meter(meterRequest(c, { now: Date.parse('2026-03-15T12:29:59Z') }));
-        const quarter = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level: 'quarter', start: Date.parse('2026-03-15T12:15:00Z'), end: Date.parse('2026-03-15T12:30:00Z') });
-        assert.deepEqual(quarter.map((r) => [r.bucket, r.count]), [[Date.parse('2026-03-15T12:15:00Z'), 1]]);
-        const outside = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level: 'quarter', start: Date.parse('2026-03-15T12:30:00Z'), end: Date.parse('2026-03-15T13:00:00Z') });
-        assert.deepEqual(outside, []);
+        await store.meter(meterRequest(c, { now: Date.parse('2026-03-15T13:00:00Z'), cost: 2 }));
+        const at = (iso: string) => Date.parse(`2026-03-15T${iso}:00Z`);
+        const sums = await store.sumRollups({ groupId: c.groupId, dimension: 'app_id', segments: [
+          { level: 'quarter', start: at('12:15'), end: at('12:30') },
+          { level: 'quarter', start: at('12:30'), end: at('13:00') },
+          { level: 'hour', start: at('12:00'), end: at('14:00') },
+          { level: 'hour', start: at('13:00'), end: at('14:00') },
+          { level: 'day', start: DAY, end: DAY + 86_400_000 },
+        ] });
+        assert.deepEqual(sums.map((rows) => rows.map((r) => [r.value, r.count])), [
+          [[c.appId, 1]], [], [[c.appId, 3]], [[c.appId, 2]], [[c.appId, 3]],
+        ]);
       });
     });
 
@@ -290,7 +306,7 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
         assert.equal((await store.meter(meterRequest(c, { limits }))).code, 'quota_exceeded', 'the quota survives a restart');
         const replay = await store.meter(meterRequest(c, { limits, idempotencyKey: 'k0' }));
         assert.equal(replay.replayed, true);
-        const rows = await store.readRollups({ groupId: c.groupId, dimension: 'app_id', level: 'day', start: T0 - 86_400_000, end: T0 + 86_400_000 });
+        const rows = await sum(c.groupId, 'app_id', 'day', DAY, DAY + 86_400_000);
         assert.equal(rows.reduce((s, r) => s + r.count, 0), 3);
         assert.ok(await store.findKeyContext('nothing') === null);
       });

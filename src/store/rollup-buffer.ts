@@ -15,37 +15,41 @@ export interface RollupDelta {
   requestArgsHash: string | null;
 }
 
+/** Units of one kind of call (group, app, usage type, arguments) in one 15-minute bucket. */
+interface TupleSum {
+  groupId: string;
+  appId: string;
+  usageType: string;
+  requestArgsHash: string;
+  quarter: number;
+  count: number;
+}
+
+const QUARTER_MS = LEVEL_MS.quarter;
+
 /**
- * Sums events into rollup deltas in memory, so that a burst of calls from one
- * app becomes one upsert per bucket instead of one per call. Each event
- * touches 9 rows (3 bucket sizes x 3 dimensions); buffered for a fraction of
- * a second, thousands of events collapse onto a few dozen rows.
+ * Sums events into rollup deltas in memory, so that a burst of calls becomes
+ * one upsert per row instead of nine per call. Adding an event costs one map
+ * update: events are summed per kind of call and quarter hour, and only
+ * `drain` spreads each sum over the 9 rows it touches (3 bucket sizes x 3
+ * dimensions), once per distinct kind of call rather than once per event.
  */
 export class RollupBuffer {
-  private readonly deltas = new Map<string, RollupDelta>();
+  private readonly tuples = new Map<string, TupleSum>();
   private events = 0;
 
   add(event: UsageEvent): void {
     this.events += 1;
-    for (const level of ROLLUP_LEVELS) {
-      const size = LEVEL_MS[level];
-      const bucket = event.ts - (((event.ts % size) + size) % size);
-      for (const dimension of USAGE_DIMENSIONS) {
-        const value = dimensionValue(event, dimension);
-        const id = `${level}\u0000${event.groupId}\u0000${dimension}\u0000${bucket}\u0000${value}`;
-        const existing = this.deltas.get(id);
-        if (existing === undefined) {
-          this.deltas.set(id, {
-            level, groupId: event.groupId, dimension, bucket, value, count: event.count,
-            appId: event.appId, usageType: event.usageType, requestArgsHash: event.requestArgsHash,
-          });
-        } else {
-          existing.count += event.count;
-          existing.appId = foldSole(existing.appId, event.appId);
-          existing.usageType = foldSole(existing.usageType, event.usageType);
-          existing.requestArgsHash = foldSole(existing.requestArgsHash, event.requestArgsHash);
-        }
-      }
+    const quarter = event.ts - (((event.ts % QUARTER_MS) + QUARTER_MS) % QUARTER_MS);
+    const id = `${event.groupId}\u0000${event.appId}\u0000${event.usageType}\u0000${event.requestArgsHash}\u0000${quarter}`;
+    const existing = this.tuples.get(id);
+    if (existing === undefined) {
+      this.tuples.set(id, {
+        groupId: event.groupId, appId: event.appId, usageType: event.usageType,
+        requestArgsHash: event.requestArgsHash, quarter, count: event.count,
+      });
+    } else {
+      existing.count += event.count;
     }
   }
 
@@ -54,12 +58,34 @@ export class RollupBuffer {
     return this.events;
   }
 
-  /** Takes every delta out of the buffer. */
+  /** Takes everything out of the buffer, as one delta per rollup row. */
   drain(): RollupDelta[] {
-    const out = [...this.deltas.values()];
-    this.deltas.clear();
+    const deltas = new Map<string, RollupDelta>();
+    for (const t of this.tuples.values()) {
+      for (const level of ROLLUP_LEVELS) {
+        const size = LEVEL_MS[level];
+        const bucket = t.quarter - (((t.quarter % size) + size) % size);
+        for (const dimension of USAGE_DIMENSIONS) {
+          const value = dimensionValue(t, dimension);
+          const id = `${level}\u0000${t.groupId}\u0000${dimension}\u0000${bucket}\u0000${value}`;
+          const existing = deltas.get(id);
+          if (existing === undefined) {
+            deltas.set(id, {
+              level, groupId: t.groupId, dimension, bucket, value, count: t.count,
+              appId: t.appId, usageType: t.usageType, requestArgsHash: t.requestArgsHash,
+            });
+          } else {
+            existing.count += t.count;
+            existing.appId = foldSole(existing.appId, t.appId);
+            existing.usageType = foldSole(existing.usageType, t.usageType);
+            existing.requestArgsHash = foldSole(existing.requestArgsHash, t.requestArgsHash);
+          }
+        }
+      }
+    }
+    this.tuples.clear();
     this.events = 0;
-    return out;
+    return [...deltas.values()];
   }
 }
 

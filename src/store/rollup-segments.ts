@@ -1,12 +1,5 @@
 import type { Span } from '../domain/periods.js';
-import { LEVEL_MS, type RollupLevel } from './store.js';
-
-/** A run of whole buckets of one level: the buckets starting in [start, end). */
-export interface Segment {
-  level: RollupLevel;
-  start: number;
-  end: number;
-}
+import { LEVEL_MS, type RollupLevel, type RollupSegment } from './store.js';
 
 const QUARTER_MS = LEVEL_MS.quarter;
 
@@ -31,10 +24,10 @@ export function ceilToQuarter(ms: number): number {
  * decompose({ start: Date.parse('2026-01-01T18:15Z'), end: Date.parse('2026-01-03T00:00Z') })
  * // quarters 18:15-19:00, hours 19:00-24:00, day Jan 2
  */
-export function decompose(span: Span): Segment[] {
+export function decompose(span: Span): RollupSegment[] {
   const start = floorToQuarter(span.start);
   const end = ceilToQuarter(span.end);
-  const segments: Segment[] = [];
+  const segments: RollupSegment[] = [];
   let t = start;
   while (t < end) {
     const level = largestLevelAt(t, end);

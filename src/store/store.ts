@@ -156,27 +156,35 @@ export type RollupLevel = 'quarter' | 'hour' | 'day';
 export const ROLLUP_LEVELS: readonly RollupLevel[] = ['day', 'hour', 'quarter'];
 export const LEVEL_MS: Readonly<Record<RollupLevel, number>> = { quarter: 900_000, hour: 3_600_000, day: 86_400_000 };
 
-export interface RollupQuery {
-  groupId: string;
-  dimension: UsageDimension;
+/** A run of whole buckets of one level: the buckets starting in [start, end). */
+export interface RollupSegment {
   level: RollupLevel;
-  /** Buckets starting in [start, end). */
   start: number;
   end: number;
 }
 
-export interface RollupRow {
-  bucket: number;
-  /** The value of the queried dimension. */
+export interface RollupQuery {
+  groupId: string;
+  dimension: UsageDimension;
+  /** Each segment is summed on its own. */
+  segments: readonly RollupSegment[];
+}
+
+/** The usage of one value of the queried dimension, summed over a segment's buckets. */
+export interface RollupSum {
   value: string;
   count: number;
-  /** The one value of each other field shared by all usage in the row; null when it varies. */
+  /** The one value of each other field shared by all usage summed; null when it varies. */
   appId: string | null;
   usageType: string | null;
   requestArgsHash: string | null;
 }
 
 export interface RollupStore {
-  /** Reflects every acknowledged call and event. */
-  readRollups(query: RollupQuery): Promise<RollupRow[]>;
+  /**
+   * Sums per value for each segment, in the order given (one list per
+   * segment), reflecting every acknowledged call and event. A batch of
+   * segments is one call so that a networked store can answer in one trip.
+   */
+  sumRollups(query: RollupQuery): Promise<RollupSum[][]>;
 }

@@ -1,7 +1,7 @@
-import { periodsBetween, type Span, type Timespan } from '../domain/periods.js';
+import { periodsBetween, type Timespan } from '../domain/periods.js';
 import type { UsageDimension } from '../domain/types.js';
 import { foldSole } from '../store/rollup-buffer.js';
-import { ceilToQuarter, decompose, floorToQuarter, type Segment } from '../store/rollup-segments.js';
+import { ceilToQuarter, decompose, floorToQuarter } from '../store/rollup-segments.js';
 import type { RollupStore } from '../store/store.js';
 
 export interface UsageQuery {
@@ -58,25 +58,29 @@ export async function queryUsage(store: RollupStore, query: UsageQuery): Promise
   if (periods === null) {
     throw new TooManyPeriodsError(`from_date to to_date spans more than ${MAX_PERIODS} periods of one ${query.timespan}; use a larger timespan or a shorter range.`);
   }
-  // Zones of the distant past had offsets off the quarter hour; their edges fall to the bucket below.
-  const starts = periods.map((p) => floorToQuarter(p.start));
+  // Each period is a few runs of whole buckets; all runs are summed in one call to the store.
+  const segments = periods.map((p) => decompose(p));
+  const sums = await store.sumRollups({ groupId: query.groupId, dimension: query.groupBy, segments: segments.flat() });
 
-  const totals: Array<Map<string, Accumulator>> = periods.map(() => new Map());
-  for (const segment of segmentsOf(periods)) {
-    const rows = await store.readRollups({ groupId: query.groupId, dimension: query.groupBy, ...segment });
-    for (const row of rows) {
-      const bucket = totals[periodIndex(starts, row.bucket)]!;
-      const acc = bucket.get(row.value);
-      if (acc === undefined) {
-        bucket.set(row.value, { count: row.count, appId: row.appId, usageType: row.usageType, requestArgsHash: row.requestArgsHash });
-      } else {
-        acc.count += row.count;
-        acc.appId = foldSole(acc.appId, row.appId);
-        acc.usageType = foldSole(acc.usageType, row.usageType);
-        acc.requestArgsHash = foldSole(acc.requestArgsHash, row.requestArgsHash);
+  let next = 0;
+  const totals = segments.map((ofPeriod) => {
+    const byValue = new Map<string, Accumulator>();
+    for (const rows of sums.slice(next, next + ofPeriod.length)) {
+      for (const row of rows) {
+        const acc = byValue.get(row.value);
+        if (acc === undefined) {
+          byValue.set(row.value, { count: row.count, appId: row.appId, usageType: row.usageType, requestArgsHash: row.requestArgsHash });
+        } else {
+          acc.count += row.count;
+          acc.appId = foldSole(acc.appId, row.appId);
+          acc.usageType = foldSole(acc.usageType, row.usageType);
+          acc.requestArgsHash = foldSole(acc.requestArgsHash, row.requestArgsHash);
+        }
       }
     }
-  }
+    next += ofPeriod.length;
+    return byValue;
+  });
 
   const records: UsageRecord[] = [];
   totals.forEach((byValue, i) => {
@@ -95,29 +99,4 @@ export async function queryUsage(store: RollupStore, query: UsageQuery): Promise
     }
   });
   return records;
-}
-
-/** The bucket runs that cover all periods, neighbours of one level merged into one read. */
-function segmentsOf(periods: Span[]): Segment[] {
-  const merged: Segment[] = [];
-  for (const period of periods) {
-    for (const segment of decompose(period)) {
-      const last = merged[merged.length - 1];
-      if (last !== undefined && last.level === segment.level && last.end === segment.start) last.end = segment.end;
-      else merged.push({ ...segment });
-    }
-  }
-  return merged;
-}
-
-/** Index of the last period starting at or before `ms`. */
-function periodIndex(starts: number[], ms: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= ms) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }

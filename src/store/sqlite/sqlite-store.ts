@@ -10,7 +10,7 @@ import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
 import { decompose } from '../rollup-segments.js';
 import type {
   AppPatch, GroupPatch, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupRow, Store,
+  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
 } from '../store.js';
 import { GroupCommitter } from './group-commit.js';
 import { migrate } from './schema.js';
@@ -31,7 +31,9 @@ interface PendingWrite {
   reply: { groupId: string; idempotencyKey: string; result: MeterResult } | null;
 }
 
-const KEY_CACHE_LIMIT = 100_000;
+const CACHE_LIMIT = 100_000;
+/** Events rolled up per transaction when recovering at open. */
+const RECOVERY_SLICE = 100_000;
 
 /**
  * The embedded store: one SQLite file in WAL mode, written by this process
@@ -50,7 +52,9 @@ export class SqliteStore implements Store {
   private readonly rollups = new RollupBuffer();
   private rollupSeq = 0;
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
+  /** Lookups by secret hash on every call; dropped whenever the catalogue changes. */
   private readonly keyCache = new Map<string, KeyContext | null>();
+  private readonly tokenCache = new Map<string, ServiceToken | null>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly stmt: ReturnType<typeof prepare>;
   private closed = false;
@@ -195,13 +199,7 @@ export class SqliteStore implements Store {
   }
 
   async findKeyContext(secretHash: string): Promise<KeyContext | null> {
-    let context = this.keyCache.get(secretHash);
-    if (context === undefined) {
-      context = mapKeyContext(this.stmt.keyContext.get(secretHash));
-      if (this.keyCache.size >= KEY_CACHE_LIMIT) this.keyCache.clear();
-      this.keyCache.set(secretHash, context);
-    }
-    return context;
+    return cached(this.keyCache, secretHash, () => mapKeyContext(this.stmt.keyContext.get(secretHash)));
   }
 
   async createServiceToken(token: NewServiceToken): Promise<ServiceToken> {
@@ -224,7 +222,7 @@ export class SqliteStore implements Store {
   }
 
   async findServiceToken(secretHash: string): Promise<ServiceToken | null> {
-    return mapToken(this.stmt.findToken.get(secretHash));
+    return cached(this.tokenCache, secretHash, () => mapToken(this.stmt.findToken.get(secretHash)));
   }
 
   // ------------------------------------------------------------ metering
@@ -271,13 +269,10 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------ rollups
 
-  async readRollups(query: RollupQuery): Promise<RollupRow[]> {
+  async sumRollups(query: RollupQuery): Promise<RollupSum[][]> {
     this.flushRollups();
-    const rows = this.stmt.readRollup[query.level].all(query.groupId, query.dimension, query.start, query.end) as RollupDbRow[];
-    return rows.map((r) => ({
-      bucket: r.bucket, value: r.value, count: r.count,
-      appId: r.app_id_sole, usageType: r.usage_type_sole, requestArgsHash: r.request_args_hash_sole,
-    }));
+    return query.segments.map((segment) =>
+      this.stmt.sumRollup[segment.level].all(query.groupId, query.dimension, segment.start, segment.end) as RollupSum[]);
   }
 
   /** Writes the buffered rollup deltas and moves the watermark, in one transaction. */
@@ -311,18 +306,26 @@ export class SqliteStore implements Store {
     return seqs;
   }
 
-  /** Rolls up the events a crash left past the watermark. */
+  /**
+   * Rolls up the events a crash left past the watermark, in slices that each
+   * move the watermark, so memory stays bounded and an interrupted recovery
+   * resumes where it stopped.
+   */
   private recoverRollups(): void {
     const { seq } = this.stmt.getWatermark.get() as { seq: number };
     this.rollupSeq = seq;
-    for (const row of this.stmt.eventsAfter.iterate(seq) as Iterable<EventDbRow>) {
-      this.rollups.add({
-        id: String(row.seq), ts: row.ts, groupId: row.group_id, appId: row.app_id, keyId: row.key_id,
-        usageType: row.usage_type, requestArgsHash: row.request_args_hash, count: row.count,
-      });
-      this.rollupSeq = row.seq;
+    for (;;) {
+      const rows = this.stmt.eventsAfter.all(this.rollupSeq, RECOVERY_SLICE) as EventDbRow[];
+      for (const row of rows) {
+        this.rollups.add({
+          id: String(row.seq), ts: row.ts, groupId: row.group_id, appId: row.app_id, keyId: row.key_id,
+          usageType: row.usage_type, requestArgsHash: row.request_args_hash, count: row.count,
+        });
+        this.rollupSeq = row.seq;
+      }
+      this.flushRollups();
+      if (rows.length < RECOVERY_SLICE) return;
     }
-    this.flushRollups();
   }
 
   private loadUsage(scope: 'group' | 'app', id: string, period: Span): number {
@@ -330,8 +333,9 @@ export class SqliteStore implements Store {
     this.flushRollups();
     let total = 0;
     for (const segment of decompose(period)) {
-      const stmt = scope === 'group' ? this.stmt.sumGroup[segment.level] : this.stmt.sumApp[segment.level];
-      const row = (scope === 'group' ? stmt.get(id, segment.start, segment.end) : stmt.get(id, id, segment.start, segment.end)) as { total: number | null };
+      const row = (scope === 'group'
+        ? this.stmt.sumGroup[segment.level].get(id, segment.start, segment.end)
+        : this.stmt.sumApp[segment.level].get(id, id, segment.start, segment.end)) as { total: number | null };
       total += row.total ?? 0;
     }
     return total;
@@ -345,6 +349,7 @@ export class SqliteStore implements Store {
   private mutate<T>(fn: () => T): T {
     const result = this.db.transaction(fn)();
     this.keyCache.clear();
+    this.tokenCache.clear();
     return result;
   }
 
@@ -434,7 +439,7 @@ function prepare(db: DB) {
     findToken: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE secret_hash = ?'),
     insertEvent: db.prepare(`INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
       VALUES (@ts, @groupId, @appId, @keyId, @usageType, @requestArgsHash, @count, @receivedAt)`),
-    eventsAfter: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq'),
+    eventsAfter: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
     insertReply: db.prepare('INSERT INTO check_replies (group_id, idempotency_key, created_at, result) VALUES (?, ?, ?, ?)'),
     getReply: db.prepare('SELECT result FROM check_replies WHERE group_id = ? AND idempotency_key = ?'),
     pruneReplies: db.prepare('DELETE FROM check_replies WHERE created_at < ?'),
@@ -448,14 +453,29 @@ function prepare(db: DB) {
         app_id_sole = CASE WHEN app_id_sole IS excluded.app_id_sole THEN app_id_sole END,
         usage_type_sole = CASE WHEN usage_type_sole IS excluded.usage_type_sole THEN usage_type_sole END,
         request_args_hash_sole = CASE WHEN request_args_hash_sole IS excluded.request_args_hash_sole THEN request_args_hash_sole END`)),
-    readRollup: perLevel((level) => db.prepare(`SELECT bucket, value, count, app_id_sole, usage_type_sole, request_args_hash_sole
-      FROM rollup_${level} WHERE group_id = ? AND dimension = ? AND bucket >= ? AND bucket < ?`)),
+    // A field is shared when every row has it (COUNT(col) skips NULL: "varies") and all agree.
+    sumRollup: perLevel((level) => db.prepare(`SELECT value, SUM(count) AS count,
+        ${['app_id', 'usage_type', 'request_args_hash'].map((f) => `CASE WHEN COUNT(${f}_sole) = COUNT(*) AND MIN(${f}_sole) = MAX(${f}_sole) THEN MIN(${f}_sole) END AS ${camel(f)}`).join(', ')}
+      FROM rollup_${level} WHERE group_id = ? AND dimension = ? AND bucket >= ? AND bucket < ? GROUP BY value`)),
     sumGroup: perLevel((level) => db.prepare(`SELECT SUM(count) AS total FROM rollup_${level}
       WHERE group_id = ? AND dimension = 'app_id' AND bucket >= ? AND bucket < ?`)),
     sumApp: perLevel((level) => db.prepare(`SELECT SUM(r.count) AS total FROM rollup_${level} r
       WHERE r.group_id = (SELECT group_id FROM apps WHERE id = ?) AND r.dimension = 'app_id' AND r.value = ? AND r.bucket >= ? AND r.bucket < ?`)),
   };
 }
+
+/** A bounded memo: unknown secrets are remembered too, so a flood of bad keys costs no query each. */
+function cached<T>(cache: Map<string, T>, key: string, load: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = load();
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 function paginate<T>(stmt: Statement, args: unknown[], page: PageRequest, map: (row: unknown) => T): Page<T> {
   const rows = stmt.all(...args, page.after ?? '', page.limit + 1);
@@ -473,15 +493,6 @@ function deltaParams(d: RollupDelta) {
     groupId: d.groupId, dimension: d.dimension, bucket: d.bucket, value: d.value, count: d.count,
     appId: d.appId, usageType: d.usageType, requestArgsHash: d.requestArgsHash,
   };
-}
-
-interface RollupDbRow {
-  bucket: number;
-  value: string;
-  count: number;
-  app_id_sole: string | null;
-  usage_type_sole: string | null;
-  request_args_hash_sole: string | null;
 }
 
 interface EventDbRow {
