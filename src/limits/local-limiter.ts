@@ -2,28 +2,39 @@ import type { Span } from '../domain/periods.js';
 import type { MeterRequest, MeterResult, RateState } from '../store/store.js';
 import { advance, evaluate, MINUTE_MS, type WindowCounter, type WindowVerdict } from './sliding-window.js';
 
-/** Reads the units a group or an app used in a period from durable storage. */
-export type UsageLoader = (scope: 'group' | 'app', id: string, period: Span) => number;
-
 interface QuotaCounter {
   periodStart: number;
   used: number;
 }
 
-type Scope = 'group' | 'app';
+export type Scope = 'group' | 'app';
 
 /**
  * Per-minute windows and monthly counters for one process, decided
  * synchronously so that no two calls can interleave between the check and
- * the update. Quota counters start from durable storage the first time a
- * group or app is seen in a period and are kept exact from then on, which
- * holds as long as this process is the only writer (the embedded store).
+ * the update. Quota counters are seeded from durable storage (`setUsage`)
+ * the first time a group or app is seen in a period (`missingUsage` says
+ * which) and kept exact from then on, which holds as long as this process is
+ * the only writer (the embedded store).
  */
 export class LocalLimiter {
   private readonly windows = new Map<string, WindowCounter>();
   private readonly quotas = new Map<string, QuotaCounter>();
 
-  constructor(private readonly loadUsage: UsageLoader) {}
+  /** The counters `admit` and `usage` need for this group, app and period that are not loaded yet. */
+  missingUsage(groupId: string, appId: string, period: Span): Array<{ scope: Scope; id: string }> {
+    return ([['group', groupId], ['app', appId]] as const)
+      .filter(([scope, id]) => this.quotas.get(`${scope}:${id}`)?.periodStart !== period.start)
+      .map(([scope, id]) => ({ scope, id }));
+  }
+
+  /** Seeds a counter with the units durable storage holds for the period. */
+  setUsage(scope: Scope, id: string, period: Span, used: number): void {
+    const key = `${scope}:${id}`;
+    // Calls admitted while the load was under way are already counted in a counter for this period.
+    if (this.quotas.get(key)?.periodStart === period.start) return;
+    this.quotas.set(key, { periodStart: period.start, used });
+  }
 
   /**
    * Applies every limit all-or-nothing: when any refuses, nothing is consumed.
@@ -125,11 +136,9 @@ export class LocalLimiter {
   }
 
   private quota(scope: Scope, id: string, period: Span): QuotaCounter {
-    const key = `${scope}:${id}`;
-    let counter = this.quotas.get(key);
+    const counter = this.quotas.get(`${scope}:${id}`);
     if (counter === undefined || counter.periodStart !== period.start) {
-      counter = { periodStart: period.start, used: this.loadUsage(scope, id, period) };
-      this.quotas.set(key, counter);
+      throw new Error(`usage of ${scope} "${id}" for the period starting ${new Date(period.start).toISOString()} is not loaded`);
     }
     return counter;
   }

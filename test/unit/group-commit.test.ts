@@ -2,33 +2,63 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GroupCommitter } from '../../src/store/sqlite/group-commit.js';
 
+/** A commit whose completion the test controls, like an fsync that takes a while. */
+function slowCommit() {
+  const batches: number[][] = [];
+  const finish: Array<() => void> = [];
+  const commit = (items: number[]) => {
+    batches.push(items);
+    return new Promise<number[]>((resolve) => finish.push(() => resolve(items.map((i) => i * 10))));
+  };
+  return { batches, finish, commit };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
 test('calls submitted in one turn of the event loop share one commit', async () => {
   const batches: number[][] = [];
-  const committer = new GroupCommitter<number, string>((items) => {
+  const committer = new GroupCommitter<number, string>(async (items) => {
     batches.push(items);
     return items.map((i) => `ok-${i}`);
   });
   const results = await Promise.all([1, 2, 3, 4, 5].map((i) => committer.submit(i)));
   assert.deepEqual(results, ['ok-1', 'ok-2', 'ok-3', 'ok-4', 'ok-5']);
   assert.deepEqual(batches, [[1, 2, 3, 4, 5]]);
-  await committer.submit(6);
-  assert.deepEqual(batches, [[1, 2, 3, 4, 5], [6]]);
 });
 
-test('no caller hears back before its commit ran', async () => {
-  let committed = false;
-  const committer = new GroupCommitter<number, number>((items) => {
-    committed = true;
-    return items;
-  });
-  const pending = committer.submit(1).then(() => committed);
-  assert.equal(committed, false);
-  assert.equal(await pending, true);
+test('calls that arrive while a commit is under way form the next batch, committed right after', async () => {
+  const slow = slowCommit();
+  const committer = new GroupCommitter<number, number>(slow.commit);
+  const first = committer.submit(1);
+  await tick();
+  assert.deepEqual(slow.batches, [[1]]);
+  const later = [committer.submit(2), committer.submit(3)];
+  await tick();
+  assert.deepEqual(slow.batches, [[1]], 'one batch at a time');
+  slow.finish[0]!();
+  assert.equal(await first, 10);
+  await tick();
+  assert.deepEqual(slow.batches, [[1], [2, 3]]);
+  slow.finish[1]!();
+  assert.deepEqual(await Promise.all(later), [20, 30]);
+});
+
+test('no caller hears back before its commit finished', async () => {
+  const slow = slowCommit();
+  const committer = new GroupCommitter<number, number>(slow.commit);
+  let answered = false;
+  const pending = committer.submit(1).then(() => { answered = true; });
+  await tick();
+  await tick();
+  assert.equal(answered, false);
+  slow.finish[0]!();
+  await pending;
+  assert.equal(answered, true);
 });
 
 test('a failed commit fails every caller in its batch, and the next batch still commits', async () => {
   let fail = true;
-  const committer = new GroupCommitter<number, number>((items) => {
+  const committer = new GroupCommitter<number, number>(async (items) => {
     if (fail) throw new Error('disk full');
     return items;
   });
@@ -40,10 +70,28 @@ test('a failed commit fails every caller in its batch, and the next batch still 
 
 test('large queues are committed in slices of maxBatch', async () => {
   const sizes: number[] = [];
-  const committer = new GroupCommitter<number, number>((items) => {
+  const committer = new GroupCommitter<number, number>(async (items) => {
     sizes.push(items.length);
     return items;
   }, 4);
   await Promise.all(Array.from({ length: 10 }, (_, i) => committer.submit(i)));
   assert.deepEqual(sizes, [4, 4, 2]);
+});
+
+test('drain waits for what was submitted before it, not for what comes after', async () => {
+  const slow = slowCommit();
+  const committer = new GroupCommitter<number, number>(slow.commit);
+  void committer.submit(1);
+  let drained = false;
+  const draining = committer.drain().then(() => { drained = true; });
+  await tick();
+  void committer.submit(2);
+  assert.equal(drained, false);
+  slow.finish[0]!();
+  await draining;
+  assert.equal(drained, true);
+  assert.equal(committer.pending + slow.batches.length, 2, 'the later call is still on its way');
+  await tick();
+  slow.finish[1]!();
+  await committer.drain();
 });

@@ -1,24 +1,32 @@
 /**
- * Group commit: calls that arrive while the event loop is busy are written in
- * one transaction, so N concurrent calls cost one fsync instead of N.
+ * Group commit: calls that arrive while a commit is under way wait for it to
+ * finish and are then written together, in one transaction, so N concurrent
+ * calls cost one fsync instead of N, and the disk is never idle while calls
+ * are waiting.
  *
- * A submitted item waits at most until the next turn of the event loop
- * (setImmediate): every request parsed in the same I/O phase joins the same
- * batch. Each caller's promise settles only after the transaction holding its
- * item has committed (or failed, and then every caller in it sees the error).
+ * The first item of a quiet period waits only until the next turn of the
+ * event loop (setImmediate): every request parsed in the same I/O phase joins
+ * it. At most one batch is being committed at a time, so batches land in the
+ * order they were formed. Each caller's promise settles only after the
+ * transaction holding its item has committed (or failed: then every caller in
+ * it sees the error).
  */
 export class GroupCommitter<T, R> {
   private queue: T[] = [];
   private waiters: Array<{ resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private scheduled = false;
+  private inFlight: Promise<void> | null = null;
   private readonly sizes: number[] = [];
+  private submitted = 0;
+  private settled = 0;
+  private drainers: Array<{ upTo: number; resolve: () => void }> = [];
 
   /**
-   * @param commit writes all items in one transaction and returns one result per item, in order.
+   * @param commit writes all items in one transaction and resolves with one result per item, in order.
    * @param maxBatch a larger queue is committed in slices of this size.
    */
   constructor(
-    private readonly commit: (items: T[]) => R[],
+    private readonly commit: (items: T[]) => Promise<R[]>,
     private readonly maxBatch = 10_000,
   ) {}
 
@@ -26,14 +34,12 @@ export class GroupCommitter<T, R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push(item);
       this.waiters.push({ resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.submitted += 1;
+      this.schedule();
     });
   }
 
-  /** Number of items waiting to be committed. */
+  /** Number of items waiting to be committed (not counting a batch being committed). */
   get pending(): number {
     return this.queue.length;
   }
@@ -43,22 +49,46 @@ export class GroupCommitter<T, R> {
     return this.sizes;
   }
 
-  /** Commits everything queued, now, synchronously. */
-  flush(): void {
-    this.scheduled = false;
-    while (this.queue.length > 0) {
-      const items = this.queue.splice(0, this.maxBatch);
-      const waiters = this.waiters.splice(0, items.length);
-      this.sizes.push(items.length);
-      if (this.sizes.length > 1000) this.sizes.shift();
-      let results: R[];
+  /**
+   * Resolves once everything submitted before this call has been committed
+   * (or has failed); later submissions do not hold it up.
+   */
+  drain(): Promise<void> {
+    if (this.settled >= this.submitted) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drainers.push({ upTo: this.submitted, resolve });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight !== null) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.inFlight === null) this.start();
+    });
+  }
+
+  private start(): void {
+    if (this.queue.length === 0) return;
+    const items = this.queue.splice(0, this.maxBatch);
+    const waiters = this.waiters.splice(0, items.length);
+    this.sizes.push(items.length);
+    if (this.sizes.length > 1000) this.sizes.shift();
+    this.inFlight = (async () => {
       try {
-        results = this.commit(items);
+        const results = await this.commit(items);
+        for (let i = 0; i < waiters.length; i += 1) waiters[i]!.resolve(results[i]!);
       } catch (error) {
         for (const w of waiters) w.reject(error);
-        continue;
+      } finally {
+        this.settled += items.length;
+        this.drainers = this.drainers.filter((d) => (d.upTo <= this.settled ? (d.resolve(), false) : true));
+        this.inFlight = null;
+        // What arrived during this commit is the next batch.
+        if (this.queue.length > 0) this.start();
       }
-      for (let i = 0; i < waiters.length; i += 1) waiters[i]!.resolve(results[i]!);
-    }
+    })();
   }
 }

@@ -3,17 +3,20 @@ import { join } from 'node:path';
 import Database, { type Database as DB, type Statement } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
 import type { Span } from '../../domain/periods.js';
-import type { App, Group, Key, KeyContext, Plan, ServiceToken, UsageEvent } from '../../domain/types.js';
+import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
-import { LocalLimiter } from '../../limits/local-limiter.js';
-import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
+import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
 import { decompose } from '../rollup-segments.js';
 import type {
   AppPatch, GroupPatch, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
   Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
 } from '../store.js';
+import { openDatabase } from './database.js';
 import { GroupCommitter } from './group-commit.js';
+import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
+import { WriterClient } from './writer-client.js';
+import type { PendingWrite } from './writer-protocol.js';
 
 export interface SqliteStoreOptions {
   /** Directory that holds `tollgate.db`; created when missing. */
@@ -25,32 +28,26 @@ export interface SqliteStoreOptions {
   rollupFlushMs: number;
 }
 
-/** One admitted call waiting for its transaction. */
-interface PendingWrite {
-  event: Omit<UsageEvent, 'id'>;
-  reply: { groupId: string; idempotencyKey: string; result: MeterResult } | null;
-}
-
 const CACHE_LIMIT = 100_000;
-/** Events rolled up per transaction when recovering at open. */
-const RECOVERY_SLICE = 100_000;
 
 /**
- * The embedded store: one SQLite file in WAL mode, written by this process
- * alone. Limits are decided in memory (synchronously, so atomically); each
- * admitted call's event is then committed with its neighbours in one
- * transaction (group commit, synchronous=FULL) before the caller hears back.
- * Rollups are maintained from committed events a batch at a time, behind a
- * watermark kept in the same transaction, so a crash loses nothing: the events
- * past the watermark are rolled up again at the next open.
+ * The embedded store: one SQLite file in WAL mode, used by this process
+ * alone. Limits are decided in memory on the main thread (synchronously, so
+ * atomically); each admitted call's event is then committed with its
+ * neighbours in one transaction (group commit, synchronous=FULL) by a writer
+ * thread, before the caller hears back, so the fsync never stalls request
+ * handling. The writer keeps the rollups from committed events behind a
+ * watermark written in the same transaction, so a crash loses nothing: events
+ * past the watermark are rolled up again at the next open. The main thread
+ * reads, and writes the catalogue.
  */
 export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: DB;
   private readonly limiter: LocalLimiter;
   private readonly committer: GroupCommitter<PendingWrite, number>;
-  private readonly rollups = new RollupBuffer();
-  private rollupSeq = 0;
+  private readonly writer: WriterClient;
+  private readonly loading = new Map<string, Promise<void>>();
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
   /** Lookups by secret hash on every call; dropped whenever the catalogue changes. */
   private readonly keyCache = new Map<string, KeyContext | null>();
@@ -62,24 +59,19 @@ export class SqliteStore implements Store {
   constructor(private readonly options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     this.path = join(options.dataDir, 'tollgate.db');
-    this.db = new Database(this.path);
-    this.db.pragma('journal_mode = WAL');
-    // FULL: every commit is fsynced, so what a caller was told is on disk.
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openDatabase(this.path);
     migrate(this.db);
     this.stmt = prepare(this.db);
-    this.committer = new GroupCommitter((items) => this.commitWrites(items));
-    this.limiter = new LocalLimiter((scope, id, period) => this.loadUsage(scope, id, period));
-    this.recoverRollups();
+    new RollupWriter(this.db).recover();
+    this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
+    this.committer = new GroupCommitter((items) => this.writer.commit(items, options.clock.now()));
+    this.limiter = new LocalLimiter();
 
     const every = (ms: number, fn: () => void): void => {
       const timer = setInterval(fn, ms);
       timer.unref();
       this.timers.push(timer);
     };
-    every(options.rollupFlushMs, () => this.flushRollups());
     every(60_000, () => this.limiter.sweep(options.clock.now()));
     every(3_600_000, () => this.pruneReplies());
   }
@@ -92,8 +84,8 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
-    this.committer.flush();
-    this.flushRollups();
+    await this.committer.drain();
+    await this.writer.close();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }
@@ -228,6 +220,8 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------ metering
 
   async meter(request: MeterRequest): Promise<MeterResult> {
+    await this.ensureUsageLoaded(request.groupId, request.appId, request.period);
+    // From here to the admission nothing awaits, so no other call can slip in between.
     const replyKey = request.idempotencyKey === undefined ? null : `${request.groupId}\u0000${request.idempotencyKey}`;
     if (replyKey !== null) {
       const inFlight = this.inFlightReplies.get(replyKey);
@@ -264,73 +258,43 @@ export class SqliteStore implements Store {
   }
 
   async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
+    await this.ensureUsageLoaded(groupId, appId, period);
     return this.limiter.usage(groupId, appId, period);
   }
 
   // ------------------------------------------------------------ rollups
 
   async sumRollups(query: RollupQuery): Promise<RollupSum[][]> {
-    this.flushRollups();
+    await this.writer.flushRollups();
     return query.segments.map((segment) =>
       this.stmt.sumRollup[segment.level].all(query.groupId, query.dimension, segment.start, segment.end) as RollupSum[]);
   }
 
-  /** Writes the buffered rollup deltas and moves the watermark, in one transaction. */
-  flushRollups(): void {
-    if (this.rollups.pendingEvents === 0) return;
-    const deltas = this.rollups.drain();
-    const seq = this.rollupSeq;
-    this.db.transaction(() => {
-      for (const d of deltas) this.stmt.upsertRollup[d.level].run(deltaParams(d));
-      this.stmt.setWatermark.run(seq);
-    })();
-  }
-
   // ------------------------------------------------------------ internals
 
-  private commitWrites(items: PendingWrite[]): number[] {
-    const now = this.options.clock.now();
-    const seqs: number[] = [];
-    this.db.transaction(() => {
-      for (const { event, reply } of items) {
-        const seq = Number(this.stmt.insertEvent.run({ ...event, receivedAt: now }).lastInsertRowid);
-        seqs.push(seq);
-        if (reply !== null) {
-          this.stmt.insertReply.run(reply.groupId, reply.idempotencyKey, now, JSON.stringify({ ...reply.result, eventId: String(seq) }));
-        }
-      }
-    })();
-    // Committed: now, and only now, the events may reach the rollups.
-    for (let i = 0; i < items.length; i += 1) this.rollups.add({ ...items[i]!.event, id: String(seqs[i]) });
-    this.rollupSeq = seqs[seqs.length - 1] ?? this.rollupSeq;
-    return seqs;
-  }
-
   /**
-   * Rolls up the events a crash left past the watermark, in slices that each
-   * move the watermark, so memory stays bounded and an interrupted recovery
-   * resumes where it stopped.
+   * Seeds the limiter's counters for this group and app from the rollups the
+   * first time they are seen in a period; concurrent first calls share one load.
    */
-  private recoverRollups(): void {
-    const { seq } = this.stmt.getWatermark.get() as { seq: number };
-    this.rollupSeq = seq;
-    for (;;) {
-      const rows = this.stmt.eventsAfter.all(this.rollupSeq, RECOVERY_SLICE) as EventDbRow[];
-      for (const row of rows) {
-        this.rollups.add({
-          id: String(row.seq), ts: row.ts, groupId: row.group_id, appId: row.app_id, keyId: row.key_id,
-          usageType: row.usage_type, requestArgsHash: row.request_args_hash, count: row.count,
-        });
-        this.rollupSeq = row.seq;
+  private async ensureUsageLoaded(groupId: string, appId: string, period: Span): Promise<void> {
+    for (const { scope, id } of this.limiter.missingUsage(groupId, appId, period)) {
+      const key = `${scope}:${id}:${period.start}`;
+      let load = this.loading.get(key);
+      if (load === undefined) {
+        load = this.loadUsage(scope, id, period).finally(() => this.loading.delete(key));
+        this.loading.set(key, load);
       }
-      this.flushRollups();
-      if (rows.length < RECOVERY_SLICE) return;
+      await load;
     }
   }
 
-  private loadUsage(scope: 'group' | 'app', id: string, period: Span): number {
-    this.committer.flush();
-    this.flushRollups();
+  private async loadUsage(scope: Scope, id: string, period: Span): Promise<void> {
+    await this.committer.drain();
+    await this.writer.flushRollups();
+    this.limiter.setUsage(scope, id, period, this.sumUsage(scope, id, period));
+  }
+
+  private sumUsage(scope: Scope, id: string, period: Span): number {
     let total = 0;
     for (const segment of decompose(period)) {
       const row = (scope === 'group'
@@ -342,7 +306,7 @@ export class SqliteStore implements Store {
   }
 
   private pruneReplies(): void {
-    this.stmt.pruneReplies.run(this.options.clock.now() - this.options.idempotencyWindowMs);
+    this.writer.prune(this.options.clock.now() - this.options.idempotencyWindowMs).catch(() => undefined);
   }
 
   /** Runs a catalogue change and drops cached key contexts, which it may have changed. */
@@ -437,22 +401,7 @@ function prepare(db: DB) {
     listTokens: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE id > ? ORDER BY id LIMIT ?'),
     revokeToken: db.prepare('UPDATE service_tokens SET revoked_at = COALESCE(revoked_at, @now) WHERE id = @id'),
     findToken: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE secret_hash = ?'),
-    insertEvent: db.prepare(`INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
-      VALUES (@ts, @groupId, @appId, @keyId, @usageType, @requestArgsHash, @count, @receivedAt)`),
-    eventsAfter: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
-    insertReply: db.prepare('INSERT INTO check_replies (group_id, idempotency_key, created_at, result) VALUES (?, ?, ?, ?)'),
     getReply: db.prepare('SELECT result FROM check_replies WHERE group_id = ? AND idempotency_key = ?'),
-    pruneReplies: db.prepare('DELETE FROM check_replies WHERE created_at < ?'),
-    getWatermark: db.prepare('SELECT seq FROM rollup_watermark WHERE id = 1'),
-    setWatermark: db.prepare('UPDATE rollup_watermark SET seq = ? WHERE id = 1'),
-    upsertRollup: perLevel((level) => db.prepare(`INSERT INTO rollup_${level}
-        (group_id, dimension, bucket, value, count, app_id_sole, usage_type_sole, request_args_hash_sole)
-      VALUES (@groupId, @dimension, @bucket, @value, @count, @appId, @usageType, @requestArgsHash)
-      ON CONFLICT (group_id, dimension, bucket, value) DO UPDATE SET
-        count = count + excluded.count,
-        app_id_sole = CASE WHEN app_id_sole IS excluded.app_id_sole THEN app_id_sole END,
-        usage_type_sole = CASE WHEN usage_type_sole IS excluded.usage_type_sole THEN usage_type_sole END,
-        request_args_hash_sole = CASE WHEN request_args_hash_sole IS excluded.request_args_hash_sole THEN request_args_hash_sole END`)),
     // A field is shared when every row has it (COUNT(col) skips NULL: "varies") and all agree.
     sumRollup: perLevel((level) => db.prepare(`SELECT value, SUM(count) AS count,
         ${['app_id', 'usage_type', 'request_args_hash'].map((f) => `CASE WHEN COUNT(${f}_sole) = COUNT(*) AND MIN(${f}_sole) = MAX(${f}_sole) THEN MIN(${f}_sole) END AS ${camel(f)}`).join(', ')}
@@ -486,24 +435,6 @@ function paginate<T>(stmt: Statement, args: unknown[], page: PageRequest, map: (
 
 function defined<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function deltaParams(d: RollupDelta) {
-  return {
-    groupId: d.groupId, dimension: d.dimension, bucket: d.bucket, value: d.value, count: d.count,
-    appId: d.appId, usageType: d.usageType, requestArgsHash: d.requestArgsHash,
-  };
-}
-
-interface EventDbRow {
-  seq: number;
-  ts: number;
-  group_id: string;
-  app_id: string;
-  key_id: string | null;
-  usage_type: string;
-  request_args_hash: string;
-  count: number;
 }
 
 type Row = Record<string, unknown> | undefined;

@@ -1,0 +1,63 @@
+/**
+ * The embedded store's writer, on a thread of its own: it commits admitted
+ * calls (one transaction per batch, fsynced) and keeps the rollups, so the
+ * fsync never stalls the thread that parses requests and decides limits.
+ * It is the only writer of the events, check_replies and rollup tables.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from './database.js';
+import { RollupWriter } from './rollup-writer.js';
+import type { PendingWrite, WriterOptions, WriterRequest, WriterResponse } from './writer-protocol.js';
+
+const options = workerData as WriterOptions;
+const db = openDatabase(options.path);
+const rollups = new RollupWriter(db);
+const insertEvent = db.prepare(`INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+const insertReply = db.prepare('INSERT INTO check_replies (group_id, idempotency_key, created_at, result) VALUES (?, ?, ?, ?)');
+const pruneReplies = db.prepare('DELETE FROM check_replies WHERE created_at < ?');
+
+const commit = db.transaction((items: PendingWrite[], receivedAt: number): number[] =>
+  items.map(({ event: e, reply }) => {
+    const seq = Number(insertEvent.run(e.ts, e.groupId, e.appId, e.keyId, e.usageType, e.requestArgsHash, e.count, receivedAt).lastInsertRowid);
+    if (reply !== null) {
+      insertReply.run(reply.groupId, reply.idempotencyKey, receivedAt, JSON.stringify({ ...(reply.result as object), eventId: String(seq) }));
+    }
+    return seq;
+  }));
+
+const timer = setInterval(() => rollups.flush(), options.rollupFlushMs);
+
+function handle(request: WriterRequest): WriterResponse {
+  switch (request.op) {
+    case 'commit': {
+      const seqs = commit(request.items, request.receivedAt);
+      // Committed: now, and only now, the events may reach the rollups.
+      request.items.forEach((item, i) => rollups.add(item.event, seqs[i]!));
+      return { id: request.id, ok: true, seqs };
+    }
+    case 'flushRollups':
+      rollups.flush();
+      return { id: request.id, ok: true };
+    case 'prune':
+      pruneReplies.run(request.before);
+      return { id: request.id, ok: true };
+    case 'close':
+      clearInterval(timer);
+      rollups.flush();
+      db.close();
+      return { id: request.id, ok: true };
+  }
+}
+
+parentPort!.on('message', (request: WriterRequest) => {
+  let response: WriterResponse;
+  try {
+    response = handle(request);
+  } catch (error) {
+    const e = error as { message?: string; code?: string };
+    response = { id: request.id, ok: false, message: e.message ?? String(error), ...(e.code ? { code: e.code } : {}) };
+  }
+  parentPort!.postMessage(response);
+  if (request.op === 'close') parentPort!.close();
+});
