@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type autocannon from 'autocannon';
-import { startServer, type ChildServer, type StopResult } from './lib/child.js';
+import { processCpuMs, startServer, type ChildServer, type StopResult } from './lib/child.js';
 import { adminApi, createCatalogue } from './lib/http.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { BENCH_ADMIN_TOKEN, serverScript } from './lib/paths.js';
@@ -23,7 +23,9 @@ export interface CheckReport {
   options: CheckOptions;
   tollgate: { warmup: LoadResult; measured: LoadResult; server: StopResult; meanBatch: number | null };
   peer: { warmup: LoadResult; measured: LoadResult; server: StopResult };
-  ratios: { reqPerSec: number; p99: number };
+  ratios: { reqPerSec: number; p99: number; cpuPerCall: number | null };
+  /** Server CPU time (all threads) per answered call, in microseconds: the cost that does not depend on how busy the machine is. */
+  cpuUsPerCall: { tollgate: number | null; peer: number | null };
   durability: {
     eventRows: number;
     admittedAnswers: number;
@@ -80,14 +82,17 @@ export async function runCheckBench(options: CheckOptions): Promise<CheckReport>
     const measure = async (server: ChildServer) => {
       const load = { url: server.url, connections: options.connections, requests, admitted };
       const warmup = await runLoad({ ...load, durationS: options.warmupS });
+      const cpuBefore = processCpuMs(server.pid);
       const measured = await runLoad({ ...load, durationS: options.durationS });
+      const cpuAfter = processCpuMs(server.pid);
+      const cpuUsPerCall = cpuBefore === null || cpuAfter === null || measured.answered === 0 ? null : ((cpuAfter - cpuBefore) * 1000) / measured.answered;
       log(`check: ${server.label.padEnd(8)} ${int(measured.reqPerSec)} req/s, p99 ${ms(measured.latencyP99Ms)}, ${int(measured.admitted)} admitted (+${int(warmup.admitted)} warm-up)`);
       for (const [phase, r] of [['warm-up', warmup], ['measured', measured]] as const) {
         if (r.non2xx > 0 || r.errors > 0 || r.notAdmitted > 0) {
           warnings.push(`${server.label} ${phase}: ${r.non2xx} non-2xx, ${r.errors} errors (${r.timeouts} timeouts), ${r.notAdmitted} answers without allowed=true`);
         }
       }
-      return { warmup, measured };
+      return { warmup, measured, cpuUsPerCall };
     };
 
     const ours = await measure(tollgate);
@@ -122,13 +127,16 @@ export async function runCheckBench(options: CheckOptions): Promise<CheckReport>
     }
 
     const stats = tollgateStop.stats as { meanBatch?: number | null } | null;
+    const cpuUsPerCall = { tollgate: ours.cpuUsPerCall, peer: theirs.cpuUsPerCall };
     return {
+      cpuUsPerCall,
       options,
       tollgate: { ...ours, server: tollgateStop, meanBatch: stats?.meanBatch ?? null },
       peer: { ...theirs, server: peerStop },
       ratios: {
         reqPerSec: ours.measured.reqPerSec / theirs.measured.reqPerSec,
         p99: ours.measured.latencyP99Ms / theirs.measured.latencyP99Ms,
+        cpuPerCall: cpuUsPerCall.tollgate !== null && cpuUsPerCall.peer !== null ? cpuUsPerCall.tollgate / cpuUsPerCall.peer : null,
       },
       durability: { eventRows, admittedAnswers, status2xx, equal, exact },
       failures,

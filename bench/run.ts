@@ -103,6 +103,10 @@ function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport |
     rows.push(['check latency p99', ms(t.latencyP99Ms), ms(p.latencyP99Ms), ratio(checkReport.ratios.p99), `p50 ${ms(t.latencyP50Ms)} vs ${ms(p.latencyP50Ms)}`]);
     rows.push(['check durability', `${int(checkReport.durability.eventRows)} rows`, `${int(checkReport.durability.admittedAnswers)} admitted`, '',
       checkReport.durability.equal ? 'equal (ok)' : 'DIFFERENT (failure)']);
+    const cpu = checkReport.cpuUsPerCall;
+    if (cpu.tollgate !== null && cpu.peer !== null) {
+      rows.push(['server CPU per call', `${cpu.tollgate.toFixed(1)} µs`, `${cpu.peer.toFixed(1)} µs`, ratio(checkReport.ratios.cpuPerCall!), 'all threads, measured run only']);
+    }
     if (checkReport.tollgate.meanBatch !== null) rows.push(['group commit batch (mean)', checkReport.tollgate.meanBatch.toFixed(1), '', '', 'calls per fsync, last 1000 batches']);
   }
   if (queryReport !== null) {

@@ -47,21 +47,21 @@ export interface Span {
   end: number;
 }
 
-const currentMonths = new Map<string, Span>();
+const currentMonths = new Map<string, Readonly<Span>>();
 
 /**
  * The billing month that contains `ms`, in the plan's zone. Every check
  * needs it, and zone arithmetic costs microseconds, so the month last seen
  * per zone is reused while `ms` falls inside it.
  */
-export function billingPeriod(ms: number, zone: string): Span {
+export function billingPeriod(ms: number, zone: string): Readonly<Span> {
   const cached = currentMonths.get(zone);
-  if (cached !== undefined && ms >= cached.start && ms < cached.end) return { ...cached };
+  if (cached !== undefined && ms >= cached.start && ms < cached.end) return cached;
   const start = startOfPeriod(ms, 'month', zone);
-  const span = { start, end: nextPeriodStart(start, 'month', zone) };
+  const span = Object.freeze({ start, end: nextPeriodStart(start, 'month', zone) });
   if (currentMonths.size > 1000) currentMonths.clear();
   currentMonths.set(zone, span);
-  return { ...span };
+  return span;
 }
 
 /**

@@ -9,6 +9,8 @@ interface QuotaCounter {
 
 export type Scope = 'group' | 'app';
 
+const NONE: Array<{ scope: Scope; id: string }> = [];
+
 /**
  * Per-minute windows and monthly counters for one process, decided
  * synchronously so that no two calls can interleave between the check and
@@ -23,6 +25,8 @@ export class LocalLimiter {
 
   /** The counters `admit` and `usage` need for this group, app and period that are not loaded yet. */
   missingUsage(groupId: string, appId: string, period: Span): Array<{ scope: Scope; id: string }> {
+    // The common case, on every call: both loaded, nothing to allocate.
+    if (this.quotas.get(`group:${groupId}`)?.periodStart === period.start && this.quotas.get(`app:${appId}`)?.periodStart === period.start) return NONE;
     return ([['group', groupId], ['app', appId]] as const)
       .filter(([scope, id]) => this.quotas.get(`${scope}:${id}`)?.periodStart !== period.start)
       .map(([scope, id]) => ({ scope, id }));

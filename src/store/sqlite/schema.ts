@@ -74,7 +74,6 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (group_id, idempotency_key)
   ) WITHOUT ROWID;
   CREATE INDEX check_replies_by_age ON check_replies(created_at);
-  CREATE INDEX events_by_group_time ON events(group_id, ts);
 
   -- Time-bucketed sums per dimension; *_sole columns hold the one value of
   -- the other fields shared by all usage in the row, NULL once it varies.
