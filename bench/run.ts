@@ -99,7 +99,7 @@ function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport |
   if (checkReport !== null) {
     const t = checkReport.tollgate.measured;
     const p = checkReport.peer.measured;
-    rows.push(['check req/s (avg)', int(t.reqPerSec), int(p.reqPerSec), ratio(checkReport.ratios.reqPerSec), 'peer: Fastify + @fastify/rate-limit']);
+    rows.push(['check req/s (avg)', int(t.reqPerSec), int(p.reqPerSec), ratio(checkReport.ratios.reqPerSec), `peer: Fastify + @fastify/rate-limit; ${met(checkReport.ratios.reqPerSec >= 1)} (>= peer)`]);
     rows.push(['check latency p99', ms(t.latencyP99Ms), ms(p.latencyP99Ms), ratio(checkReport.ratios.p99), `p50 ${ms(t.latencyP50Ms)} vs ${ms(p.latencyP50Ms)}`]);
     rows.push(['check durability', `${int(checkReport.durability.eventRows)} rows`, `${int(checkReport.durability.admittedAnswers)} admitted`, '',
       checkReport.durability.equal ? 'equal (ok)' : 'DIFFERENT (failure)']);
