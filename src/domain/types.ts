@@ -34,6 +34,8 @@ export interface App {
   monthlyQuota: number | null;
   /** The app's own per-minute limit on top of its group's plan; null where it has none. */
   rateLimitPerMinute: number | null;
+  /** When the app was disabled: its keys stop working and its events are refused. Null while enabled. */
+  disabledAt: number | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -40,8 +40,8 @@ export function requireAdmin(services: Services): onRequestHookHandler {
   };
 }
 
-/** The check API: the admin token, or a service token that is not revoked. */
-export function requireCheckCaller(services: Services): onRequestHookHandler {
+/** The metering APIs (check, events): the admin token, or a service token that is not revoked. */
+export function requireServiceCaller(services: Services): onRequestHookHandler {
   return async (request) => {
     const token = bearerToken(request);
     if (token !== null) {

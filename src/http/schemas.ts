@@ -61,6 +61,7 @@ export const AppSchema = Type.Object({
   name: Type.String(),
   monthly_quota: Type.Union([Type.Integer(), Type.Null()], { description: "The app's own monthly quota on top of its group's plan; null: none." }),
   rate_limit_per_minute: Type.Union([Type.Integer(), Type.Null()], { description: "The app's own per-minute limit on top of its group's plan; null: none." }),
+  disabled_at: Type.Union([Timestamp, Type.Null()], { description: 'When the app was disabled (its keys refused, its events rejected); null while enabled.' }),
   created_at: Timestamp,
   updated_at: Timestamp,
 }, { $id: 'App' });
@@ -103,7 +104,7 @@ export function groupJson(g: Group): Static<typeof GroupSchema> {
 export function appJson(a: App): Static<typeof AppSchema> {
   return {
     app_id: a.id, group_id: a.groupId, name: a.name, monthly_quota: a.monthlyQuota,
-    rate_limit_per_minute: a.rateLimitPerMinute, created_at: iso(a.createdAt), updated_at: iso(a.updatedAt),
+    rate_limit_per_minute: a.rateLimitPerMinute, disabled_at: isoOrNull(a.disabledAt), created_at: iso(a.createdAt), updated_at: iso(a.updatedAt),
   };
 }
 

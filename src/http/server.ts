@@ -10,6 +10,7 @@ import { adminKeyRoutes } from './routes/admin-keys.js';
 import { adminPlanRoutes } from './routes/admin-plans.js';
 import { adminServiceTokenRoutes } from './routes/admin-service-tokens.js';
 import { checkRoutes } from './routes/check.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { usageRoutes } from './routes/usage.js';
 import { SHARED_SCHEMAS } from './schemas.js';
@@ -68,6 +69,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
 
   healthRoutes(app, services);
   checkRoutes(app, services);
+  eventRoutes(app, services);
   usageRoutes(app, services);
   await app.register(async (admin: TypedApp) => {
     admin.addHook('onRequest', requireAdmin(services));

@@ -4,6 +4,7 @@ import { advance, evaluate, MINUTE_MS, type WindowCounter, type WindowVerdict } 
 
 interface QuotaCounter {
   periodStart: number;
+  periodEnd: number;
   used: number;
 }
 
@@ -37,7 +38,7 @@ export class LocalLimiter {
     const key = `${scope}:${id}`;
     // Calls admitted while the load was under way are already counted in a counter for this period.
     if (this.quotas.get(key)?.periodStart === period.start) return;
-    this.quotas.set(key, { periodStart: period.start, used });
+    this.quotas.set(key, { periodStart: period.start, periodEnd: period.end, used });
   }
 
   /**
@@ -56,9 +57,9 @@ export class LocalLimiter {
     const quotaUntil = request.period.end - now;
 
     let denial: Pick<MeterResult, 'code' | 'deniedBy' | 'retryAfterMs'> | null = null;
-    if (request.mode === 'record' && overQuota(groupQuota.used, cost, limits.groupMonthlyQuota)) {
+    if (request.mode !== 'rate_only' && overQuota(groupQuota.used, cost, limits.groupMonthlyQuota)) {
       denial = { code: 'quota_exceeded', deniedBy: 'group', retryAfterMs: quotaUntil };
-    } else if (request.mode === 'record' && overQuota(appQuota.used, cost, limits.appMonthlyQuota)) {
+    } else if (request.mode !== 'rate_only' && overQuota(appQuota.used, cost, limits.appMonthlyQuota)) {
       denial = { code: 'quota_exceeded', deniedBy: 'app', retryAfterMs: quotaUntil };
     } else if (groupVerdict && !groupVerdict.allowed) {
       denial = { code: 'rate_limited', deniedBy: 'group', retryAfterMs: groupVerdict.retryAfterMs };
@@ -81,7 +82,7 @@ export class LocalLimiter {
 
     if (groupWindow) groupWindow.current += cost;
     if (appWindow) appWindow.current += cost;
-    if (request.mode === 'record') {
+    if (request.mode !== 'rate_only') {
       groupQuota.used += cost;
       appQuota.used += cost;
     }
@@ -99,23 +100,35 @@ export class LocalLimiter {
     };
   }
 
-  /** Gives back what an admitted `record` call consumed, when it could not be written. */
+  /** Gives back what an admitted call consumed, when it could not be written. */
   refund(request: MeterRequest): void {
+    this.adjust(request, -request.cost);
+  }
+
+  /**
+   * Changes what an admitted call consumed by `delta` units (a reservation
+   * settled above or below its estimate). Never refuses: the call was served.
+   */
+  adjust(request: MeterRequest, delta: number): void {
     for (const [scope, id] of [['group', request.groupId], ['app', request.appId]] as const) {
       const window = this.windows.get(`${scope}:${id}`);
-      if (window) window.current = Math.max(0, window.current - request.cost);
+      if (window && window.windowStart <= request.now) window.current = Math.max(0, window.current + delta);
       const quota = this.quotas.get(`${scope}:${id}`);
-      if (quota && quota.periodStart === request.period.start && request.mode === 'record') {
-        quota.used = Math.max(0, quota.used - request.cost);
+      if (quota && quota.periodStart === request.period.start && request.mode !== 'rate_only') {
+        quota.used = Math.max(0, quota.used + delta);
       }
     }
   }
 
-  /** Adds usage that bypassed `admit` (ingested events) to counters already loaded. */
+  /**
+   * Adds usage that bypassed `admit` (ingested events) to the counters
+   * loaded for the period holding `ts`; a counter not loaded yet reads it
+   * from storage when it is.
+   */
   addUsage(groupId: string, appId: string, ts: number, count: number): void {
     for (const key of [`group:${groupId}`, `app:${appId}`]) {
       const quota = this.quotas.get(key);
-      if (quota && ts >= quota.periodStart) quota.used += count;
+      if (quota && ts >= quota.periodStart && ts < quota.periodEnd) quota.used += count;
     }
   }
 

@@ -24,6 +24,9 @@ export async function authenticate(store: CatalogStore, credentials: Credentials
   if ('appId' in credentials && credentials.appId !== context.app.id) {
     return { ok: false, message: 'Invalid API key for this app_id.' };
   }
+  if (context.app.disabledAt !== null && context.app.disabledAt <= now) {
+    return { ok: false, message: `App "${context.app.id}" is disabled.` };
+  }
   if (context.key.revokedAt !== null && context.key.revokedAt <= now) {
     return { ok: false, message: 'This API key has been revoked.' };
   }

@@ -40,8 +40,8 @@ export type NewPlan = Omit<Plan, 'createdAt' | 'updatedAt'>;
 export type PlanPatch = Partial<Omit<Plan, 'id' | 'createdAt' | 'updatedAt'>>;
 export type NewGroup = Omit<Group, 'createdAt' | 'updatedAt'>;
 export type GroupPatch = Partial<Pick<Group, 'name' | 'planId'>>;
-export type NewApp = Omit<App, 'createdAt' | 'updatedAt'>;
-export type AppPatch = Partial<Pick<App, 'name' | 'monthlyQuota' | 'rateLimitPerMinute'>>;
+export type NewApp = Omit<App, 'createdAt' | 'updatedAt' | 'disabledAt'>;
+export type AppPatch = Partial<Pick<App, 'name' | 'monthlyQuota' | 'rateLimitPerMinute' | 'disabledAt'>>;
 export interface NewKey extends Omit<Key, 'revokedAt' | 'groupId'> {
   /** SHA-256 hex of the secret; the secret itself never reaches the store. */
   secretHash: string;
@@ -101,12 +101,15 @@ export interface MeterRequest {
   period: Span;
   /**
    * `record`: rate limits and quotas, and the usage is recorded (the check API).
+   * `reserve`: rate limits and quotas consumed as for `record`, but nothing is
+   *   written until `settle` says what the call really cost (the gateway, when
+   *   the cost is known only from the upstream's answer).
    * `rate_only`: only the per-minute limits, nothing recorded (the usage endpoints).
    */
-  mode: 'record' | 'rate_only';
+  mode: 'record' | 'reserve' | 'rate_only';
   usageType: string;
   requestArgsHash: string;
-  /** Units; 0 checks the limits without consuming anything. */
+  /** Units, 1 or more. */
   cost: number;
   /** Scoped to the group: the same key from another group is another request. */
   idempotencyKey?: string;
@@ -138,8 +141,34 @@ export interface MeterResult {
   replayed: boolean;
 }
 
+/** Usage that was already served, sent later (event ingest). */
+export interface IngestEvent {
+  /** Identifies the event for deduplication (the sender's id, scoped as the API defines). */
+  dedupKey: string;
+  ts: number;
+  groupId: string;
+  appId: string;
+  usageType: string;
+  requestArgsHash: string;
+  count: number;
+}
+
+export type IngestOutcome = 'accepted' | 'duplicate';
+
 export interface MeterStore {
   meter(request: MeterRequest): Promise<MeterResult>;
+  /**
+   * Ends a `reserve`: records the call with the cost it really had (nothing
+   * when 0) durably, and gives back or adds the difference to the counters.
+   * A settled cost above the reservation is never refused: the call was served.
+   */
+  settle(request: MeterRequest, actualCost: number): Promise<void>;
+  /**
+   * Records served usage durably. An event whose dedupKey was seen within the
+   * dedup window is a duplicate and counts nothing. Never refused by limits,
+   * but counts toward the quota of its period.
+   */
+  ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]>;
   /** Units used in `period` by the group and by the app, including everything acknowledged. */
   periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }>;
 }

@@ -63,13 +63,14 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
     schema: {
       tags: ['admin'], summary: "Rename an app or change its own limits (null removes a limit)",
       params: Type.Object({ app_id: Type.String() }),
-      body: Type.Object(AppFields, { additionalProperties: false, minProperties: 1 }),
+      body: Type.Object({ ...AppFields, disabled: Type.Optional(Type.Boolean({ description: 'true disables the app (its keys and events are refused), false enables it again.' })) }, { additionalProperties: false, minProperties: 1 }),
       response: { 200: Type.Ref('App'), ...errors(400, 401, 404) },
     },
   }, async (request) => {
     const body = request.body;
     return appJson(await store.updateApp(request.params.app_id, {
       name: body.name, monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
+      ...(body.disabled === undefined ? {} : { disabledAt: body.disabled ? clock.now() : null }),
     }, clock.now()));
   });
 }

@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import { checkCall, type CheckOutcome } from '../../metering/meter-call.js';
 import { effectiveLimits } from '../../metering/limits.js';
 import type { Services } from '../../services.js';
-import { requireCheckCaller } from '../auth.js';
+import { requireServiceCaller } from '../auth.js';
 import { rateLimitHeaders, tightestWindow } from '../rate-limit-headers.js';
 import { errors, Id } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
@@ -54,7 +54,7 @@ type CheckAnswer = Static<typeof CheckAnswer>;
  */
 export function checkRoutes(app: TypedApp, services: Services): void {
   app.post('/v1/check', {
-    onRequest: requireCheckCaller(services),
+    onRequest: requireServiceCaller(services),
     schema: {
       tags: ['metering'], summary: "Meter a customer's call: authenticate, rate-limit, apply the quota, record",
       security: [{ bearer: [] }],

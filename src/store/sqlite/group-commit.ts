@@ -13,7 +13,8 @@
  */
 export class GroupCommitter<T, R> {
   private queue: T[] = [];
-  private waiters: Array<{ resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  /** One waiter per submit call, covering `size` consecutive items of the queue. */
+  private waiters: Array<{ size: number; resolve: (r: R[]) => void; reject: (e: unknown) => void }> = [];
   private scheduled = false;
   private inFlight: Promise<void> | null = null;
   private readonly sizes: number[] = [];
@@ -31,10 +32,16 @@ export class GroupCommitter<T, R> {
   ) {}
 
   submit(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.queue.push(item);
-      this.waiters.push({ resolve, reject });
-      this.submitted += 1;
+    return this.submitMany([item]).then((results) => results[0]!);
+  }
+
+  /** Submits items that are committed in the same transaction, with one promise for all. */
+  submitMany(items: readonly T[]): Promise<R[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return new Promise<R[]>((resolve, reject) => {
+      this.queue.push(...items);
+      this.waiters.push({ size: items.length, resolve, reject });
+      this.submitted += items.length;
       this.schedule();
     });
   }
@@ -72,14 +79,25 @@ export class GroupCommitter<T, R> {
 
   private start(): void {
     if (this.queue.length === 0) return;
-    const items = this.queue.splice(0, this.maxBatch);
-    const waiters = this.waiters.splice(0, items.length);
+    // Whole submissions only: a batch may exceed maxBatch by the rest of the last one.
+    let count = 0;
+    let taken = 0;
+    while (taken < this.waiters.length && (count === 0 || count + this.waiters[taken]!.size <= this.maxBatch)) {
+      count += this.waiters[taken]!.size;
+      taken += 1;
+    }
+    const items = this.queue.splice(0, count);
+    const waiters = this.waiters.splice(0, taken);
     this.sizes.push(items.length);
     if (this.sizes.length > 1000) this.sizes.shift();
     this.inFlight = (async () => {
       try {
         const results = await this.commit(items);
-        for (let i = 0; i < waiters.length; i += 1) waiters[i]!.resolve(results[i]!);
+        let offset = 0;
+        for (const w of waiters) {
+          w.resolve(results.slice(offset, offset + w.size));
+          offset += w.size;
+        }
       } catch (error) {
         for (const w of waiters) w.reject(error);
       } finally {

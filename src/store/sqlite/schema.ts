@@ -94,6 +94,15 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE rollup_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
   INSERT INTO rollup_watermark (id, seq) VALUES (1, 0);
   `,
+  `
+  -- Ingested events' ids, for deduplication; seq is the event's, so the
+  -- window is pruned by seq range as events age.
+  CREATE TABLE event_keys (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE
+  );
+  ALTER TABLE apps ADD COLUMN disabled_at INTEGER;
+  `,
 ];
 
 export function migrate(db: Database): void {

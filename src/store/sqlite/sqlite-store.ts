@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError } from '../../errors.js';
 import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
 import { decompose } from '../rollup-segments.js';
 import type {
-  AppPatch, GroupPatch, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
+  AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
   Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
 } from '../store.js';
 import { openDatabase } from './database.js';
@@ -16,7 +16,7 @@ import { GroupCommitter } from './group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
 import { WriterClient } from './writer-client.js';
-import type { PendingWrite } from './writer-protocol.js';
+import { DUPLICATE, type PendingWrite } from './writer-protocol.js';
 
 export interface SqliteStoreOptions {
   /** Directory that holds `tollgate.db`; created when missing. */
@@ -257,6 +257,35 @@ export class SqliteStore implements Store {
     }
   }
 
+  async settle(request: MeterRequest, actualCost: number): Promise<void> {
+    this.limiter.adjust(request, actualCost - request.cost);
+    if (actualCost <= 0) return;
+    const event = {
+      ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
+      usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: actualCost,
+    };
+    try {
+      await this.committer.submit({ event, reply: null });
+    } catch (error) {
+      this.limiter.adjust(request, -actualCost);
+      throw error;
+    }
+  }
+
+  async ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]> {
+    const seqs = await this.committer.submitMany(events.map(({ dedupKey, ...e }) => ({
+      event: { ts: e.ts, groupId: e.groupId, appId: e.appId, keyId: null, usageType: e.usageType, requestArgsHash: e.requestArgsHash, count: e.count },
+      reply: null,
+      dedupKey,
+    })));
+    return seqs.map((seq, i) => {
+      if (seq === DUPLICATE) return 'duplicate';
+      const e = events[i]!;
+      this.limiter.addUsage(e.groupId, e.appId, e.ts, e.count);
+      return 'accepted';
+    });
+  }
+
   async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
     await this.ensureUsageLoaded(groupId, appId, period);
     return this.limiter.usage(groupId, appId, period);
@@ -306,7 +335,8 @@ export class SqliteStore implements Store {
   }
 
   private pruneReplies(): void {
-    this.writer.prune(this.options.clock.now() - this.options.idempotencyWindowMs).catch(() => undefined);
+    // Event ids are kept 5 minutes past the window: an event may be stamped up to 5 minutes ahead.
+    this.writer.prune(this.options.clock.now() - this.options.idempotencyWindowMs - 5 * 60_000).catch(() => undefined);
   }
 
   /** Runs a catalogue change and drops cached key contexts, which it may have changed. */
@@ -378,7 +408,7 @@ function prepare(db: DB) {
     listApps: db.prepare('SELECT * FROM apps WHERE id > ? ORDER BY id LIMIT ?'),
     listAppsOfGroup: db.prepare('SELECT * FROM apps WHERE group_id = ? AND id > ? ORDER BY id LIMIT ?'),
     updateApp: db.prepare(`UPDATE apps SET name = @name, monthly_quota = @monthlyQuota,
-      rate_limit_per_minute = @rateLimitPerMinute, updated_at = @updatedAt WHERE id = @id`),
+      rate_limit_per_minute = @rateLimitPerMinute, disabled_at = @disabledAt, updated_at = @updatedAt WHERE id = @id`),
     insertKey: db.prepare(`INSERT INTO api_keys (id, app_id, name, hint, secret_hash, created_at, expires_at, revoked_at)
       VALUES (@id, @appId, @name, @hint, @secretHash, @createdAt, @expiresAt, NULL)`),
     getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.id = ?`),
@@ -389,7 +419,7 @@ function prepare(db: DB) {
     keyContext: db.prepare(`SELECT
         k.id AS k_id, k.name AS k_name, k.hint AS k_hint, k.created_at AS k_created_at, k.expires_at AS k_expires_at, k.revoked_at AS k_revoked_at,
         a.id AS a_id, a.name AS a_name, a.monthly_quota AS a_monthly_quota, a.rate_limit_per_minute AS a_rate_limit_per_minute,
-        a.created_at AS a_created_at, a.updated_at AS a_updated_at,
+        a.created_at AS a_created_at, a.updated_at AS a_updated_at, a.disabled_at AS a_disabled_at,
         g.id AS g_id, g.name AS g_name, g.created_at AS g_created_at, g.updated_at AS g_updated_at,
         p.id AS p_id, p.monthly_quota AS p_monthly_quota, p.rate_limit_per_minute AS p_rate_limit_per_minute,
         p.price_per_call AS p_price_per_call, p.time_zone AS p_time_zone, p.created_at AS p_created_at, p.updated_at AS p_updated_at
@@ -461,6 +491,7 @@ function mapApp(row: unknown): App | null {
   return {
     id: r.id as string, groupId: r.group_id as string, name: r.name as string,
     monthlyQuota: r.monthly_quota as number | null, rateLimitPerMinute: r.rate_limit_per_minute as number | null,
+    disabledAt: (r.disabled_at as number | null | undefined) ?? null,
     createdAt: r.created_at as number, updatedAt: r.updated_at as number,
   };
 }

@@ -4,7 +4,12 @@ import type { UsageEvent } from '../../domain/types.js';
 export interface PendingWrite {
   event: Omit<UsageEvent, 'id'>;
   reply: { groupId: string; idempotencyKey: string; result: unknown } | null;
+  /** Set for ingested events: a key seen before makes the write a duplicate (seq -1). */
+  dedupKey?: string;
 }
+
+/** The seq a duplicate gets instead of one. */
+export const DUPLICATE = -1;
 
 export type WriterRequest =
   | { op: 'commit'; id: number; items: PendingWrite[]; receivedAt: number }

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './database.js';
 import { RollupWriter } from './rollup-writer.js';
-import type { PendingWrite, WriterOptions, WriterRequest, WriterResponse } from './writer-protocol.js';
+import { DUPLICATE, type PendingWrite, type WriterOptions, type WriterRequest, type WriterResponse } from './writer-protocol.js';
 
 const options = workerData as WriterOptions;
 const db = openDatabase(options.path);
@@ -16,10 +16,19 @@ const insertEvent = db.prepare(`INSERT INTO events (ts, group_id, app_id, key_id
   VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
 const insertReply = db.prepare('INSERT INTO check_replies (group_id, idempotency_key, created_at, result) VALUES (?, ?, ?, ?)');
 const pruneReplies = db.prepare('DELETE FROM check_replies WHERE created_at < ?');
+const keySeen = db.prepare('SELECT 1 FROM event_keys WHERE key = ?').pluck();
+const insertKey = db.prepare('INSERT INTO event_keys (seq, key) VALUES (?, ?)');
+// Events are appended in time of receipt, so the first event received at or after the cutoff splits the window.
+const firstSeqSince = db.prepare('SELECT seq FROM events WHERE seq > ? AND received_at >= ? ORDER BY seq LIMIT 1').pluck();
+const lastSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck();
+const pruneKeys = db.prepare('DELETE FROM event_keys WHERE seq < ?');
+let prunedUpTo = 0;
 
 const commit = db.transaction((items: PendingWrite[], receivedAt: number): number[] =>
-  items.map(({ event: e, reply }) => {
+  items.map(({ event: e, reply, dedupKey }) => {
+    if (dedupKey !== undefined && keySeen.get(dedupKey) !== undefined) return DUPLICATE;
     const seq = Number(insertEvent.run(e.ts, e.groupId, e.appId, e.keyId, e.usageType, e.requestArgsHash, e.count, receivedAt).lastInsertRowid);
+    if (dedupKey !== undefined) insertKey.run(seq, dedupKey);
     if (reply !== null) {
       insertReply.run(reply.groupId, reply.idempotencyKey, receivedAt, JSON.stringify({ ...(reply.result as object), eventId: String(seq) }));
     }
@@ -33,15 +42,21 @@ function handle(request: WriterRequest): WriterResponse {
     case 'commit': {
       const seqs = commit(request.items, request.receivedAt);
       // Committed: now, and only now, the events may reach the rollups.
-      request.items.forEach((item, i) => rollups.add(item.event, seqs[i]!));
+      request.items.forEach((item, i) => {
+        if (seqs[i] !== DUPLICATE) rollups.add(item.event, seqs[i]!);
+      });
       return { id: request.id, ok: true, seqs };
     }
     case 'flushRollups':
       rollups.flush();
       return { id: request.id, ok: true };
-    case 'prune':
+    case 'prune': {
       pruneReplies.run(request.before);
+      const cutoff = (firstSeqSince.get(prunedUpTo, request.before) as number | undefined) ?? (lastSeq.get() as number) + 1;
+      pruneKeys.run(cutoff);
+      prunedUpTo = cutoff - 1;
       return { id: request.id, ok: true };
+    }
     case 'close':
       clearInterval(timer);
       rollups.flush();

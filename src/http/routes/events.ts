@@ -1,0 +1,129 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { Type } from 'typebox';
+import { ApiError } from '../../errors.js';
+import { ingestBatch, type EventShape, type IngestReport } from '../../ingest/ingest-events.js';
+import type { Services } from '../../services.js';
+import { requireServiceCaller } from '../auth.js';
+import { errors } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+/** Events per JSON batch; longer streams go as NDJSON. */
+export const MAX_BATCH = 10_000;
+/** NDJSON lines are recorded in chunks of this size, each durable before the next is read. */
+const NDJSON_CHUNK = 5_000;
+const MAX_LINE_BYTES = 64 * 1024;
+/** A JSON batch of 10,000 events with their arguments fits easily. */
+const JSON_BODY_LIMIT = 32 * 1024 * 1024;
+
+const EventSchema = Type.Object({
+  id: Type.String({ description: 'Unique per event: a repeat within the dedup window is counted once.' }),
+  app_id: Type.String(),
+  usage_type: Type.String(),
+  count: Type.Optional(Type.Integer({ minimum: 1, description: 'Units; default 1.' })),
+  timestamp: Type.Optional(Type.String({ format: 'date-time', description: 'When the usage happened; default: when it is received. At most 5 minutes ahead, and within the dedup window.' })),
+  request_args: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  request_args_hash: Type.Optional(Type.String({ description: 'SHA-1 hex of the canonical arguments, when the arguments themselves are not sent.' })),
+});
+
+const CloudEventSchema = Type.Object({
+  specversion: Type.Optional(Type.String()),
+  id: Type.String(),
+  source: Type.String(),
+  type: Type.String({ description: 'The usage type.' }),
+  subject: Type.String({ description: 'The app id.' }),
+  time: Type.Optional(Type.String({ format: 'date-time' })),
+  data: Type.Optional(Type.Object({
+    count: Type.Optional(Type.Integer({ minimum: 1 })),
+    request_args: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    request_args_hash: Type.Optional(Type.String()),
+  }, { additionalProperties: true })),
+});
+
+const IngestAnswer = Type.Object({
+  accepted: Type.Integer({ description: 'Events recorded by this request.' }),
+  duplicates: Type.Integer({ description: 'Events whose id was seen before within the dedup window: counted once, not again.' }),
+  rejected: Type.Array(Type.Object({
+    index: Type.Integer({ description: 'Position in the batch (line number from 0 for NDJSON).' }),
+    id: Type.Union([Type.String(), Type.Null()]),
+    error: Type.String({ examples: ['unknown_app'] }),
+    message: Type.String(),
+  })),
+});
+
+/**
+ * `POST /v1/events`: usage that was already served, in batches. The whole
+ * request is durable before the answer, and every event gets a verdict.
+ */
+export function eventRoutes(app: TypedApp, services: Services): void {
+  const deps = { store: services.store, windowMs: services.config.idempotencyWindowDays * 86_400_000 };
+
+  // An NDJSON body is read as a stream, a chunk at a time, never held whole.
+  app.addContentTypeParser('application/x-ndjson', (_request, payload, done) => done(null, payload));
+  app.addContentTypeParser('application/cloudevents-batch+json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, app.getDefaultJsonParser('error', 'error'));
+
+  app.post('/v1/events', {
+    onRequest: requireServiceCaller(services),
+    bodyLimit: JSON_BODY_LIMIT,
+    schema: {
+      tags: ['metering'],
+      summary: 'Record usage that was already served: a JSON array (up to 10,000 events), NDJSON, or a CloudEvents batch',
+      security: [{ bearer: [] }],
+      body: {
+        content: {
+          'application/json': { schema: Type.Array(EventSchema, { maxItems: MAX_BATCH }) },
+          'application/cloudevents-batch+json': { schema: Type.Array(CloudEventSchema, { maxItems: MAX_BATCH }) },
+          'application/x-ndjson': { schema: { description: 'One Tollgate event (as in application/json) per line; any length.' } },
+        },
+      },
+      response: { 200: IngestAnswer, ...errors(400, 401, 413, 415) },
+    },
+    // Per-event problems are reported per event, not as a 400 for the whole batch.
+    validatorCompiler: () => () => true,
+  }, async (request) => {
+    const now = services.clock.now();
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type === 'application/x-ndjson') return ingestNdjson(deps, request.body as Readable, now);
+    const shape: EventShape = type === 'application/cloudevents-batch+json' ? 'cloudevents' : 'tollgate';
+    const body = request.body;
+    if (!Array.isArray(body)) throw new ApiError('invalid_request', 'The body must be a JSON array of events.');
+    if (body.length > MAX_BATCH) {
+      throw new ApiError('invalid_request', `A batch holds at most ${MAX_BATCH} events, this one has ${body.length}; send longer streams as application/x-ndjson.`);
+    }
+    return ingestBatch(deps, body, shape, now);
+  });
+}
+
+async function ingestNdjson(deps: Parameters<typeof ingestBatch>[0], stream: Readable, now: number): Promise<IngestReport> {
+  const report: IngestReport = { accepted: 0, duplicates: 0, rejected: [] };
+  let events: unknown[] = [];
+  let lines: number[] = [];
+  const flush = async () => {
+    const part = await ingestBatch(deps, events, 'tollgate', now, (i) => lines[i]!);
+    report.accepted += part.accepted;
+    report.duplicates += part.duplicates;
+    report.rejected.push(...part.rejected);
+    events = [];
+    lines = [];
+  };
+  let line = -1;
+  for await (const text of createInterface({ input: stream, crlfDelay: Infinity })) {
+    line += 1;
+    if (text.trim() === '') continue;
+    if (text.length > MAX_LINE_BYTES) {
+      report.rejected.push({ index: line, id: null, error: 'invalid_event', message: `Line ${line} is longer than ${MAX_LINE_BYTES} bytes.` });
+      continue;
+    }
+    try {
+      events.push(JSON.parse(text));
+      lines.push(line);
+    } catch {
+      report.rejected.push({ index: line, id: null, error: 'invalid_event', message: `Line ${line} is not valid JSON.` });
+      continue;
+    }
+    if (events.length === NDJSON_CHUNK) await flush();
+  }
+  if (events.length > 0) await flush();
+  report.rejected.sort((a, b) => a.index - b.index);
+  return report;
+}

@@ -1,0 +1,146 @@
+import { requestArgsHash } from '../domain/canonical-json.js';
+import type { App } from '../domain/types.js';
+import type { IngestEvent, Store } from '../store/store.js';
+
+/** How far ahead of the receiving clock an event's timestamp may be. */
+export const MAX_FUTURE_MS = 5 * 60_000;
+
+export const USAGE_TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const HASH_PATTERN = /^([0-9a-f]{40})?$/;
+const MAX_COUNT = 1_000_000_000;
+
+/** Why an event was refused; the rest of its batch is not affected. */
+export type RejectionCode =
+  | 'invalid_event' | 'unknown_app' | 'app_disabled' | 'invalid_usage_type' | 'invalid_count'
+  | 'invalid_timestamp' | 'timestamp_in_future' | 'timestamp_too_old' | 'invalid_request_args';
+
+export interface Rejection {
+  /** Position of the event in the batch (0-based; the line for NDJSON, from 0). */
+  index: number;
+  id: string | null;
+  error: RejectionCode;
+  message: string;
+}
+
+export interface IngestReport {
+  accepted: number;
+  duplicates: number;
+  rejected: Rejection[];
+}
+
+/** An event in one of the accepted shapes, reduced to what Tollgate counts. */
+export interface NormalisedEvent {
+  dedupKey: string;
+  id: string;
+  appId: unknown;
+  usageType: unknown;
+  count: unknown;
+  timestamp: unknown;
+  requestArgs: unknown;
+  requestArgsHash: unknown;
+}
+
+export type EventShape = 'tollgate' | 'cloudevents';
+
+/**
+ * Reads one event of the Tollgate shape (`id`, `app_id`, `usage_type`,
+ * `count`, `timestamp`, `request_args` or `request_args_hash`) or a
+ * CloudEvent (`id`, `source`, `type` as the usage type, `subject` as the app,
+ * `time`, `data` with `count` and the arguments). CloudEvents are
+ * deduplicated on source and id, as OpenMeter does.
+ */
+export function normalise(raw: unknown, shape: EventShape): NormalisedEvent | string {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return 'An event must be a JSON object.';
+  const e = raw as Record<string, unknown>;
+  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 255) return '"id" must be a string of 1 to 255 characters.';
+  if (shape === 'tollgate') {
+    return {
+      dedupKey: `id:${e.id}`, id: e.id, appId: e.app_id, usageType: e.usage_type, count: e.count ?? 1,
+      timestamp: e.timestamp, requestArgs: e.request_args, requestArgsHash: e.request_args_hash,
+    };
+  }
+  if (typeof e.source !== 'string' || e.source.length === 0) return '"source" must be a non-empty string.';
+  const data = (e.data ?? {}) as Record<string, unknown>;
+  if (typeof data !== 'object' || Array.isArray(data)) return '"data" must be a JSON object.';
+  return {
+    dedupKey: `ce:${e.source}\u0000${e.id}`, id: e.id, appId: e.subject, usageType: e.type, count: data.count ?? 1,
+    timestamp: e.time, requestArgs: data.request_args, requestArgsHash: data.request_args_hash,
+  };
+}
+
+export interface IngestDeps {
+  store: Store;
+  /** The dedup window: events older than this are refused, ids are remembered this long. */
+  windowMs: number;
+}
+
+/**
+ * Validates a batch event by event, records the valid ones durably (each id
+ * once within the window) and says what happened to every event. A bad event
+ * never holds up the good ones.
+ */
+export async function ingestBatch(
+  deps: IngestDeps, raws: readonly unknown[], shape: EventShape, now: number,
+  /** Where event i stands in what the client sent (its line, for NDJSON). */
+  indexOf: (i: number) => number = (i) => i,
+): Promise<IngestReport> {
+  const rejected: Rejection[] = [];
+  const valid: IngestEvent[] = [];
+  const apps = new Map<string, App | null>();
+  for (let i = 0; i < raws.length; i += 1) {
+    const index = indexOf(i);
+    const event = normalise(raws[i], shape);
+    if (typeof event === 'string') {
+      const id = (raws[i] as { id?: unknown } | null)?.id;
+      rejected.push({ index, id: typeof id === 'string' ? id : null, error: 'invalid_event', message: event });
+      continue;
+    }
+    const result = await validate(deps, event, now, apps);
+    if ('error' in result) rejected.push({ index, id: event.id, ...result });
+    else valid.push(result);
+  }
+  const outcomes = await deps.store.ingest(valid);
+  const duplicates = outcomes.filter((o) => o === 'duplicate').length;
+  return { accepted: outcomes.length - duplicates, duplicates, rejected };
+}
+
+async function validate(deps: IngestDeps, e: NormalisedEvent, now: number, apps: Map<string, App | null>): Promise<IngestEvent | { error: RejectionCode; message: string }> {
+  if (typeof e.appId !== 'string' || e.appId.length === 0) return { error: 'unknown_app', message: 'The event names no app (app_id, or subject for a CloudEvent).' };
+  let app = apps.get(e.appId);
+  if (app === undefined) {
+    app = await deps.store.getApp(e.appId);
+    apps.set(e.appId, app);
+  }
+  if (app === null) return { error: 'unknown_app', message: `No app with id "${e.appId}".` };
+  if (app.disabledAt !== null && app.disabledAt <= now) return { error: 'app_disabled', message: `App "${app.id}" is disabled.` };
+  if (typeof e.usageType !== 'string' || !USAGE_TYPE_PATTERN.test(e.usageType)) {
+    return { error: 'invalid_usage_type', message: 'The usage type must be 1 to 64 letters, digits or ._:- (usage_type, or type for a CloudEvent).' };
+  }
+  if (typeof e.count !== 'number' || !Number.isInteger(e.count) || e.count < 1 || e.count > MAX_COUNT) {
+    return { error: 'invalid_count', message: `"count" must be a whole number from 1 to ${MAX_COUNT}.` };
+  }
+  let ts = now;
+  if (e.timestamp !== undefined) {
+    ts = typeof e.timestamp === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(e.timestamp) ? Date.parse(e.timestamp) : Number.NaN;
+    if (Number.isNaN(ts)) return { error: 'invalid_timestamp', message: 'The timestamp must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z.' };
+    if (ts > now + MAX_FUTURE_MS) return { error: 'timestamp_in_future', message: 'The timestamp is more than 5 minutes ahead of the server clock.' };
+    if (ts < now - deps.windowMs) {
+      return { error: 'timestamp_too_old', message: `The timestamp is older than the ${Math.round(deps.windowMs / 86_400_000)}-day window in which duplicates are detected.` };
+    }
+  }
+  let hash: string;
+  if (e.requestArgs !== undefined) {
+    if (e.requestArgs === null || typeof e.requestArgs !== 'object' || Array.isArray(e.requestArgs)) {
+      return { error: 'invalid_request_args', message: '"request_args" must be a JSON object.' };
+    }
+    hash = requestArgsHash(e.requestArgs as Record<string, unknown>);
+  } else if (e.requestArgsHash !== undefined) {
+    if (typeof e.requestArgsHash !== 'string' || !HASH_PATTERN.test(e.requestArgsHash)) {
+      return { error: 'invalid_request_args', message: '"request_args_hash" must be 40 lowercase hex characters (SHA-1), or "".' };
+    }
+    hash = e.requestArgsHash;
+  } else {
+    hash = '';
+  }
+  return { dedupKey: e.dedupKey, ts, groupId: app.groupId, appId: app.id, usageType: e.usageType, requestArgsHash: hash, count: e.count };
+}
