@@ -49,7 +49,7 @@ export class RollupWriter {
         this.upsert[d.level].run(d.groupId, d.dimension, d.bucket, d.value, d.count, d.appId, d.usageType, d.requestArgsHash);
       }
       this.setWatermark.run(this.seq);
-    })();
+    }).immediate();
   }
 
   /**

@@ -341,7 +341,9 @@ export class SqliteStore implements Store {
 
   /** Runs a catalogue change and drops cached key contexts, which it may have changed. */
   private mutate<T>(fn: () => T): T {
-    const result = this.db.transaction(fn)();
+    // IMMEDIATE: take the write lock up front (waiting out the writer thread);
+    // a deferred transaction that reads first cannot wait for it when it upgrades.
+    const result = this.db.transaction(fn).immediate();
     this.keyCache.clear();
     this.tokenCache.clear();
     return result;

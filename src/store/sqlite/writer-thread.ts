@@ -40,7 +40,8 @@ const timer = setInterval(() => rollups.flush(), options.rollupFlushMs);
 function handle(request: WriterRequest): WriterResponse {
   switch (request.op) {
     case 'commit': {
-      const seqs = commit(request.items, request.receivedAt);
+      // IMMEDIATE: a transaction that reads (the dedup check) before it writes must hold the lock from the start.
+      const seqs = commit.immediate(request.items, request.receivedAt);
       // Committed: now, and only now, the events may reach the rollups.
       request.items.forEach((item, i) => {
         if (seqs[i] !== DUPLICATE) rollups.add(item.event, seqs[i]!);
