@@ -250,6 +250,80 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
       });
     });
 
+    describe('reservations', () => {
+      test('a reservation consumes the limits; settling records the real cost and gives back the rest', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 10, groupRatePerMinute: 100 };
+        const reserve = meterRequest(c, { limits, mode: 'reserve', cost: 5 });
+        const held = await store.meter(reserve);
+        assert.equal(held.allowed, true);
+        assert.equal(held.groupUsed, 5);
+        assert.equal(held.eventId, null, 'nothing is written by a reservation');
+        await store.settle(reserve, 2);
+        assert.deepEqual(await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC')), { groupUsed: 2, appUsed: 2 });
+        const rows = await sum(c.groupId, 'app_id', 'day', DAY, DAY + 86_400_000);
+        assert.deepEqual(rows.map((r) => r.count), [2]);
+      });
+
+      test('a settled cost above the reservation is recorded, never refused', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 3 };
+        const reserve = meterRequest(c, { limits, mode: 'reserve', cost: 1 });
+        await store.meter(reserve);
+        await store.settle(reserve, 7);
+        assert.equal((await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC'))).groupUsed, 7);
+        assert.equal((await store.meter(meterRequest(c, { limits }))).code, 'quota_exceeded');
+      });
+
+      test('settling at 0 releases the reservation and records nothing', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 1 };
+        const reserve = meterRequest(c, { limits, mode: 'reserve' });
+        await store.meter(reserve);
+        assert.equal((await store.meter(meterRequest(c, { limits }))).code, 'quota_exceeded', 'the reservation holds the quota');
+        await store.settle(reserve, 0);
+        assert.deepEqual(await sum(c.groupId, 'app_id', 'day', DAY, DAY + 86_400_000), []);
+        assert.equal((await store.meter(meterRequest(c, { limits }))).allowed, true, 'released');
+      });
+    });
+
+    describe('ingest', () => {
+      const event = (c: { groupId: string; appId: string }, dedupKey: string, over: Record<string, unknown> = {}) => ({
+        dedupKey, ts: T0, groupId: c.groupId, appId: c.appId, usageType: 'pdf', requestArgsHash: '', count: 1, ...over,
+      });
+
+      test('each id counts once: within a batch, across batches, and after a reopen', async () => {
+        const c = await customer();
+        const a = uid('evt');
+        const b = uid('evt');
+        assert.deepEqual(await store.ingest([event(c, a), event(c, b, { count: 4 }), event(c, a)]), ['accepted', 'accepted', 'duplicate']);
+        assert.deepEqual(await store.ingest([event(c, b), event(c, uid('evt'))]), ['duplicate', 'accepted']);
+        store = await harness.reopen();
+        assert.deepEqual(await store.ingest([event(c, a, { count: 100 })]), ['duplicate']);
+        assert.equal((await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC'))).groupUsed, 6);
+      });
+
+      test('ingested usage is never refused but counts toward the quota of later checks', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupMonthlyQuota: 5 };
+        assert.equal((await store.meter(meterRequest(c, { limits }))).allowed, true, 'loads the counter');
+        assert.deepEqual(await store.ingest([event(c, uid('evt'), { count: 10 })]), ['accepted']);
+        const after = await store.meter(meterRequest(c, { limits }));
+        assert.equal(after.code, 'quota_exceeded');
+        assert.equal(after.groupUsed, 11);
+      });
+
+      test('late events land in their own past period, and show in the rollups at once', async () => {
+        const c = await customer();
+        const lastMonth = Date.parse('2026-02-27T10:00:00Z');
+        await store.ingest([event(c, uid('evt'), { ts: lastMonth, count: 3 })]);
+        assert.equal((await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC'))).groupUsed, 0, 'not in this month');
+        assert.equal((await store.periodUsage(c.groupId, c.appId, billingPeriod(lastMonth, 'UTC'))).groupUsed, 3);
+        const feb27 = Date.parse('2026-02-27T00:00:00Z');
+        assert.deepEqual((await sum(c.groupId, 'usage_type', 'day', feb27, feb27 + 86_400_000)).map((r) => [r.value, r.count]), [['pdf', 3]]);
+      });
+    });
+
     describe('rollups', () => {
       test('admitted usage is readable at once, per dimension, with shared values or null', async () => {
         const c = await customer();

@@ -46,7 +46,8 @@ export function parseUsageQuery(query: UsageQueryString, planZone: string, now: 
     throw new ApiError('invalid_request', `query parameter "tz" must be an IANA time zone such as "UTC" or "Asia/Kolkata", got "${query.tz}".`);
   }
   const from = query.from_date === undefined ? billingPeriod(now, zone).start : parseInstant('from_date', query.from_date, zone);
-  const to = query.to_date === undefined ? now : parseInstant('to_date', query.to_date, zone);
+  // By default up to and including this very moment: to_date is exclusive.
+  const to = query.to_date === undefined ? now + 1 : parseInstant('to_date', query.to_date, zone);
   if (to <= from) {
     throw new ApiError('invalid_request', `query parameter "to_date" (${new Date(to).toISOString()}) must be after "from_date" (${new Date(from).toISOString()}).`);
   }
