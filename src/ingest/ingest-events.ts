@@ -86,32 +86,32 @@ export async function ingestBatch(
 ): Promise<IngestReport> {
   const rejected: Rejection[] = [];
   const valid: IngestEvent[] = [];
+  const events = raws.map((raw) => normalise(raw, shape));
+  // The apps a batch names, read once each, so that checking each event is synchronous.
   const apps = new Map<string, App | null>();
-  for (let i = 0; i < raws.length; i += 1) {
+  for (const e of events) {
+    if (typeof e !== 'string' && typeof e.appId === 'string' && !apps.has(e.appId)) apps.set(e.appId, await deps.store.getApp(e.appId));
+  }
+  events.forEach((event, i) => {
     const index = indexOf(i);
-    const event = normalise(raws[i], shape);
     if (typeof event === 'string') {
       const id = (raws[i] as { id?: unknown } | null)?.id;
       rejected.push({ index, id: typeof id === 'string' ? id : null, error: 'invalid_event', message: event });
-      continue;
+      return;
     }
-    const result = await validate(deps, event, now, apps);
+    const result = validate(deps, event, now, apps);
     if ('error' in result) rejected.push({ index, id: event.id, ...result });
     else valid.push(result);
-  }
+  });
   const outcomes = await deps.store.ingest(valid);
   const duplicates = outcomes.filter((o) => o === 'duplicate').length;
   return { accepted: outcomes.length - duplicates, duplicates, rejected };
 }
 
-async function validate(deps: IngestDeps, e: NormalisedEvent, now: number, apps: Map<string, App | null>): Promise<IngestEvent | { error: RejectionCode; message: string }> {
+function validate(deps: IngestDeps, e: NormalisedEvent, now: number, apps: ReadonlyMap<string, App | null>): IngestEvent | { error: RejectionCode; message: string } {
   if (typeof e.appId !== 'string' || e.appId.length === 0) return { error: 'unknown_app', message: 'The event names no app (app_id, or subject for a CloudEvent).' };
-  let app = apps.get(e.appId);
-  if (app === undefined) {
-    app = await deps.store.getApp(e.appId);
-    apps.set(e.appId, app);
-  }
-  if (app === null) return { error: 'unknown_app', message: `No app with id "${e.appId}".` };
+  const app = apps.get(e.appId);
+  if (app === null || app === undefined) return { error: 'unknown_app', message: `No app with id "${e.appId}".` };
   if (app.disabledAt !== null && app.disabledAt <= now) return { error: 'app_disabled', message: `App "${app.id}" is disabled.` };
   if (typeof e.usageType !== 'string' || !USAGE_TYPE_PATTERN.test(e.usageType)) {
     return { error: 'invalid_usage_type', message: 'The usage type must be 1 to 64 letters, digits or ._:- (usage_type, or type for a CloudEvent).' };

@@ -49,9 +49,10 @@ export class SqliteStore implements Store {
   private readonly writer: WriterClient;
   private readonly loading = new Map<string, Promise<void>>();
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
-  /** Lookups by secret hash on every call; dropped whenever the catalogue changes. */
+  /** Lookups on every call (by secret hash, by app id); dropped whenever the catalogue changes. */
   private readonly keyCache = new Map<string, KeyContext | null>();
   private readonly tokenCache = new Map<string, ServiceToken | null>();
+  private readonly appCache = new Map<string, App | null>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly stmt: ReturnType<typeof prepare>;
   private closed = false;
@@ -149,7 +150,8 @@ export class SqliteStore implements Store {
   }
 
   async getApp(id: string): Promise<App | null> {
-    return mapApp(this.stmt.getApp.get(id));
+    // Every ingested batch looks up the apps it names.
+    return cached(this.appCache, id, () => mapApp(this.stmt.getApp.get(id)));
   }
 
   async listApps(groupId: string | null, page: PageRequest): Promise<Page<App>> {
@@ -346,6 +348,7 @@ export class SqliteStore implements Store {
     const result = this.db.transaction(fn).immediate();
     this.keyCache.clear();
     this.tokenCache.clear();
+    this.appCache.clear();
     return result;
   }
 

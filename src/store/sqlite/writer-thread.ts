@@ -12,12 +12,14 @@ import { DUPLICATE, type PendingWrite, type WriterOptions, type WriterRequest, t
 const options = workerData as WriterOptions;
 const db = openDatabase(options.path);
 const rollups = new RollupWriter(db);
-const insertEvent = db.prepare(`INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+const insertEvent = db.prepare(`INSERT INTO events (seq, ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 const insertReply = db.prepare('INSERT INTO check_replies (group_id, idempotency_key, created_at, result) VALUES (?, ?, ?, ?)');
 const pruneReplies = db.prepare('DELETE FROM check_replies WHERE created_at < ?');
-const keySeen = db.prepare('SELECT 1 FROM event_keys WHERE key = ?').pluck();
-const insertKey = db.prepare('INSERT INTO event_keys (seq, key) VALUES (?, ?)');
+// This thread is the only writer of events, so it hands out their seqs itself:
+// claiming an ingested event's key and learning whether it is new is one statement.
+let nextSeq = (db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 FROM events').pluck().get() as number);
+const claimKey = db.prepare('INSERT OR IGNORE INTO event_keys (seq, key) VALUES (?, ?)');
 // Events are appended in time of receipt, so the first event received at or after the cutoff splits the window.
 const firstSeqSince = db.prepare('SELECT seq FROM events WHERE seq > ? AND received_at >= ? ORDER BY seq LIMIT 1').pluck();
 const lastSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck();
@@ -26,9 +28,10 @@ let prunedUpTo = 0;
 
 const commit = db.transaction((items: PendingWrite[], receivedAt: number): number[] =>
   items.map(({ event: e, reply, dedupKey }) => {
-    if (dedupKey !== undefined && keySeen.get(dedupKey) !== undefined) return DUPLICATE;
-    const seq = Number(insertEvent.run(e.ts, e.groupId, e.appId, e.keyId, e.usageType, e.requestArgsHash, e.count, receivedAt).lastInsertRowid);
-    if (dedupKey !== undefined) insertKey.run(seq, dedupKey);
+    const seq = nextSeq;
+    if (dedupKey !== undefined && claimKey.run(seq, dedupKey).changes === 0) return DUPLICATE;
+    insertEvent.run(seq, e.ts, e.groupId, e.appId, e.keyId, e.usageType, e.requestArgsHash, e.count, receivedAt);
+    nextSeq += 1;
     if (reply !== null) {
       insertReply.run(reply.groupId, reply.idempotencyKey, receivedAt, JSON.stringify({ ...(reply.result as object), eventId: String(seq) }));
     }
