@@ -38,7 +38,7 @@ export class RollupBuffer {
   private readonly tuples = new Map<string, TupleSum>();
   private events = 0;
 
-  add(event: Omit<UsageEvent, 'id'>): void {
+  add(event: Pick<UsageEvent, 'ts' | 'groupId' | 'appId' | 'usageType' | 'requestArgsHash' | 'count'>): void {
     this.events += 1;
     const quarter = event.ts - (((event.ts % QUARTER_MS) + QUARTER_MS) % QUARTER_MS);
     const id = `${event.groupId}\u0000${event.appId}\u0000${event.usageType}\u0000${event.requestArgsHash}\u0000${quarter}`;

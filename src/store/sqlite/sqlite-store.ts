@@ -236,11 +236,9 @@ export class SqliteStore implements Store {
     if (!decision.allowed || request.mode !== 'record') return decision;
 
     const write: PendingWrite = {
-      event: {
-        ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
-        usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: request.cost,
-      },
-      reply: replyKey === null ? null : { groupId: request.groupId, idempotencyKey: request.idempotencyKey!, result: decision },
+      ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
+      usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: request.cost,
+      ...(replyKey === null ? {} : { reply: { groupId: request.groupId, idempotencyKey: request.idempotencyKey!, result: decision } }),
     };
     const written = this.committer.submit(write).then(
       (seq) => ({ ...decision, eventId: String(seq) }),
@@ -262,12 +260,11 @@ export class SqliteStore implements Store {
   async settle(request: MeterRequest, actualCost: number): Promise<void> {
     this.limiter.adjust(request, actualCost - request.cost);
     if (actualCost <= 0) return;
-    const event = {
-      ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
-      usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: actualCost,
-    };
     try {
-      await this.committer.submit({ event, reply: null });
+      await this.committer.submit({
+        ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
+        usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: actualCost,
+      });
     } catch (error) {
       this.limiter.adjust(request, -actualCost);
       throw error;
@@ -275,11 +272,8 @@ export class SqliteStore implements Store {
   }
 
   async ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]> {
-    const seqs = await this.committer.submitMany(events.map(({ dedupKey, ...e }) => ({
-      event: { ts: e.ts, groupId: e.groupId, appId: e.appId, keyId: null, usageType: e.usageType, requestArgsHash: e.requestArgsHash, count: e.count },
-      reply: null,
-      dedupKey,
-    })));
+    // An ingested event already has the writer's shape: no copy.
+    const seqs = await this.committer.submitMany(events);
     return seqs.map((seq, i) => {
       if (seq === DUPLICATE) return 'duplicate';
       const e = events[i]!;

@@ -1,9 +1,13 @@
 import type { UsageEvent } from '../../domain/types.js';
 
-/** One admitted call for the writer thread: its event, and the answer to remember under its idempotency key. */
-export interface PendingWrite {
-  event: Omit<UsageEvent, 'id'>;
-  reply: { groupId: string; idempotencyKey: string; result: unknown } | null;
+/**
+ * One event for the writer thread, flat (it is copied to the thread, and
+ * flat objects copy fastest): what it counts, and for a check the answer to
+ * remember under its idempotency key.
+ */
+export interface PendingWrite extends Omit<UsageEvent, 'id' | 'keyId'> {
+  keyId?: string | null;
+  reply?: { groupId: string; idempotencyKey: string; result: unknown };
   /** Set for ingested events: a key seen before makes the write a duplicate (seq -1). */
   dedupKey?: string;
 }

@@ -27,12 +27,13 @@ const pruneKeys = db.prepare('DELETE FROM event_keys WHERE seq < ?');
 let prunedUpTo = 0;
 
 const commit = db.transaction((items: PendingWrite[], receivedAt: number): number[] =>
-  items.map(({ event: e, reply, dedupKey }) => {
+  items.map((e) => {
     const seq = nextSeq;
-    if (dedupKey !== undefined && claimKey.run(seq, dedupKey).changes === 0) return DUPLICATE;
-    insertEvent.run(seq, e.ts, e.groupId, e.appId, e.keyId, e.usageType, e.requestArgsHash, e.count, receivedAt);
+    if (e.dedupKey !== undefined && claimKey.run(seq, e.dedupKey).changes === 0) return DUPLICATE;
+    insertEvent.run(seq, e.ts, e.groupId, e.appId, e.keyId ?? null, e.usageType, e.requestArgsHash, e.count, receivedAt);
     nextSeq += 1;
-    if (reply !== null) {
+    const { reply } = e;
+    if (reply !== undefined) {
       insertReply.run(reply.groupId, reply.idempotencyKey, receivedAt, JSON.stringify({ ...(reply.result as object), eventId: String(seq) }));
     }
     return seq;
@@ -47,7 +48,7 @@ function handle(request: WriterRequest): WriterResponse {
       const seqs = commit.immediate(request.items, request.receivedAt);
       // Committed: now, and only now, the events may reach the rollups.
       request.items.forEach((item, i) => {
-        if (seqs[i] !== DUPLICATE) rollups.add(item.event, seqs[i]!);
+        if (seqs[i] !== DUPLICATE) rollups.add(item, seqs[i]!);
       });
       return { id: request.id, ok: true, seqs };
     }
