@@ -95,3 +95,16 @@ test('drain waits for what was submitted before it, not for what comes after', a
   slow.finish[1]!();
   await committer.drain();
 });
+
+test('submitMany: one promise for many items, and a submission is never split across transactions', async () => {
+  const batches: number[][] = [];
+  const committer = new GroupCommitter<number, number>(async (items) => {
+    batches.push(items);
+    return items.map((i) => -i);
+  }, 4);
+  const [a, b] = await Promise.all([committer.submitMany([1, 2, 3]), committer.submitMany([4, 5, 6])]);
+  assert.deepEqual(a, [-1, -2, -3]);
+  assert.deepEqual(b, [-4, -5, -6]);
+  assert.deepEqual(batches, [[1, 2, 3], [4, 5, 6]], 'a batch holds whole submissions');
+  assert.deepEqual(await committer.submitMany([]), []);
+});
