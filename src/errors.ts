@@ -17,7 +17,9 @@ export const ERROR_CATALOGUE = {
   rate_limited: { status: 429, message: 'Rate limit exceeded. Please try again later.' },
   quota_exceeded: { status: 429, message: 'Monthly quota exceeded.' },
   internal_error: { status: 500, message: 'An unexpected server error occurred.' },
+  bad_gateway: { status: 502, message: 'The upstream service could not be reached or failed.' },
   unavailable: { status: 503, message: 'The service is not available right now. Please try again later.' },
+  gateway_timeout: { status: 504, message: 'The upstream service did not answer in time.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -15,15 +15,22 @@ program
   .option('--host <host>', 'address to listen on (HOST, default 127.0.0.1)')
   .option('--data-dir <dir>', 'where data is kept (TOLLGATE_DATA_DIR, default ./data)')
   .option('--demo', 'create a demo plan, group, app and key, and print curl commands to try')
-  .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean }) => {
+  .option('--gateway <file>', 'gateway mode: meter and forward the routes of this YAML or JSON file to their upstreams')
+  .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean; gateway?: string }) => {
     const config = loadConfig(process.env, {
       ...(opts.port !== undefined ? { port: Number(opts.port) } : {}),
       ...(opts.host !== undefined ? { host: opts.host } : {}),
       ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     });
+    // Checked before anything starts: a bad file stops the start with the line at fault (exit 2).
+    const gateway = opts.gateway === undefined ? undefined : (await import('../gateway/config.js')).loadGatewayConfig(opts.gateway);
     // Loaded on demand: the admin client commands need neither Fastify nor SQLite.
     const { serve } = await import('./serve.js');
-    await serve(config, { demo: opts.demo === true, print: (line) => process.stdout.write(`${line}\n`) });
+    await serve(config, {
+      demo: opts.demo === true,
+      print: (line) => process.stdout.write(`${line}\n`),
+      ...(gateway === undefined ? {} : { gateway }),
+    });
   });
 
 program

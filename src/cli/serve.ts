@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { GatewayConfig } from '../gateway/config.js';
 import { startTollgate, type Tollgate } from '../runtime.js';
 import { createDemo } from './demo.js';
 
@@ -6,6 +7,8 @@ export interface ServeOptions {
   demo: boolean;
   /** Where to print what a person needs to know (stdout). */
   print: (line: string) => void;
+  /** Gateway mode: the routes to meter and forward (from `--gateway <file>`). */
+  gateway?: GatewayConfig;
 }
 
 /**
@@ -14,9 +17,15 @@ export interface ServeOptions {
  * flight finish, everything acknowledged is on disk before exit.
  */
 export async function serve(config: Config, options: ServeOptions): Promise<Tollgate> {
-  const tollgate = await startTollgate(config);
+  const tollgate = await startTollgate(config, options.gateway === undefined ? {} : { gateway: options.gateway });
   const { print } = options;
   print(`Tollgate listening on ${tollgate.url}`);
+  if (options.gateway !== undefined) {
+    print(`Gateway: ${options.gateway.routes.length} route${options.gateway.routes.length === 1 ? '' : 's'} from ${options.gateway.source}`);
+    for (const route of options.gateway.routes) {
+      print(`  ${route.methods.join(',')} ${route.path} -> ${route.upstream.origin}${route.upstream.basePath} (usage_type ${route.usageType})`);
+    }
+  }
   print(`Data directory: ${config.dataDir}`);
   switch (tollgate.adminToken.source) {
     case 'generated':

@@ -18,7 +18,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, (e: FastifyError) => ApiError> = {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error);
-    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+    // Errors we raised on purpose (a 502 from the gateway, say) were logged where they arose.
+    if (apiError.status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, 'request failed');
     void reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody() satisfies ErrorBody);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -1,6 +1,8 @@
 import Fastify, { LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { GatewayConfig } from '../gateway/config.js';
+import { gatewayRoutes } from '../gateway/routes.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
 import { formatValidationErrors, installErrorHandling } from './error-handler.js';
@@ -22,6 +24,8 @@ const SECRET_HEADERS = ['authorization', 'x-api-key', 'app_key'];
 export interface BuildOptions {
   /** A pino logger configuration, or false for none (tests). */
   logger?: boolean | Record<string, unknown>;
+  /** Gateway mode: the routes forwarded to upstreams (`tollgate serve --gateway <file>`). */
+  gateway?: GatewayConfig;
 }
 
 /**
@@ -84,5 +88,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Last, in its own context: its routes take raw bodies, which no other route should.
+  if (options.gateway !== undefined) await app.register(gatewayRoutes, { services, gateway: options.gateway });
   return app;
 }

@@ -55,6 +55,28 @@ export async function touchRateLimits(deps: MeteringDeps, context: KeyContext): 
   return { result, period };
 }
 
+/** A call whose units are held until the upstream has answered (the gateway). */
+export interface Reservation {
+  /** What was asked of the store: pass it to `store.settle` with the call's real cost. */
+  request: MeterRequest;
+  result: MeterResult;
+  period: Span;
+}
+
+/**
+ * Holds a gateway call's units against every limit of this key, as the
+ * check API would count them, but records nothing: `store.settle(request,
+ * cost)` does, once the call's real cost is known (0 gives it all back).
+ */
+export async function reserveCall(
+  deps: MeteringDeps, context: KeyContext, call: { usageType: string; requestArgsHash: string; cost: number },
+): Promise<Reservation> {
+  const now = deps.clock.now();
+  const period = billingPeriod(now, context.plan.timeZone);
+  const request = meterRequest(context, now, period, { mode: 'reserve', ...call });
+  return { request, result: await deps.store.meter(request), period };
+}
+
 /** The store's request for a call by this key: who, which limits, which period, and what the call is. */
 function meterRequest(
   context: KeyContext, now: number, period: Span,
