@@ -7,7 +7,7 @@ import { processCpuMs, startServer, type ChildServer, type StopResult } from './
 import { adminApi, createCatalogue } from './lib/http.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { BENCH_ADMIN_TOKEN, serverScript } from './lib/paths.js';
-import { int, log, median, ms, ratio } from './lib/stats.js';
+import { int, log, median, met, ms, ratio } from './lib/stats.js';
 
 export interface GatewayBenchOptions {
   connections: number;
@@ -180,7 +180,6 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
   }
 }
 
-const met = (ok: boolean) => (ok ? 'target met' : 'target missed');
 
 /** Summary rows in the layout of bench/run.ts's table: label, Tollgate, peer, ratio, note. */
 export function gatewaySummaryRows(r: GatewayBenchReport): string[][] {

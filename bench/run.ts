@@ -1,7 +1,7 @@
 /**
  * Tollgate's benchmarks: `npm run bench` (or `node dist/bench/run.js` after a build).
  *
- *   --only check|query    run one of them (default: both)
+ *   --only NAMES          run some of them: check,query,ingest,gateway (default: all)
  *   --duration S          check: seconds measured per server (default 10)
  *   --warmup S            check: warm-up seconds per server (default 2)
  *   --connections N       check: concurrent connections (default 64)
@@ -12,6 +12,10 @@
  *   --keep-rollups        query: reuse rollups a previous run built (no rollup build figure)
  *   --http-requests N     query: timed usage queries (default 50)
  *   --sql-runs N          query: timed raw GROUP BY runs (default 5)
+ *   --ingest-batches N    ingest: batches of 1,000 events per side (default 300)
+ *   --ingest-concurrency N  ingest: requests in flight (default 4)
+ *   --rounds N            gateway: measured runs per server, alternating (default 1)
+ *   (gateway uses the check settings for duration, connections, keys and groups)
  *
  * BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node flags to the
  * server processes (e.g. to profile them).
@@ -25,8 +29,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCheckBench, type CheckOptions, type CheckReport } from './check.js';
+import { gatewaySummaryRows, runGatewayBench, type GatewayBenchReport } from './gateway.js';
+import { runIngestBench, type IngestOptions, type IngestReport } from './ingest.js';
 import { RESULTS_DIR } from './lib/paths.js';
-import { int, log, ms, ratio, round, table } from './lib/stats.js';
+import { int, log, met, ms, ratio, round, table } from './lib/stats.js';
 import { runQueryBench, type QueryOptions, type QueryReport } from './query.js';
 
 function count(name: string, raw: string | undefined, fallback: number, min = 1): number {
@@ -52,11 +58,17 @@ function parse() {
       'keep-rollups': { type: 'boolean', default: false },
       'http-requests': { type: 'string' },
       'sql-runs': { type: 'string' },
+      'ingest-batches': { type: 'string' },
+      'ingest-concurrency': { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
-  if (values.only !== undefined && values.only !== 'check' && values.only !== 'query') throw new Error(`--only must be "check" or "query", got "${values.only}"`);
+  const selected = new Set<Bench>(values.only === undefined ? BENCHES : values.only.split(',').map((name) => {
+    if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`--only takes names from ${BENCHES.join(', ')}, got "${name}"`);
+    return name as Bench;
+  }));
   const auth = values['check-auth'] ?? 'service';
   if (auth !== 'service' && auth !== 'admin') throw new Error(`--check-auth must be "service" or "admin", got "${auth}"`);
   const check: CheckOptions = {
@@ -74,27 +86,37 @@ function parse() {
     httpRequests: count('http-requests', values['http-requests'], 50),
     sqlRuns: count('sql-runs', values['sql-runs'], 5),
   };
-  return { only: values.only as 'check' | 'query' | undefined, check, query, help: values.help === true };
+  const ingest: IngestOptions = {
+    batches: count('ingest-batches', values['ingest-batches'], 300),
+    batchSize: 1000,
+    concurrency: count('ingest-concurrency', values['ingest-concurrency'], 4),
+  };
+  const rounds = count('rounds', values.rounds, 1);
+  return { selected, check, query, ingest, rounds, help: values.help === true };
 }
 
+const BENCHES = ['check', 'query', 'ingest', 'gateway'] as const;
+type Bench = (typeof BENCHES)[number];
+
 /** The command that reproduces this run, every setting spelled out. */
-function reproduce(only: 'check' | 'query' | undefined, check: CheckOptions, query: QueryOptions): string {
+function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number): string {
   const args: string[] = [];
-  if (only !== undefined) args.push('--only', only);
-  if (only !== 'query') {
+  if (selected.size < BENCHES.length) args.push('--only', [...selected].join(','));
+  if (selected.has('check') || selected.has('gateway')) {
     args.push('--duration', String(check.durationS), '--warmup', String(check.warmupS), '--connections', String(check.connections),
       '--keys', String(check.keys), '--groups', String(check.groups), '--check-auth', check.auth);
   }
-  if (only !== 'check') {
+  if (selected.has('ingest')) args.push('--ingest-batches', String(ingest.batches), '--ingest-concurrency', String(ingest.concurrency));
+  if (selected.has('gateway')) args.push('--rounds', String(rounds));
+  if (selected.has('query')) {
     args.push('--events', String(query.events), '--http-requests', String(query.httpRequests), '--sql-runs', String(query.sqlRuns));
     if (query.keepRollups) args.push('--keep-rollups');
   }
   return `npx tsc -p tsconfig.json && node dist/bench/run.js ${args.join(' ')}`;
 }
 
-const met = (ok: boolean) => (ok ? 'target met' : 'target missed');
 
-function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport | null): string[][] {
+function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null): string[][] {
   const rows: string[][] = [['', 'Tollgate', 'peer / baseline', 'ours/peer', 'note']];
   if (checkReport !== null) {
     const t = checkReport.tollgate.measured;
@@ -119,24 +141,39 @@ function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport |
     rows.push(['usage totals', int(queryReport.totals.api), int(queryReport.totals.sql), '',
       queryReport.failures.some((f) => f.startsWith('usage query') || f.startsWith('raw')) ? 'DIFFERENT (failure)' : `equal over ${queryReport.totals.cells} cells (ok)`]);
   }
+  if (ingestReport !== null) {
+    const t = ingestReport.tollgate;
+    const p = ingestReport.peer;
+    rows.push(['ingest events/s', int(t.eventsPerSec), int(p.eventsPerSec), ratio(ingestReport.ratio),
+      `peer: Fastify + one SQLite table; ${met(t.eventsPerSec >= 200_000)} (>= 200,000/s)`]);
+    if (t.cpuUsPerEvent !== null && p.cpuUsPerEvent !== null) {
+      rows.push(['ingest CPU per event', `${t.cpuUsPerEvent.toFixed(1)} µs`, `${p.cpuUsPerEvent.toFixed(1)} µs`, ratio(t.cpuUsPerEvent / p.cpuUsPerEvent), 'all threads']);
+    }
+    rows.push(['ingest durability', `${int(t.eventRows)} rows`, `${int(t.accepted)} accepted`, '',
+      ingestReport.failures.length === 0 ? `equal; resent batches all duplicates (ok)` : 'DIFFERENT (failure)']);
+  }
+  if (gatewayReport !== null) rows.push(...gatewaySummaryRows(gatewayReport));
   return rows;
 }
 
 async function main(): Promise<number> {
-  const { only, check, query, help } = parse();
+  const { selected, check, query, ingest, rounds, help } = parse();
   if (help) {
-    process.stdout.write('Usage: node dist/bench/run.js [--only check|query] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
-      + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n');
+    process.stdout.write('Usage: node dist/bench/run.js [--only check,query,ingest,gateway] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
+      + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n'
+      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N]\n');
     return 0;
   }
-  const command = reproduce(only, check, query);
+  const command = reproduce(selected, check, query, ingest, rounds);
   log(`node ${process.version}, ${cpus().length} cpus; ${command}`);
 
   const failures: string[] = [];
   const warnings: string[] = [];
   let checkReport: CheckReport | null = null;
   let queryReport: QueryReport | null = null;
-  if (only !== 'query') {
+  let ingestReport: IngestReport | null = null;
+  let gatewayReport: GatewayBenchReport | null = null;
+  if (selected.has('check')) {
     try {
       checkReport = await runCheckBench(check);
       failures.push(...checkReport.failures);
@@ -145,7 +182,24 @@ async function main(): Promise<number> {
       failures.push(`check benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     }
   }
-  if (only !== 'check') {
+  if (selected.has('ingest')) {
+    try {
+      ingestReport = await runIngestBench(ingest);
+      failures.push(...ingestReport.failures);
+    } catch (error) {
+      failures.push(`ingest benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+  if (selected.has('gateway')) {
+    try {
+      gatewayReport = await runGatewayBench({ durationS: check.durationS, warmupS: check.warmupS, connections: check.connections, keys: check.keys, groups: check.groups, rounds });
+      failures.push(...gatewayReport.failures);
+      warnings.push(...gatewayReport.warnings);
+    } catch (error) {
+      failures.push(`gateway benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+  if (selected.has('query')) {
     try {
       queryReport = await runQueryBench(query);
       failures.push(...queryReport.failures);
@@ -154,7 +208,7 @@ async function main(): Promise<number> {
     }
   }
 
-  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport))}\n\n`);
+  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport, ingestReport, gatewayReport))}\n\n`);
   process.stdout.write(`reproduce: ${command}\n`);
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   for (const f of failures) process.stdout.write(`FAILED: ${f}\n`);
@@ -193,6 +247,15 @@ async function main(): Promise<number> {
       },
       totals: queryReport.totals,
       samples: { httpMs: queryReport.http.samplesMs.map((v) => round(v, 3)), sqlMs: queryReport.sql.samplesMs.map((v) => round(v, 1)) },
+    },
+    ingest: ingestReport === null ? null : {
+      options: ingestReport.options, tollgate: ingestReport.tollgate, peer: ingestReport.peer, ratio: round(ingestReport.ratio, 3),
+      target: met(ingestReport.tollgate.eventsPerSec >= 200_000),
+    },
+    gateway: gatewayReport === null ? null : {
+      options: gatewayReport.options, ratios: gatewayReport.ratios, p99DeltaMs: gatewayReport.p99DeltaMs, targets: gatewayReport.targets,
+      tollgate: { reqPerSec: round(gatewayReport.tollgate.reqPerSec), p99Ms: gatewayReport.tollgate.latencyP99Ms, cpuUsPerCall: gatewayReport.tollgate.cpuUsPerCall },
+      peer: { reqPerSec: round(gatewayReport.peer.reqPerSec), p99Ms: gatewayReport.peer.latencyP99Ms, cpuUsPerCall: gatewayReport.peer.cpuUsPerCall },
     },
     correctness: { ok: failures.length === 0, failures, warnings },
   };

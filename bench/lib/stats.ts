@@ -51,3 +51,6 @@ export function table(rows: readonly (readonly string[])[]): string {
 export function log(message: string): void {
   process.stdout.write(`[bench] ${message}\n`);
 }
+
+/** How a figure stands against its target, for the summary table. */
+export const met = (ok: boolean): string => (ok ? 'target met' : 'target missed');
