@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { requestArgsHash } from '../domain/canonical-json.js';
 import { ApiError } from '../errors.js';
 import { rateLimitHeaders } from '../http/rate-limit-headers.js';
-import { denialMessage } from '../http/routes/check.js';
+import { denialMessage } from '../metering/check-answer.js';
 import type { TypedApp } from '../http/typed-app.js';
 import { authenticate } from '../metering/credentials.js';
 import { effectiveLimits } from '../metering/limits.js';

@@ -36,15 +36,3 @@ export function rateLimitHeaders(result: MeterResult, limits: Limits, period: Sp
   if (!result.allowed && result.retryAfterMs !== null) headers['retry-after'] = String(Math.ceil(result.retryAfterMs / 1000));
   return headers;
 }
-
-/** The window closest to refusing: the app's when it has fewer units left, else the group's. */
-export function tightestWindow(result: MeterResult): { limit: number; remaining: number; reset: number } {
-  const candidates = [result.groupRate, result.appRate].filter((s): s is RateState => s !== null);
-  if (result.deniedBy !== null && result.code === 'rate_limited') {
-    const denied = result.deniedBy === 'group' ? result.groupRate : result.appRate;
-    if (denied) return { limit: denied.limit, remaining: denied.remaining, reset: Math.ceil(denied.resetMs / 1000) };
-  }
-  if (candidates.length === 0) return { limit: -1, remaining: -1, reset: 0 };
-  const tightest = candidates.reduce((a, b) => (b.remaining < a.remaining ? b : a));
-  return { limit: tightest.limit, remaining: tightest.remaining, reset: Math.ceil(tightest.resetMs / 1000) };
-}

@@ -1,15 +1,17 @@
-import { Type, type Static } from 'typebox';
-import { checkCall, type CheckOutcome } from '../../metering/meter-call.js';
+import { Type } from 'typebox';
+import { checkAnswer, unauthorizedAnswer } from '../../metering/check-answer.js';
+import { checkCall } from '../../metering/meter-call.js';
 import { effectiveLimits } from '../../metering/limits.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
-import { rateLimitHeaders, tightestWindow } from '../rate-limit-headers.js';
+import { rateLimitHeaders } from '../rate-limit-headers.js';
 import { errors, Id } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 const Secret = Type.String({ minLength: 1, maxLength: 256 });
 
-const CheckBody = Type.Object({
+/** What `POST /v1/check` accepts; the SDK's embedded mode checks its input against it too. */
+export const CheckBody = Type.Object({
   key: Type.Optional(Secret),
   app_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   app_key: Type.Optional(Secret),
@@ -25,7 +27,8 @@ const RateLimitState = Type.Object({
   reset: Type.Integer({ description: 'Seconds until the window is empty again.' }),
 });
 
-const CheckAnswer = Type.Object({
+/** The JSON schema of `CheckAnswer` (src/metering/check-answer.ts), for validation and the OpenAPI document. */
+const CheckAnswerSchema = Type.Object({
   allowed: Type.Boolean(),
   code: Type.Enum(['ok', 'rate_limited', 'quota_exceeded', 'unauthorized']),
   message: Type.String(),
@@ -46,7 +49,6 @@ const CheckAnswer = Type.Object({
   replayed: Type.Boolean({ description: 'True when this is the stored answer to an earlier call with the same idempotency_key.' }),
 });
 
-type CheckAnswer = Static<typeof CheckAnswer>;
 
 /**
  * `POST /v1/check`: may this customer make this call? If so it is counted,
@@ -59,7 +61,7 @@ export function checkRoutes(app: TypedApp, services: Services): void {
       tags: ['metering'], summary: "Meter a customer's call: authenticate, rate-limit, apply the quota, record",
       security: [{ bearer: [] }],
       body: CheckBody,
-      response: { 200: CheckAnswer, ...errors(400, 401, 413, 415, 500) },
+      response: { 200: CheckAnswerSchema, ...errors(400, 401, 413, 415, 500) },
     },
   }, async (request, reply) => {
     const body = request.body;
@@ -67,7 +69,7 @@ export function checkRoutes(app: TypedApp, services: Services): void {
       ? { key: body.key }
       : body.app_id !== undefined && body.app_key !== undefined ? { appId: body.app_id, appKey: body.app_key } : null;
     if (credentials === null) {
-      return unauthorized('Missing customer credentials: send "key", or "app_id" and "app_key".');
+      return unauthorizedAnswer('Missing customer credentials: send "key", or "app_id" and "app_key".');
     }
     const outcome = await checkCall(services, {
       credentials,
@@ -76,62 +78,8 @@ export function checkRoutes(app: TypedApp, services: Services): void {
       ...(body.request_args === undefined ? {} : { requestArgs: body.request_args as Record<string, unknown> }),
       ...(body.idempotency_key === undefined ? {} : { idempotencyKey: body.idempotency_key }),
     });
-    if (outcome.kind === 'unauthorized') return unauthorized(outcome.message);
+    if (outcome.kind === 'unauthorized') return unauthorizedAnswer(outcome.message);
     void reply.headers(rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, services.clock.now()));
-    return answer(outcome);
+    return checkAnswer(outcome);
   });
-}
-
-function unauthorized(message: string): CheckAnswer {
-  return {
-    allowed: false, code: 'unauthorized', message, group_id: null, app_id: null, key_id: null,
-    monthly_used: null, monthly_quota: null, rate_limit: null, app: null, period: null, retry_after: null,
-    request_args_hash: null, replayed: false,
-  };
-}
-
-function answer(outcome: Extract<CheckOutcome, { kind: 'metered' }>): CheckAnswer {
-  const { context, result, period } = outcome;
-  const limits = { group: context.plan, app: context.app };
-  return {
-    allowed: result.allowed,
-    code: result.code,
-    message: denialMessage(outcome),
-    group_id: context.group.id,
-    app_id: context.app.id,
-    key_id: context.key.id,
-    monthly_used: result.groupUsed,
-    monthly_quota: limits.group.monthlyQuota,
-    rate_limit: tightestWindow(result),
-    app: {
-      monthly_used: result.appUsed,
-      monthly_quota: limits.app.monthlyQuota ?? -1,
-      rate_limit_per_minute: limits.app.rateLimitPerMinute ?? -1,
-    },
-    period: { from_date: new Date(period.start).toISOString(), to_date: new Date(period.end).toISOString() },
-    retry_after: result.retryAfterMs === null ? null : Math.ceil(result.retryAfterMs / 1000),
-    request_args_hash: outcome.requestArgsHash,
-    replayed: result.replayed,
-  };
-}
-
-/** Which limit refused the call and when to retry, in words. */
-export function denialMessage(outcome: Extract<CheckOutcome, { kind: 'metered' }>): string {
-  const { result, context, period } = outcome;
-  const retry = result.retryAfterMs === null ? null : Math.ceil(result.retryAfterMs / 1000);
-  const scope = result.deniedBy === 'app' ? `app "${context.app.id}"` : `group "${context.group.id}"`;
-  switch (result.code) {
-    case 'ok':
-      return 'Allowed.';
-    case 'quota_exceeded': {
-      const quota = result.deniedBy === 'app' ? context.app.monthlyQuota : context.plan.monthlyQuota;
-      return `Monthly quota of ${quota} units for ${scope} exceeded; it resets at ${new Date(period.end).toISOString()}.`;
-    }
-    case 'rate_limited': {
-      const limit = result.deniedBy === 'app' ? context.app.rateLimitPerMinute : context.plan.rateLimitPerMinute;
-      return retry === null
-        ? `This call's cost is above the rate limit of ${limit} units per minute for ${scope}; it can never be allowed.`
-        : `Rate limit of ${limit} units per minute for ${scope} exceeded. Retry in ${retry} seconds.`;
-    }
-  }
 }
