@@ -73,7 +73,13 @@ export async function buildServer(services: Services, options: BuildOptions = {}
 
   healthRoutes(app, services);
   checkRoutes(app, services);
-  eventRoutes(app, services);
+  await app.register(async (events: TypedApp) => {
+    // Event batches carry thousands of objects: parse them with plain JSON.parse (its result is only
+    // read field by field, never merged into another object, so a "__proto__" key is harmless).
+    events.removeContentTypeParser('application/json');
+    events.addContentTypeParser('application/json', { parseAs: 'string' }, events.getDefaultJsonParser('ignore', 'ignore'));
+    eventRoutes(events, services);
+  });
   usageRoutes(app, services);
   await app.register(async (admin: TypedApp) => {
     admin.addHook('onRequest', requireAdmin(services));

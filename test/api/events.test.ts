@@ -73,6 +73,18 @@ describe('POST /v1/events: what works', () => {
     assert.equal(usage.body.ocr_usage.find((r: any) => r.usage_type === 'ce-usage').count, 4);
   });
 
+  test('a "__proto__" key in an event is data, not a prototype', async () => {
+    const args = '{"__proto__": {"polluted": true}}';
+    const res = await send(`[{"id": "${id()}", "app_id": "${c.appId}", "usage_type": "proto-test", "request_args": ${args}}]`);
+    assert.equal(res.body.accepted, 1);
+    const usage = await request(`${server.url}/v3/ocr-usage?group_by=usage_type`, { headers: { 'x-api-key': c.key } });
+    const record = usage.body.ocr_usage.find((r: any) => r.usage_type === 'proto-test');
+    assert.equal(record.request_args_hash, requestArgsHash(JSON.parse(args)), 'hashed as an ordinary key');
+    assert.notEqual(record.request_args_hash, requestArgsHash({}));
+    const proto = await send(`{"__proto__": [1]}`);
+    assert.equal(proto.status, 400);
+  });
+
   test('a service token may send events', async () => {
     const token = (await admin.post('/admin/service-tokens', {})).body.token;
     assert.equal((await send([{ id: id(), app_id: c.appId, usage_type: 'pdf' }], 'application/json', token)).body.accepted, 1);

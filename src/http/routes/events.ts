@@ -60,7 +60,7 @@ export function eventRoutes(app: TypedApp, services: Services): void {
 
   // An NDJSON body is read as a stream, a chunk at a time, never held whole.
   app.addContentTypeParser('application/x-ndjson', (_request, payload, done) => done(null, payload));
-  app.addContentTypeParser('application/cloudevents-batch+json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser('application/cloudevents-batch+json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, app.getDefaultJsonParser('ignore', 'ignore'));
 
   app.post('/v1/events', {
     onRequest: requireServiceCaller(services),
