@@ -11,6 +11,7 @@ import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
   Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
 } from '../store.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { openDatabase } from './database.js';
 import { GroupCommitter } from './group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
@@ -48,6 +49,7 @@ export class SqliteStore implements Store {
   private readonly committer: GroupCommitter<PendingWrite, number>;
   private readonly writer: WriterClient;
   private readonly loading = new Map<string, Promise<void>>();
+  private readonly lock: DataDirLock;
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
   /** Lookups on every call (by secret hash, by app id); dropped whenever the catalogue changes. */
   private readonly keyCache = new Map<string, KeyContext | null>();
@@ -59,14 +61,20 @@ export class SqliteStore implements Store {
 
   constructor(private readonly options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
-    this.path = join(options.dataDir, 'tollgate.db');
-    this.db = openDatabase(this.path);
-    migrate(this.db);
-    this.stmt = prepare(this.db);
-    new RollupWriter(this.db).recover();
-    this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
-    this.committer = new GroupCommitter((items) => this.writer.commit(items, options.clock.now()));
-    this.limiter = new LocalLimiter();
+    this.lock = DataDirLock.acquire(options.dataDir);
+    try {
+      this.path = join(options.dataDir, 'tollgate.db');
+      this.db = openDatabase(this.path);
+      migrate(this.db);
+      this.stmt = prepare(this.db);
+      new RollupWriter(this.db).recover();
+      this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
+      this.committer = new GroupCommitter((items) => this.writer.commit(items, options.clock.now()));
+      this.limiter = new LocalLimiter();
+    } catch (error) {
+      this.lock.release();
+      throw error;
+    }
 
     const every = (ms: number, fn: () => void): void => {
       const timer = setInterval(fn, ms);
@@ -89,6 +97,7 @@ export class SqliteStore implements Store {
     await this.writer.close();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
+    this.lock.release();
   }
 
   // ------------------------------------------------------------ catalogue
