@@ -108,3 +108,24 @@ test('submitMany: one promise for many items, and a submission is never split ac
   assert.deepEqual(batches, [[1, 2, 3], [4, 5, 6]], 'a batch holds whole submissions');
   assert.deepEqual(await committer.submitMany([]), []);
 });
+
+test('with maxInFlight 2 the next batch is handed over while the first commits, and results stay in order', async () => {
+  const slow = slowCommit();
+  const committer = new GroupCommitter<number, number>(slow.commit, 10_000, 2);
+  const first = committer.submit(1);
+  await tick();
+  const second = committer.submit(2);
+  await tick();
+  assert.deepEqual(slow.batches, [[1], [2]], 'the second batch did not wait for the first to finish');
+  const third = committer.submit(3);
+  await tick();
+  assert.deepEqual(slow.batches, [[1], [2]], 'never more than two at once');
+  slow.finish[0]!();
+  slow.finish[1]!();
+  assert.deepEqual(await Promise.all([first, second]), [10, 20]);
+  await tick();
+  assert.deepEqual(slow.batches, [[1], [2], [3]]);
+  slow.finish[2]!();
+  assert.equal(await third, 30);
+  await committer.drain();
+});

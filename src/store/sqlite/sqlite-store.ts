@@ -69,7 +69,8 @@ export class SqliteStore implements Store {
       this.stmt = prepare(this.db);
       new RollupWriter(this.db).recover();
       this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
-      this.committer = new GroupCommitter((items) => this.writer.commit(items, options.clock.now()));
+      // The writer thread commits messages in order, so a second batch can wait there while the first is fsynced.
+      this.committer = new GroupCommitter((items) => this.writer.commit(items, options.clock.now()), 10_000, 2);
       this.limiter = new LocalLimiter();
     } catch (error) {
       this.lock.release();
