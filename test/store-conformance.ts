@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { billingPeriod } from '../src/domain/periods.js';
 import { ConflictError, NotFoundError } from '../src/errors.js';
-import type { Limits, MeterRequest, Store } from '../src/store/store.js';
+import type { CatalogStore, Limits, MeterRequest, Store } from '../src/store/store.js';
 
 /**
  * What every Store must do, whatever it is made of. Each implementation's
@@ -37,17 +37,7 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
       await harness.destroy();
     });
 
-    async function customer(timeZone = 'UTC') {
-      const planId = uid('plan');
-      const groupId = uid('group');
-      const appId = uid('app');
-      const keyId = uid('key');
-      await store.createPlan({ id: planId, monthlyQuota: 1000, rateLimitPerMinute: 100, pricePerCall: null, timeZone }, T0);
-      await store.createGroup({ id: groupId, name: 'G', planId }, T0);
-      await store.createApp({ id: appId, groupId, name: 'A', monthlyQuota: null, rateLimitPerMinute: null }, T0);
-      await store.createKey({ id: keyId, appId, name: 'k', hint: 'tg_ab…', secretHash: uid('hash'), createdAt: T0, expiresAt: null });
-      return { planId, groupId, appId, keyId };
-    }
+    const customer = (timeZone = 'UTC') => createCustomer(store, timeZone);
 
     /** Sums of one dimension over one run of buckets. */
     async function sum(groupId: string, dimension: 'usage_type' | 'app_id' | 'request_args_hash', level: 'quarter' | 'hour' | 'day', start: number, end: number) {
@@ -64,93 +54,7 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
       };
     }
 
-    describe('catalogue', () => {
-      test('plans: create, read, list by pages, update; a taken id conflicts', async () => {
-        const ids = [uid('p'), uid('p'), uid('p')].sort();
-        for (const id of ids) await store.createPlan({ id, monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata' }, T0);
-        const plan = await store.getPlan(ids[0]!);
-        assert.deepEqual(plan, { id: ids[0], monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata', createdAt: T0, updatedAt: T0 });
-        await assert.rejects(store.createPlan({ id: ids[0]!, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0), ConflictError);
-        const updated = await store.updatePlan(ids[0]!, { monthlyQuota: 50, pricePerCall: null }, T0 + 1);
-        assert.equal(updated.monthlyQuota, 50);
-        assert.equal(updated.pricePerCall, null);
-        assert.equal(updated.rateLimitPerMinute, -1, 'fields not in the patch keep their value');
-        assert.equal(updated.updatedAt, T0 + 1);
-        await assert.rejects(store.updatePlan(uid('missing'), { monthlyQuota: 1 }, T0), NotFoundError);
-        assert.equal(await store.getPlan(uid('missing')), null);
-
-        const seen: string[] = [];
-        let after: string | undefined;
-        for (;;) {
-          const page = await store.listPlans({ limit: 2, ...(after ? { after } : {}) });
-          assert.ok(page.items.length <= 2);
-          seen.push(...page.items.map((p) => p.id));
-          if (page.next === null) break;
-          after = page.next;
-        }
-        for (const id of ids) assert.ok(seen.includes(id));
-        assert.deepEqual(seen, [...seen].sort(), 'pages come in id order');
-        assert.equal(new Set(seen).size, seen.length, 'no item on two pages');
-      });
-
-      test('groups and apps need their parent; apps list per group', async () => {
-        const c = await customer();
-        await assert.rejects(store.createGroup({ id: uid('g'), name: 'x', planId: uid('nope') }, T0), NotFoundError);
-        await assert.rejects(store.createApp({ id: uid('a'), groupId: uid('nope'), name: 'x', monthlyQuota: null, rateLimitPerMinute: null }, T0), NotFoundError);
-        await assert.rejects(store.createGroup({ id: c.groupId, name: 'x', planId: c.planId }, T0), ConflictError);
-        const second = await store.createApp({ id: uid('app'), groupId: c.groupId, name: 'B', monthlyQuota: 10, rateLimitPerMinute: 2 }, T0);
-        const apps = await store.listApps(c.groupId, { limit: 10 });
-        assert.deepEqual(apps.items.map((a) => a.id).sort(), [c.appId, second.id].sort());
-        const patched = await store.updateApp(second.id, { monthlyQuota: null }, T0 + 5);
-        assert.equal(patched.monthlyQuota, null);
-        assert.equal(patched.rateLimitPerMinute, 2);
-        const otherPlan = uid('plan');
-        await store.createPlan({ id: otherPlan, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0);
-        assert.equal((await store.updateGroup(c.groupId, { planId: otherPlan }, T0)).planId, otherPlan);
-        await assert.rejects(store.updateGroup(c.groupId, { planId: uid('nope') }, T0), NotFoundError);
-      });
-
-      test('keys: found by secret hash with app, group and plan; revocation is kept', async () => {
-        const c = await customer('Asia/Kathmandu');
-        const hash = uid('secret-hash');
-        await store.createKey({ id: uid('key'), appId: c.appId, name: 'mine', hint: 'tg_xy…', secretHash: hash, createdAt: T0, expiresAt: T0 + 1000 });
-        const context = await store.findKeyContext(hash);
-        assert.ok(context);
-        assert.equal(context.app.id, c.appId);
-        assert.equal(context.group.id, c.groupId);
-        assert.equal(context.plan.id, c.planId);
-        assert.equal(context.plan.timeZone, 'Asia/Kathmandu');
-        assert.equal(context.key.expiresAt, T0 + 1000);
-        assert.equal(context.key.groupId, c.groupId);
-        assert.equal(await store.findKeyContext(uid('unknown')), null);
-
-        const revoked = await store.revokeKey(context.key.id, T0 + 10);
-        assert.equal(revoked.revokedAt, T0 + 10);
-        assert.equal((await store.revokeKey(context.key.id, T0 + 20)).revokedAt, T0 + 10, 'the first revocation time stays');
-        assert.equal((await store.findKeyContext(hash))!.key.revokedAt, T0 + 10, 'a lookup after revocation sees it');
-        await assert.rejects(store.revokeKey(uid('nope'), T0), NotFoundError);
-        const keys = await store.listKeys(c.appId, { limit: 10 });
-        assert.equal(keys.items.length, 2);
-      });
-
-      test('a plan change reaches key lookups at once', async () => {
-        const c = await customer();
-        const hash = uid('h');
-        await store.createKey({ id: uid('key'), appId: c.appId, name: '', hint: '', secretHash: hash, createdAt: T0, expiresAt: null });
-        assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 1000);
-        await store.updatePlan(c.planId, { monthlyQuota: 7 }, T0);
-        assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 7);
-      });
-
-      test('service tokens: found by hash, revocable', async () => {
-        const hash = uid('svc-hash');
-        const token = await store.createServiceToken({ id: uid('svc'), name: 'backend', hint: 'tgs_…', secretHash: hash, createdAt: T0 });
-        assert.equal((await store.findServiceToken(hash))!.id, token.id);
-        await store.revokeServiceToken(token.id, T0 + 1);
-        assert.equal((await store.findServiceToken(hash))!.revokedAt, T0 + 1);
-        await assert.rejects(store.revokeServiceToken(uid('nope'), T0), NotFoundError);
-      });
-    });
+    catalogueTests(() => store);
 
     describe('metering', () => {
       test('a quota of N admits exactly N, concurrently, and records each', async () => {
@@ -384,6 +288,130 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
         assert.equal(rows.reduce((s, r) => s + r.count, 0), 3);
         assert.ok(await store.findKeyContext('nothing') === null);
       });
+    });
+  });
+}
+
+/** A plan, group, app and key, with fresh ids. */
+async function createCustomer(catalog: CatalogStore, timeZone = 'UTC') {
+  const planId = uid('plan');
+  const groupId = uid('group');
+  const appId = uid('app');
+  const keyId = uid('key');
+  await catalog.createPlan({ id: planId, monthlyQuota: 1000, rateLimitPerMinute: 100, pricePerCall: null, timeZone }, T0);
+  await catalog.createGroup({ id: groupId, name: 'G', planId }, T0);
+  await catalog.createApp({ id: appId, groupId, name: 'A', monthlyQuota: null, rateLimitPerMinute: null }, T0);
+  await catalog.createKey({ id: keyId, appId, name: 'k', hint: 'tg_ab…', secretHash: uid('hash'), createdAt: T0, expiresAt: null });
+  return { planId, groupId, appId, keyId };
+}
+
+/**
+ * The catalogue part of the contract, on its own: what a store's catalogue
+ * component must do before the rest of the store exists (the scale-out
+ * store's PostgreSQL catalogue runs it alone as well as within the whole suite).
+ */
+export function catalogueConformance(name: string, open: () => Promise<{ catalog: CatalogStore; destroy(): Promise<void> }>): void {
+  describe(`catalogue conformance: ${name}`, () => {
+    let harness: { catalog: CatalogStore; destroy(): Promise<void> };
+    before(async () => {
+      harness = await open();
+    });
+    after(async () => harness.destroy());
+    catalogueTests(() => harness.catalog);
+  });
+}
+
+function catalogueTests(get: () => CatalogStore): void {
+  const customer = (timeZone = 'UTC') => createCustomer(get(), timeZone);
+  describe('catalogue', () => {
+    let store: CatalogStore;
+    before(() => {
+      store = get();
+    });
+    test('plans: create, read, list by pages, update; a taken id conflicts', async () => {
+      const ids = [uid('p'), uid('p'), uid('p')].sort();
+      for (const id of ids) await store.createPlan({ id, monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata' }, T0);
+      const plan = await store.getPlan(ids[0]!);
+      assert.deepEqual(plan, { id: ids[0], monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata', createdAt: T0, updatedAt: T0 });
+      await assert.rejects(store.createPlan({ id: ids[0]!, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0), ConflictError);
+      const updated = await store.updatePlan(ids[0]!, { monthlyQuota: 50, pricePerCall: null }, T0 + 1);
+      assert.equal(updated.monthlyQuota, 50);
+      assert.equal(updated.pricePerCall, null);
+      assert.equal(updated.rateLimitPerMinute, -1, 'fields not in the patch keep their value');
+      assert.equal(updated.updatedAt, T0 + 1);
+      await assert.rejects(store.updatePlan(uid('missing'), { monthlyQuota: 1 }, T0), NotFoundError);
+      assert.equal(await store.getPlan(uid('missing')), null);
+
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.listPlans({ limit: 2, ...(after ? { after } : {}) });
+        assert.ok(page.items.length <= 2);
+        seen.push(...page.items.map((p) => p.id));
+        if (page.next === null) break;
+        after = page.next;
+      }
+      for (const id of ids) assert.ok(seen.includes(id));
+      assert.deepEqual(seen, [...seen].sort(), 'pages come in id order');
+      assert.equal(new Set(seen).size, seen.length, 'no item on two pages');
+    });
+
+    test('groups and apps need their parent; apps list per group', async () => {
+      const c = await customer();
+      await assert.rejects(store.createGroup({ id: uid('g'), name: 'x', planId: uid('nope') }, T0), NotFoundError);
+      await assert.rejects(store.createApp({ id: uid('a'), groupId: uid('nope'), name: 'x', monthlyQuota: null, rateLimitPerMinute: null }, T0), NotFoundError);
+      await assert.rejects(store.createGroup({ id: c.groupId, name: 'x', planId: c.planId }, T0), ConflictError);
+      const second = await store.createApp({ id: uid('app'), groupId: c.groupId, name: 'B', monthlyQuota: 10, rateLimitPerMinute: 2 }, T0);
+      const apps = await store.listApps(c.groupId, { limit: 10 });
+      assert.deepEqual(apps.items.map((a) => a.id).sort(), [c.appId, second.id].sort());
+      const patched = await store.updateApp(second.id, { monthlyQuota: null }, T0 + 5);
+      assert.equal(patched.monthlyQuota, null);
+      assert.equal(patched.rateLimitPerMinute, 2);
+      const otherPlan = uid('plan');
+      await store.createPlan({ id: otherPlan, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0);
+      assert.equal((await store.updateGroup(c.groupId, { planId: otherPlan }, T0)).planId, otherPlan);
+      await assert.rejects(store.updateGroup(c.groupId, { planId: uid('nope') }, T0), NotFoundError);
+    });
+
+    test('keys: found by secret hash with app, group and plan; revocation is kept', async () => {
+      const c = await customer('Asia/Kathmandu');
+      const hash = uid('secret-hash');
+      await store.createKey({ id: uid('key'), appId: c.appId, name: 'mine', hint: 'tg_xy…', secretHash: hash, createdAt: T0, expiresAt: T0 + 1000 });
+      const context = await store.findKeyContext(hash);
+      assert.ok(context);
+      assert.equal(context.app.id, c.appId);
+      assert.equal(context.group.id, c.groupId);
+      assert.equal(context.plan.id, c.planId);
+      assert.equal(context.plan.timeZone, 'Asia/Kathmandu');
+      assert.equal(context.key.expiresAt, T0 + 1000);
+      assert.equal(context.key.groupId, c.groupId);
+      assert.equal(await store.findKeyContext(uid('unknown')), null);
+
+      const revoked = await store.revokeKey(context.key.id, T0 + 10);
+      assert.equal(revoked.revokedAt, T0 + 10);
+      assert.equal((await store.revokeKey(context.key.id, T0 + 20)).revokedAt, T0 + 10, 'the first revocation time stays');
+      assert.equal((await store.findKeyContext(hash))!.key.revokedAt, T0 + 10, 'a lookup after revocation sees it');
+      await assert.rejects(store.revokeKey(uid('nope'), T0), NotFoundError);
+      const keys = await store.listKeys(c.appId, { limit: 10 });
+      assert.equal(keys.items.length, 2);
+    });
+
+    test('a plan change reaches key lookups at once', async () => {
+      const c = await customer();
+      const hash = uid('h');
+      await store.createKey({ id: uid('key'), appId: c.appId, name: '', hint: '', secretHash: hash, createdAt: T0, expiresAt: null });
+      assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 1000);
+      await store.updatePlan(c.planId, { monthlyQuota: 7 }, T0);
+      assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 7);
+    });
+
+    test('service tokens: found by hash, revocable', async () => {
+      const hash = uid('svc-hash');
+      const token = await store.createServiceToken({ id: uid('svc'), name: 'backend', hint: 'tgs_…', secretHash: hash, createdAt: T0 });
+      assert.equal((await store.findServiceToken(hash))!.id, token.id);
+      await store.revokeServiceToken(token.id, T0 + 1);
+      assert.equal((await store.findServiceToken(hash))!.revokedAt, T0 + 1);
+      await assert.rejects(store.revokeServiceToken(uid('nope'), T0), NotFoundError);
     });
   });
 }
