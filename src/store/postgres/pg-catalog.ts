@@ -1,5 +1,6 @@
 import pg, { type Pool, type QueryResultRow } from 'pg';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
+import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken } from '../catalog-rows.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import type {
   AppPatch, CatalogStore, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch,
@@ -174,47 +175,4 @@ export class PgCatalog implements CatalogStore {
     if (value === null) throw new NotFoundError(`No ${kind} with id "${id}".`);
     return value;
   }
-}
-
-function defined<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-type Row = Record<string, unknown> | null | undefined;
-const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-
-function mapPlan(r: Row): Plan | null {
-  if (!r) return null;
-  return {
-    id: r.id as string, monthlyQuota: num(r.monthly_quota)!, rateLimitPerMinute: num(r.rate_limit_per_minute)!,
-    pricePerCall: (r.price_per_call as string | null) ?? null, timeZone: r.time_zone as string,
-    createdAt: num(r.created_at)!, updatedAt: num(r.updated_at)!,
-  };
-}
-
-function mapGroup(r: Row): Group | null {
-  if (!r) return null;
-  return { id: r.id as string, name: r.name as string, planId: r.plan_id as string, createdAt: num(r.created_at)!, updatedAt: num(r.updated_at)! };
-}
-
-function mapApp(r: Row): App | null {
-  if (!r) return null;
-  return {
-    id: r.id as string, groupId: r.group_id as string, name: r.name as string,
-    monthlyQuota: num(r.monthly_quota), rateLimitPerMinute: num(r.rate_limit_per_minute), disabledAt: num(r.disabled_at),
-    createdAt: num(r.created_at)!, updatedAt: num(r.updated_at)!,
-  };
-}
-
-function mapKey(r: Row): Key | null {
-  if (!r) return null;
-  return {
-    id: r.id as string, appId: r.app_id as string, groupId: r.group_id as string, name: r.name as string, hint: r.hint as string,
-    createdAt: num(r.created_at)!, expiresAt: num(r.expires_at), revokedAt: num(r.revoked_at),
-  };
-}
-
-function mapToken(r: Row): ServiceToken | null {
-  if (!r) return null;
-  return { id: r.id as string, name: r.name as string, hint: r.hint as string, createdAt: num(r.created_at)!, revokedAt: num(r.revoked_at) };
 }

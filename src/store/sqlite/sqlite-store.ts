@@ -11,6 +11,7 @@ import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
   Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
 } from '../store.js';
+import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken } from '../catalog-rows.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { openDatabase } from './database.js';
 import { GroupCommitter } from './group-commit.js';
@@ -472,56 +473,8 @@ function paginate<T>(stmt: Statement, args: unknown[], page: PageRequest, map: (
   return { items, next: rows.length > page.limit && last ? last.id : null };
 }
 
-function defined<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-type Row = Record<string, unknown> | undefined;
-
-function mapPlan(row: unknown): Plan | null {
-  const r = row as Row;
-  if (r === undefined) return null;
-  return {
-    id: r.id as string, monthlyQuota: r.monthly_quota as number, rateLimitPerMinute: r.rate_limit_per_minute as number,
-    pricePerCall: r.price_per_call as string | null, timeZone: r.time_zone as string,
-    createdAt: r.created_at as number, updatedAt: r.updated_at as number,
-  };
-}
-
-function mapGroup(row: unknown): Group | null {
-  const r = row as Row;
-  if (r === undefined) return null;
-  return { id: r.id as string, name: r.name as string, planId: r.plan_id as string, createdAt: r.created_at as number, updatedAt: r.updated_at as number };
-}
-
-function mapApp(row: unknown): App | null {
-  const r = row as Row;
-  if (r === undefined) return null;
-  return {
-    id: r.id as string, groupId: r.group_id as string, name: r.name as string,
-    monthlyQuota: r.monthly_quota as number | null, rateLimitPerMinute: r.rate_limit_per_minute as number | null,
-    disabledAt: (r.disabled_at as number | null | undefined) ?? null,
-    createdAt: r.created_at as number, updatedAt: r.updated_at as number,
-  };
-}
-
-function mapKey(row: unknown): Key | null {
-  const r = row as Row;
-  if (r === undefined) return null;
-  return {
-    id: r.id as string, appId: r.app_id as string, groupId: r.group_id as string, name: r.name as string, hint: r.hint as string,
-    createdAt: r.created_at as number, expiresAt: r.expires_at as number | null, revokedAt: r.revoked_at as number | null,
-  };
-}
-
-function mapToken(row: unknown): ServiceToken | null {
-  const r = row as Row;
-  if (r === undefined) return null;
-  return { id: r.id as string, name: r.name as string, hint: r.hint as string, createdAt: r.created_at as number, revokedAt: r.revoked_at as number | null };
-}
-
 function mapKeyContext(row: unknown): KeyContext | null {
-  const r = row as Row;
+  const r = row as Record<string, unknown> | undefined;
   if (r === undefined) return null;
   const pick = (prefix: string) =>
     Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
