@@ -1,0 +1,139 @@
+import type { Redis } from 'ioredis';
+import { evaluate, MINUTE_MS, type WindowCounter } from '../../limits/sliding-window.js';
+import type { MeterRequest, MeterResult, RateState } from '../store.js';
+
+/**
+ * One round trip per call: this script applies the group's and the app's
+ * per-minute windows and monthly quotas all-or-nothing, atomically in Redis,
+ * with the same arithmetic as the in-process limiter (src/limits). It
+ * answers the decision and the counters as they stand; the remaining units,
+ * reset and retry times are derived from those by the same pure functions.
+ *
+ * KEYS: group window, app window, group quota, app quota.
+ * ARGV: now, window ms, group rate, app rate, group quota, app quota, cost,
+ *       mode (record | reserve | rate_only), quota TTL in ms.
+ * A quota counter that does not exist yet answers `missing` (and changes
+ * nothing): the caller seeds it from PostgreSQL with SET NX and calls again.
+ */
+export const ADMIT_SCRIPT = `
+local now = tonumber(ARGV[1])
+local w = tonumber(ARGV[2])
+local limits = { tonumber(ARGV[3]), tonumber(ARGV[4]) }
+local quotas = { tonumber(ARGV[5]), tonumber(ARGV[6]) }
+local cost = tonumber(ARGV[7])
+local mode = ARGV[8]
+local quotaTtl = tonumber(ARGV[9])
+local ws = now - (now % w)
+
+local function window(key)
+  local s = redis.call('HMGET', key, 's', 'p', 'c')
+  local start, prev, curr = tonumber(s[1]), tonumber(s[2]) or 0, tonumber(s[3]) or 0
+  if start == nil or ws - start >= 2 * w then return ws, 0, 0 end
+  if ws > start then return ws, curr, 0 end
+  return start, prev, curr
+end
+
+local starts, prevs, currs = {}, {}, {}
+for i = 1, 2 do starts[i], prevs[i], currs[i] = window(KEYS[i]) end
+
+local used = { 0, 0 }
+for i = 1, 2 do
+  local v = redis.call('GET', KEYS[i + 2])
+  if not v then return { 'missing', i == 1 and 'group' or 'app' } end
+  used[i] = tonumber(v)
+end
+
+local names = { 'group', 'app' }
+local code, denied = 'ok', ''
+if mode ~= 'rate_only' then
+  for i = 1, 2 do
+    if code == 'ok' and quotas[i] >= 0 and used[i] + cost > quotas[i] then code, denied = 'quota_exceeded', names[i] end
+  end
+end
+for i = 1, 2 do
+  if code == 'ok' and limits[i] >= 0 then
+    local elapsed = math.min(math.max(now - starts[i], 0), w)
+    local weighted = prevs[i] * (1 - elapsed / w) + currs[i]
+    if weighted + cost > limits[i] + 1e-9 then code, denied = 'rate_limited', names[i] end
+  end
+end
+
+if code == 'ok' then
+  for i = 1, 2 do
+    if limits[i] >= 0 then
+      currs[i] = currs[i] + cost
+      redis.call('HSET', KEYS[i], 's', starts[i], 'p', prevs[i], 'c', currs[i])
+      redis.call('PEXPIRE', KEYS[i], 2 * w)
+    end
+    if mode ~= 'rate_only' then
+      used[i] = redis.call('INCRBY', KEYS[i + 2], cost)
+      redis.call('PEXPIRE', KEYS[i + 2], quotaTtl)
+    end
+  end
+end
+return { code, denied, used[1], used[2], starts[1], prevs[1], currs[1], starts[2], prevs[2], currs[2] }
+`;
+
+/** Keys of one group and app: the braces keep them in one cluster slot. */
+export function limiterKeys(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>): [string, string, string, string] {
+  const tag = `{${request.groupId}}`;
+  return [
+    `tg:${tag}:win:g`,
+    `tg:${tag}:win:a:${request.appId}`,
+    `tg:${tag}:quota:g:${request.period.start}`,
+    `tg:${tag}:quota:a:${request.appId}:${request.period.start}`,
+  ];
+}
+
+export type AdmitAnswer =
+  | { kind: 'missing'; scope: 'group' | 'app' }
+  | { kind: 'decided'; result: MeterResult };
+
+/**
+ * Seeds a quota counter with the units durable storage holds for the period;
+ * NX: when another instance seeded it first, its value stands.
+ */
+export async function seedQuota(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app', used: number, ttlMs: number): Promise<void> {
+  const [, , group, app] = limiterKeys(request);
+  await redis.set(scope === 'group' ? group : app, used, 'PX', ttlMs, 'NX');
+}
+
+/** Runs the script once for a request and reads its answer. */
+export async function admitInRedis(redis: Redis, request: MeterRequest, quotaTtlMs: number): Promise<AdmitAnswer> {
+  const { limits } = request;
+  const raw = (await redis.eval(ADMIT_SCRIPT, 4, ...limiterKeys(request),
+    request.now, MINUTE_MS, limits.groupRatePerMinute, limits.appRatePerMinute, limits.groupMonthlyQuota, limits.appMonthlyQuota,
+    request.cost, request.mode, quotaTtlMs)) as Array<string | number>;
+  if (raw[0] === 'missing') return { kind: 'missing', scope: raw[1] as 'group' | 'app' };
+  const code = raw[0] as MeterResult['code'];
+  const allowed = code === 'ok';
+  const num = (i: number) => Number(raw[i]);
+  const windows: Array<WindowCounter> = [
+    { windowStart: num(4), previous: num(5), current: num(6) },
+    { windowStart: num(7), previous: num(8), current: num(9) },
+  ];
+  const state = (i: 0 | 1, limit: number): RateState | null => {
+    if (limit < 0) return null;
+    // The counters already hold this call's cost when it was admitted: what remains is read with cost 0.
+    const verdict = evaluate(windows[i]!, request.now, MINUTE_MS, limit, 0);
+    return { limit, remaining: verdict.remaining, resetMs: verdict.resetMs };
+  };
+  const deniedBy = raw[1] === '' ? null : (raw[1] as 'group' | 'app');
+  let retryAfterMs: number | null = null;
+  if (code === 'quota_exceeded') retryAfterMs = request.period.end - request.now;
+  if (code === 'rate_limited') {
+    const i = deniedBy === 'app' ? 1 : 0;
+    const limit = i === 1 ? limits.appRatePerMinute : limits.groupRatePerMinute;
+    retryAfterMs = evaluate(windows[i]!, request.now, MINUTE_MS, limit, request.cost).retryAfterMs;
+  }
+  return {
+    kind: 'decided',
+    result: {
+      allowed, code, deniedBy: allowed ? null : deniedBy,
+      groupUsed: num(2), appUsed: num(3),
+      groupRate: state(0, limits.groupRatePerMinute), appRate: state(1, limits.appRatePerMinute),
+      retryAfterMs: allowed ? null : retryAfterMs,
+      eventId: null, replayed: false,
+    },
+  };
+}
