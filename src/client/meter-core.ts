@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EmbeddedOptions } from './embedded.js';
+import { credentialsFromHeaders } from '../metering/credentials.js';
 import { TollgateError } from './errors.js';
-import type { CheckInput, CheckResult, Credentials } from './types.js';
+import type { CheckInput, CheckResult } from './types.js';
 
 /** Anything that meters a call: a `Tollgate` client, or an `EmbeddedTollgate`. */
 export interface Checker {
@@ -44,15 +45,8 @@ export type MeterVerdict =
   | { allowed: true; headers: Record<string, string>; result: CheckResult | null }
   | { allowed: false; status: 401 | 429 | 503; headers: Record<string, string>; body: ErrorBody; result: CheckResult | null };
 
-/** The customer's credentials from the request headers, as the usage APIs read them. */
-export function credentialsFromHeaders(headers: IncomingHttpHeaders): Credentials | null {
-  const apiKey = headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey !== '') return { key: apiKey };
-  const appId = headers.app_id;
-  const appKey = headers.app_key;
-  if (typeof appId === 'string' && typeof appKey === 'string' && appId !== '' && appKey !== '') return { appId, appKey };
-  return null;
-}
+/** The customer's credentials from the request headers, read exactly as Tollgate's own usage APIs read them. */
+export { credentialsFromHeaders };
 
 /** A check answer as an HTTP outcome: allowed, 401 `unauthorized`, or 429 `rate_limited` / `quota_exceeded`. */
 export function verdictFor(result: CheckResult): MeterVerdict {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { KeyContext } from '../domain/types.js';
-import { customerCredentials } from '../http/auth.js';
+import { credentialsFromHeaders } from '../metering/credentials.js';
 import type { Credentials } from '../metering/credentials.js';
 import type { ResponseHeaders } from './cost.js';
 
@@ -35,7 +35,7 @@ export const TRUSTED_PREFIX = 'x-tollgate-';
  * customer-key prefix (any other Authorization is the upstream's business).
  */
 export function gatewayCredentials(request: FastifyRequest, keyPrefix: string): Credentials | null {
-  const seed = customerCredentials(request);
+  const seed = credentialsFromHeaders(request.headers);
   if (seed !== null) return seed;
   const header = request.headers.authorization;
   if (typeof header !== 'string') return null;

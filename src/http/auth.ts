@@ -3,7 +3,7 @@ import type { Span } from '../domain/periods.js';
 import { hashSecret, sameHash } from '../domain/secrets.js';
 import type { KeyContext } from '../domain/types.js';
 import { ApiError } from '../errors.js';
-import { authenticate, type Credentials } from '../metering/credentials.js';
+import { authenticate, credentialsFromHeaders } from '../metering/credentials.js';
 import { touchRateLimits } from '../metering/meter-call.js';
 import { effectiveLimits } from '../metering/limits.js';
 import type { Services } from '../services.js';
@@ -54,17 +54,6 @@ export function requireServiceCaller(services: Services): onRequestHookHandler {
   };
 }
 
-/** A customer's credentials from the headers of either seed API. */
-export function customerCredentials(request: FastifyRequest): Credentials | null {
-  const { headers } = request;
-  const apiKey = headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey !== '') return { key: apiKey };
-  const appId = headers.app_id;
-  const appKey = headers.app_key;
-  if (typeof appId === 'string' && typeof appKey === 'string' && appId !== '' && appKey !== '') return { appId, appKey };
-  return null;
-}
-
 /**
  * Customer routes: authenticate the key, count the call against its
  * per-minute limits (not its quota), and attach the customer to the request.
@@ -72,7 +61,7 @@ export function customerCredentials(request: FastifyRequest): Credentials | null
  */
 export function requireCustomer(services: Services): onRequestHookHandler {
   return async (request, reply) => {
-    const auth = await authenticate(services.store, customerCredentials(request), services.clock.now());
+    const auth = await authenticate(services.store, credentialsFromHeaders(request.headers), services.clock.now());
     if (!auth.ok) throw new ApiError('unauthorized', auth.message);
     const { result, period } = await touchRateLimits(services, auth.context);
     const headers = rateLimitHeaders(result, effectiveLimits(auth.context), period, services.clock.now());

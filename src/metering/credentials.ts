@@ -1,9 +1,23 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { hashSecret } from '../domain/secrets.js';
 import type { KeyContext } from '../domain/types.js';
 import type { CatalogStore } from '../store/store.js';
 
 /** A customer's credentials in either style of the seed APIs. */
 export type Credentials = { key: string } | { appId: string; appKey: string };
+
+/**
+ * A customer's credentials from request headers, in either style of the seed
+ * APIs: `x-api-key`, or `app_id` and `app_key`. Null when neither is complete.
+ */
+export function credentialsFromHeaders(headers: IncomingHttpHeaders): Credentials | null {
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey !== '') return { key: apiKey };
+  const appId = headers.app_id;
+  const appKey = headers.app_key;
+  if (typeof appId === 'string' && typeof appKey === 'string' && appId !== '' && appKey !== '') return { appId, appKey };
+  return null;
+}
 
 export type Authentication =
   | { ok: true; context: KeyContext }
