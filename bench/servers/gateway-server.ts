@@ -9,12 +9,7 @@
 import { loadConfig } from '../../src/config.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { startTollgate } from '../../src/runtime.js';
-
-const send = (message: Record<string, unknown>): Promise<void> =>
-  new Promise((resolve) => {
-    if (process.send === undefined) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
+import { batchStats, reportStartFailure, send, stopOnSigterm } from './ipc.js';
 
 try {
   const upstream = process.env.BENCH_UPSTREAM_URL;
@@ -30,24 +25,7 @@ try {
   const tollgate = await startTollgate(config, { gateway });
   await send({ type: 'ready', url: tollgate.url });
 
-  let stopping = false;
-  process.once('SIGTERM', () => {
-    if (stopping) return;
-    stopping = true;
-    const committer = (tollgate.services.store as unknown as { committer?: { recentBatchSizes(): readonly number[] } }).committer;
-    const sizes = committer?.recentBatchSizes() ?? [];
-    void send({
-      type: 'stats',
-      meanBatch: sizes.length === 0 ? null : sizes.reduce((a, b) => a + b, 0) / sizes.length,
-      rssMb: Math.round(process.memoryUsage().rss / 1e6),
-    })
-      .then(() => tollgate.close())
-      .then(() => process.exit(0), (error: unknown) => {
-        process.stderr.write(`gateway-server: failed to stop cleanly: ${String(error)}\n`);
-        process.exit(1);
-      });
-  });
+  stopOnSigterm('gateway-server', () => batchStats(tollgate), () => tollgate.close());
 } catch (error) {
-  await send({ type: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) });
-  process.exit(1);
+  await reportStartFailure(error);
 }

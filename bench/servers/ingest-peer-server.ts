@@ -9,12 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-
-const send = (message: Record<string, unknown>): Promise<void> =>
-  new Promise((resolve) => {
-    if (process.send === undefined) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
+import { reportStartFailure, send, stopOnSigterm } from './ipc.js';
 
 try {
   const dir = process.env.PEER_DATA_DIR!;
@@ -38,13 +33,10 @@ try {
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   await send({ type: 'ready', url });
-  process.once('SIGTERM', () => {
-    void send({ type: 'stats', rssMb: Math.round(process.memoryUsage().rss / 1e6) })
-      .then(() => app.close())
-      .then(() => db.close())
-      .then(() => process.exit(0), () => process.exit(1));
+  stopOnSigterm('ingest-peer-server', () => ({}), async () => {
+    await app.close();
+    db.close();
   });
 } catch (error) {
-  await send({ type: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) });
-  process.exit(1);
+  await reportStartFailure(error);
 }

@@ -6,12 +6,7 @@
  */
 import Fastify from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-
-const send = (message: Record<string, unknown>): Promise<void> =>
-  new Promise((resolve) => {
-    if (process.send === undefined) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
+import { reportStartFailure, send, stopOnSigterm } from './ipc.js';
 
 try {
   const app = Fastify({ logger: false });
@@ -31,12 +26,7 @@ try {
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   await send({ type: 'ready', url });
 
-  process.once('SIGTERM', () => {
-    void send({ type: 'stats', rssMb: Math.round(process.memoryUsage().rss / 1e6) })
-      .then(() => app.close())
-      .then(() => process.exit(0), () => process.exit(1));
-  });
+  stopOnSigterm('peer-server', () => ({}), () => app.close());
 } catch (error) {
-  await send({ type: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) });
-  process.exit(1);
+  await reportStartFailure(error);
 }

@@ -13,12 +13,7 @@ import { systemClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { startTollgate } from '../../src/runtime.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-
-const send = (message: Record<string, unknown>): Promise<void> =>
-  new Promise((resolve) => {
-    if (process.send === undefined) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
+import { batchStats, reportStartFailure, send, stopOnSigterm } from './ipc.js';
 
 try {
   const config = loadConfig(process.env, { host: '127.0.0.1', port: 0, logLevel: 'warn' });
@@ -43,31 +38,7 @@ try {
   const startMs = performance.now() - t0;
   await send({ type: 'ready', url: tollgate.url, startMs, storeOpenMs, rssAfterStoreOpenMb });
 
-  let stopping = false;
-  process.once('SIGTERM', () => {
-    if (stopping) return;
-    stopping = true;
-    // The group committer's recent batch sizes: how many calls share one fsync.
-    const committer = (tollgate.services.store as unknown as { committer?: { recentBatchSizes(): readonly number[] } }).committer;
-    const sizes = committer?.recentBatchSizes() ?? [];
-    const stats = {
-      type: 'stats',
-      batches: sizes.length,
-      meanBatch: sizes.length === 0 ? null : sizes.reduce((a, b) => a + b, 0) / sizes.length,
-      maxBatch: sizes.length === 0 ? null : Math.max(...sizes),
-      rssMb: Math.round(process.memoryUsage().rss / 1e6),
-    };
-    void send(stats)
-      .then(() => tollgate.close())
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          process.stderr.write(`tollgate-server: failed to stop cleanly: ${String(error)}\n`);
-          process.exit(1);
-        },
-      );
-  });
+  stopOnSigterm('tollgate-server', () => batchStats(tollgate), () => tollgate.close());
 } catch (error) {
-  await send({ type: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) });
-  process.exit(1);
+  await reportStartFailure(error);
 }

@@ -5,12 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
-const send = (message: Record<string, unknown>): Promise<void> =>
-  new Promise((resolve) => {
-    if (process.send === undefined) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
+import { reportStartFailure, send, stopOnSigterm } from './ipc.js';
 
 const ANSWER = JSON.stringify({ ok: true, text: 'The quick brown fox jumps over the lazy dog.', confidence: 0.99, pages: 1 });
 
@@ -29,13 +24,10 @@ try {
   await new Promise((resolve) => server.once('listening', resolve));
   await send({ type: 'ready', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 
-  process.once('SIGTERM', () => {
-    void send({ type: 'stats', calls, rssMb: Math.round(process.memoryUsage().rss / 1e6) }).then(() => {
-      server.closeAllConnections();
-      server.close(() => process.exit(0));
-    });
+  stopOnSigterm('upstream-server', () => ({ calls }), () => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
   });
 } catch (error) {
-  await send({ type: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) });
-  process.exit(1);
+  await reportStartFailure(error);
 }
