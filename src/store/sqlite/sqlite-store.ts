@@ -317,28 +317,19 @@ export class SqliteStore implements Store {
       const key = `${scope}:${id}:${period.start}`;
       let load = this.loading.get(key);
       if (load === undefined) {
-        load = this.loadUsage(scope, id, period).finally(() => this.loading.delete(key));
+        load = this.loadUsage(groupId, scope, id, period).finally(() => this.loading.delete(key));
         this.loading.set(key, load);
       }
       await load;
     }
   }
 
-  private async loadUsage(scope: Scope, id: string, period: Span): Promise<void> {
+  /** The group's (or one of its apps') units in the period, summed from the app_id rollups like any usage query. */
+  private async loadUsage(groupId: string, scope: Scope, id: string, period: Span): Promise<void> {
     await this.committer.drain();
-    await this.writer.flushRollups();
-    this.limiter.setUsage(scope, id, period, this.sumUsage(scope, id, period));
-  }
-
-  private sumUsage(scope: Scope, id: string, period: Span): number {
-    let total = 0;
-    for (const segment of decompose(period)) {
-      const row = (scope === 'group'
-        ? this.stmt.sumGroup[segment.level].get(id, segment.start, segment.end)
-        : this.stmt.sumApp[segment.level].get(id, id, segment.start, segment.end)) as { total: number | null };
-      total += row.total ?? 0;
-    }
-    return total;
+    const sums = await this.sumRollups({ groupId, dimension: 'app_id', segments: decompose(period) });
+    const used = sums.flat().filter((row) => scope === 'group' || row.value === id).reduce((total, row) => total + row.count, 0);
+    this.limiter.setUsage(scope, id, period, used);
   }
 
   private pruneReplies(): void {
@@ -446,10 +437,6 @@ function prepare(db: DB) {
     sumRollup: perLevel((level) => db.prepare(`SELECT value, SUM(count) AS count,
         ${['app_id', 'usage_type', 'request_args_hash'].map((f) => `CASE WHEN COUNT(${f}_sole) = COUNT(*) AND MIN(${f}_sole) = MAX(${f}_sole) THEN MIN(${f}_sole) END AS ${camel(f)}`).join(', ')}
       FROM rollup_${level} WHERE group_id = ? AND dimension = ? AND bucket >= ? AND bucket < ? GROUP BY value`)),
-    sumGroup: perLevel((level) => db.prepare(`SELECT SUM(count) AS total FROM rollup_${level}
-      WHERE group_id = ? AND dimension = 'app_id' AND bucket >= ? AND bucket < ?`)),
-    sumApp: perLevel((level) => db.prepare(`SELECT SUM(r.count) AS total FROM rollup_${level} r
-      WHERE r.group_id = (SELECT group_id FROM apps WHERE id = ?) AND r.dimension = 'app_id' AND r.value = ? AND r.bucket >= ? AND r.bucket < ?`)),
   };
 }
 
