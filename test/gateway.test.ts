@@ -489,9 +489,9 @@ describe('gateway: `tollgate serve --gateway <file>`', () => {
       assert.equal(usage.body.monthly_used, 2);
     } finally {
       server.child.kill('SIGTERM');
-      const { code } = await server.exited;
+      const { code, signal } = await server.exited;
       rmSync(dir, { recursive: true, force: true });
-      assert.equal(code, 0);
+      assert.equal(code, 0, `the server ended with code ${code}, signal ${signal}: ${server.errors().slice(-2000)}`);
     }
   });
 

@@ -52,6 +52,23 @@ test('first start: generates the admin token, prints it once, keeps only its has
   assert.equal((await again.exited).code, 0);
 });
 
+test('a second stop signal while stopping does not cut the clean stop short', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-twice-'));
+  try {
+    const server = await spawnServer(dir, { env: { TOLLGATE_ADMIN_TOKEN: 'test-admin-token-0123456789abcdef' } });
+    let exited = false;
+    void server.exited.then(() => { exited = true; });
+    // Keep signalling until it is gone: every signal after the first lands while it stops.
+    for (let i = 0; !exited && i < 2_000; i += 1) {
+      server.child.kill(i % 2 === 0 ? 'SIGTERM' : 'SIGINT');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.deepEqual(await server.exited, { code: 0, signal: null }, server.errors());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('invalid configuration: a clear message and exit code 2', async () => {
   const result = await run(process.execPath, [new URL('../src/cli/bin.js', import.meta.url).pathname, 'serve'], { env: { ...process.env, PORT: 'eighty' } }).catch((e: { code: number; stderr: string }) => e);
   assert.equal((result as { code: number }).code, 2);

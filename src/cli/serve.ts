@@ -18,6 +18,24 @@ export interface ServeOptions {
  */
 export async function serve(config: Config, options: ServeOptions): Promise<Tollgate> {
   const tollgate = await startTollgate(config, options.gateway === undefined ? {} : { gateway: options.gateway });
+  // Listening from here on: a stop signal must find its handler even while the demo is being set up.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    tollgate.app.log.info({ signal }, 'stopping');
+    tollgate.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        tollgate.app.log.error({ err: error }, 'failed to stop cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  // on, not once: a second signal while stopping must not kill the process halfway through its close.
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
   const { print } = options;
   print(`Tollgate listening on ${tollgate.url}`);
   if (options.gateway !== undefined) {
@@ -44,20 +62,5 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
     for (const line of await createDemo(tollgate.services, tollgate.url, token)) print(line);
   }
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    tollgate.app.log.info({ signal }, 'stopping');
-    tollgate.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        tollgate.app.log.error({ err: error }, 'failed to stop cleanly');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
   return tollgate;
 }

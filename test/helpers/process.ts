@@ -10,6 +10,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Everything the process printed to stdout so far. */
   output(): string;
+  /** Everything it printed to stderr so far (for failure messages). */
+  errors(): string;
   /** Resolves with the exit code (or signal) once the process ends. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -31,7 +33,7 @@ export async function spawnServer(dataDir: string, options: { env?: Record<strin
   const deadline = Date.now() + 20_000;
   for (;;) {
     const match = /Tollgate listening on (http:\/\/\S+)/.exec(stdout);
-    if (match) return { url: match[1]!, child, output: () => stdout, exited };
+    if (match) return { url: match[1]!, child, output: () => stdout, errors: () => stderr, exited };
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`server did not start: ${stdout}\n${stderr}`);
