@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI, as users run it. */
@@ -17,6 +18,16 @@ export interface ServerProcess {
 }
 
 /**
+ * Servers still running when a test file's tests are done (a test that
+ * failed before stopping its server): killed then, or they would keep the
+ * file's process, and the whole run, from ever ending.
+ */
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
  * Starts `tollgate serve` in its own process on a free port and waits for it
  * to say where it listens.
  */
@@ -29,11 +40,14 @@ export async function spawnServer(dataDir: string, options: { env?: Record<strin
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   const deadline = Date.now() + 20_000;
   for (;;) {
     const match = /Tollgate listening on (http:\/\/\S+)/.exec(stdout);
-    if (match) return { url: match[1]!, child, output: () => stdout, errors: () => stderr, exited };
+    // The banner ends with the admin token line: wait for all of it, not just the first line.
+    if (match && /^Admin token/m.test(stdout)) return { url: match[1]!, child, output: () => stdout, errors: () => stderr, exited };
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`server did not start: ${stdout}\n${stderr}`);
