@@ -20,6 +20,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     const apiError = toApiError(error);
     // Errors we raised on purpose (a 502 from the gateway, say) were logged where they arose.
     if (apiError.status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, 'request failed');
+    // A store that could not be reached: the caller hears 503, the operator reads why.
+    else if (error instanceof ApiError && error.cause !== undefined) request.log.warn({ err: error.cause }, apiError.message);
     void reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody() satisfies ErrorBody);
   });
   app.setNotFoundHandler((request, reply) => {

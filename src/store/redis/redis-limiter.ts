@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { evaluate, MINUTE_MS, type WindowCounter } from '../../limits/sliding-window.js';
 import type { MeterRequest, MeterResult, RateState } from '../store.js';
@@ -101,7 +102,7 @@ export async function seedQuota(redis: Redis, request: Pick<MeterRequest, 'group
 /** Runs the script once for a request and reads its answer. */
 export async function admitInRedis(redis: Redis, request: MeterRequest, quotaTtlMs: number): Promise<AdmitAnswer> {
   const { limits } = request;
-  const raw = (await redis.eval(ADMIT_SCRIPT, 4, ...limiterKeys(request),
+  const raw = (await runScript(redis, ADMIT_SCRIPT, 4, ...limiterKeys(request),
     request.now, MINUTE_MS, limits.groupRatePerMinute, limits.appRatePerMinute, limits.groupMonthlyQuota, limits.appMonthlyQuota,
     request.cost, request.mode, quotaTtlMs)) as Array<string | number>;
   if (raw[0] === 'missing') return { kind: 'missing', scope: raw[1] as 'group' | 'app' };
@@ -136,4 +137,85 @@ export async function admitInRedis(redis: Redis, request: MeterRequest, quotaTtl
       eventId: null, replayed: false,
     },
   };
+}
+
+/**
+ * Changes an admitted call's consumption by ARGV[2] units (a reservation
+ * settled above or below its estimate, or given back when it could not be
+ * recorded), never below zero and never refusing: the call was served.
+ * KEYS as for ADMIT_SCRIPT; ARGV: now, delta, mode.
+ */
+export const ADJUST_SCRIPT = `
+local now, delta, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+for i = 1, 2 do
+  local s = tonumber(redis.call('HGET', KEYS[i], 's'))
+  if s ~= nil and s <= now then
+    local c = tonumber(redis.call('HGET', KEYS[i], 'c')) or 0
+    redis.call('HSET', KEYS[i], 'c', math.max(0, c + delta))
+  end
+  if mode ~= 'rate_only' then
+    local v = redis.call('GET', KEYS[i + 2])
+    if v then redis.call('SET', KEYS[i + 2], math.max(0, tonumber(v) + delta), 'KEEPTTL') end
+  end
+end
+return 1
+`;
+
+export async function adjustInRedis(redis: Redis, request: MeterRequest, delta: number): Promise<void> {
+  if (delta === 0) return;
+  await runScript(redis, ADJUST_SCRIPT, 4, ...limiterKeys(request), request.now, delta, request.mode);
+}
+
+/**
+ * Adds usage that bypassed the limits (ingested events) to quota counters
+ * that exist; a counter that does not exist yet is seeded from durable
+ * storage, which already holds it. KEYS: counters; ARGV: one amount per key.
+ */
+export const ADD_USAGE_SCRIPT = `
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, tonumber(ARGV[i])) end
+end
+return 1
+`;
+
+/** Adds units to the group's and the app's counters of the period, where those counters exist. */
+export async function addUsageInRedis(redis: Redis, additions: ReadonlyArray<{ groupId: string; appId: string; period: MeterRequest['period']; count: number }>): Promise<void> {
+  // One script per group: a cluster runs a script on the slot of its keys, and one group's keys share a slot.
+  const byGroup = new Map<string, { keys: string[]; counts: number[] }>();
+  for (const a of additions) {
+    const [, , group, app] = limiterKeys(a);
+    const entry = byGroup.get(a.groupId) ?? { keys: [], counts: [] };
+    entry.keys.push(group, app);
+    entry.counts.push(a.count, a.count);
+    byGroup.set(a.groupId, entry);
+  }
+  await Promise.all([...byGroup.values()].map(({ keys, counts }) => runScript(redis, ADD_USAGE_SCRIPT, keys.length, ...keys, ...counts)));
+}
+
+/** The group's and the app's counters for the period; null where a counter does not exist yet. */
+export async function quotaCounters(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>): Promise<[number | null, number | null]> {
+  const [, , group, app] = limiterKeys(request);
+  const [g, a] = await redis.mget(group, app);
+  return [g === null ? null : Number(g), a === null ? null : Number(a)];
+}
+
+const SHAS = new Map<string, string>();
+
+/**
+ * Runs a script by its SHA-1 (EVALSHA: the script's text is not sent on
+ * every call), loading it with EVAL the first time a server has not seen it
+ * (after a restart, say).
+ */
+export async function runScript(redis: Redis, script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown> {
+  let sha = SHAS.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    SHAS.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, numKeys, ...args);
+  } catch (error) {
+    if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+    return redis.eval(script, numKeys, ...args);
+  }
 }

@@ -14,7 +14,7 @@ import type {
 import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken } from '../catalog-rows.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { openDatabase } from './database.js';
-import { GroupCommitter } from './group-commit.js';
+import { GroupCommitter } from '../group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
 import { WriterClient } from './writer-client.js';

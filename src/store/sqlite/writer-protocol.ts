@@ -1,19 +1,6 @@
-import type { UsageEvent } from '../../domain/types.js';
+import type { PendingWrite } from '../pending-write.js';
 
-/**
- * One event for the writer thread, flat (it is copied to the thread, and
- * flat objects copy fastest): what it counts, and for a check the answer to
- * remember under its idempotency key.
- */
-export interface PendingWrite extends Omit<UsageEvent, 'id' | 'keyId'> {
-  keyId?: string | null;
-  reply?: { groupId: string; idempotencyKey: string; result: unknown };
-  /** Set for ingested events: a key seen before makes the write a duplicate (seq -1). */
-  dedupKey?: string;
-}
-
-/** The seq a duplicate gets instead of one. */
-export const DUPLICATE = -1;
+export { DUPLICATE, type PendingWrite } from '../pending-write.js';
 
 export type WriterRequest =
   | { op: 'commit'; id: number; items: PendingWrite[]; receivedAt: number }

@@ -1,0 +1,147 @@
+import type { Pool, PoolClient } from 'pg';
+import { DUPLICATE, type PendingWrite } from '../pending-write.js';
+import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
+import type { RollupLevel, RollupQuery, RollupSum } from '../store.js';
+
+/** PostgreSQL errors worth trying a transaction again for: deadlock, serialization failure. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+const SOLE_FIELDS = ['app_id', 'usage_type', 'request_args_hash'] as const;
+
+/**
+ * The scale-out store's usage tables in PostgreSQL: events, their rollups,
+ * ingest ids and remembered check answers. A batch of writes from any
+ * instance is one transaction: the events, the rollup rows they change and
+ * the answers to remember commit together or not at all, so usage read from
+ * the rollups always matches the events, with no watermark to recover.
+ *
+ * Instances write the same hot rollup rows at once; every transaction takes
+ * its row locks in one global order (sorted keys), so they queue instead of
+ * deadlocking, and a deadlock that happens anyway is retried.
+ */
+export class PgUsage {
+  constructor(private readonly pool: Pool) {}
+
+  /** Commits a batch; one seq per item, in order, DUPLICATE for an ingest id already seen. */
+  async write(items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const seqs = await this.writeIn(client, items, receivedAt);
+        await client.query('COMMIT');
+        return seqs;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (attempt < 5 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  private async writeIn(client: PoolClient, items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
+    const fresh = await this.claimIngestKeys(client, items, receivedAt);
+    const kept = items.filter((_, i) => fresh[i]);
+    const seqs = kept.length === 0 ? [] : await this.insertEvents(client, kept, receivedAt);
+
+    const replies: Array<[string, string, string]> = [];
+    const rollups = new RollupBuffer();
+    kept.forEach((item, i) => {
+      rollups.add(item);
+      if (item.reply !== undefined) {
+        const result = JSON.stringify({ ...(item.reply.result as object), eventId: String(seqs[i]) });
+        replies.push([item.reply.groupId, item.reply.idempotencyKey, result]);
+      }
+    });
+    await this.upsertRollups(client, rollups.drain());
+    if (replies.length > 0) {
+      replies.sort((a, b) => compare(a[0] + '\u0000' + a[1], b[0] + '\u0000' + b[1]));
+      await client.query(`INSERT INTO check_replies (group_id, idempotency_key, created_at, result)
+        SELECT g, k, $3, r FROM unnest($1::text[], $2::text[], $4::text[]) AS t(g, k, r)
+        ON CONFLICT DO NOTHING`, [replies.map((r) => r[0]), replies.map((r) => r[1]), receivedAt, replies.map((r) => r[2])]);
+    }
+    let next = 0;
+    return fresh.map((isFresh) => (isFresh ? seqs[next++]! : DUPLICATE));
+  }
+
+  /** Which items are new: those without an ingest id, and the first of each id not seen before. */
+  private async claimIngestKeys(client: PoolClient, items: readonly PendingWrite[], receivedAt: number): Promise<boolean[]> {
+    const firstIndex = new Map<string, number>();
+    items.forEach((item, i) => {
+      if (item.dedupKey !== undefined && !firstIndex.has(item.dedupKey)) firstIndex.set(item.dedupKey, i);
+    });
+    if (firstIndex.size === 0) return items.map(() => true);
+    const keys = [...firstIndex.keys()].sort(compare);
+    const { rows } = await client.query<{ key: string }>(`INSERT INTO event_keys (key, received_at)
+      SELECT k, $2 FROM unnest($1::text[]) AS t(k) ORDER BY k COLLATE "C"
+      ON CONFLICT DO NOTHING RETURNING key`, [keys, receivedAt]);
+    const claimed = new Set(rows.map((r) => firstIndex.get(r.key)!));
+    return items.map((item, i) => item.dedupKey === undefined || claimed.has(i));
+  }
+
+  private async insertEvents(client: PoolClient, items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
+    const column = <K extends keyof PendingWrite>(k: K) => items.map((item) => item[k] ?? null);
+    const { rows } = await client.query<{ seq: number }>(`INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
+      SELECT ts, g, a, k, u, h, c, $8 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(ts, g, a, k, u, h, c)
+      RETURNING seq`, [column('ts'), column('groupId'), column('appId'), column('keyId'), column('usageType'), column('requestArgsHash'), column('count'), receivedAt]);
+    // Seqs come from one sequence in the order the rows were inserted: sorted, they are in the items' order.
+    return rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
+  }
+
+  private async upsertRollups(client: PoolClient, deltas: RollupDelta[]): Promise<void> {
+    const byLevel = new Map<RollupLevel, RollupDelta[]>();
+    for (const d of deltas) byLevel.set(d.level, [...(byLevel.get(d.level) ?? []), d]);
+    for (const level of ['quarter', 'hour', 'day'] as const) {
+      const rows = byLevel.get(level);
+      if (rows === undefined) continue;
+      rows.sort((a, b) => compare(a.groupId, b.groupId) || compare(a.dimension, b.dimension) || a.bucket - b.bucket || compare(a.value, b.value));
+      const col = <K extends keyof RollupDelta>(k: K) => rows.map((r) => r[k]);
+      await client.query(`INSERT INTO rollup_${level} AS r (group_id, dimension, bucket, value, count, app_id_sole, usage_type_sole, request_args_hash_sole)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+        ON CONFLICT (group_id, dimension, bucket, value) DO UPDATE SET count = r.count + EXCLUDED.count,
+        ${SOLE_FIELDS.map((f) => `${f}_sole = CASE WHEN r.${f}_sole = EXCLUDED.${f}_sole THEN r.${f}_sole END`).join(',\n        ')}`,
+      [col('groupId'), col('dimension'), col('bucket'), col('value'), col('count'), col('appId'), col('usageType'), col('requestArgsHash')]);
+    }
+  }
+
+  /** Sums per value for each segment, all segments in one query. */
+  async sumRollups(query: RollupQuery): Promise<RollupSum[][]> {
+    if (query.segments.length === 0) return [];
+    const params: unknown[] = [query.groupId, query.dimension];
+    const parts = query.segments.map((segment, i) => {
+      params.push(segment.start, segment.end);
+      const [from, to] = [params.length - 1, params.length];
+      // A field is shared when every row has it (COUNT skips NULL: "varies") and all agree.
+      return `SELECT ${i} AS segment, value, SUM(count)::bigint AS count,
+        ${SOLE_FIELDS.map((f) => `CASE WHEN COUNT(${f}_sole) = COUNT(*) AND MIN(${f}_sole) = MAX(${f}_sole) THEN MIN(${f}_sole) END AS "${camel(f)}"`).join(', ')}
+        FROM rollup_${segment.level} WHERE group_id = $1 AND dimension = $2 AND bucket >= $${from} AND bucket < $${to} GROUP BY value`;
+    });
+    const { rows } = await this.pool.query<RollupSum & { segment: number }>(
+      `SELECT * FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) AS sums ORDER BY segment, value COLLATE "C"`, params);
+    const result: RollupSum[][] = query.segments.map(() => []);
+    for (const { segment, ...sum } of rows) result[segment]!.push(sum);
+    return result;
+  }
+
+  /** The answer remembered for a check under this idempotency key, if any. */
+  async reply(groupId: string, idempotencyKey: string): Promise<unknown> {
+    const { rows } = await this.pool.query<{ result: string }>('SELECT result FROM check_replies WHERE group_id = $1 AND idempotency_key = $2',
+      [groupId, idempotencyKey]);
+    return rows[0] === undefined ? null : JSON.parse(rows[0].result);
+  }
+
+  /** Forgets answers and ingest ids received before `before`. */
+  async prune(before: number): Promise<void> {
+    await this.pool.query('DELETE FROM check_replies WHERE created_at < $1', [before]);
+    await this.pool.query('DELETE FROM event_keys WHERE received_at < $1', [before]);
+  }
+}
+
+/** Bytewise order, as PostgreSQL's "C" collation and the embedded store sort. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

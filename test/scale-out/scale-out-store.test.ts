@@ -1,0 +1,31 @@
+import { Redis } from 'ioredis';
+import { systemClock } from '../../src/clock.js';
+import { ScaleOutStore } from '../../src/store/scale-out/scale-out-store.js';
+import { storeConformance } from '../store-conformance.js';
+import { startPostgres } from '../helpers/postgres.js';
+import { startRedis } from '../helpers/redis.js';
+
+// The whole store contract, unchanged, on a real PostgreSQL 15 and a real
+// Redis: the same tests the embedded store passes. A server that cannot be
+// started fails the suite (its before hook throws), never skips it.
+storeConformance('PostgreSQL + Redis', async () => {
+  const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+  const open = () => ScaleOutStore.open({ databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000 });
+  let store = await open();
+  return {
+    store,
+    async reopen() {
+      await store.close();
+      // A restarted instance finds its counters in Redis; one that lost them must find the same in PostgreSQL.
+      const client = new Redis(redis.url);
+      await client.flushall();
+      client.disconnect();
+      store = await open();
+      return store;
+    },
+    async destroy() {
+      await store.close();
+      await Promise.all([postgres.stop(), redis.stop()]);
+    },
+  };
+});
