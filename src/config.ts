@@ -24,6 +24,18 @@ export const ConfigSchema = Type.Object({
   bodyLimitBytes: Type.Integer({ minimum: 1024 }),
   /** How often buffered rollup deltas are written to the rollup tables, in milliseconds. */
   rollupFlushMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
+  /**
+   * Scale-out mode: PostgreSQL for durable state (postgres://…) and Redis for
+   * counters (redis://…), shared by any number of instances. Both or neither.
+   */
+  databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /**
+   * Scale-out mode, when PostgreSQL or Redis cannot be reached: `closed`
+   * refuses calls with a 503; `open` decides limits locally and spools usage
+   * to the data directory until the store is back.
+   */
+  onStoreDown: Type.Union([Type.Literal('closed'), Type.Literal('open')]),
 });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;
@@ -37,6 +49,7 @@ export const DEFAULTS: Config = Object.freeze({
   idempotencyWindowDays: 35,
   bodyLimitBytes: 1024 * 1024,
   rollupFlushMs: 250,
+  onStoreDown: 'closed',
 });
 
 /** The environment variables Tollgate reads, and the setting each one fills. */
@@ -50,6 +63,9 @@ export const ENVIRONMENT = {
   TOLLGATE_IDEMPOTENCY_WINDOW_DAYS: 'idempotencyWindowDays',
   TOLLGATE_BODY_LIMIT_BYTES: 'bodyLimitBytes',
   TOLLGATE_ROLLUP_FLUSH_MS: 'rollupFlushMs',
+  TOLLGATE_DATABASE_URL: 'databaseUrl',
+  TOLLGATE_REDIS_URL: 'redisUrl',
+  TOLLGATE_ON_STORE_DOWN: 'onStoreDown',
 } as const satisfies Record<string, keyof Config>;
 
 const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs']);
@@ -59,13 +75,16 @@ export class ConfigError extends Error {
 }
 
 /**
- * Builds the configuration from the environment and overrides.
+ * Builds the configuration: defaults, then the config file's settings (when
+ * given), then the environment, then overrides (command-line flags).
  *
  * @example
  * const config = loadConfig(process.env, { port: 0 });
  */
-export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}): Config {
-  const fromEnv: Record<string, unknown> = {};
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}, file: Record<string, unknown> = {}): Config {
+  const unknownSetting = Object.keys(file).find((k) => !(k in ConfigSchema.properties));
+  if (unknownSetting !== undefined) throw new ConfigError(`invalid configuration: "${unknownSetting}" in the config file is not a setting`);
+  const fromEnv: Record<string, unknown> = { ...file };
   for (const [variable, setting] of Object.entries(ENVIRONMENT)) {
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
@@ -74,6 +93,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   const merged: Record<string, unknown> = { ...DEFAULTS, ...fromEnv };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
 
+  if ((merged.databaseUrl === undefined) !== (merged.redisUrl === undefined)) {
+    throw new ConfigError('invalid configuration: scale-out mode needs both TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL');
+  }
+  if (merged.databaseUrl !== undefined && merged.adminToken === undefined) {
+    // Every instance must accept the same admin token; a generated one would differ per instance.
+    throw new ConfigError('invalid configuration: scale-out mode needs TOLLGATE_ADMIN_TOKEN, the same on every instance');
+  }
   if (!Value.Check(ConfigSchema, merged)) {
     const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => {
       const setting = e.instancePath.replace(/^\//, '');
@@ -88,4 +114,23 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
 function parseInteger(variable: string, raw: string): number {
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`invalid configuration: ${variable} must be a whole number, got "${raw}"`);
   return Number(raw.trim());
+}
+
+/**
+ * Reads a YAML or JSON config file (`tollgate serve --config file`): an
+ * object whose keys are the settings' names, e.g. `databaseUrl`, `port`.
+ */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  const { readFileSync } = await import('node:fs');
+  const { parse } = await import('yaml');
+  let parsed: unknown;
+  try {
+    parsed = parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`the config file ${path} must hold an object of settings`);
+  }
+  return parsed as Record<string, unknown>;
 }

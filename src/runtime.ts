@@ -6,7 +6,7 @@ import { hashSecret, newSecret } from './domain/secrets.js';
 import { buildServer, type BuildOptions } from './http/server.js';
 import type { TypedApp } from './http/typed-app.js';
 import type { Services } from './services.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { openStore } from './store/open-store.js';
 
 export const ADMIN_TOKEN_FILE = 'admin-token.sha256';
 
@@ -56,12 +56,7 @@ export interface StartOptions extends BuildOptions {
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
   const clock = options.clock ?? systemClock;
   const adminToken = resolveAdminToken(config);
-  const store = new SqliteStore({
-    dataDir: config.dataDir,
-    clock,
-    idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000,
-    rollupFlushMs: config.rollupFlushMs,
-  });
+  const store = await openStore(config, clock);
   const services: Services = { config, clock, store, adminTokenHash: adminToken.hash };
   const app = await buildServer(services, options);
   let url: string;

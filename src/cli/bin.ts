@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, readConfigFile } from '../config.js';
 import { registerAdminCommands } from './commands/index.js';
 
 const program = new Command()
@@ -10,18 +10,20 @@ const program = new Command()
 
 program
   .command('serve')
-  .description('Start Tollgate on its embedded store (settings from the environment; flags win)')
+  .description('Start Tollgate: on its embedded store, or on PostgreSQL and Redis when TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL are set')
   .option('--port <port>', 'port to listen on (PORT, default 8080)')
   .option('--host <host>', 'address to listen on (HOST, default 127.0.0.1)')
   .option('--data-dir <dir>', 'where data is kept (TOLLGATE_DATA_DIR, default ./data)')
   .option('--demo', 'create a demo plan, group, app and key, and print curl commands to try')
   .option('--gateway <file>', 'gateway mode: meter and forward the routes of this YAML or JSON file to their upstreams')
-  .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean; gateway?: string }) => {
+  .option('--config <file>', 'settings from a YAML or JSON file (TOLLGATE_CONFIG); the environment and flags win')
+  .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean; gateway?: string; config?: string }) => {
+    const file = opts.config ?? process.env.TOLLGATE_CONFIG;
     const config = loadConfig(process.env, {
       ...(opts.port !== undefined ? { port: Number(opts.port) } : {}),
       ...(opts.host !== undefined ? { host: opts.host } : {}),
       ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
-    });
+    }, file === undefined || file === '' ? {} : await readConfigFile(file));
     // Checked before anything starts: a bad file stops the start with the line at fault (exit 2).
     const gateway = opts.gateway === undefined ? undefined : (await import('../gateway/config.js')).loadGatewayConfig(opts.gateway);
     // Loaded on demand: the admin client commands need neither Fastify nor SQLite.

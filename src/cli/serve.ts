@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { GatewayConfig } from '../gateway/config.js';
 import { startTollgate, type Tollgate } from '../runtime.js';
+import { describeStore } from '../store/open-store.js';
 import { createDemo } from './demo.js';
 
 export interface ServeOptions {
@@ -44,7 +45,7 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
       print(`  ${route.methods.join(',')} ${route.path} -> ${route.upstream.origin}${route.upstream.basePath} (usage_type ${route.usageType})`);
     }
   }
-  print(`Data directory: ${config.dataDir}`);
+  print(`Store: ${describeStore(config)}`);
   switch (tollgate.adminToken.source) {
     case 'generated':
       print(`Admin token (generated; shown this once, only its hash is kept): ${tollgate.adminToken.generated}`);

@@ -87,7 +87,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       tags: ['usage'], summary: "Usage over time for the caller's group, grouped by usage type, request arguments hash or app",
       security: [{ app_id: [], app_key: [] }, { api_key: [] }],
       querystring: UsageQueryString,
-      response: { 200: OcrUsageAnswer, ...errors(400, 401, 429, 500) },
+      response: { 200: OcrUsageAnswer, ...errors(400, 401, 429, 500, 503) },
     },
   }, async (request) => {
     const { context } = customer(request);
@@ -99,7 +99,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
     schema: {
       tags: ['usage'], summary: "The caller's usage in the current billing period, and the plan's limits",
       security: [{ api_key: [] }, { app_id: [], app_key: [] }],
-      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 500) },
+      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 500, 503) },
     },
   }, async (request) => {
     const { context, meter, period } = customer(request);

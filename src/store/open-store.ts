@@ -1,0 +1,35 @@
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Store } from './store.js';
+
+/**
+ * The store the configuration asks for: the embedded SQLite store in the
+ * data directory, or, when TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL are
+ * set, the scale-out store on PostgreSQL and Redis. Each is loaded only when
+ * used, so the embedded mode never loads the PostgreSQL and Redis clients.
+ */
+export async function openStore(config: Config, clock: Clock): Promise<Store> {
+  const idempotencyWindowMs = config.idempotencyWindowDays * 86_400_000;
+  if (config.databaseUrl !== undefined && config.redisUrl !== undefined) {
+    const { ScaleOutStore } = await import('./scale-out/scale-out-store.js');
+    return ScaleOutStore.open({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, clock, idempotencyWindowMs });
+  }
+  const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+  return new SqliteStore({ dataDir: config.dataDir, clock, idempotencyWindowMs, rollupFlushMs: config.rollupFlushMs });
+}
+
+/** Where the store keeps its data, for the start-up banner; passwords are never shown. */
+export function describeStore(config: Config): string {
+  if (config.databaseUrl === undefined || config.redisUrl === undefined) return `embedded (SQLite in ${config.dataDir})`;
+  return `scale-out (PostgreSQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)})`;
+}
+
+export function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
