@@ -12,7 +12,9 @@ export async function openStore(config: Config, clock: Clock): Promise<Store> {
   const idempotencyWindowMs = config.idempotencyWindowDays * 86_400_000;
   if (config.databaseUrl !== undefined && config.redisUrl !== undefined) {
     const { ScaleOutStore } = await import('./scale-out/scale-out-store.js');
-    return ScaleOutStore.open({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, clock, idempotencyWindowMs });
+    return ScaleOutStore.open({
+      databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, clock, idempotencyWindowMs, dataDir: config.dataDir, onStoreDown: config.onStoreDown,
+    });
   }
   const { SqliteStore } = await import('./sqlite/sqlite-store.js');
   return new SqliteStore({ dataDir: config.dataDir, clock, idempotencyWindowMs, rollupFlushMs: config.rollupFlushMs });

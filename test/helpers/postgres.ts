@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,14 @@ const run = promisify(execFile);
 
 export interface TestPostgres {
   url: string;
+  /** Stops the server and deletes its data. */
   stop(): Promise<void>;
+  /** Stops the server (an outage), keeping its data and port. */
+  halt(): Promise<void>;
+  /** Starts it again after `halt`, on the same port with the same data. */
+  resume(): Promise<void>;
+  /** The postmaster's process id (its backends are its children), for CPU accounting. */
+  pid(): number;
 }
 
 /** Where the PostgreSQL 15 server binaries are, or null. */
@@ -41,18 +48,31 @@ export async function startPostgres(): Promise<TestPostgres> {
   const [initCmd, initArgs] = as(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'tollgate', '--no-sync', '-E', 'UTF8']);
   await run(initCmd, [...initArgs]);
   const port = await freePort();
-  const [cmd, args] = as(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on']);
-  const server: ChildProcess = spawn(cmd, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  server.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
   const url = `postgres://tollgate@127.0.0.1:${port}/postgres`;
-  try {
+  let server: ChildProcess;
+  const launch = async () => {
+    const [cmd, args] = as(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on']);
+    const child: ChildProcess = spawn(cmd, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    server = child;
+    let log = '';
+    child.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
     await waitUntil('PostgreSQL', async () => {
-      if (server.exitCode !== null) throw new Error(`exited: ${log}`);
+      if (child.exitCode !== null) throw new Error(`exited: ${log}`);
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       await client.end();
     });
+  };
+  const halt = async () => {
+    if (server.exitCode !== null) return;
+    const exited = new Promise((r) => server.once('exit', r));
+    // Through pg_ctl: a signal to runuser would not reach the server.
+    const [stopCmd, stopArgs] = as(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'fast', '-w']);
+    await run(stopCmd, [...stopArgs]).catch(() => server.kill('SIGKILL'));
+    await exited;
+  };
+  try {
+    await launch();
   } catch (error) {
     await run('pkill', ['-KILL', '-f', dir]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -60,14 +80,12 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   return {
     url,
+    halt,
+    resume: launch,
+    // Not the spawned process's: as root that is runuser's.
+    pid: () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
     async stop() {
-      if (server.exitCode === null) {
-        const exited = new Promise((r) => server.once('exit', r));
-        // Through pg_ctl: a signal to runuser would not reach the server.
-        const [stopCmd, stopArgs] = as(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'fast', '-w']);
-        await run(stopCmd, [...stopArgs]).catch(() => server.kill('SIGKILL'));
-        await exited;
-      }
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -7,7 +7,14 @@ import { freePort, waitUntil } from './free-port.js';
 
 export interface TestRedis {
   url: string;
+  /** Stops the server and deletes its directory. */
   stop(): Promise<void>;
+  /** Stops the server (an outage; nothing is persisted, so its counters are lost). */
+  halt(): Promise<void>;
+  /** Starts it again after `halt`, on the same port, empty. */
+  resume(): Promise<void>;
+  /** The server's process id, for CPU accounting. */
+  pid(): number;
 }
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
@@ -17,35 +24,49 @@ export async function startRedis(): Promise<TestRedis> {
   if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} not found (apt-get install redis-server)`);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-redis-'));
   const port = await freePort();
-  const server: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
   const url = `redis://127.0.0.1:${port}`;
-  try {
-    await waitUntil('Redis', async () => {
-      if (server.exitCode !== null) throw new Error('redis-server exited');
-      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on('error', () => undefined); // a refused probe is expected until the server is up
-      try {
-        await client.connect();
-        await client.ping();
-      } finally {
-        client.disconnect();
-      }
+  let server: ChildProcess;
+  const launch = async () => {
+    const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    server = child;
+    try {
+      await waitUntil('Redis', async () => {
+        if (child.exitCode !== null) throw new Error('redis-server exited');
+        const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        client.on('error', () => undefined); // a refused probe is expected until the server is up
+        try {
+          await client.connect();
+          await client.ping();
+        } finally {
+          client.disconnect();
+        }
+      });
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+  };
+  const halt = async () => {
+    if (server.exitCode !== null) return;
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await launch();
   } catch (error) {
-    server.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   return {
     url,
+    halt,
+    resume: launch,
+    pid: () => server.pid!,
     async stop() {
-      if (server.exitCode === null) {
-        const exited = new Promise((r) => server.once('exit', r));
-        server.kill('SIGTERM');
-        await exited;
-      }
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };

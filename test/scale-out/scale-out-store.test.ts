@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { systemClock } from '../../src/clock.js';
 import { ScaleOutStore } from '../../src/store/scale-out/scale-out-store.js';
@@ -10,7 +13,10 @@ import { startRedis } from '../helpers/redis.js';
 // started fails the suite (its before hook throws), never skips it.
 storeConformance('PostgreSQL + Redis', async () => {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  const open = () => ScaleOutStore.open({ databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000 });
+  const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-scale-store-'));
+  const open = () => ScaleOutStore.open({
+    databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000, dataDir, onStoreDown: 'closed',
+  });
   let store = await open();
   return {
     store,
@@ -26,6 +32,7 @@ storeConformance('PostgreSQL + Redis', async () => {
     async destroy() {
       await store.close();
       await Promise.all([postgres.stop(), redis.stop()]);
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 });

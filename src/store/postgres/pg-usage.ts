@@ -3,6 +3,17 @@ import { DUPLICATE, type PendingWrite } from '../pending-write.js';
 import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
 import type { RollupLevel, RollupQuery, RollupSum } from '../store.js';
 
+/**
+ * The connection broke while COMMIT was under way: the transaction may or
+ * may not have committed. `txid_status(xid)` tells, once PostgreSQL answers.
+ */
+export class CommitUncertainError extends Error {
+  override name = 'CommitUncertainError';
+  constructor(readonly xid: string, override readonly cause: unknown) {
+    super(`the commit of transaction ${xid} was interrupted: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
 /** PostgreSQL errors worth trying a transaction again for: deadlock, serialization failure. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
@@ -26,17 +37,34 @@ export class PgUsage {
   async write(items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
     for (let attempt = 1; ; attempt += 1) {
       const client = await this.pool.connect();
+      // A connection lost between two statements of the transaction is reported by the next one; without a
+      // listener the client's 'error' event would end the process.
+      const ignore = () => undefined;
+      client.on('error', ignore);
+      let broken = false;
       try {
-        await client.query('BEGIN');
+        // The transaction's id comes in the same round trip, in case its COMMIT is interrupted.
+        const begun = (await client.query('BEGIN; SELECT txid_current()::text AS xid')) as unknown as Array<{ rows: Array<{ xid: string }> }>;
+        const xid = begun[1]!.rows[0]!.xid;
         const seqs = await this.writeIn(client, items, receivedAt);
-        await client.query('COMMIT');
+        try {
+          await client.query('COMMIT');
+        } catch (error) {
+          broken = true;
+          throw new CommitUncertainError(xid, error);
+        }
         return seqs;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (error instanceof CommitUncertainError) throw error;
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
         if (attempt < 5 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
         throw error;
       } finally {
-        client.release();
+        client.off('error', ignore);
+        // A connection that could not even roll back is closed rather than handed to the next caller.
+        client.release(broken);
       }
     }
   }
@@ -123,6 +151,13 @@ export class PgUsage {
     const result: RollupSum[][] = query.segments.map(() => []);
     for (const { segment, ...sum } of rows) result[segment]!.push(sum);
     return result;
+  }
+
+  /** Whether an interrupted transaction committed: 'committed', 'aborted' or 'in progress'. */
+  async transactionStatus(xid: string): Promise<'committed' | 'aborted' | 'in progress'> {
+    const { rows } = await this.pool.query<{ status: string | null }>('SELECT txid_status($1::bigint) AS status', [xid]);
+    // null: too old to know, which for a transaction of moments ago cannot happen; treat as not committed.
+    return (rows[0]?.status ?? 'aborted') as 'committed' | 'aborted' | 'in progress';
   }
 
   /** The answer remembered for a check under this idempotency key, if any. */

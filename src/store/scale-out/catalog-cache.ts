@@ -13,7 +13,8 @@ const LIMIT = 100_000;
  * milliseconds), so a revoked key or a changed plan holds everywhere within
  * a second. Entries also expire after `maxAgeMs`, and everything is dropped
  * when the subscription is re-established, so a message lost while Redis was
- * away cannot keep a stale entry alive.
+ * away cannot keep a stale entry alive. An expired entry is still served
+ * while PostgreSQL cannot be reached.
  */
 export class CatalogCache {
   private readonly maps = new Map<string, Map<string, { value: unknown; at: number }>>();
@@ -31,7 +32,14 @@ export class CatalogCache {
     const hit = map.get(id);
     if (hit !== undefined && this.now() - hit.at < this.maxAgeMs) return hit.value as T;
     const generation = this.generation;
-    const value = await load();
+    let value: T;
+    try {
+      value = await load();
+    } catch (error) {
+      // PostgreSQL away: an entry past its age is still the best answer there is.
+      if (hit !== undefined) return hit.value as T;
+      throw error;
+    }
     if (generation === this.generation) {
       if (map.size >= LIMIT) map.clear();
       map.set(id, { value, at: this.now() });

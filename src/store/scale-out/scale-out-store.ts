@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -5,8 +7,9 @@ import type { Clock } from '../../clock.js';
 import { billingPeriod, type Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
+import { LocalLimiter } from '../../limits/local-limiter.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
-import { PgUsage } from '../postgres/pg-usage.js';
+import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
 import { addUsageInRedis, adjustInRedis, admitInRedis, limiterKeys, quotaCounters, seedQuota } from '../redis/redis-limiter.js';
@@ -16,7 +19,10 @@ import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
   Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store,
 } from '../store.js';
+import { DataDirLock } from '../sqlite/data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
+import { isOutage } from './outage.js';
+import { Spool } from './spool.js';
 
 export interface ScaleOutStoreOptions {
   /** postgres://… : plans, groups, apps, keys, events, rollups, idempotency ids. */
@@ -30,6 +36,21 @@ export interface ScaleOutStoreOptions {
   catalogCacheMs?: number;
   /** PostgreSQL connections per instance (default 10). */
   poolSize?: number;
+  /** This instance's own directory: its lock, and the spool of fail-open mode. */
+  dataDir: string;
+  /**
+   * When Redis or PostgreSQL cannot be reached: `closed` refuses calls with
+   * a 503; `open` decides limits in this process and spools writes to disk.
+   */
+  onStoreDown: 'closed' | 'open';
+}
+
+/** Usage to add to Redis's counters once it is back: what was admitted or ingested while it was away. */
+interface CounterAddition {
+  groupId: string;
+  appId: string;
+  period: Span;
+  count: number;
 }
 
 /** An answer being decided under an idempotency key is marked so in Redis until it is known. */
@@ -51,12 +72,30 @@ const PENDING_MS = 30_000;
  * of a period, or after Redis lost its data) is seeded from the rollups in
  * PostgreSQL with SET NX, so instances racing to seed agree on one value.
  *
- * When Redis or PostgreSQL cannot be reached the call is refused with a 503
- * `unavailable` error; counters taken for a call that could not be recorded
- * are given back.
+ * When Redis or PostgreSQL cannot be reached, `onStoreDown` decides.
+ * `closed`: the call is refused with a 503 `unavailable` error, and
+ * counters taken for a call that could not be recorded are given back.
+ * `open`: without Redis, this process's own limiter decides (seeded from
+ * PostgreSQL, or from the last counts Redis gave), and what it admits is
+ * added to Redis's counters when Redis is back; without PostgreSQL, batches
+ * are appended to a spool on local disk (fsynced before the answer) and
+ * replayed in order when PostgreSQL is back. Nothing acknowledged is lost
+ * and nothing is counted twice; limits are per instance while Redis is away.
  */
 export class ScaleOutStore implements Store {
-  private readonly committer: GroupCommitter<PendingWrite, number>;
+  private readonly committer: GroupCommitter<PendingWrite, number | string>;
+  private readonly spool: Spool;
+  /** Set while Redis cannot be reached in fail-open mode: limits are decided here. */
+  private redisDown = false;
+  private fallback = new LocalLimiter();
+  private outageUsage: CounterAddition[] = [];
+  /** The last quota counts Redis answered, to seed the local limiter when PostgreSQL is away too. */
+  private readonly lastKnown = new Map<string, number>();
+  private replaying: Promise<void> | null = null;
+  /** Interrupted commits not known yet to have committed or not, with what to give back if not. */
+  private readonly uncertain = new Map<string, Array<() => Promise<void>>>();
+  private resolving: Promise<void> | null = null;
+  private recovering: NodeJS.Timeout | null = null;
   private readonly seeding = new Map<string, Promise<void>>();
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -70,9 +109,13 @@ export class ScaleOutStore implements Store {
     private readonly usage: PgUsage,
     private readonly cache: CatalogCache,
     private readonly invalidation: CatalogInvalidation,
+    private readonly lock: DataDirLock,
   ) {
     // Several batches at once: each is its own transaction on its own connection, and their order does not matter.
-    this.committer = new GroupCommitter((items) => this.usage.write(items, options.clock.now()), 10_000, 4);
+    this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4);
+    this.spool = new Spool(join(options.dataDir, 'spool'));
+    // Left by an earlier run that stopped while PostgreSQL was away.
+    if (this.spool.pending > 0) this.replaySpool();
     const every = (ms: number, fn: () => Promise<unknown>): void => {
       const timer = setInterval(() => void fn().catch(() => undefined), ms);
       timer.unref();
@@ -84,6 +127,8 @@ export class ScaleOutStore implements Store {
 
   /** Connects to both servers, brings the schema up to date and joins the catalogue invalidation channel. */
   static async open(options: ScaleOutStoreOptions): Promise<ScaleOutStore> {
+    mkdirSync(options.dataDir, { recursive: true });
+    const lock = DataDirLock.acquire(options.dataDir);
     const pool = new pg.Pool({ connectionString: options.databaseUrl, types: PG_TYPES, max: options.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
     // An idle connection that breaks (the server restarted) is dropped from the pool; the next query opens a new one.
     pool.on('error', () => undefined);
@@ -99,8 +144,9 @@ export class ScaleOutStore implements Store {
       await subscriber.connect();
       const cache = new CatalogCache(options.catalogCacheMs ?? 30_000);
       const invalidation = await CatalogInvalidation.start(redis, subscriber, cache);
-      return new ScaleOutStore(options, pool, redis, new PgCatalog(pool), new PgUsage(pool), cache, invalidation);
+      return new ScaleOutStore(options, pool, redis, new PgCatalog(pool), new PgUsage(pool), cache, invalidation, lock);
     } catch (error) {
+      lock.release();
       redis.disconnect();
       subscriber.disconnect();
       await pool.end();
@@ -110,6 +156,8 @@ export class ScaleOutStore implements Store {
 
   async healthy(): Promise<boolean> {
     if (this.closed) return false;
+    // Fail-open: this instance serves whatever the stores do.
+    if (this.options.onStoreDown === 'open') return true;
     try {
       await Promise.all([this.pool.query('SELECT 1'), this.redis.ping()]);
       return true;
@@ -122,10 +170,14 @@ export class ScaleOutStore implements Store {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    if (this.recovering !== null) clearInterval(this.recovering);
     await this.committer.drain();
+    // Whatever is still spooled is replayed at the next start.
+    await this.spool.close();
     this.invalidation.close();
     this.redis.disconnect();
     await this.pool.end();
+    this.lock.release();
   }
 
   // ------------------------------------------------------------ catalogue
@@ -233,10 +285,10 @@ export class ScaleOutStore implements Store {
   }
 
   async settle(request: MeterRequest, actualCost: number): Promise<void> {
-    await this.reach(() => adjustInRedis(this.redis, request, actualCost - request.cost));
+    await this.reach(() => this.adjustCounters(request, actualCost - request.cost));
     if (actualCost <= 0) return;
     await this.record({ ...request, cost: actualCost }, undefined).catch(async (error: unknown) => {
-      await adjustInRedis(this.redis, request, -actualCost).catch(() => undefined);
+      await this.adjustCounters(request, -actualCost).catch(() => undefined);
       throw error;
     });
   }
@@ -246,10 +298,15 @@ export class ScaleOutStore implements Store {
     const accepted = events.filter((_, i) => seqs[i] !== DUPLICATE);
     if (accepted.length > 0) {
       try {
-        const additions = await Promise.all(accepted.map(async (e) => ({ ...e, period: await this.periodOf(e.groupId, e.ts) })));
-        await addUsageInRedis(this.redis, additions);
+        const additions = await Promise.all(accepted.map(async (e) => ({ groupId: e.groupId, appId: e.appId, count: e.count, period: await this.periodOf(e.groupId, e.ts) })));
+        if (this.redisDown) this.countLocally(additions);
+        else await addUsageInRedis(this.redis, additions).catch((error: unknown) => {
+          if (!this.failOpen || !isOutage(error)) throw error;
+          this.redisWentDown();
+          this.countLocally(additions);
+        });
       } catch {
-        // The events are in PostgreSQL: a counter that missed them is corrected when it is seeded again.
+        // The events are stored: a counter that missed them is corrected when it is seeded again.
       }
     }
     return seqs.map((seq) => (seq === DUPLICATE ? 'duplicate' : 'accepted'));
@@ -257,6 +314,7 @@ export class ScaleOutStore implements Store {
 
   async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
     const request = { groupId, appId, period };
+    if (this.redisDown) return this.localUsage(request);
     return this.reach(async () => {
       for (;;) {
         const [group, app] = await quotaCounters(this.redis, request);
@@ -264,6 +322,10 @@ export class ScaleOutStore implements Store {
         if (group === null) await this.seed(request, 'group');
         if (app === null) await this.seed(request, 'app');
       }
+    }).catch((error: unknown) => {
+      if (!this.failOpen || !isOutage((error as { cause?: unknown }).cause)) throw error;
+      this.redisWentDown();
+      return this.localUsage(request);
     });
   }
 
@@ -293,30 +355,204 @@ export class ScaleOutStore implements Store {
       const seq = await this.committer.submit(write);
       return { ...(decision as MeterResult), eventId: String(seq) };
     } catch (error) {
-      if (decision !== undefined) await adjustInRedis(this.redis, request, -request.cost).catch(() => undefined);
+      // Given back only once it is sure the call was not recorded.
+      const refund = () => this.adjustCounters(request, -request.cost);
+      if (error instanceof CommitUncertainError) this.refundIfAborted(error.xid, refund);
+      else if (decision !== undefined) await refund().catch(() => undefined);
       throw unavailable(error);
     }
   }
 
   /** The limits in Redis, seeding a quota counter from PostgreSQL first when Redis does not hold it. */
   private async admit(request: MeterRequest): Promise<MeterResult> {
-    for (;;) {
-      const answer = await admitInRedis(this.redis, request, this.quotaTtl(request.period));
-      if (answer.kind === 'decided') return answer.result;
-      await this.seed(request, answer.scope);
+    if (!this.redisDown) {
+      try {
+        for (;;) {
+          const answer = await admitInRedis(this.redis, request, this.quotaTtl(request.period));
+          if (answer.kind === 'decided') {
+            const [, , group, app] = limiterKeys(request);
+            this.lastKnown.set(group, answer.result.groupUsed);
+            this.lastKnown.set(app, answer.result.appUsed);
+            return answer.result;
+          }
+          await this.seed(request, answer.scope);
+        }
+      } catch (error) {
+        if (!this.failOpen || !isOutage(error)) throw error;
+        this.redisWentDown();
+      }
+    }
+    await this.loadLocally(request);
+    const decision = this.fallback.admit(request);
+    if (decision.allowed && request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: request.cost });
+    return decision;
+  }
+
+  private get failOpen(): boolean {
+    return this.options.onStoreDown === 'open';
+  }
+
+  /** Changes a call's consumption on whichever limiter decided it. */
+  private async adjustCounters(request: MeterRequest, delta: number): Promise<void> {
+    if (!this.redisDown) {
+      try {
+        return await adjustInRedis(this.redis, request, delta);
+      } catch (error) {
+        if (!this.failOpen || !isOutage(error)) throw error;
+        this.redisWentDown();
+      }
+    }
+    this.fallback.adjust(request, delta);
+    if (request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: delta });
+  }
+
+  /** Redis is away (fail-open): decide here from now on, and watch for its return. */
+  private redisWentDown(): void {
+    if (this.redisDown) return;
+    this.redisDown = true;
+    this.fallback = new LocalLimiter();
+    this.recovering = setInterval(() => void this.tryRedisAgain(), 500);
+    this.recovering.unref();
+  }
+
+  /**
+   * Once Redis answers again, adds to its counters what was admitted here
+   * meanwhile, then hands the limits back to it.
+   */
+  private async tryRedisAgain(): Promise<void> {
+    try {
+      await this.redis.ping();
+      while (this.outageUsage.length > 0) {
+        const additions = this.outageUsage;
+        this.outageUsage = [];
+        await addUsageInRedis(this.redis, additions).catch((error: unknown) => {
+          this.outageUsage.unshift(...additions);
+          throw error;
+        });
+      }
+    } catch {
+      return; // still away; try again at the next tick
+    }
+    // Nothing awaited since the last check: no call can have been admitted here in between.
+    this.redisDown = false;
+    if (this.recovering !== null) clearInterval(this.recovering);
+    this.recovering = null;
+  }
+
+  /** Seeds the local limiter for a group and app: from PostgreSQL, or from what Redis last said. */
+  private async loadLocally(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>): Promise<void> {
+    for (const { scope } of this.fallback.missingUsage(request.groupId, request.appId, request.period)) {
+      let used: number;
+      try {
+        const sums = await this.usage.sumRollups({ groupId: request.groupId, dimension: 'app_id', segments: decompose(request.period) });
+        used = sums.flat().filter((row) => scope === 'group' || row.value === request.appId).reduce((total, row) => total + row.count, 0);
+      } catch {
+        used = this.lastKnown.get(limiterKeys(request)[scope === 'group' ? 2 : 3]) ?? 0;
+      }
+      this.fallback.setUsage(scope, scope === 'group' ? request.groupId : request.appId, request.period, used);
+    }
+  }
+
+  private async localUsage(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>): Promise<{ groupUsed: number; appUsed: number }> {
+    await this.loadLocally(request);
+    return this.fallback.usage(request.groupId, request.appId, request.period);
+  }
+
+  /** Usage that bypassed the limits while Redis is away: into the local counters, and into Redis's later. */
+  private countLocally(additions: CounterAddition[]): void {
+    for (const a of additions) {
+      this.fallback.addUsage(a.groupId, a.appId, a.period.start, a.count);
+      this.outageUsage.push(a);
     }
   }
 
   /**
+   * The group committer's writer: one PostgreSQL transaction per batch; in
+   * fail-open mode, the spool while PostgreSQL is away, and for as long as
+   * the spool holds anything, so that batches reach PostgreSQL in order.
+   */
+  private async writeDurably(items: PendingWrite[]): Promise<Array<number | string>> {
+    const receivedAt = this.options.clock.now();
+    if (this.spool.pending > 0 && this.failOpen) return this.spool.append(items, receivedAt);
+    try {
+      return await this.usage.write(items, receivedAt);
+    } catch (error) {
+      const uncertain = error instanceof CommitUncertainError;
+      if (!this.failOpen || !(uncertain || isOutage(error))) throw error;
+      // A batch whose COMMIT was cut short is spooled with its transaction id, and replayed only if that did not commit.
+      const ids = await this.spool.append(items, receivedAt, uncertain ? error.xid : undefined);
+      this.replaySpool();
+      return ids;
+    }
+  }
+
+  /** Replays one spooled batch, unless it is the batch of a transaction that committed after all. */
+  private async replayBatch(items: PendingWrite[], receivedAt: number, xid: string | undefined): Promise<void> {
+    if (xid !== undefined) {
+      const status = await this.usage.transactionStatus(xid);
+      if (status === 'in progress') throw new Error(`transaction ${xid} is still in progress`);
+      if (status === 'committed') return;
+    }
+    await this.usage.write(items, receivedAt);
+  }
+
+  /**
+   * Gives back what calls took from the counters when their interrupted
+   * transaction turns out not to have committed; checked until PostgreSQL can tell.
+   */
+  private refundIfAborted(xid: string, refund: () => Promise<void>): void {
+    let entry = this.uncertain.get(xid);
+    if (entry === undefined) {
+      entry = [];
+      this.uncertain.set(xid, entry);
+    }
+    entry.push(refund);
+    this.resolving ??= (async () => {
+      while (this.uncertain.size > 0 && !this.closed) {
+        for (const [id, refunds] of [...this.uncertain]) {
+          const status = await this.usage.transactionStatus(id).catch(() => 'in progress' as const);
+          if (status === 'in progress') continue;
+          this.uncertain.delete(id);
+          if (status === 'aborted') for (const r of refunds) await r().catch(() => undefined);
+        }
+        if (this.uncertain.size > 0) await sleep(500);
+      }
+    })().finally(() => {
+      this.resolving = null;
+    });
+  }
+
+  /** Replays the spool into PostgreSQL in the background, retrying until it is empty. */
+  private replaySpool(): void {
+    this.replaying ??= (async () => {
+      while (this.spool.pending > 0 && !this.closed) {
+        try {
+          await this.spool.replay((items, at, xid) => this.replayBatch(items, at, xid));
+        } catch {
+          await sleep(500);
+        }
+      }
+    })().finally(() => {
+      this.replaying = null;
+    });
+  }
+
+  /**
    * Sets a quota counter to the units PostgreSQL holds for the period, unless
-   * another call or instance set it first. No admitted call can be missing
-   * from that sum: a call is admitted only against an existing counter.
+   * another call or instance set it first. A call is admitted only against an
+   * existing counter, so when a counter is first created nothing admitted can
+   * be missing from the sum. When Redis lost a counter (a restart without
+   * persistence), this instance's own calls are committed first; another
+   * instance's call committing in the same milliseconds can be missed.
    */
   private seed(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): Promise<void> {
     const key = limiterKeys(request)[scope === 'group' ? 2 : 3];
     let seeding = this.seeding.get(key);
     if (seeding === undefined) {
       seeding = (async () => {
+        // This instance's calls admitted before the counter went missing (Redis lost its data) must be in the sum.
+        await this.committer.drain();
+        if (this.replaying !== null) await this.replaying;
         const sums = await this.usage.sumRollups({ groupId: request.groupId, dimension: 'app_id', segments: decompose(request.period) });
         const used = sums.flat().filter((row) => scope === 'group' || row.value === request.appId).reduce((total, row) => total + row.count, 0);
         await seedQuota(this.redis, request, scope, used, this.quotaTtl(request.period));
@@ -335,28 +571,58 @@ export class ScaleOutStore implements Store {
     const mark = `tg:{${request.groupId}}:reply:${idempotencyKey}`;
     const deadline = Date.now() + PENDING_MS;
     for (;;) {
-      const claimed = await this.reach(() => this.redis.set(mark, PENDING, 'PX', PENDING_MS, 'NX'));
+      let claimed: string | null;
+      let value: string | null = null;
+      try {
+        if (this.redisDown) throw new Error('Connection is closed');
+        claimed = await this.redis.set(mark, PENDING, 'PX', PENDING_MS, 'NX');
+        if (claimed !== 'OK') value = await this.redis.get(mark);
+      } catch (error) {
+        if (!this.failOpen || !isOutage(error)) throw unavailable(error);
+        // Redis away: this instance decides alone, from the answers PostgreSQL remembers.
+        return this.meterUnmarked(request, idempotencyKey);
+      }
       if (claimed === 'OK') break;
-      const value = await this.reach(() => this.redis.get(mark));
       if (value !== null && value !== PENDING) return { ...(JSON.parse(value) as MeterResult), replayed: true };
       if (Date.now() > deadline) throw new ApiError('unavailable', 'Another call with this idempotency key is still being decided.');
       if (value === PENDING) await sleep(5);
     }
     try {
-      const stored = (await this.reach(() => this.usage.reply(request.groupId, idempotencyKey))) as MeterResult | null;
+      const stored = await this.storedReply(request.groupId, idempotencyKey);
+      // The mark only spares other instances a wait: failing to set it changes no answer.
       if (stored !== null) {
-        await this.redis.set(mark, JSON.stringify(stored), 'PX', REPLY_CACHE_MS);
+        await this.redis.set(mark, JSON.stringify(stored), 'PX', REPLY_CACHE_MS).catch(() => undefined);
         return { ...stored, replayed: true };
       }
       const result = await this.admitAndRecord(request);
       // Only recorded calls are remembered: a refused call may be retried under the same key.
-      if (result.eventId !== null) await this.redis.set(mark, JSON.stringify(result), 'PX', REPLY_CACHE_MS);
-      else await this.redis.del(mark);
+      if (result.eventId !== null) await this.redis.set(mark, JSON.stringify(result), 'PX', REPLY_CACHE_MS).catch(() => undefined);
+      else await this.redis.del(mark).catch(() => undefined);
       return result;
     } catch (error) {
       await this.redis.del(mark).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The answer PostgreSQL remembers under this key. In fail-open mode, while
+   * PostgreSQL is away, none: retries within the last 10 minutes are still
+   * recognised by their answer in Redis.
+   */
+  private async storedReply(groupId: string, idempotencyKey: string): Promise<MeterResult | null> {
+    try {
+      return (await this.usage.reply(groupId, idempotencyKey)) as MeterResult | null;
+    } catch (error) {
+      if (this.failOpen && isOutage(error)) return null;
+      throw unavailable(error);
+    }
+  }
+
+  private async meterUnmarked(request: MeterRequest, idempotencyKey: string): Promise<MeterResult> {
+    const stored = await this.storedReply(request.groupId, idempotencyKey);
+    if (stored !== null) return { ...(stored as MeterResult), replayed: true };
+    return this.admitAndRecord(request);
   }
 
   /** The billing period of the event's group that holds `ts`. */
