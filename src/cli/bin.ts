@@ -48,6 +48,32 @@ program
     process.stdout.write(`New admin token (shown this once): ${token.generated}\n`);
   });
 
+program
+  .command('migrate')
+  .description('Copy an embedded store into PostgreSQL for scale-out mode (a fresh database: no plans, no events); stop its server first')
+  .requiredOption('--from <dir>', "the embedded store's data directory")
+  .option('--database-url <url>', 'the PostgreSQL database, postgres://... (TOLLGATE_DATABASE_URL)')
+  .action(async (opts: { from: string; databaseUrl?: string }) => {
+    // Read here rather than through loadConfig, which would also demand the Redis URL and admin token of a server.
+    const databaseUrl = opts.databaseUrl ?? process.env.TOLLGATE_DATABASE_URL ?? '';
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+      throw new ConfigError('migrate needs the target database: --database-url postgres://... or TOLLGATE_DATABASE_URL');
+    }
+    const [{ default: pg }, { PG_TYPES }, { redactUrl }, { migrateEmbedded, migrationSummary }] = await Promise.all([
+      import('pg'), import('../store/postgres/pg-catalog.js'), import('../store/open-store.js'), import('../store/migrate-embedded.js'),
+    ]);
+    const print = (line: string) => process.stdout.write(`${line}\n`);
+    print(`Migrating the embedded store in ${opts.from} into PostgreSQL ${redactUrl(databaseUrl)}`);
+    const pool = new pg.Pool({ connectionString: databaseUrl, types: PG_TYPES, max: 2, connectionTimeoutMillis: 5_000 });
+    pool.on('error', () => undefined); // an idle connection that breaks; the query using it reports the failure
+    try {
+      const counts = await migrateEmbedded(opts.from, pool, print);
+      for (const line of migrationSummary(counts)) print(line);
+    } finally {
+      await pool.end();
+    }
+  });
+
 registerAdminCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
+import { CLI, spawnServer, type ServerProcess } from '../helpers/process.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+
+// `tollgate migrate` as an operator runs it: an embedded server meters some
+// calls and events and is stopped; its data directory is copied into a
+// fresh PostgreSQL; a scale-out server on that database then answers for the
+// same customer exactly as the embedded one did. PostgreSQL and Redis are
+// started by the suite: if either cannot start, it fails (never skips).
+
+/** More events than one INSERT batch (5,000 rows), so the copy crosses a batch edge. */
+const EVENTS = 6_001;
+/** Trust authentication ignores it; it is there to be kept out of the output. */
+const PASSWORD = 'not-to-be-printed';
+
+let postgres: TestPostgres;
+let redis: TestRedis;
+const dirs: string[] = [];
+const servers: ServerProcess[] = [];
+
+before(async () => {
+  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+});
+
+after(async () => {
+  await Promise.all(servers.map(async (s) => {
+    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
+    await s.exited;
+  }));
+  await Promise.all([postgres?.stop(), redis?.stop()]);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-migrate-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Runs the CLI to its end; the database URL comes only from the arguments given. */
+async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.TOLLGATE_DATABASE_URL;
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const [code] = await once(child, 'close');
+  return { code: code as number | null, stdout, stderr };
+}
+
+/** Rows per table and units per group in the target, to show that a refused run changed nothing. */
+async function snapshot(url: string): Promise<Record<string, string>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = ['plans', 'customer_groups', 'apps', 'api_keys', 'service_tokens', 'events', 'event_keys', 'check_replies', 'rollup_quarter', 'rollup_hour', 'rollup_day'];
+    const found: Record<string, string> = {};
+    for (const table of tables) {
+      const exists = await client.query('SELECT 1 FROM pg_class WHERE relname = $1', [table]);
+      found[table] = exists.rowCount === 0 ? 'absent' : (await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0]!.n;
+    }
+    if (found.events !== 'absent') {
+      const { rows } = await client.query<{ units: string | null }>('SELECT SUM(count)::text AS units FROM events');
+      found.units = rows[0]!.units ?? '0';
+    }
+    return found;
+  } finally {
+    await client.end();
+  }
+}
+
+test('migrate copies an embedded store into PostgreSQL, and a scale-out server answers for it as before', { timeout: 180_000 }, async () => {
+  const databaseUrl = postgres.url.replace('postgres://tollgate@', `postgres://tollgate:${PASSWORD}@`);
+  const migrateArgs = (dir: string) => ['migrate', '--from', dir, '--database-url', databaseUrl];
+
+  // ---- the embedded server meters checks and events
+  const dataDir = tempDir();
+  const embedded = await spawnServer(dataDir, { env: { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN } });
+  servers.push(embedded);
+  const admin = adminClient(embedded.url);
+  const customer = await setupCustomer(admin, { monthlyQuota: 1_000_000, ratePerMinute: -1 });
+  const service = await admin.post('/admin/service-tokens', { name: 'backend' });
+  assert.equal(service.status, 201);
+  const serviceToken: string = service.body.token;
+
+  const check = (url: string, idempotencyKey?: string) => request(`${url}/v1/check`, {
+    method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: { key: customer.key, usage_type: 'image', ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey }) },
+  });
+  const ingest = (url: string, events: unknown[]) => request(`${url}/v1/events`, {
+    method: 'POST', headers: { authorization: `Bearer ${serviceToken}` }, body: events,
+  });
+  const usage = (url: string) => request(`${url}/v1/usage`, { headers: { 'x-api-key': customer.key } });
+  const monthByApp = (url: string) => request(`${url}/v3/ocr-usage?group_by=app_id&timespan=month`, { headers: { 'x-api-key': customer.key } });
+
+  for (const key of ['order-1', 'order-2', 'order-3']) {
+    const res = await check(embedded.url, key);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.allowed, true, JSON.stringify(res.body));
+    assert.equal(res.body.replayed, false);
+  }
+  const events = Array.from({ length: EVENTS }, (_, i) => ({ id: `ev-${i}`, app_id: customer.appId, usage_type: i % 2 === 0 ? 'ocr' : 'pdf', count: (i % 3) + 1 }));
+  const ingested = await ingest(embedded.url, events);
+  assert.deepEqual(ingested.body, { accepted: EVENTS, duplicates: 0, rejected: [] });
+  const units = 3 + events.reduce((sum, e) => sum + e.count, 0);
+
+  const usageBefore = await usage(embedded.url);
+  assert.equal(usageBefore.status, 200);
+  assert.equal(usageBefore.body.monthly_used, units);
+  const monthBefore = await monthByApp(embedded.url);
+  assert.equal(monthBefore.status, 200);
+  assert.equal(monthBefore.body.ocr_usage.reduce((s: number, r: { count: number }) => s + r.count, 0), units);
+
+  // ---- while the embedded server runs, its data directory is refused
+  const busy = await cli(migrateArgs(dataDir));
+  assert.equal(busy.code, 1, busy.stdout + busy.stderr);
+  assert.match(busy.stderr, /is in use by process \d+.*Stop that server first/);
+  const untouched = await snapshot(postgres.url);
+  assert.equal(untouched.plans, '0');
+  assert.equal(untouched.events, '0');
+
+  embedded.child.kill('SIGTERM');
+  assert.deepEqual(await embedded.exited, { code: 0, signal: null }, embedded.errors());
+
+  // ---- the migration
+  const migrated = await cli(migrateArgs(dataDir));
+  assert.equal(migrated.code, 0, migrated.stdout + migrated.stderr);
+  const out = migrated.stdout;
+  assert.ok(!(out + migrated.stderr).includes(PASSWORD), 'the password is never printed');
+  assert.match(out, /into PostgreSQL postgres:\/\/tollgate:\*\*\*@127\.0\.0\.1:\d+\/postgres/);
+  for (const [table, rows] of Object.entries({
+    plans: 1, customer_groups: 1, apps: 1, api_keys: 1, service_tokens: 1,
+    events: 3 + EVENTS, event_keys: EVENTS, check_replies: 3,
+  })) {
+    assert.match(out, new RegExp(`^  ${table} +${rows.toLocaleString('en-US')}$`, 'm'), `${table}: ${rows} in\n${out}`);
+  }
+  assert.match(out, /^  rollup_day +[1-9]/m);
+  assert.match(out, new RegExp(`^verified: .*\\(1 group, ${units.toLocaleString('en-US')} units\\)`, 'm'));
+  assert.match(out, /TOLLGATE_ADMIN_TOKEN/);
+
+  const copied = await snapshot(postgres.url);
+  assert.equal(copied.events, String(3 + EVENTS));
+  assert.equal(copied.units, String(units));
+
+  // ---- a second run into the same database is refused and changes nothing
+  const again = await cli(migrateArgs(dataDir));
+  assert.equal(again.code, 1, again.stdout + again.stderr);
+  assert.match(again.stderr, /already holds plans and events.*Nothing was written/);
+  assert.deepEqual(await snapshot(postgres.url), copied);
+
+  // ---- a scale-out server on the migrated database
+  const scaleOut = await spawnServer(tempDir(), {
+    env: { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN, TOLLGATE_DATABASE_URL: postgres.url, TOLLGATE_REDIS_URL: redis.url },
+  });
+  servers.push(scaleOut);
+  assert.match(scaleOut.output(), /Store: scale-out/);
+
+  const usageAfter = await usage(scaleOut.url);
+  assert.equal(usageAfter.status, 200, JSON.stringify(usageAfter.body));
+  assert.equal(usageAfter.body.monthly_used, usageBefore.body.monthly_used, 'the same key, the same monthly usage');
+  const monthAfter = await monthByApp(scaleOut.url);
+  assert.equal(monthAfter.status, 200);
+  assert.deepEqual(monthAfter.body, monthBefore.body, 'the same usage records');
+
+  const replay = await check(scaleOut.url, 'order-2');
+  assert.equal(replay.body.allowed, true);
+  assert.equal(replay.body.replayed, true, 'an idempotency key used before the migration is replayed');
+  assert.equal((await usage(scaleOut.url)).body.monthly_used, units, 'and not counted again');
+
+  const resent = await ingest(scaleOut.url, [events[0], events[EVENTS - 1]]);
+  assert.deepEqual(resent.body, { accepted: 0, duplicates: 2, rejected: [] }, 'event ids sent before the migration are duplicates');
+
+  const fresh = await check(scaleOut.url, 'order-4');
+  assert.equal(fresh.body.allowed, true);
+  assert.equal(fresh.body.replayed, false);
+  assert.equal(fresh.body.monthly_used, units + 1, 'new calls count on top of the migrated usage');
+  assert.equal((await usage(scaleOut.url)).body.monthly_used, units + 1);
+});
+
+test('migrate needs a database URL and an existing embedded store', { timeout: 30_000 }, async () => {
+  const noUrl = await cli(['migrate', '--from', tempDir()]);
+  assert.equal(noUrl.code, 2);
+  assert.match(noUrl.stderr, /--database-url postgres:\/\/\.\.\. or TOLLGATE_DATABASE_URL/);
+
+  const missing = join(tempDir(), 'nothing-here');
+  const noStore = await cli(['migrate', '--from', missing, '--database-url', postgres.url]);
+  assert.equal(noStore.code, 1);
+  assert.match(noStore.stderr, /No embedded store in .*nothing-here/);
+});
