@@ -1,7 +1,7 @@
 /**
  * Tollgate's benchmarks: `npm run bench` (or `node dist/bench/run.js` after a build).
  *
- *   --only NAMES          run some of them: check,query,ingest,gateway (default: all)
+ *   --only NAMES          run some of them: check,query,ingest,gateway,scale-out (default: all)
  *   --duration S          check: seconds measured per server (default 10)
  *   --warmup S            check: warm-up seconds per server (default 2)
  *   --connections N       check: concurrent connections (default 64)
@@ -15,7 +15,8 @@
  *   --ingest-batches N    ingest: batches of 1,000 events per side (default 300)
  *   --ingest-concurrency N  ingest: requests in flight (default 4)
  *   --rounds N            gateway: measured runs per server, alternating (default 1)
- *   (gateway uses the check settings for duration, connections, keys and groups)
+ *   (gateway and scale-out use the check settings for duration, warm-up, connections, keys and groups;
+ *    scale-out splits the connections evenly over its instances, and needs PostgreSQL and redis-server)
  *
  * BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node flags to the
  * server processes (e.g. to profile them).
@@ -34,6 +35,7 @@ import { runIngestBench, type IngestOptions, type IngestReport } from './ingest.
 import { RESULTS_DIR } from './lib/paths.js';
 import { int, log, met, ms, ratio, round, table } from './lib/stats.js';
 import { runQueryBench, type QueryOptions, type QueryReport } from './query.js';
+import { runScaleOutBench, scaleOutJson, scaleOutSummaryRows, type ScaleOutReport } from './scale-out.js';
 
 function count(name: string, raw: string | undefined, fallback: number, min = 1): number {
   if (raw === undefined) return fallback;
@@ -95,14 +97,14 @@ function parse() {
   return { selected, check, query, ingest, rounds, help: values.help === true };
 }
 
-const BENCHES = ['check', 'query', 'ingest', 'gateway'] as const;
+const BENCHES = ['check', 'query', 'ingest', 'gateway', 'scale-out'] as const;
 type Bench = (typeof BENCHES)[number];
 
 /** The command that reproduces this run, every setting spelled out. */
 function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number): string {
   const args: string[] = [];
   if (selected.size < BENCHES.length) args.push('--only', [...selected].join(','));
-  if (selected.has('check') || selected.has('gateway')) {
+  if (selected.has('check') || selected.has('gateway') || selected.has('scale-out')) {
     args.push('--duration', String(check.durationS), '--warmup', String(check.warmupS), '--connections', String(check.connections),
       '--keys', String(check.keys), '--groups', String(check.groups), '--check-auth', check.auth);
   }
@@ -116,7 +118,8 @@ function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: Que
 }
 
 
-function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null): string[][] {
+function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null,
+  scaleOutReport: ScaleOutReport | null): string[][] {
   const rows: string[][] = [['', 'Tollgate', 'peer / baseline', 'ours/peer', 'note']];
   if (checkReport !== null) {
     const t = checkReport.tollgate.measured;
@@ -153,13 +156,14 @@ function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport |
       ingestReport.failures.length === 0 ? `equal; resent batches all duplicates (ok)` : 'DIFFERENT (failure)']);
   }
   if (gatewayReport !== null) rows.push(...gatewaySummaryRows(gatewayReport));
+  if (scaleOutReport !== null) rows.push(...scaleOutSummaryRows(scaleOutReport));
   return rows;
 }
 
 async function main(): Promise<number> {
   const { selected, check, query, ingest, rounds, help } = parse();
   if (help) {
-    process.stdout.write('Usage: node dist/bench/run.js [--only check,query,ingest,gateway] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
+    process.stdout.write('Usage: node dist/bench/run.js [--only check,query,ingest,gateway,scale-out] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
       + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n'
       + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N]\n');
     return 0;
@@ -173,6 +177,7 @@ async function main(): Promise<number> {
   let queryReport: QueryReport | null = null;
   let ingestReport: IngestReport | null = null;
   let gatewayReport: GatewayBenchReport | null = null;
+  let scaleOutReport: ScaleOutReport | null = null;
   if (selected.has('check')) {
     try {
       checkReport = await runCheckBench(check);
@@ -199,6 +204,15 @@ async function main(): Promise<number> {
       failures.push(`gateway benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     }
   }
+  if (selected.has('scale-out')) {
+    try {
+      scaleOutReport = await runScaleOutBench({ durationS: check.durationS, warmupS: check.warmupS, connections: check.connections, keys: check.keys, groups: check.groups });
+      failures.push(...scaleOutReport.failures);
+      warnings.push(...scaleOutReport.warnings);
+    } catch (error) {
+      failures.push(`scale-out benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
   if (selected.has('query')) {
     try {
       queryReport = await runQueryBench(query);
@@ -208,7 +222,7 @@ async function main(): Promise<number> {
     }
   }
 
-  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport, ingestReport, gatewayReport))}\n\n`);
+  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport, ingestReport, gatewayReport, scaleOutReport))}\n\n`);
   process.stdout.write(`reproduce: ${command}\n`);
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   for (const f of failures) process.stdout.write(`FAILED: ${f}\n`);
@@ -257,6 +271,7 @@ async function main(): Promise<number> {
       tollgate: { reqPerSec: round(gatewayReport.tollgate.reqPerSec), p99Ms: gatewayReport.tollgate.latencyP99Ms, cpuUsPerCall: gatewayReport.tollgate.cpuUsPerCall },
       peer: { reqPerSec: round(gatewayReport.peer.reqPerSec), p99Ms: gatewayReport.peer.latencyP99Ms, cpuUsPerCall: gatewayReport.peer.cpuUsPerCall },
     },
+    scaleOut: scaleOutReport === null ? null : scaleOutJson(scaleOutReport),
     correctness: { ok: failures.length === 0, failures, warnings },
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
