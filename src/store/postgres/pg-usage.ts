@@ -19,6 +19,9 @@ const RETRYABLE = new Set(['40P01', '40001']);
 
 const SOLE_FIELDS = ['app_id', 'usage_type', 'request_args_hash'] as const;
 
+/** Rollup rows per key that concurrent transactions spread their updates over (schema version 2). */
+const ROLLUP_SHARDS = 16;
+
 /**
  * The scale-out store's usage tables in PostgreSQL: events, their rollups,
  * ingest ids and remembered check answers. A batch of writes from any
@@ -26,9 +29,11 @@ const SOLE_FIELDS = ['app_id', 'usage_type', 'request_args_hash'] as const;
  * the answers to remember commit together or not at all, so usage read from
  * the rollups always matches the events, with no watermark to recover.
  *
- * Instances write the same hot rollup rows at once; every transaction takes
- * its row locks in one global order (sorted keys), so they queue instead of
- * deadlocking, and a deadlock that happens anyway is retried.
+ * Instances count the same hot rollup rows at once: each transaction writes
+ * one of 16 shards of a row, picked at random, so concurrent transactions
+ * rarely wait on each other's row locks; every transaction takes its locks
+ * in one global order (sorted keys), so they queue instead of deadlocking,
+ * and a deadlock that happens anyway is retried.
  */
 export class PgUsage {
   constructor(private readonly pool: Pool) {}
@@ -72,18 +77,15 @@ export class PgUsage {
   private async writeIn(client: PoolClient, items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
     const fresh = await this.claimIngestKeys(client, items, receivedAt);
     const kept = items.filter((_, i) => fresh[i]);
-    const seqs = kept.length === 0 ? [] : await this.insertEvents(client, kept, receivedAt);
+    const seqs = kept.length === 0 ? [] : await this.insertEventsAndRollups(client, kept, receivedAt);
 
     const replies: Array<[string, string, string]> = [];
-    const rollups = new RollupBuffer();
     kept.forEach((item, i) => {
-      rollups.add(item);
       if (item.reply !== undefined) {
         const result = JSON.stringify({ ...(item.reply.result as object), eventId: String(seqs[i]) });
         replies.push([item.reply.groupId, item.reply.idempotencyKey, result]);
       }
     });
-    await this.upsertRollups(client, rollups.drain());
     if (replies.length > 0) {
       replies.sort((a, b) => compare(a[0] + '\u0000' + a[1], b[0] + '\u0000' + b[1]));
       await client.query(`INSERT INTO check_replies (group_id, idempotency_key, created_at, result)
@@ -109,29 +111,37 @@ export class PgUsage {
     return items.map((item, i) => item.dedupKey === undefined || claimed.has(i));
   }
 
-  private async insertEvents(client: PoolClient, items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
+  /**
+   * The events and the rollup rows they change, in one statement (one round
+   * trip): the rollup upserts are data-modifying CTEs beside the insert.
+   */
+  private async insertEventsAndRollups(client: PoolClient, items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
     const column = <K extends keyof PendingWrite>(k: K) => items.map((item) => item[k] ?? null);
-    const { rows } = await client.query<{ seq: number }>(`INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
-      SELECT ts, g, a, k, u, h, c, $8 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(ts, g, a, k, u, h, c)
-      RETURNING seq`, [column('ts'), column('groupId'), column('appId'), column('keyId'), column('usageType'), column('requestArgsHash'), column('count'), receivedAt]);
+    const buffer = new RollupBuffer();
+    for (const item of items) buffer.add(item);
+    // One lock order for every transaction on every instance: sorted by the rows' keys.
+    const deltas = buffer.drain().sort((a, b) => compare(a.level, b.level) || compare(a.groupId, b.groupId) || compare(a.dimension, b.dimension)
+      || a.bucket - b.bucket || compare(a.value, b.value));
+    const rollup = <K extends keyof RollupDelta>(k: K) => deltas.map((d) => d[k]);
+    const shard = Math.floor(Math.random() * ROLLUP_SHARDS);
+    const upsert = (level: RollupLevel) => `up_${level} AS (INSERT INTO rollup_${level} AS r
+        (group_id, dimension, bucket, value, shard, count, app_id_sole, usage_type_sole, request_args_hash_sole)
+      SELECT g, d, b, v, $17, c, a, u, h FROM deltas WHERE l = '${level}' ORDER BY n
+      ON CONFLICT (group_id, dimension, bucket, value, shard) DO UPDATE SET count = r.count + EXCLUDED.count,
+      ${SOLE_FIELDS.map((f) => `${f}_sole = CASE WHEN r.${f}_sole = EXCLUDED.${f}_sole THEN r.${f}_sole END`).join(', ')})`;
+    const { rows } = await client.query<{ seq: number }>(`WITH
+      deltas AS (SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[], $18::text[])
+        WITH ORDINALITY AS t(l, g, d, b, v, c, a, u, h, n)),
+      ${(['quarter', 'hour', 'day'] as const).map(upsert).join(',\n      ')},
+      inserted AS (INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
+        SELECT ts, g, a, k, u, h, c, $8 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(ts, g, a, k, u, h, c)
+        RETURNING seq)
+      SELECT seq FROM inserted`,
+    [column('ts'), column('groupId'), column('appId'), column('keyId'), column('usageType'), column('requestArgsHash'), column('count'), receivedAt,
+      rollup('level'), rollup('groupId'), rollup('dimension'), rollup('bucket'), rollup('value'), rollup('count'), rollup('appId'), rollup('usageType'), shard,
+      rollup('requestArgsHash')]);
     // Seqs come from one sequence in the order the rows were inserted: sorted, they are in the items' order.
     return rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
-  }
-
-  private async upsertRollups(client: PoolClient, deltas: RollupDelta[]): Promise<void> {
-    const byLevel = new Map<RollupLevel, RollupDelta[]>();
-    for (const d of deltas) byLevel.set(d.level, [...(byLevel.get(d.level) ?? []), d]);
-    for (const level of ['quarter', 'hour', 'day'] as const) {
-      const rows = byLevel.get(level);
-      if (rows === undefined) continue;
-      rows.sort((a, b) => compare(a.groupId, b.groupId) || compare(a.dimension, b.dimension) || a.bucket - b.bucket || compare(a.value, b.value));
-      const col = <K extends keyof RollupDelta>(k: K) => rows.map((r) => r[k]);
-      await client.query(`INSERT INTO rollup_${level} AS r (group_id, dimension, bucket, value, count, app_id_sole, usage_type_sole, request_args_hash_sole)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
-        ON CONFLICT (group_id, dimension, bucket, value) DO UPDATE SET count = r.count + EXCLUDED.count,
-        ${SOLE_FIELDS.map((f) => `${f}_sole = CASE WHEN r.${f}_sole = EXCLUDED.${f}_sole THEN r.${f}_sole END`).join(',\n        ')}`,
-      [col('groupId'), col('dimension'), col('bucket'), col('value'), col('count'), col('appId'), col('usageType'), col('requestArgsHash')]);
-    }
   }
 
   /** Sums per value for each segment, all segments in one query. */

@@ -103,6 +103,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (group_id, dimension, bucket, value)
   );`).join('\n')}
   `,
+  // Rollup rows are spread over shards: instances that count the same hot row
+  // at once update different shards instead of queueing on one row lock.
+  // Queries sum over the shards, as they sum over buckets.
+  ['quarter', 'hour', 'day'].map((level) => `
+  ALTER TABLE rollup_${level} ADD COLUMN shard SMALLINT NOT NULL DEFAULT 0;
+  ALTER TABLE rollup_${level} DROP CONSTRAINT rollup_${level}_pkey;
+  ALTER TABLE rollup_${level} ADD PRIMARY KEY (group_id, dimension, bucket, value, shard);`).join('\n'),
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */
