@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { systemClock } from '../src/clock.js';
-import { DataDirInUseError } from '../src/store/sqlite/data-dir-lock.js';
+import { DataDirInUseError } from '../src/store/data-dir-lock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { ADMIN_TOKEN } from './helpers/server.js';
 import { spawnServer } from './helpers/process.js';

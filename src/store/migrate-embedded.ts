@@ -4,7 +4,7 @@ import Database, { type Database as DB } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { systemClock, type Clock } from '../clock.js';
 import { ensurePartitions, migrate } from './postgres/schema.js';
-import { DataDirInUseError, DataDirLock } from './sqlite/data-dir-lock.js';
+import { DataDirInUseError, DataDirLock } from './data-dir-lock.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 /** Rows per INSERT: few round trips, yet millions of events never sit in memory at once. */

@@ -19,7 +19,7 @@ import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
   Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store,
 } from '../store.js';
-import { DataDirLock } from '../sqlite/data-dir-lock.js';
+import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
 import { isOutage } from './outage.js';
 import { Spool } from './spool.js';

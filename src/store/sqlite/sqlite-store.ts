@@ -12,7 +12,7 @@ import type {
   Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
 } from '../store.js';
 import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken } from '../catalog-rows.js';
-import { DataDirLock } from './data-dir-lock.js';
+import { DataDirLock } from '../data-dir-lock.js';
 import { openDatabase } from './database.js';
 import { GroupCommitter } from '../group-commit.js';
 import { RollupWriter } from './rollup-writer.js';

@@ -11,6 +11,7 @@ export class DataDirInUseError extends Error {
  * counters in memory, so a second process on the same file would count on
  * its own and let twice the limits through. The lock is a file holding the
  * owner's pid; a lock whose process is gone (a crash, kill -9) is taken over.
+ * A scale-out instance takes it too: its data directory holds its own spool.
  */
 export class DataDirLock {
   private constructor(private readonly file: string) {}
