@@ -86,6 +86,11 @@ export function limiterKeys(request: Pick<MeterRequest, 'groupId' | 'appId' | 'p
   ];
 }
 
+/** The quota counter of the group or of the app, for the request's period. */
+export function quotaKey(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): string {
+  return limiterKeys(request)[scope === 'group' ? 2 : 3];
+}
+
 export type AdmitAnswer =
   | { kind: 'missing'; scope: 'group' | 'app' }
   | { kind: 'decided'; result: MeterResult };
@@ -95,8 +100,7 @@ export type AdmitAnswer =
  * NX: when another instance seeded it first, its value stands.
  */
 export async function seedQuota(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app', used: number, ttlMs: number): Promise<void> {
-  const [, , group, app] = limiterKeys(request);
-  await redis.set(scope === 'group' ? group : app, used, 'PX', ttlMs, 'NX');
+  await redis.set(quotaKey(request, scope), used, 'PX', ttlMs, 'NX');
 }
 
 /** Runs the script once for a request and reads its answer. */

@@ -12,8 +12,8 @@ import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
-import { addUsageInRedis, adjustInRedis, admitInRedis, limiterKeys, quotaCounters, seedQuota } from '../redis/redis-limiter.js';
-import { decompose } from '../rollup-segments.js';
+import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounters, quotaKey, seedQuota } from '../redis/redis-limiter.js';
+import { unitsInPeriod } from '../rollup-segments.js';
 import { GroupCommitter } from '../group-commit.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
@@ -299,12 +299,7 @@ export class ScaleOutStore implements Store {
     if (accepted.length > 0) {
       try {
         const additions = await Promise.all(accepted.map(async (e) => ({ groupId: e.groupId, appId: e.appId, count: e.count, period: await this.periodOf(e.groupId, e.ts) })));
-        if (this.redisDown) this.countLocally(additions);
-        else await addUsageInRedis(this.redis, additions).catch((error: unknown) => {
-          if (!this.failOpen || !isOutage(error)) throw error;
-          this.redisWentDown();
-          this.countLocally(additions);
-        });
+        await this.withRedis(() => addUsageInRedis(this.redis, additions), () => this.countLocally(additions));
       } catch {
         // The events are stored: a counter that missed them is corrected when it is seeded again.
       }
@@ -314,19 +309,14 @@ export class ScaleOutStore implements Store {
 
   async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
     const request = { groupId, appId, period };
-    if (this.redisDown) return this.localUsage(request);
-    return this.reach(async () => {
+    return this.reach(() => this.withRedis(async () => {
       for (;;) {
         const [group, app] = await quotaCounters(this.redis, request);
         if (group !== null && app !== null) return { groupUsed: group, appUsed: app };
         if (group === null) await this.seed(request, 'group');
         if (app === null) await this.seed(request, 'app');
       }
-    }).catch((error: unknown) => {
-      if (!this.failOpen || !isOutage((error as { cause?: unknown }).cause)) throw error;
-      this.redisWentDown();
-      return this.localUsage(request);
-    });
+    }, () => this.localUsage(request)));
   }
 
   // ------------------------------------------------------------ rollups
@@ -364,28 +354,44 @@ export class ScaleOutStore implements Store {
   }
 
   /** The limits in Redis, seeding a quota counter from PostgreSQL first when Redis does not hold it. */
-  private async admit(request: MeterRequest): Promise<MeterResult> {
+  private admit(request: MeterRequest): Promise<MeterResult> {
+    return this.withRedis(async () => {
+      for (;;) {
+        const answer = await admitInRedis(this.redis, request, this.quotaTtl(request.period));
+        if (answer.kind === 'decided') {
+          // Only fail-open mode ever reads them back.
+          if (this.failOpen) {
+            this.lastKnown.set(quotaKey(request, 'group'), answer.result.groupUsed);
+            this.lastKnown.set(quotaKey(request, 'app'), answer.result.appUsed);
+          }
+          return answer.result;
+        }
+        await this.seed(request, answer.scope);
+      }
+    }, async () => {
+      await this.loadLocally(request);
+      const decision = this.fallback.admit(request);
+      if (decision.allowed && request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: request.cost });
+      return decision;
+    });
+  }
+
+  /**
+   * Runs `shared` against Redis. In fail-open mode, when Redis cannot be
+   * reached (now, or since an earlier call found it away), runs `local`
+   * instead; any other failure, and every failure in fail-closed mode, is
+   * the caller's.
+   */
+  private async withRedis<T>(shared: () => Promise<T>, local: () => T | Promise<T>): Promise<T> {
     if (!this.redisDown) {
       try {
-        for (;;) {
-          const answer = await admitInRedis(this.redis, request, this.quotaTtl(request.period));
-          if (answer.kind === 'decided') {
-            const [, , group, app] = limiterKeys(request);
-            this.lastKnown.set(group, answer.result.groupUsed);
-            this.lastKnown.set(app, answer.result.appUsed);
-            return answer.result;
-          }
-          await this.seed(request, answer.scope);
-        }
+        return await shared();
       } catch (error) {
         if (!this.failOpen || !isOutage(error)) throw error;
         this.redisWentDown();
       }
     }
-    await this.loadLocally(request);
-    const decision = this.fallback.admit(request);
-    if (decision.allowed && request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: request.cost });
-    return decision;
+    return local();
   }
 
   private get failOpen(): boolean {
@@ -393,17 +399,11 @@ export class ScaleOutStore implements Store {
   }
 
   /** Changes a call's consumption on whichever limiter decided it. */
-  private async adjustCounters(request: MeterRequest, delta: number): Promise<void> {
-    if (!this.redisDown) {
-      try {
-        return await adjustInRedis(this.redis, request, delta);
-      } catch (error) {
-        if (!this.failOpen || !isOutage(error)) throw error;
-        this.redisWentDown();
-      }
-    }
-    this.fallback.adjust(request, delta);
-    if (request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: delta });
+  private adjustCounters(request: MeterRequest, delta: number): Promise<void> {
+    return this.withRedis(() => adjustInRedis(this.redis, request, delta), () => {
+      this.fallback.adjust(request, delta);
+      if (request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: delta });
+    });
   }
 
   /** Redis is away (fail-open): decide here from now on, and watch for its return. */
@@ -444,10 +444,9 @@ export class ScaleOutStore implements Store {
     for (const { scope } of this.fallback.missingUsage(request.groupId, request.appId, request.period)) {
       let used: number;
       try {
-        const sums = await this.usage.sumRollups({ groupId: request.groupId, dimension: 'app_id', segments: decompose(request.period) });
-        used = sums.flat().filter((row) => scope === 'group' || row.value === request.appId).reduce((total, row) => total + row.count, 0);
+        used = await unitsInPeriod(this.usage, request.groupId, scope === 'group' ? null : request.appId, request.period);
       } catch {
-        used = this.lastKnown.get(limiterKeys(request)[scope === 'group' ? 2 : 3]) ?? 0;
+        used = this.lastKnown.get(quotaKey(request, scope)) ?? 0;
       }
       this.fallback.setUsage(scope, scope === 'group' ? request.groupId : request.appId, request.period, used);
     }
@@ -546,15 +545,14 @@ export class ScaleOutStore implements Store {
    * instance's call committing in the same milliseconds can be missed.
    */
   private seed(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): Promise<void> {
-    const key = limiterKeys(request)[scope === 'group' ? 2 : 3];
+    const key = quotaKey(request, scope);
     let seeding = this.seeding.get(key);
     if (seeding === undefined) {
       seeding = (async () => {
         // This instance's calls admitted before the counter went missing (Redis lost its data) must be in the sum.
         await this.committer.drain();
         if (this.replaying !== null) await this.replaying;
-        const sums = await this.usage.sumRollups({ groupId: request.groupId, dimension: 'app_id', segments: decompose(request.period) });
-        const used = sums.flat().filter((row) => scope === 'group' || row.value === request.appId).reduce((total, row) => total + row.count, 0);
+        const used = await unitsInPeriod(this.usage, request.groupId, scope === 'group' ? null : request.appId, request.period);
         await seedQuota(this.redis, request, scope, used, this.quotaTtl(request.period));
       })().finally(() => this.seeding.delete(key));
       this.seeding.set(key, seeding);
@@ -571,18 +569,14 @@ export class ScaleOutStore implements Store {
     const mark = `tg:{${request.groupId}}:reply:${idempotencyKey}`;
     const deadline = Date.now() + PENDING_MS;
     for (;;) {
-      let claimed: string | null;
-      let value: string | null = null;
-      try {
-        if (this.redisDown) throw new Error('Connection is closed');
-        claimed = await this.redis.set(mark, PENDING, 'PX', PENDING_MS, 'NX');
-        if (claimed !== 'OK') value = await this.redis.get(mark);
-      } catch (error) {
-        if (!this.failOpen || !isOutage(error)) throw unavailable(error);
-        // Redis away: this instance decides alone, from the answers PostgreSQL remembers.
-        return this.meterUnmarked(request, idempotencyKey);
-      }
-      if (claimed === 'OK') break;
+      // null: Redis is away (fail-open), and this instance decides alone, from the answers PostgreSQL remembers.
+      const mine = await this.reach(() => this.withRedis(async () => {
+        const claimed = await this.redis.set(mark, PENDING, 'PX', PENDING_MS, 'NX');
+        return { claimed: claimed === 'OK', value: claimed === 'OK' ? null : await this.redis.get(mark) };
+      }, () => null));
+      if (mine === null) return this.meterUnmarked(request, idempotencyKey);
+      if (mine.claimed) break;
+      const { value } = mine;
       if (value !== null && value !== PENDING) return { ...(JSON.parse(value) as MeterResult), replayed: true };
       if (Date.now() > deadline) throw new ApiError('unavailable', 'Another call with this idempotency key is still being decided.');
       if (value === PENDING) await sleep(5);

@@ -6,7 +6,7 @@ import type { Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
-import { decompose } from '../rollup-segments.js';
+import { unitsInPeriod } from '../rollup-segments.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
   Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
@@ -327,9 +327,7 @@ export class SqliteStore implements Store {
   /** The group's (or one of its apps') units in the period, summed from the app_id rollups like any usage query. */
   private async loadUsage(groupId: string, scope: Scope, id: string, period: Span): Promise<void> {
     await this.committer.drain();
-    const sums = await this.sumRollups({ groupId, dimension: 'app_id', segments: decompose(period) });
-    const used = sums.flat().filter((row) => scope === 'group' || row.value === id).reduce((total, row) => total + row.count, 0);
-    this.limiter.setUsage(scope, id, period, used);
+    this.limiter.setUsage(scope, id, period, await unitsInPeriod(this, groupId, scope === 'group' ? null : id, period));
   }
 
   private pruneReplies(): void {
