@@ -84,13 +84,13 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}, file: Record<string, unknown> = {}): Config {
   const unknownSetting = Object.keys(file).find((k) => !(k in ConfigSchema.properties));
   if (unknownSetting !== undefined) throw new ConfigError(`invalid configuration: "${unknownSetting}" in the config file is not a setting`);
-  const fromEnv: Record<string, unknown> = { ...file };
+  const fromEnv: Record<string, unknown> = {};
   for (const [variable, setting] of Object.entries(ENVIRONMENT)) {
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
     fromEnv[setting] = INTEGER_SETTINGS.has(setting) ? parseInteger(variable, raw) : raw;
   }
-  const merged: Record<string, unknown> = { ...DEFAULTS, ...fromEnv };
+  const merged: Record<string, unknown> = { ...DEFAULTS, ...file, ...fromEnv };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
 
   if ((merged.databaseUrl === undefined) !== (merged.redisUrl === undefined)) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -73,6 +73,14 @@ test('invalid configuration: a clear message and exit code 2', async () => {
   const result = await run(process.execPath, [new URL('../src/cli/bin.js', import.meta.url).pathname, 'serve'], { env: { ...process.env, PORT: 'eighty' } }).catch((e: { code: number; stderr: string }) => e);
   assert.equal((result as { code: number }).code, 2);
   assert.match((result as { stderr: string }).stderr, /PORT must be a whole number/);
+});
+
+test('serve --config reads settings from a file, and a bad file stops the start with exit code 2', async () => {
+  const file = join(dataDir, 'bad-config.yaml');
+  writeFileSync(file, 'port: 8080\nredisUrl: redis://127.0.0.1:6379\n');
+  const result = await run(process.execPath, [new URL('../src/cli/bin.js', import.meta.url).pathname, 'serve', '--config', file], { timeout: 15_000 }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((result as { code: number }).code, 2);
+  assert.match((result as { stderr: string }).stderr, /scale-out mode needs both TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL/);
 });
 
 async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfig, readConfigFile } from '../../src/config.js';
+import { describeStore, redactUrl } from '../../src/store/open-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const SCALE_OUT = { TOLLGATE_DATABASE_URL: 'postgres://tollgate:secret@db:5432/tollgate', TOLLGATE_REDIS_URL: 'redis://cache:6379', TOLLGATE_ADMIN_TOKEN: 'x'.repeat(20) };
+
+describe('configuration sources', () => {
+  test('defaults, then the config file, then the environment, then flags', () => {
+    const file = { port: 9000, keyPrefix: 'file_', logLevel: 'warn' };
+    const config = loadConfig({ TOLLGATE_KEY_PREFIX: 'env_', TOLLGATE_LOG_LEVEL: 'error' }, { logLevel: 'silent' }, file);
+    assert.equal(config.port, 9000, 'from the file');
+    assert.equal(config.keyPrefix, 'env_', 'the environment wins over the file');
+    assert.equal(config.logLevel, 'silent', 'flags win over both');
+    assert.equal(config.onStoreDown, 'closed', 'default');
+  });
+
+  test('a setting the file names that does not exist is refused', () => {
+    assert.throws(() => loadConfig({}, {}, { databaseURL: 'postgres://x' }), (e) => e instanceof ConfigError && /"databaseURL" in the config file is not a setting/.test(e.message));
+  });
+
+  test('a file value is checked like any other', () => {
+    assert.throws(() => loadConfig({}, {}, { onStoreDown: 'sometimes' }), (e) => e instanceof ConfigError && /TOLLGATE_ON_STORE_DOWN/.test(e.message));
+  });
+
+  test('YAML and JSON files are read; anything but an object of settings is refused', async () => {
+    const yaml = join(dir, 'tollgate.yaml');
+    writeFileSync(yaml, 'port: 8181\nonStoreDown: open\n');
+    assert.deepEqual(await readConfigFile(yaml), { port: 8181, onStoreDown: 'open' });
+    const json = join(dir, 'tollgate.json');
+    writeFileSync(json, '{"port": 8282}');
+    assert.deepEqual(await readConfigFile(json), { port: 8282 });
+    const list = join(dir, 'list.yaml');
+    writeFileSync(list, '- port\n');
+    await assert.rejects(readConfigFile(list), (e) => e instanceof ConfigError && /must hold an object of settings/.test(e.message));
+    await assert.rejects(readConfigFile(join(dir, 'missing.yaml')), (e) => e instanceof ConfigError && /cannot read the config file/.test(e.message));
+  });
+});
+
+describe('scale-out settings', () => {
+  test('both URLs and the admin token make a scale-out configuration', () => {
+    const config = loadConfig({ ...SCALE_OUT, TOLLGATE_ON_STORE_DOWN: 'open' });
+    assert.equal(config.databaseUrl, SCALE_OUT.TOLLGATE_DATABASE_URL);
+    assert.equal(config.redisUrl, SCALE_OUT.TOLLGATE_REDIS_URL);
+    assert.equal(config.onStoreDown, 'open');
+  });
+
+  test('one URL without the other is refused', () => {
+    const { TOLLGATE_REDIS_URL: _, ...withoutRedis } = SCALE_OUT;
+    assert.throws(() => loadConfig(withoutRedis), (e) => e instanceof ConfigError && /needs both TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL/.test(e.message));
+  });
+
+  test('scale-out without an admin token is refused: a generated one would differ per instance', () => {
+    const { TOLLGATE_ADMIN_TOKEN: _, ...withoutToken } = SCALE_OUT;
+    assert.throws(() => loadConfig(withoutToken), (e) => e instanceof ConfigError && /needs TOLLGATE_ADMIN_TOKEN/.test(e.message));
+  });
+
+  test('URLs of the wrong kind are refused', () => {
+    assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_DATABASE_URL: 'mysql://db/tollgate' }), (e) => e instanceof ConfigError && /TOLLGATE_DATABASE_URL/.test(e.message));
+  });
+
+  test('the banner names the store and never shows a password', () => {
+    const line = describeStore(loadConfig(SCALE_OUT));
+    assert.equal(line, 'scale-out (PostgreSQL postgres://tollgate:***@db:5432/tollgate, Redis redis://cache:6379)');
+    assert.equal(redactUrl('redis://:hunter2@cache:6379'), 'redis://:***@cache:6379');
+    assert.equal(describeStore(loadConfig({}, { dataDir: '/var/lib/tollgate' })), 'embedded (SQLite in /var/lib/tollgate)');
+  });
+});
