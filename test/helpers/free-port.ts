@@ -12,6 +12,19 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A server a test starts on loopback and owns (PostgreSQL, Redis). */
+export interface ThrowawayServer {
+  url: string;
+  /** Stops the server and deletes its data. */
+  stop(): Promise<void>;
+  /** Stops the server (an outage), keeping its port. */
+  halt(): Promise<void>;
+  /** Starts it again after `halt`, on the same port. */
+  resume(): Promise<void>;
+  /** The server's own process id, for CPU accounting. */
+  pid(): number;
+}
+
 /** Resolves once `probe` succeeds, retrying every 50 ms until `timeoutMs`. */
 export async function waitUntil(what: string, probe: () => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

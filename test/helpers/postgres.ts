@@ -4,21 +4,12 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort, waitUntil } from './free-port.js';
+import { freePort, waitUntil, type ThrowawayServer } from './free-port.js';
 
 const run = promisify(execFile);
 
-export interface TestPostgres {
-  url: string;
-  /** Stops the server and deletes its data. */
-  stop(): Promise<void>;
-  /** Stops the server (an outage), keeping its data and port. */
-  halt(): Promise<void>;
-  /** Starts it again after `halt`, on the same port with the same data. */
-  resume(): Promise<void>;
-  /** The postmaster's process id (its backends are its children), for CPU accounting. */
-  pid(): number;
-}
+/** PostgreSQL keeps its data across `halt` and `resume`. */
+export type TestPostgres = ThrowawayServer;
 
 /** Where the PostgreSQL 15 server binaries are, or null. */
 export function postgresBinaries(): string | null {

@@ -3,19 +3,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, waitUntil } from './free-port.js';
+import { freePort, waitUntil, type ThrowawayServer } from './free-port.js';
 
-export interface TestRedis {
-  url: string;
-  /** Stops the server and deletes its directory. */
-  stop(): Promise<void>;
-  /** Stops the server (an outage; nothing is persisted, so its counters are lost). */
-  halt(): Promise<void>;
-  /** Starts it again after `halt`, on the same port, empty. */
-  resume(): Promise<void>;
-  /** The server's process id, for CPU accounting. */
-  pid(): number;
-}
+/** Redis persists nothing: after `halt` and `resume` it is empty, as after a crash without persistence. */
+export type TestRedis = ThrowawayServer;
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 

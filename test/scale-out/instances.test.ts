@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { type ServerProcess } from '../helpers/process.js';
+import { scaleOutCluster } from '../helpers/scale-out.js';
 
 // The promise of strict mode, through the public API: four Tollgate
 // processes on one PostgreSQL and one Redis, 64 connections each, spending
@@ -20,29 +16,12 @@ const CONNECTIONS = 64;
 const QUOTA = 10_000;
 const ATTEMPTS = 12_000;
 
-let postgres: TestPostgres;
-let redis: TestRedis;
-const dirs: string[] = [];
+const cluster = scaleOutCluster('scale');
 const servers: ServerProcess[] = [];
 
 before(async () => {
-  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  const env = { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN, TOLLGATE_DATABASE_URL: postgres.url, TOLLGATE_REDIS_URL: redis.url };
   // All at once: their migrations race for the advisory lock.
-  servers.push(...await Promise.all(Array.from({ length: INSTANCES }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-scale-'));
-    dirs.push(dir);
-    return spawnServer(dir, { env });
-  })));
-});
-
-after(async () => {
-  await Promise.all(servers.map(async (s) => {
-    s.child.kill('SIGTERM');
-    await s.exited;
-  }));
-  await Promise.all([postgres?.stop(), redis?.stop()]);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  servers.push(...await Promise.all(Array.from({ length: INSTANCES }, () => cluster.spawn())));
 });
 
 test(`${INSTANCES} instances x ${CONNECTIONS} connections spend a quota of ${QUOTA} exactly`, { timeout: 180_000 }, async () => {
@@ -77,7 +56,7 @@ test(`${INSTANCES} instances x ${CONNECTIONS} connections spend a quota of ${QUO
   assert.equal(outcomes.allowed, QUOTA, 'admitted exactly the quota');
   assert.equal(outcomes.quota_exceeded, ATTEMPTS - QUOTA);
 
-  const client = new pg.Client({ connectionString: postgres.url });
+  const client = new pg.Client({ connectionString: cluster.postgres.url });
   await client.connect();
   const { rows } = await client.query<{ units: string; events: string }>('SELECT SUM(count) AS units, COUNT(*) AS events FROM events WHERE group_id = $1', [customer.groupId]);
   await client.end();

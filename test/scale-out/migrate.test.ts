@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
-import { CLI, spawnServer, type ServerProcess } from '../helpers/process.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { CLI } from '../helpers/process.js';
+import { scaleOutCluster } from '../helpers/scale-out.js';
 
 // `tollgate migrate` as an operator runs it: an embedded server meters some
 // calls and events and is stopped; its data directory is copied into a
@@ -22,29 +19,7 @@ const EVENTS = 6_001;
 /** Trust authentication ignores it; it is there to be kept out of the output. */
 const PASSWORD = 'not-to-be-printed';
 
-let postgres: TestPostgres;
-let redis: TestRedis;
-const dirs: string[] = [];
-const servers: ServerProcess[] = [];
-
-before(async () => {
-  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-});
-
-after(async () => {
-  await Promise.all(servers.map(async (s) => {
-    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
-    await s.exited;
-  }));
-  await Promise.all([postgres?.stop(), redis?.stop()]);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-migrate-'));
-  dirs.push(dir);
-  return dir;
-}
+const cluster = scaleOutCluster('migrate');
 
 /** Runs the CLI to its end; the database URL comes only from the arguments given. */
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -81,13 +56,12 @@ async function snapshot(url: string): Promise<Record<string, string>> {
 }
 
 test('migrate copies an embedded store into PostgreSQL, and a scale-out server answers for it as before', { timeout: 180_000 }, async () => {
-  const databaseUrl = postgres.url.replace('postgres://tollgate@', `postgres://tollgate:${PASSWORD}@`);
+  const databaseUrl = cluster.postgres.url.replace('postgres://tollgate@', `postgres://tollgate:${PASSWORD}@`);
   const migrateArgs = (dir: string) => ['migrate', '--from', dir, '--database-url', databaseUrl];
 
   // ---- the embedded server meters checks and events
-  const dataDir = tempDir();
-  const embedded = await spawnServer(dataDir, { env: { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN } });
-  servers.push(embedded);
+  const dataDir = cluster.tempDir();
+  const embedded = await cluster.spawn({ dataDir, embedded: true });
   const admin = adminClient(embedded.url);
   const customer = await setupCustomer(admin, { monthlyQuota: 1_000_000, ratePerMinute: -1 });
   const service = await admin.post('/admin/service-tokens', { name: 'backend' });
@@ -126,7 +100,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const busy = await cli(migrateArgs(dataDir));
   assert.equal(busy.code, 1, busy.stdout + busy.stderr);
   assert.match(busy.stderr, /is in use by process \d+.*Stop that server first/);
-  const untouched = await snapshot(postgres.url);
+  const untouched = await snapshot(cluster.postgres.url);
   assert.equal(untouched.plans, '0');
   assert.equal(untouched.events, '0');
 
@@ -149,7 +123,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.match(out, new RegExp(`^verified: .*\\(1 group, ${units.toLocaleString('en-US')} units\\)`, 'm'));
   assert.match(out, /TOLLGATE_ADMIN_TOKEN/);
 
-  const copied = await snapshot(postgres.url);
+  const copied = await snapshot(cluster.postgres.url);
   assert.equal(copied.events, String(3 + EVENTS));
   assert.equal(copied.units, String(units));
 
@@ -157,13 +131,10 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const again = await cli(migrateArgs(dataDir));
   assert.equal(again.code, 1, again.stdout + again.stderr);
   assert.match(again.stderr, /already holds plans and events.*Nothing was written/);
-  assert.deepEqual(await snapshot(postgres.url), copied);
+  assert.deepEqual(await snapshot(cluster.postgres.url), copied);
 
   // ---- a scale-out server on the migrated database
-  const scaleOut = await spawnServer(tempDir(), {
-    env: { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN, TOLLGATE_DATABASE_URL: postgres.url, TOLLGATE_REDIS_URL: redis.url },
-  });
-  servers.push(scaleOut);
+  const scaleOut = await cluster.spawn();
   assert.match(scaleOut.output(), /Store: scale-out/);
 
   const usageAfter = await usage(scaleOut.url);
@@ -189,12 +160,12 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
 });
 
 test('migrate needs a database URL and an existing embedded store', { timeout: 30_000 }, async () => {
-  const noUrl = await cli(['migrate', '--from', tempDir()]);
+  const noUrl = await cli(['migrate', '--from', cluster.tempDir()]);
   assert.equal(noUrl.code, 2);
   assert.match(noUrl.stderr, /--database-url postgres:\/\/\.\.\. or TOLLGATE_DATABASE_URL/);
 
-  const missing = join(tempDir(), 'nothing-here');
-  const noStore = await cli(['migrate', '--from', missing, '--database-url', postgres.url]);
+  const missing = join(cluster.tempDir(), 'nothing-here');
+  const noStore = await cli(['migrate', '--from', missing, '--database-url', cluster.postgres.url]);
   assert.equal(noStore.code, 1);
   assert.match(noStore.stderr, /No embedded store in .*nothing-here/);
 });

@@ -1,47 +1,26 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import pg from 'pg';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { type ServerProcess } from '../helpers/process.js';
+import { scaleOutCluster } from '../helpers/scale-out.js';
 
 // Store outages under load, with the real servers stopped and started again:
 // one instance fails closed (503 while a store is away), one fails open
 // (local limits, writes spooled to disk). Neither needs a restart, neither
 // loses an acknowledged check, and neither counts one twice.
 
-let postgres: TestPostgres;
-let redis: TestRedis;
-const dirs: string[] = [];
+const cluster = scaleOutCluster('outage');
 let closed: ServerProcess;
 let open: ServerProcess;
 let openDir: string;
 
 before(async () => {
-  [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
-  const env = (mode: string) => ({ TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN, TOLLGATE_DATABASE_URL: postgres.url, TOLLGATE_REDIS_URL: redis.url, TOLLGATE_ON_STORE_DOWN: mode });
-  const dir = () => {
-    const d = mkdtempSync(join(tmpdir(), 'tollgate-outage-'));
-    dirs.push(d);
-    return d;
-  };
-  closed = await spawnServer(dir(), { env: env('closed') });
-  openDir = dir();
-  open = await spawnServer(openDir, { env: env('open') });
-});
-
-after(async () => {
-  for (const server of [closed, open]) {
-    if (server === undefined) continue;
-    server.child.kill('SIGTERM');
-    await server.exited;
-  }
-  await Promise.all([postgres?.stop(), redis?.stop()]);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  closed = await cluster.spawn({ env: { TOLLGATE_ON_STORE_DOWN: 'closed' } });
+  openDir = cluster.tempDir();
+  open = await cluster.spawn({ env: { TOLLGATE_ON_STORE_DOWN: 'open' }, dataDir: openDir });
 });
 
 interface Tally {
@@ -78,7 +57,7 @@ async function checkOnce(url: string, key: string, idempotencyKey: string, tally
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function recorded(groupId: string): Promise<number> {
-  const client = new pg.Client({ connectionString: postgres.url });
+  const client = new pg.Client({ connectionString: cluster.postgres.url });
   await client.connect();
   try {
     const { rows } = await client.query<{ units: string | null }>('SELECT SUM(count) AS units FROM events WHERE group_id = $1', [groupId]);
@@ -107,16 +86,16 @@ test('Redis and PostgreSQL stopped and started under load: fail-closed answers 5
   });
 
   await pause(500);
-  await redis.halt();
+  await cluster.redis.halt();
   await pause(1_500);
   const closedDuringRedis = tallies.closed.unavailable.size;
   const openDuringRedis = tallies.open.allowed.size;
   await pause(500);
   assert.ok(tallies.open.allowed.size > openDuringRedis, 'fail-open keeps admitting while Redis is away');
-  await redis.resume();
+  await cluster.redis.resume();
   await pause(1_500);
 
-  await postgres.halt();
+  await cluster.postgres.halt();
   let spooled = false;
   for (let i = 0; i < 20; i += 1) {
     await pause(100);
@@ -127,7 +106,7 @@ test('Redis and PostgreSQL stopped and started under load: fail-closed answers 5
   await pause(500);
   if (process.env.OUTAGE_LOG) (await import('node:fs')).writeFileSync(process.env.OUTAGE_LOG, open.output() + closed.output());
   assert.ok(tallies.open.allowed.size > openDuringPostgres, `fail-open keeps admitting while PostgreSQL is away: ${JSON.stringify([...tallies.open.unavailable].length)} ${tallies.open.unexpected.slice(-3).join(' / ')} ${open.errors().slice(-3000)}`);
-  await postgres.resume();
+  await cluster.postgres.resume();
   await pause(2_000);
   if (process.env.OUTAGE_LOG) (await import('node:fs')).writeFileSync(process.env.OUTAGE_LOG, open.output() + closed.output());
   stopped = true;
