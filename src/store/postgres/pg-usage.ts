@@ -103,7 +103,7 @@ export class PgUsage {
       if (item.dedupKey !== undefined && !firstIndex.has(item.dedupKey)) firstIndex.set(item.dedupKey, i);
     });
     if (firstIndex.size === 0) return items.map(() => true);
-    const keys = [...firstIndex.keys()].sort(compare);
+    const keys = [...firstIndex.keys()];
     const { rows } = await client.query<{ key: string }>(`INSERT INTO event_keys (key, received_at)
       SELECT k, $2 FROM unnest($1::text[]) AS t(k) ORDER BY k COLLATE "C"
       ON CONFLICT DO NOTHING RETURNING key`, [keys, receivedAt]);

@@ -286,11 +286,7 @@ export class ScaleOutStore implements Store {
 
   async settle(request: MeterRequest, actualCost: number): Promise<void> {
     await this.reach(() => this.adjustCounters(request, actualCost - request.cost));
-    if (actualCost <= 0) return;
-    await this.record({ ...request, cost: actualCost }, undefined).catch(async (error: unknown) => {
-      await this.adjustCounters(request, -actualCost).catch(() => undefined);
-      throw error;
-    });
+    if (actualCost > 0) await this.record({ ...request, cost: actualCost });
   }
 
   async ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]> {
@@ -330,25 +326,24 @@ export class ScaleOutStore implements Store {
   private async admitAndRecord(request: MeterRequest): Promise<MeterResult> {
     const decision = await this.reach(() => this.admit(request));
     if (!decision.allowed || request.mode !== 'record') return decision;
-    return this.record(request, decision);
+    return { ...decision, eventId: String(await this.record(request, decision)) };
   }
 
   /** Writes an admitted call; when it cannot be written, what it took from the counters is given back. */
-  private async record(request: MeterRequest, decision: MeterResult | undefined): Promise<MeterResult> {
+  private async record(request: MeterRequest, reply?: MeterResult): Promise<number | string> {
     const write: PendingWrite = {
       ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
       usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: request.cost,
-      ...(request.idempotencyKey === undefined || decision === undefined
-        ? {} : { reply: { groupId: request.groupId, idempotencyKey: request.idempotencyKey, result: decision } }),
+      ...(request.idempotencyKey === undefined || reply === undefined
+        ? {} : { reply: { groupId: request.groupId, idempotencyKey: request.idempotencyKey, result: reply } }),
     };
     try {
-      const seq = await this.committer.submit(write);
-      return { ...(decision as MeterResult), eventId: String(seq) };
+      return await this.committer.submit(write);
     } catch (error) {
       // Given back only once it is sure the call was not recorded.
       const refund = () => this.adjustCounters(request, -request.cost);
       if (error instanceof CommitUncertainError) this.refundIfAborted(error.xid, refund);
-      else if (decision !== undefined) await refund().catch(() => undefined);
+      else await refund().catch(() => undefined);
       throw unavailable(error);
     }
   }
