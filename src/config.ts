@@ -36,6 +36,14 @@ export const ConfigSchema = Type.Object({
    * to the data directory until the store is back.
    */
   onStoreDown: Type.Union([Type.Literal('closed'), Type.Literal('open')]),
+  /**
+   * Scale-out mode: `strict` decides every call in Redis (exact across
+   * instances); `relaxed` decides in each instance against counters synced
+   * with Redis every `limitsSyncMs` (faster, may admit a little over a limit).
+   */
+  limitsMode: Type.Union([Type.Literal('strict'), Type.Literal('relaxed')]),
+  /** Relaxed mode: how often an instance syncs its counters with Redis, in milliseconds. */
+  limitsSyncMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
 });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;
@@ -50,6 +58,8 @@ export const DEFAULTS: Config = Object.freeze({
   bodyLimitBytes: 1024 * 1024,
   rollupFlushMs: 250,
   onStoreDown: 'closed',
+  limitsMode: 'strict',
+  limitsSyncMs: 100,
 });
 
 /** The environment variables Tollgate reads, and the setting each one fills. */
@@ -66,9 +76,11 @@ export const ENVIRONMENT = {
   TOLLGATE_DATABASE_URL: 'databaseUrl',
   TOLLGATE_REDIS_URL: 'redisUrl',
   TOLLGATE_ON_STORE_DOWN: 'onStoreDown',
+  TOLLGATE_LIMITS_MODE: 'limitsMode',
+  TOLLGATE_LIMITS_SYNC_MS: 'limitsSyncMs',
 } as const satisfies Record<string, keyof Config>;
 
-const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs']);
+const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'limitsSyncMs']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -99,6 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   if (merged.databaseUrl !== undefined && merged.adminToken === undefined) {
     // Every instance must accept the same admin token; a generated one would differ per instance.
     throw new ConfigError('invalid configuration: scale-out mode needs TOLLGATE_ADMIN_TOKEN, the same on every instance');
+  }
+  if (merged.limitsMode === 'relaxed' && merged.databaseUrl === undefined) {
+    // One embedded instance is exact at no cost: there is nothing to relax.
+    throw new ConfigError('invalid configuration: TOLLGATE_LIMITS_MODE=relaxed applies to scale-out mode (TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL)');
   }
   if (!Value.Check(ConfigSchema, merged)) {
     const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => {

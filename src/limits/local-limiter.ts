@@ -137,6 +137,33 @@ export class LocalLimiter {
     return { groupUsed: this.quota('group', groupId, period).used, appUsed: this.quota('app', appId, period).used };
   }
 
+  /**
+   * Replaces a loaded counter's units (relaxed scale-out mode: the shared
+   * total as of the last sync, plus what this process counted since).
+   * A counter not loaded, or loaded for another period, is left alone.
+   */
+  rebaseUsage(scope: Scope, id: string, period: Span, used: number): void {
+    const quota = this.quotas.get(`${scope}:${id}`);
+    if (quota !== undefined && quota.periodStart === period.start) quota.used = used;
+  }
+
+  /** Unloads a counter: the next call of its group or app loads it again from storage. */
+  forgetUsage(scope: Scope, id: string): void {
+    this.quotas.delete(`${scope}:${id}`);
+  }
+
+  /** Replaces a window's counts, unless the window kept here is already a later one. */
+  rebaseWindow(scope: Scope, id: string, counter: WindowCounter): void {
+    const key = `${scope}:${id}`;
+    const kept = this.windows.get(key);
+    if (kept === undefined || kept.windowStart <= counter.windowStart) this.windows.set(key, { ...counter });
+  }
+
+  /** Start of the window kept for a group or app, if any: where an adjustment lands. */
+  windowStartOf(scope: Scope, id: string): number | undefined {
+    return this.windows.get(`${scope}:${id}`)?.windowStart;
+  }
+
   /** Forgets windows idle for two minutes or more; their state would be all zero anyway. */
   sweep(now: number): void {
     for (const [key, window] of this.windows) {

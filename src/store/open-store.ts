@@ -14,6 +14,7 @@ export async function openStore(config: Config, clock: Clock): Promise<Store> {
     const { ScaleOutStore } = await import('./scale-out/scale-out-store.js');
     return ScaleOutStore.open({
       databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, clock, idempotencyWindowMs, dataDir: config.dataDir, onStoreDown: config.onStoreDown,
+      limits: config.limitsMode === 'relaxed' ? { mode: 'relaxed', syncMs: config.limitsSyncMs } : { mode: 'strict' },
     });
   }
   const { SqliteStore } = await import('./sqlite/sqlite-store.js');
@@ -23,7 +24,8 @@ export async function openStore(config: Config, clock: Clock): Promise<Store> {
 /** Where the store keeps its data, for the start-up banner; passwords are never shown. */
 export function describeStore(config: Config): string {
   if (config.databaseUrl === undefined || config.redisUrl === undefined) return `embedded (SQLite in ${config.dataDir})`;
-  return `scale-out (PostgreSQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)})`;
+  const limits = config.limitsMode === 'relaxed' ? `relaxed limits, synced every ${config.limitsSyncMs} ms` : 'strict limits';
+  return `scale-out (PostgreSQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}, ${limits})`;
 }
 
 export function redactUrl(raw: string): string {

@@ -9,12 +9,14 @@ import { scaleOutCluster } from '../helpers/scale-out.js';
 // The promise of strict mode, through the public API: four Tollgate
 // processes on one PostgreSQL and one Redis, 64 connections each, spending
 // one group's monthly quota of 10,000 together, admit exactly 10,000 checks
-// and record exactly 10,000 units.
+// and record exactly 10,000 units. And relaxed mode's: the same load
+// overshoots by a bounded amount, and still records every admission.
 
 const INSTANCES = 4;
 const CONNECTIONS = 64;
 const QUOTA = 10_000;
 const ATTEMPTS = 12_000;
+const SYNC_MS = 100;
 
 const cluster = scaleOutCluster('scale');
 const servers: ServerProcess[] = [];
@@ -24,13 +26,19 @@ before(async () => {
   servers.push(...await Promise.all(Array.from({ length: INSTANCES }, () => cluster.spawn())));
 });
 
-test(`${INSTANCES} instances x ${CONNECTIONS} connections spend a quota of ${QUOTA} exactly`, { timeout: 180_000 }, async () => {
-  assert.match(servers[0]!.output(), /Store: scale-out \(PostgreSQL postgres:\/\/tollgate@127\.0\.0\.1/);
-  const customer = await setupCustomer(adminClient(servers[0]!.url), { monthlyQuota: QUOTA, ratePerMinute: -1 });
+interface Spent {
+  allowed: number;
+  quotaExceeded: number;
+  other: string[];
+  elapsedMs: number;
+}
 
+/** Sends ATTEMPTS checks for one customer through all the servers at once, CONNECTIONS per server. */
+async function spend(on: readonly ServerProcess[], key: string): Promise<Spent> {
   let next = 0;
-  const outcomes = { allowed: 0, quota_exceeded: 0, other: [] as string[] };
-  await Promise.all(servers.map(async (server) => {
+  const spent: Spent = { allowed: 0, quotaExceeded: 0, other: [], elapsedMs: 0 };
+  const started = Date.now();
+  await Promise.all(on.map(async (server) => {
     const pool = new Pool(server.url, { connections: CONNECTIONS });
     try {
       await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
@@ -39,28 +47,43 @@ test(`${INSTANCES} instances x ${CONNECTIONS} connections spend a quota of ${QUO
           const res = await pool.request({
             method: 'POST', path: '/v1/check',
             headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ key: customer.key, usage_type: 'image' }),
+            body: JSON.stringify({ key, usage_type: 'image' }),
           });
           const body = (await res.body.json()) as { allowed?: boolean; code?: string; error?: string };
-          if (res.statusCode === 200 && body.allowed === true) outcomes.allowed += 1;
-          else if (body.code === 'quota_exceeded' || body.error === 'quota_exceeded') outcomes.quota_exceeded += 1;
-          else outcomes.other.push(`${res.statusCode} ${JSON.stringify(body)}`);
+          if (res.statusCode === 200 && body.allowed === true) spent.allowed += 1;
+          else if (body.code === 'quota_exceeded' || body.error === 'quota_exceeded') spent.quotaExceeded += 1;
+          else spent.other.push(`${res.statusCode} ${JSON.stringify(body)}`);
         }
       }));
     } finally {
       await pool.close();
     }
   }));
+  spent.elapsedMs = Date.now() - started;
+  return spent;
+}
 
-  assert.deepEqual(outcomes.other.slice(0, 5), [], 'every answer is an admission or a quota refusal');
-  assert.equal(outcomes.allowed, QUOTA, 'admitted exactly the quota');
-  assert.equal(outcomes.quota_exceeded, ATTEMPTS - QUOTA);
-
+/** Units and events PostgreSQL holds for a group. */
+async function recorded(groupId: string): Promise<{ units: number; events: number }> {
   const client = new pg.Client({ connectionString: cluster.postgres.url });
   await client.connect();
-  const { rows } = await client.query<{ units: string; events: string }>('SELECT SUM(count) AS units, COUNT(*) AS events FROM events WHERE group_id = $1', [customer.groupId]);
-  await client.end();
-  assert.deepEqual({ units: Number(rows[0]!.units), events: Number(rows[0]!.events) }, { units: QUOTA, events: QUOTA }, 'recorded exactly the quota');
+  try {
+    const { rows } = await client.query<{ units: string | null; events: string }>('SELECT SUM(count) AS units, COUNT(*) AS events FROM events WHERE group_id = $1', [groupId]);
+    return { units: Number(rows[0]!.units ?? 0), events: Number(rows[0]!.events) };
+  } finally {
+    await client.end();
+  }
+}
+
+test(`${INSTANCES} instances x ${CONNECTIONS} connections spend a quota of ${QUOTA} exactly`, { timeout: 180_000 }, async () => {
+  assert.match(servers[0]!.output(), /Store: scale-out \(PostgreSQL postgres:\/\/tollgate@127\.0\.0\.1/);
+  const customer = await setupCustomer(adminClient(servers[0]!.url), { monthlyQuota: QUOTA, ratePerMinute: -1 });
+  const spent = await spend(servers, customer.key);
+
+  assert.deepEqual(spent.other.slice(0, 5), [], 'every answer is an admission or a quota refusal');
+  assert.equal(spent.allowed, QUOTA, 'admitted exactly the quota');
+  assert.equal(spent.quotaExceeded, ATTEMPTS - QUOTA);
+  assert.deepEqual(await recorded(customer.groupId), { units: QUOTA, events: QUOTA }, 'recorded exactly the quota');
 
   // Every instance reports the same usage, from the shared rollups.
   for (const server of servers) {
@@ -68,6 +91,36 @@ test(`${INSTANCES} instances x ${CONNECTIONS} connections spend a quota of ${QUO
     assert.equal(usage.body.monthly_used, QUOTA);
     const month = await request(`${server.url}/v3/ocr-usage?group_by=app_id&timespan=month`, { headers: { 'x-api-key': customer.key } });
     assert.equal(month.body.ocr_usage.reduce((s: number, r: { count: number }) => s + r.count, 0), QUOTA);
+  }
+});
+
+test(`relaxed mode: ${INSTANCES} instances synced every ${SYNC_MS} ms overshoot the quota by what the others admit between syncs, and record every admission`, { timeout: 180_000 }, async (t) => {
+  const relaxed = await Promise.all(Array.from({ length: INSTANCES }, () => cluster.spawn({ env: { TOLLGATE_LIMITS_MODE: 'relaxed', TOLLGATE_LIMITS_SYNC_MS: String(SYNC_MS) } })));
+  assert.match(relaxed[0]!.output(), new RegExp(`relaxed limits, synced every ${SYNC_MS} ms`));
+  const customer = await setupCustomer(adminClient(relaxed[0]!.url), { monthlyQuota: QUOTA, ratePerMinute: -1 });
+  const spent = await spend(relaxed, customer.key);
+  const overshoot = spent.allowed - QUOTA;
+  const perSecond = Math.round((ATTEMPTS / spent.elapsedMs) * 1000);
+  t.diagnostic(`relaxed: ${spent.allowed} admitted for a quota of ${QUOTA} (overshoot ${overshoot}, ${((overshoot / QUOTA) * 100).toFixed(2)}%) at ${perSecond} checks/s`);
+
+  assert.deepEqual(spent.other.slice(0, 5), [], 'every answer is an admission or a quota refusal');
+  // An instance refuses only once the count it sees (never above the true count) has reached the quota.
+  assert.ok(spent.allowed >= QUOTA, `admitted ${spent.allowed}, under the quota`);
+  // The others can admit what they admit in a sync interval and a round trip; allow ten intervals' worth of the whole load.
+  const bound = Math.ceil((perSecond * 10 * SYNC_MS) / 1000);
+  assert.ok(overshoot <= bound, `overshoot ${overshoot} above ${bound}, ten sync intervals of the whole load`);
+  assert.equal(spent.quotaExceeded, ATTEMPTS - spent.allowed);
+  // Only the limits are relaxed: every admission is recorded, once.
+  assert.deepEqual(await recorded(customer.groupId), { units: spent.allowed, events: spent.allowed });
+  // Within a few syncs every instance reports what was recorded.
+  const deadline = Date.now() + 5_000;
+  for (const server of relaxed) {
+    for (;;) {
+      const used = (await request(`${server.url}/v1/usage`, { headers: { 'x-api-key': customer.key } })).body.monthly_used;
+      if (used === spent.allowed) break;
+      assert.ok(Date.now() < deadline, `${server.url} still reports ${used} of ${spent.allowed} after 5 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 });
 

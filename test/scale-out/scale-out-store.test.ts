@@ -9,13 +9,15 @@ import { startPostgres } from '../helpers/postgres.js';
 import { startRedis } from '../helpers/redis.js';
 
 // The whole store contract, unchanged, on a real PostgreSQL 15 and a real
-// Redis: the same tests the embedded store passes. A server that cannot be
-// started fails the suite (its before hook throws), never skips it.
-storeConformance('PostgreSQL + Redis', async () => {
+// Redis: the same tests the embedded store passes, in strict mode and in
+// relaxed mode (one relaxed instance is as exact as one embedded store). A
+// server that cannot be started fails the suite (its before hook throws),
+// never skips it.
+for (const limits of [{ mode: 'strict' }, { mode: 'relaxed', syncMs: 50 }] as const) storeConformance(`PostgreSQL + Redis, ${limits.mode} limits`, async () => {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-scale-store-'));
   const open = () => ScaleOutStore.open({
-    databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000, dataDir, onStoreDown: 'closed',
+    databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000, dataDir, onStoreDown: 'closed', limits,
   });
   let store = await open();
   return {

@@ -61,13 +61,23 @@ describe('scale-out settings', () => {
     assert.throws(() => loadConfig(withoutToken), (e) => e instanceof ConfigError && /needs TOLLGATE_ADMIN_TOKEN/.test(e.message));
   });
 
+  test('limits are strict unless relaxed mode is asked for, and relaxed mode needs the scale-out store', () => {
+    assert.deepEqual([loadConfig(SCALE_OUT).limitsMode, loadConfig(SCALE_OUT).limitsSyncMs], ['strict', 100]);
+    const relaxed = loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'relaxed', TOLLGATE_LIMITS_SYNC_MS: '500' });
+    assert.deepEqual([relaxed.limitsMode, relaxed.limitsSyncMs], ['relaxed', 500]);
+    assert.throws(() => loadConfig({ TOLLGATE_LIMITS_MODE: 'relaxed' }), (e) => e instanceof ConfigError && /applies to scale-out mode/.test(e.message));
+    assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'loose' }), (e) => e instanceof ConfigError && /TOLLGATE_LIMITS_MODE/.test(e.message));
+    assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_SYNC_MS: '5' }), (e) => e instanceof ConfigError && /TOLLGATE_LIMITS_SYNC_MS/.test(e.message));
+  });
+
   test('URLs of the wrong kind are refused', () => {
     assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_DATABASE_URL: 'mysql://db/tollgate' }), (e) => e instanceof ConfigError && /TOLLGATE_DATABASE_URL/.test(e.message));
   });
 
   test('the banner names the store and never shows a password', () => {
     const line = describeStore(loadConfig(SCALE_OUT));
-    assert.equal(line, 'scale-out (PostgreSQL postgres://tollgate:***@db:5432/tollgate, Redis redis://cache:6379)');
+    assert.equal(line, 'scale-out (PostgreSQL postgres://tollgate:***@db:5432/tollgate, Redis redis://cache:6379, strict limits)');
+    assert.match(describeStore(loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'relaxed', TOLLGATE_LIMITS_SYNC_MS: '250' })), /, relaxed limits, synced every 250 ms\)$/);
     assert.equal(redactUrl('redis://:hunter2@cache:6379'), 'redis://:***@cache:6379');
     assert.equal(describeStore(loadConfig({}, { dataDir: '/var/lib/tollgate' })), 'embedded (SQLite in /var/lib/tollgate)');
   });

@@ -203,6 +203,59 @@ export async function quotaCounters(redis: Redis, request: Pick<MeterRequest, 'g
   return [g === null ? null : Number(g), a === null ? null : Number(a)];
 }
 
+/**
+ * Relaxed mode's sync: adds what one instance counted since its last sync
+ * to the shared counters and answers their totals, all of one group's in one
+ * script. KEYS: counters; ARGV: a kind and a delta per key, then the window
+ * TTL in ms. `w` (a fixed minute window, created on first use) answers its
+ * total; `q` (a quota counter) is added to only if it exists, and answers -1
+ * when it does not: it is then seeded from PostgreSQL, which already holds
+ * the units that delta counted.
+ */
+export const SYNC_SCRIPT = `
+local ttl = tonumber(ARGV[#ARGV])
+local totals = {}
+for i, key in ipairs(KEYS) do
+  local kind, delta = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  if kind == 'w' then
+    totals[i] = redis.call('INCRBY', key, delta)
+    redis.call('PEXPIRE', key, ttl)
+  elseif redis.call('EXISTS', key) == 1 then
+    totals[i] = redis.call('INCRBY', key, delta)
+  else
+    totals[i] = -1
+  end
+end
+return totals
+`;
+
+/** One counter of relaxed mode's sync: a minute window's count or a period's quota counter, and what to add to it. */
+export interface SyncedCounter {
+  key: string;
+  kind: 'window' | 'quota';
+  delta: number;
+}
+
+/** The key of one fixed minute window's count, in relaxed mode. */
+export function windowCountKey(groupId: string, scope: 'group' | 'app', id: string, windowStart: number): string {
+  return scope === 'group' ? `tg:{${groupId}}:rw:g:${windowStart}` : `tg:{${groupId}}:rw:a:${id}:${windowStart}`;
+}
+
+/**
+ * Adds the deltas and reads the totals of many groups' counters: one script
+ * per group (a cluster runs a script on its keys' slot), sent together.
+ * Answers each counter's total, or null for a quota counter Redis does not hold.
+ */
+export async function syncCounters(redis: Redis, byGroup: ReadonlyMap<string, readonly SyncedCounter[]>, windowTtlMs: number): Promise<Map<string, number | null>> {
+  const totals = new Map<string, number | null>();
+  await Promise.all([...byGroup.values()].map(async (counters) => {
+    const args = counters.flatMap((c) => [c.kind === 'window' ? 'w' : 'q', c.delta]);
+    const answer = (await runScript(redis, SYNC_SCRIPT, counters.length, ...counters.map((c) => c.key), ...args, windowTtlMs)) as number[];
+    counters.forEach((c, i) => totals.set(c.key, answer[i]! < 0 ? null : Number(answer[i])));
+  }));
+  return totals;
+}
+
 const SHAS = new Map<string, string>();
 
 /**

@@ -22,6 +22,7 @@ import type {
 import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
 import { isOutage } from './outage.js';
+import { RelaxedLimits } from './relaxed-limits.js';
 import { Spool } from './spool.js';
 
 export interface ScaleOutStoreOptions {
@@ -43,6 +44,12 @@ export interface ScaleOutStoreOptions {
    * a 503; `open` decides limits in this process and spools writes to disk.
    */
   onStoreDown: 'closed' | 'open';
+  /**
+   * `strict` (the default): every call is decided in Redis, exact across
+   * instances. `relaxed`: decided here against counts synced with Redis
+   * every `syncMs`, for throughput, with some overshoot (see RelaxedLimits).
+   */
+  limits?: { mode: 'strict' } | { mode: 'relaxed'; syncMs: number };
 }
 
 /** Usage to add to Redis's counters once it is back: what was admitted or ingested while it was away. */
@@ -99,6 +106,8 @@ export class ScaleOutStore implements Store {
   private readonly seeding = new Map<string, Promise<void>>();
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Relaxed mode's limiter; null in strict mode, where Redis decides every call. */
+  private readonly relaxed: RelaxedLimits | null;
   private closed = false;
 
   private constructor(
@@ -114,6 +123,12 @@ export class ScaleOutStore implements Store {
     // Several batches at once: each is its own transaction on its own connection, and their order does not matter.
     this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4);
     this.spool = new Spool(join(options.dataDir, 'spool'));
+    const limits = options.limits ?? { mode: 'strict' };
+    this.relaxed = limits.mode === 'strict' ? null : new RelaxedLimits({
+      redis, clock: options.clock, syncMs: limits.syncMs, failOpen: this.failOpen, isOutage,
+      sharedUsage: (pair, scope) => this.sharedUsage(pair, scope),
+      durableUsage: (pair, scope) => unitsInPeriod(this.usage, pair.groupId, scope === 'group' ? null : pair.appId, pair.period),
+    });
     // Left by an earlier run that stopped while PostgreSQL was away.
     if (this.spool.pending > 0) this.replaySpool();
     const every = (ms: number, fn: () => Promise<unknown>): void => {
@@ -172,6 +187,7 @@ export class ScaleOutStore implements Store {
     for (const timer of this.timers) clearInterval(timer);
     if (this.recovering !== null) clearInterval(this.recovering);
     await this.committer.drain();
+    await this.relaxed?.close();
     // Whatever is still spooled is replayed at the next start.
     await this.spool.close();
     this.invalidation.close();
@@ -295,7 +311,8 @@ export class ScaleOutStore implements Store {
     if (accepted.length > 0) {
       try {
         const additions = await Promise.all(accepted.map(async (e) => ({ groupId: e.groupId, appId: e.appId, count: e.count, period: await this.periodOf(e.groupId, e.ts) })));
-        await this.withRedis(() => addUsageInRedis(this.redis, additions), () => this.countLocally(additions));
+        if (this.relaxed !== null) this.relaxed.addUsage(additions);
+        else await this.withRedis(() => addUsageInRedis(this.redis, additions), () => this.countLocally(additions));
       } catch {
         // The events are stored: a counter that missed them is corrected when it is seeded again.
       }
@@ -305,13 +322,11 @@ export class ScaleOutStore implements Store {
 
   async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
     const request = { groupId, appId, period };
+    const { relaxed } = this;
+    if (relaxed !== null) return this.reach(() => relaxed.usage(request));
     return this.reach(() => this.withRedis(async () => {
-      for (;;) {
-        const [group, app] = await quotaCounters(this.redis, request);
-        if (group !== null && app !== null) return { groupUsed: group, appUsed: app };
-        if (group === null) await this.seed(request, 'group');
-        if (app === null) await this.seed(request, 'app');
-      }
+      const [group, app] = await Promise.all([this.sharedUsage(request, 'group'), this.sharedUsage(request, 'app')]);
+      return { groupUsed: group.used, appUsed: app.used };
     }, () => this.localUsage(request)));
   }
 
@@ -350,6 +365,7 @@ export class ScaleOutStore implements Store {
 
   /** The limits in Redis, seeding a quota counter from PostgreSQL first when Redis does not hold it. */
   private admit(request: MeterRequest): Promise<MeterResult> {
+    if (this.relaxed !== null) return this.relaxed.admit(request);
     return this.withRedis(async () => {
       for (;;) {
         const answer = await admitInRedis(this.redis, request, this.quotaTtl(request.period));
@@ -394,7 +410,8 @@ export class ScaleOutStore implements Store {
   }
 
   /** Changes a call's consumption on whichever limiter decided it. */
-  private adjustCounters(request: MeterRequest, delta: number): Promise<void> {
+  private async adjustCounters(request: MeterRequest, delta: number): Promise<void> {
+    if (this.relaxed !== null) return this.relaxed.adjust(request, delta);
     return this.withRedis(() => adjustInRedis(this.redis, request, delta), () => {
       this.fallback.adjust(request, delta);
       if (request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: delta });
@@ -529,6 +546,16 @@ export class ScaleOutStore implements Store {
     })().finally(() => {
       this.replaying = null;
     });
+  }
+
+  /** A quota counter's units in Redis, seeded from PostgreSQL first when Redis does not hold it. */
+  private async sharedUsage(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): Promise<{ used: number; seeded: boolean }> {
+    for (let seeded = false; ; seeded = true) {
+      const [group, app] = await quotaCounters(this.redis, request);
+      const used = scope === 'group' ? group : app;
+      if (used !== null) return { used, seeded };
+      await this.seed(request, scope);
+    }
   }
 
   /**

@@ -1,0 +1,269 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../clock.js';
+import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
+import { advance, MINUTE_MS } from '../../limits/sliding-window.js';
+import { quotaKey, syncCounters, windowCountKey, type SyncedCounter } from '../redis/redis-limiter.js';
+import type { Limits, MeterRequest, MeterResult } from '../store.js';
+
+type Pair = Pick<MeterRequest, 'groupId' | 'appId' | 'period'>;
+
+export interface RelaxedLimitsOptions {
+  redis: Redis;
+  clock: Clock;
+  /** How often counts are exchanged with Redis. */
+  syncMs: number;
+  /**
+   * Fail-open: keep deciding here however long Redis is away. Fail-closed:
+   * refuse (throw) once the last successful sync is older than `staleAfterMs`.
+   */
+  failOpen: boolean;
+  /**
+   * The shared quota counter's units, seeding it from PostgreSQL first when
+   * Redis does not hold it (`seeded`: the units then include every call
+   * this instance recorded).
+   */
+  sharedUsage(pair: Pair, scope: Scope): Promise<{ used: number; seeded: boolean }>;
+  /** The units PostgreSQL holds, for a counter first needed while Redis is away (fail-open). */
+  durableUsage(pair: Pair, scope: Scope): Promise<number>;
+  isOutage(error: unknown): boolean;
+}
+
+/** A counter this instance added to since the last sync. */
+interface PendingCount {
+  groupId: string;
+  kind: SyncedCounter['kind'];
+  delta: number;
+}
+
+/** A group and app decided here lately, whose shared counts each sync reads back. */
+interface ActivePair {
+  pair: Pair;
+  limits: Limits;
+  /** The time of its last call (`now` of the request): whose minute windows are read back. */
+  lastCall: number;
+  /** When this instance last decided a call of it, by its own clock. */
+  lastSeen: number;
+}
+
+/** Pairs unused this long are no longer read back; their rate windows would be empty anyway. */
+const IDLE_MS = 2 * MINUTE_MS;
+
+/**
+ * Relaxed limits for the scale-out store, in the manner of Kong's
+ * `sync_rate`: each instance decides every call in memory, against the
+ * shared counts as of its last sync plus what it admitted since, and every
+ * `syncMs` adds its own counts to Redis and reads the totals back (one
+ * script per group, all sent at once). A call costs no Redis round trip.
+ *
+ * The price is overshoot: between two syncs an instance does not see what
+ * the others admit, so together they can admit up to what the other
+ * instances admit in one sync interval (plus a round trip) beyond a quota
+ * or rate limit. Events are still written to PostgreSQL before the answer:
+ * only the limits are relaxed, never the records.
+ *
+ * Rate windows are kept in Redis as one count per fixed minute; the sliding
+ * window is weighed from the current and previous minute as everywhere else.
+ */
+export class RelaxedLimits {
+  private readonly local = new LocalLimiter();
+  private pending = new Map<string, PendingCount>();
+  private readonly active = new Map<string, ActivePair>();
+  private lastSynced: number;
+  private readonly staleAfterMs: number;
+  private syncing: Promise<void> | null = null;
+  /**
+   * Exchanges and loads run one at a time: a load that seeds a counter from
+   * PostgreSQL must not meet an exchange carrying counts PostgreSQL already
+   * holds, nor read Redis while counts taken from `pending` are on their way.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly options: RelaxedLimitsOptions) {
+    this.lastSynced = options.clock.now();
+    this.staleAfterMs = Math.max(10 * options.syncMs, 2_000);
+    this.timer = setInterval(() => void this.sync(), options.syncMs);
+    this.timer.unref();
+  }
+
+  /** Decides a call here; what it takes reaches Redis at the next sync. */
+  async admit(request: MeterRequest): Promise<MeterResult> {
+    this.refuseIfStale();
+    await this.load(request);
+    const result = this.local.admit(request);
+    this.active.set(pairKey(request), { pair: request, limits: request.limits, lastCall: request.now, lastSeen: this.options.clock.now() });
+    if (result.allowed) this.count(request, request.cost, request.mode !== 'rate_only');
+    return result;
+  }
+
+  /** Changes an admitted call's consumption (a settled reservation, or a call that could not be recorded). */
+  adjust(request: MeterRequest, delta: number): void {
+    this.local.adjust(request, delta);
+    this.count(request, delta, request.mode !== 'rate_only');
+  }
+
+  /** Usage that bypassed the limits (ingested events): into the counters here, and into Redis's at the next sync. */
+  addUsage(additions: ReadonlyArray<Pair & { count: number }>): void {
+    for (const a of additions) {
+      this.local.addUsage(a.groupId, a.appId, a.period.start, a.count);
+      for (const scope of SCOPES) this.add(quotaKey(a, scope), a.groupId, 'quota', a.count);
+    }
+  }
+
+  /** The period's units as this instance sees them: the shared totals of the last sync, plus its own since. */
+  async usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }> {
+    this.refuseIfStale();
+    await this.load(pair);
+    return this.local.usage(pair.groupId, pair.appId, pair.period);
+  }
+
+  /** Exchanges counts with Redis now (the timer does it every `syncMs`); concurrent calls share one exchange. */
+  sync(): Promise<void> {
+    this.syncing ??= this.inTurn(() => this.exchange()).finally(() => {
+      this.syncing = null;
+    });
+    return this.syncing;
+  }
+
+  /** Stops syncing, after a last exchange so that this instance's counts are not lost to the others. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sync();
+  }
+
+  private async exchange(): Promise<void> {
+    const now = this.options.clock.now();
+    for (const [key, { pair, lastSeen }] of this.active) {
+      if (now - lastSeen <= IDLE_MS) continue;
+      // No longer read back, so no longer trusted: the next call loads the shared count again.
+      this.active.delete(key);
+      for (const scope of SCOPES) this.local.forgetUsage(scope, idOf(pair, scope));
+    }
+    this.local.sweep(now);
+
+    const sent = this.pending;
+    this.pending = new Map();
+    const byGroup = new Map<string, Map<string, SyncedCounter>>();
+    const include = (groupId: string, key: string, kind: SyncedCounter['kind']): void => {
+      let counters = byGroup.get(groupId);
+      if (counters === undefined) byGroup.set(groupId, (counters = new Map()));
+      if (!counters.has(key)) counters.set(key, { key, kind, delta: sent.get(key)?.delta ?? 0 });
+    };
+    for (const [key, count] of sent) include(count.groupId, key, count.kind);
+    for (const { pair, limits, lastCall } of this.active.values()) {
+      const minute = minuteOf(lastCall);
+      for (const scope of SCOPES) {
+        include(pair.groupId, quotaKey(pair, scope), 'quota');
+        if (rateOf(limits, scope) < 0) continue;
+        for (const start of [minute - MINUTE_MS, minute]) include(pair.groupId, windowCountKey(pair.groupId, scope, idOf(pair, scope), start), 'window');
+      }
+    }
+    if (byGroup.size === 0) {
+      this.lastSynced = now;
+      return;
+    }
+
+    let totals: Map<string, number | null>;
+    try {
+      const counters = new Map([...byGroup].map(([groupId, c]) => [groupId, [...c.values()]]));
+      totals = await syncCounters(this.options.redis, counters, 3 * MINUTE_MS);
+    } catch {
+      // Redis is away: the counts wait for the next exchange.
+      for (const [key, count] of sent) this.add(key, count.groupId, count.kind, count.delta);
+      return;
+    }
+    this.lastSynced = now;
+
+    for (const { pair, limits, lastCall } of this.active.values()) {
+      const minute = minuteOf(lastCall);
+      for (const scope of SCOPES) {
+        const id = idOf(pair, scope);
+        const total = totals.get(quotaKey(pair, scope));
+        // Redis lost the counter: it is seeded again from PostgreSQL, which holds every recorded unit, at the next call.
+        if (total === null) this.local.forgetUsage(scope, id);
+        else if (total !== undefined) this.local.rebaseUsage(scope, id, pair.period, total + this.unsent(quotaKey(pair, scope)));
+        if (rateOf(limits, scope) < 0) continue;
+        const [previous, current] = [minute - MINUTE_MS, minute].map((start) => {
+          const key = windowCountKey(pair.groupId, scope, id, start);
+          return (totals.get(key) ?? 0) + this.unsent(key);
+        });
+        this.local.rebaseWindow(scope, id, { windowStart: minute, previous: previous!, current: current! });
+      }
+    }
+  }
+
+  /** Loads the quota counters of a group and app not decided here yet in this period. */
+  private async load(pair: Pair): Promise<void> {
+    if (this.local.missingUsage(pair.groupId, pair.appId, pair.period).length === 0) return;
+    await this.inTurn(() => this.loadMissing(pair));
+  }
+
+  private async loadMissing(pair: Pair): Promise<void> {
+    for (const { scope, id } of this.local.missingUsage(pair.groupId, pair.appId, pair.period)) {
+      const key = quotaKey(pair, scope);
+      let used: number;
+      try {
+        const shared = await this.options.sharedUsage(pair, scope);
+        // A counter seeded from PostgreSQL already holds what was counted here: sending it too would count it twice.
+        if (shared.seeded) this.pending.delete(key);
+        used = shared.used + this.unsent(key);
+      } catch (error) {
+        if (!this.options.failOpen || !this.options.isOutage(error)) throw error;
+        used = await this.options.durableUsage(pair, scope).catch(() => 0);
+      }
+      this.local.setUsage(scope, id, pair.period, used);
+    }
+  }
+
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private count(request: MeterRequest, delta: number, quotas: boolean): void {
+    if (delta === 0) return;
+    for (const scope of SCOPES) {
+      const id = idOf(request, scope);
+      if (quotas) this.add(quotaKey(request, scope), request.groupId, 'quota', delta);
+      if (rateOf(request.limits, scope) < 0) continue;
+      const start = this.local.windowStartOf(scope, id) ?? minuteOf(request.now);
+      this.add(windowCountKey(request.groupId, scope, id, start), request.groupId, 'window', delta);
+    }
+  }
+
+  private add(key: string, groupId: string, kind: SyncedCounter['kind'], delta: number): void {
+    const count = this.pending.get(key);
+    if (count === undefined) this.pending.set(key, { groupId, kind, delta });
+    else count.delta += delta;
+  }
+
+  private unsent(key: string): number {
+    return this.pending.get(key)?.delta ?? 0;
+  }
+
+  /** Fail-closed: counts older than this could be far off; the caller hears the store is away. */
+  private refuseIfStale(): void {
+    if (this.options.failOpen) return;
+    const age = this.options.clock.now() - this.lastSynced;
+    if (age > this.staleAfterMs) throw new Error(`no counter sync with Redis for ${age} ms`);
+  }
+}
+
+const SCOPES: readonly Scope[] = ['group', 'app'];
+
+function minuteOf(ms: number): number {
+  return advance(undefined, ms, MINUTE_MS).windowStart;
+}
+
+function pairKey(pair: Pair): string {
+  return `${pair.groupId}\u0000${pair.appId}\u0000${pair.period.start}`;
+}
+
+function idOf(pair: Pair, scope: Scope): string {
+  return scope === 'group' ? pair.groupId : pair.appId;
+}
+
+function rateOf(limits: Limits, scope: Scope): number {
+  return scope === 'group' ? limits.groupRatePerMinute : limits.appRatePerMinute;
+}
