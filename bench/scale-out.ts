@@ -41,19 +41,13 @@ export const EMBEDDED: Configuration = { name: 'embedded', description: 'one ins
 export const SCALE_OUT: Configuration = {
   name: 'scale-out', description: 'two instances on one PostgreSQL and one Redis', instances: 2, store: 'scale-out',
 };
-/*
- * The third configuration, once relaxed mode exists: add it here and to
- * SCALE_OUT_CONFIGURATIONS; it is then measured, checked and reported like
- * the others (its ratio against the baseline, its Redis commands, its units).
- *
- * export const SCALE_OUT_RELAXED: Configuration = {
- *   name: 'scale-out-relaxed', description: 'two instances in relaxed mode', instances: 2, store: 'scale-out',
- *   env: { TOLLGATE_...: 'relaxed' },
- * };
- */
+export const SCALE_OUT_RELAXED: Configuration = {
+  name: 'relaxed', description: 'two instances, relaxed limits synced every 100 ms', instances: 2, store: 'scale-out',
+  env: { TOLLGATE_LIMITS_MODE: 'relaxed', TOLLGATE_LIMITS_SYNC_MS: '100' },
+};
 
 /** What `--only scale-out` runs, in this order; the first is the baseline of the ratios. */
-export const SCALE_OUT_CONFIGURATIONS: readonly Configuration[] = [EMBEDDED, SCALE_OUT];
+export const SCALE_OUT_CONFIGURATIONS: readonly Configuration[] = [EMBEDDED, SCALE_OUT, SCALE_OUT_RELAXED];
 
 /** CPU time over the measured period, per part of the set-up. */
 export interface CpuReport {
@@ -99,6 +93,12 @@ export interface ConfigurationReport {
   vsBaseline: { reqPerSec: number; p99: number };
   cpu: CpuReport;
   redis: RedisReport | null;
+  /**
+   * One group's quota of `quota` units spent through all instances at once
+   * (the same load, one key): how many checks were admitted, and by how
+   * many the instances together went over. Zero in strict mode.
+   */
+  overshoot: { quota: number; admitted: number; over: number };
   /** Units the store holds after a SIGTERM stop, against the answers that said allowed=true (priming checks, warm-up and measured run). */
   durability: { store: 'sqlite' | 'postgres'; units: number; admittedAnswers: number; status2xx: number; equal: boolean; exact: boolean };
   meanBatch: Array<number | null>;
@@ -113,6 +113,8 @@ export interface ScaleOutReport {
 }
 
 const USAGE_TYPES = ['image', 'image-async', 'pdf', 'text'];
+/** The quota the overshoot phase spends. */
+const OVERSHOOT_QUOTA = 5_000;
 /** The plan is unlimited, so every answered check should say allowed=true; only those count. */
 const admitted = (body: string): boolean => body.includes('"allowed":true');
 
@@ -251,6 +253,12 @@ async function runConfiguration(configuration: Configuration, options: ScaleOutO
       }
     });
 
+    const overshoot = await spendQuota(admin, instances, connections, options.durationS);
+    log(`scale-out: ${name.padEnd(9)} quota of ${int(overshoot.quota)} spent through ${instances.length} instance(s): ${int(overshoot.admitted)} admitted, `
+      + `${int(overshoot.over)} over (${((overshoot.over / overshoot.quota) * 100).toFixed(2)}%)`);
+    if (overshoot.admitted < overshoot.quota) failures.push(`${name} overshoot phase: the quota of ${overshoot.quota} was not spent (${overshoot.admitted} admitted)`);
+    if (configuration.env?.TOLLGATE_LIMITS_MODE !== 'relaxed' && overshoot.over !== 0) failures.push(`${name}: strict limits admitted ${overshoot.over} checks over the quota`);
+
     // Stop every instance (SIGTERM: each drains its group commits), then count what the store holds.
     const stops: StopResult[] = [];
     for (const instance of instances) {
@@ -261,9 +269,10 @@ async function runConfiguration(configuration: Configuration, options: ScaleOutO
       }
     }
     const units = postgres === null ? sqliteUnits(join(dir, 'instance-1', 'tollgate.db')) : await postgresUnits(postgres.url);
-    const admittedAnswers = primed + [...warmup, ...measured].reduce((n, r) => n + r.admitted, 0);
-    const status2xx = requests.length * instances.length + [...warmup, ...measured].reduce((n, r) => n + r.status2xx, 0);
-    const inFlight = [...warmup, ...measured].reduce((n, r) => n + r.inFlightAtEnd, 0);
+    const phases = [...warmup, ...measured, ...overshoot.runs];
+    const admittedAnswers = primed + phases.reduce((n, r) => n + r.admitted, 0);
+    const status2xx = requests.length * instances.length + phases.reduce((n, r) => n + r.status2xx, 0);
+    const inFlight = phases.reduce((n, r) => n + r.inFlightAtEnd, 0);
     const exact = inFlight === 0;
     const equal = units === admittedAnswers;
     log(`scale-out: ${name.padEnd(9)} durability: ${int(units)} units in ${postgres === null ? 'SQLite' : 'PostgreSQL'}, ${int(admittedAnswers)} answers allowed=true `
@@ -286,6 +295,7 @@ async function runConfiguration(configuration: Configuration, options: ScaleOutO
       vsBaseline: { reqPerSec: 1, p99: 1 },
       cpu,
       redis: redisReport,
+      overshoot: { quota: overshoot.quota, admitted: overshoot.admitted, over: overshoot.over },
       durability: { store: postgres === null ? 'sqlite' : 'postgres', units, admittedAnswers, status2xx, equal, exact },
       meanBatch: stops.map((s) => (s.stats as { meanBatch?: number | null } | null)?.meanBatch ?? null),
       stops,
@@ -295,6 +305,25 @@ async function runConfiguration(configuration: Configuration, options: ScaleOutO
       await cleanup().catch((error: unknown) => warnings.push(`${name}: clean-up failed: ${String(error)}`));
     }
   }
+}
+
+/**
+ * A new group with a quota of OVERSHOOT_QUOTA and no rate limit, one key,
+ * and the same connections as the measured run all checking with it for
+ * `durationS` seconds: every check past the quota should be refused.
+ */
+async function spendQuota(admin: ReturnType<typeof adminApi>, instances: readonly ChildServer[], connections: readonly number[], durationS: number) {
+  await admin('POST', '/admin/plans', { id: 'overshoot', monthly_quota: OVERSHOOT_QUOTA, rate_limit_per_minute: -1, time_zone: 'UTC' });
+  await admin('POST', '/admin/groups', { id: 'overshoot', name: 'overshoot', plan_id: 'overshoot' });
+  await admin('POST', '/admin/groups/overshoot/apps', { id: 'overshoot-app' });
+  const { key } = await admin<{ key: string }>('POST', '/admin/apps/overshoot-app/keys', { name: 'bench' });
+  const requests: autocannon.Request[] = [{
+    method: 'POST', path: '/v1/check', headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_ADMIN_TOKEN}` },
+    body: JSON.stringify({ key, usage_type: 'image' }),
+  }];
+  const runs = await Promise.all(instances.map((instance, i) => runLoad({ url: instance.url, connections: connections[i]!, requests, admitted, durationS })));
+  const admittedChecks = runs.reduce((n, r) => n + r.admitted, 0);
+  return { quota: OVERSHOOT_QUOTA, admitted: admittedChecks, over: Math.max(0, admittedChecks - OVERSHOOT_QUOTA), runs };
 }
 
 // ------------------------------------------------------------ stores
@@ -530,6 +559,11 @@ export function scaleOutSummaryRows(r: ScaleOutReport): string[][] {
     if (batches.length > 0) rows.push([`${n} group commit batch`, batches.map((b) => b.toFixed(1)).join(' / '), '', '', 'calls per transaction, per instance, last 1000']);
   }
   for (const c of r.configurations) {
+    const o = c.overshoot;
+    rows.push([`${c.configuration.name} quota overshoot`, int(o.over), '', '',
+      `${int(o.admitted)} admitted for a quota of ${int(o.quota)} (${((o.over / o.quota) * 100).toFixed(2)}%), ${c.configuration.instances} instance(s) at once`]);
+  }
+  for (const c of r.configurations) {
     const d = c.durability;
     rows.push([`${c.configuration.name} durability`, `${int(d.units)} units`, `${int(d.admittedAnswers)} allowed`, '',
       d.equal ? `equal (ok), ${d.store}` : `DIFFERENT (${r.failures.some((f) => f.startsWith(`${c.configuration.name} durability`)) ? 'failure' : 'see warnings'})`]);
@@ -555,6 +589,7 @@ export function scaleOutJson(r: ScaleOutReport): Record<string, unknown> {
       p50Ms: c.total.latencyP50Ms,
       p99Ms: c.total.latencyP99Ms,
       answered: c.total.answered,
+      overshoot: c.overshoot,
       vsBaseline: { reqPerSec: round(c.vsBaseline.reqPerSec, 3), p99: round(c.vsBaseline.p99, 3) },
       cpu: {
         wallMs: round(c.cpu.wallMs), machineBusyMs: c.cpu.machineBusyMs === null ? null : round(c.cpu.machineBusyMs), machineCores: c.cpu.machineCores,
