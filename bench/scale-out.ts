@@ -68,10 +68,12 @@ export interface RedisReport {
   serverCommands: number;
   serverPerCheck: number;
   serverByCommand: Record<string, number>;
-  /** Commands the instances wrote to their Redis connections (one round trip each), counted in the instances. */
+  /** Commands the instances wrote to their Redis connections, counted in the instances: a check's round trips to Redis. */
   clientCommands: number | null;
   roundTripsPerCheck: number | null;
   clientByCommand: Record<string, number> | null;
+  /** Socket writes that carried those commands: fewer than the commands when auto-pipelining batches them. */
+  writesPerCheck: number | null;
 }
 
 export interface ConfigurationReport {
@@ -243,7 +245,8 @@ async function runConfiguration(configuration: Configuration, options: ScaleOutO
       + (cpu.machineBusyMs === null ? '' : `; machine ${((cpu.machineBusyMs / cpu.wallMs / cpu.machineCores) * 100).toFixed(0)}% busy`));
     if (redisReport !== null) {
       log(`scale-out: ${name.padEnd(9)} Redis per check: ${redisReport.roundTripsPerCheck === null ? '?' : redisReport.roundTripsPerCheck.toFixed(2)} round trips `
-        + `(${perCheck(redisReport.clientByCommand, answered)}); ${redisReport.serverPerCheck.toFixed(2)} commands as Redis counts them (${perCheck(redisReport.serverByCommand, answered)})`);
+        + `(${perCheck(redisReport.clientByCommand, answered)}) in ${redisReport.writesPerCheck === null ? '?' : redisReport.writesPerCheck.toFixed(3)} socket writes; `
+        + `${redisReport.serverPerCheck.toFixed(2)} commands as Redis counts them (${perCheck(redisReport.serverByCommand, answered)})`);
     }
     instances.forEach((instance, i) => {
       for (const [phase, r] of [['warm-up', warmup[i]!], ['measured', measured[i]!]] as const) {
@@ -396,6 +399,9 @@ function sum(values: Record<string, number>): number {
   return Object.values(values).reduce((a, b) => a + b, 0);
 }
 
+/** The counter's entry for socket writes (bench/servers/redis-command-counter.ts), not a command. */
+const WRITES = '(writes)';
+
 function redisFigures(
   serverBefore: Record<string, number>, serverAfter: Record<string, number>,
   clientBefore: Array<Record<string, number> | null> | null, clientAfter: Array<Record<string, number> | null> | null, checks: number,
@@ -411,6 +417,8 @@ function redisFigures(
     clientByCommand = Object.fromEntries(Object.entries(merged).sort((a, b) => b[1] - a[1]));
   }
   const serverCommands = sum(serverByCommand);
+  const writes = clientByCommand?.[WRITES] ?? null;
+  if (clientByCommand !== null) delete clientByCommand[WRITES];
   const clientCommandsTotal = clientByCommand === null ? null : sum(clientByCommand);
   return {
     checks,
@@ -420,6 +428,7 @@ function redisFigures(
     clientCommands: clientCommandsTotal,
     roundTripsPerCheck: clientCommandsTotal === null || checks === 0 ? null : clientCommandsTotal / checks,
     clientByCommand,
+    writesPerCheck: writes === null || checks === 0 ? null : writes / checks,
   };
 }
 
@@ -552,6 +561,8 @@ export function scaleOutSummaryRows(r: ScaleOutReport): string[][] {
       const rt = c.redis.roundTripsPerCheck;
       rows.push([`${n} Redis round trips/check`, rt === null ? '?' : rt.toFixed(2), '', '',
         `${rt === null ? 'not counted' : met(rt <= 1)} (1); sent: ${perCheck(c.redis.clientByCommand, c.redis.checks)}`]);
+      const w = c.redis.writesPerCheck;
+      rows.push([`${n} Redis socket writes/check`, w === null ? '?' : w.toFixed(3), '', '', 'auto-pipelining: the commands of one event-loop turn share a write']);
       rows.push([`${n} Redis commands/check`, c.redis.serverPerCheck.toFixed(2), '', '',
         `INFO, incl. inside scripts: ${perCheck(c.redis.serverByCommand, c.redis.checks)}`]);
     }
@@ -600,6 +611,7 @@ export function scaleOutJson(r: ScaleOutReport): Record<string, unknown> {
         ...c.redis,
         serverPerCheck: round(c.redis.serverPerCheck, 3),
         roundTripsPerCheck: c.redis.roundTripsPerCheck === null ? null : round(c.redis.roundTripsPerCheck, 3),
+        writesPerCheck: c.redis.writesPerCheck === null ? null : round(c.redis.writesPerCheck, 4),
         target: c.redis.roundTripsPerCheck === null ? null : met(c.redis.roundTripsPerCheck <= 1),
       },
       durability: c.durability,
