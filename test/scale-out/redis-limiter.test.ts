@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { billingPeriod } from '../../src/domain/periods.js';
 import { LocalLimiter } from '../../src/limits/local-limiter.js';
-import { admitInRedis, seedQuota } from '../../src/store/redis/redis-limiter.js';
+import { addUsageInRedis, admitInRedis, quotaCounters, seedQuota } from '../../src/store/redis/redis-limiter.js';
 import type { Limits, MeterRequest, MeterResult } from '../../src/store/store.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -54,6 +54,22 @@ test('a missing quota counter is reported, seeded once (NX), then counted from',
   assert.equal(result.allowed, true);
   assert.equal(result.groupUsed, 41, 'the first seed stands');
   assert.equal(result.appUsed, 8);
+});
+
+test('ingested usage is not added to a counter seeded from a snapshot that already holds its transaction', async () => {
+  const r = request(`g${(n += 1)}`);
+  const add = (xid?: string) => addUsageInRedis(redis, [{ groupId: r.groupId, appId: r.appId, period: r.period, count: 10, xid }]);
+  await add('99');
+  assert.deepEqual(await quotaCounters(redis, r), [null, null], 'no counter yet: nothing to add to, the seed will hold it');
+  // Seeded from a read that saw every transaction below 100 and 100..104 except 102, which was still running.
+  await seedQuota(redis, r, 'group', 500, TTL, '100:105:102');
+  await seedQuota(redis, r, 'app', 500, TTL, '100:105:102');
+  for (const xid of ['99', '100', '104']) await add(xid);
+  assert.deepEqual(await quotaCounters(redis, r), [500, 500], 'committed before the snapshot: already in the seed');
+  await add('102');
+  await add('105');
+  await add(undefined);
+  assert.deepEqual(await quotaCounters(redis, r), [530, 530], 'running at the snapshot, later, or unknown: added');
 });
 
 test('a quota of N admits exactly N under concurrency from several connections', async () => {

@@ -141,11 +141,11 @@ test('a counter Redis lost is seeded again from durable storage, without countin
   assert.deepEqual(await quotaCounters(redis, call({})), [7, 7]);
 });
 
-test('ingested usage reaches the shared counters at the next sync', async () => {
+test('ingested usage is counted here at once, and by the others from their next sync', async () => {
   const [a, b] = [instance(), instance()];
   assert.equal(await admitMany(a, 1, {}), 1);
   assert.equal(await admitMany(b, 1, {}), 1);
-  a.addUsage([{ groupId: 'grp', appId: 'app-a', period, count: 40 }]);
+  await a.addUsage([{ groupId: 'grp', appId: 'app-a', period, count: 40 }]);
   assert.deepEqual(await a.usage(call({})), { groupUsed: 41, appUsed: 41 });
   await a.sync();
   await b.sync();

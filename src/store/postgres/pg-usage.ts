@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
 import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
-import type { RollupLevel, RollupQuery, RollupSum } from '../store.js';
+import type { RollupLevel, RollupQuery, RollupStore, RollupSum } from '../store.js';
 
 /**
  * The connection broke while COMMIT was under way: the transaction may or
@@ -38,8 +38,11 @@ const ROLLUP_SHARDS = 16;
 export class PgUsage {
   constructor(private readonly pool: Pool) {}
 
-  /** Commits a batch; one seq per item, in order, DUPLICATE for an ingest id already seen. */
-  async write(items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
+  /**
+   * Commits a batch; one seq per item, in order, DUPLICATE for an ingest id
+   * already seen, and the id of the transaction that committed them.
+   */
+  async write(items: readonly PendingWrite[], receivedAt: number): Promise<{ seqs: number[]; xid: string }> {
     for (let attempt = 1; ; attempt += 1) {
       const client = await this.pool.connect();
       // A connection lost between two statements of the transaction is reported by the next one; without a
@@ -58,7 +61,7 @@ export class PgUsage {
           broken = true;
           throw new CommitUncertainError(xid, error);
         }
-        return seqs;
+        return { seqs, xid };
       } catch (error) {
         if (error instanceof CommitUncertainError) throw error;
         await client.query('ROLLBACK').catch(() => {
@@ -145,7 +148,39 @@ export class PgUsage {
   }
 
   /** Sums per value for each segment, all segments in one query. */
-  async sumRollups(query: RollupQuery): Promise<RollupSum[][]> {
+  sumRollups(query: RollupQuery): Promise<RollupSum[][]> {
+    return this.sumRollupsOn(this.pool, query);
+  }
+
+  /**
+   * Runs `read` on one snapshot of the rollups, and answers that snapshot
+   * (`txid_current_snapshot`, "xmin:xmax:xip,…"): which transactions' writes
+   * the result holds, so that a counter seeded from it is not added to again
+   * for those (see ADD_USAGE_SCRIPT).
+   */
+  async snapshotted<T>(read: (rollups: RollupStore) => Promise<T>): Promise<{ value: T; snapshot: string }> {
+    const client = await this.pool.connect();
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    let broken = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const { rows } = await client.query<{ snapshot: string }>('SELECT txid_current_snapshot()::text AS snapshot');
+      const value = await read({ sumRollups: (query) => this.sumRollupsOn(client, query) });
+      await client.query('COMMIT');
+      return { value, snapshot: rows[0]!.snapshot };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.off('error', ignore);
+      client.release(broken);
+    }
+  }
+
+  private async sumRollupsOn(db: Pool | PoolClient, query: RollupQuery): Promise<RollupSum[][]> {
     if (query.segments.length === 0) return [];
     const params: unknown[] = [query.groupId, query.dimension];
     const parts = query.segments.map((segment, i) => {
@@ -156,7 +191,7 @@ export class PgUsage {
         ${SOLE_FIELDS.map((f) => `CASE WHEN COUNT(${f}_sole) = COUNT(*) AND MIN(${f}_sole) = MAX(${f}_sole) THEN MIN(${f}_sole) END AS "${camel(f)}"`).join(', ')}
         FROM rollup_${segment.level} WHERE group_id = $1 AND dimension = $2 AND bucket >= $${from} AND bucket < $${to} GROUP BY value`;
     });
-    const { rows } = await this.pool.query<RollupSum & { segment: number }>(
+    const { rows } = await db.query<RollupSum & { segment: number }>(
       `SELECT * FROM (${parts.map((p) => `(${p})`).join(' UNION ALL ')}) AS sums ORDER BY segment, value COLLATE "C"`, params);
     const result: RollupSum[][] = query.segments.map(() => []);
     for (const { segment, ...sum } of rows) result[segment]!.push(sum);

@@ -96,11 +96,29 @@ export type AdmitAnswer =
   | { kind: 'decided'; result: MeterResult };
 
 /**
- * Seeds a quota counter with the units durable storage holds for the period;
- * NX: when another instance seeded it first, its value stands.
+ * Seeds a quota counter with the units durable storage holds for the
+ * period, and the snapshot those units were read in (when known): the
+ * transactions whose usage the seed already holds. NX: when another
+ * instance seeded it first, its value (and snapshot) stands.
+ * KEYS: counter, its snapshot key; ARGV: units, TTL ms, snapshot ('' for none).
  */
-export async function seedQuota(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app', used: number, ttlMs: number): Promise<void> {
-  await redis.set(quotaKey(request, scope), used, 'PX', ttlMs, 'NX');
+export const SEED_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') and ARGV[3] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+end
+return 1
+`;
+
+export async function seedQuota(
+  redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app', used: number, ttlMs: number, snapshot = '',
+): Promise<void> {
+  const key = quotaKey(request, scope);
+  await runScript(redis, SEED_SCRIPT, 2, key, snapshotKey(key), used, ttlMs, snapshot);
+}
+
+/** Where the snapshot a counter was seeded in is kept; the same cluster slot as the counter. */
+function snapshotKey(counter: string): string {
+  return `${counter}:snapshot`;
 }
 
 /** Runs the script once for a request and reads its answer. */
@@ -171,29 +189,59 @@ export async function adjustInRedis(redis: Redis, request: MeterRequest, delta: 
 }
 
 /**
- * Adds usage that bypassed the limits (ingested events) to quota counters
- * that exist; a counter that does not exist yet is seeded from durable
- * storage, which already holds it. KEYS: counters; ARGV: one amount per key.
+ * Adds usage that bypassed the limits (ingested events, already committed)
+ * to quota counters that exist; a counter that does not exist yet is seeded
+ * from durable storage, which already holds it. A counter seeded from a
+ * snapshot that already holds the batch's transaction is not added to
+ * again: seeding and this addition may run in either order, on any instance.
+ * KEYS: counters and, after each, its snapshot key; ARGV: per counter, the
+ * amount and the committing transaction's id ('' when not known).
  */
 export const ADD_USAGE_SCRIPT = `
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, tonumber(ARGV[i])) end
+local function holds(snapshot, xid)
+  local xmin, xmax, running = string.match(snapshot, '^(%d+):(%d+):(.*)$')
+  if xmin == nil then return false end
+  if xid < tonumber(xmin) then return true end
+  if xid >= tonumber(xmax) then return false end
+  for x in string.gmatch(running, '%d+') do
+    if tonumber(x) == xid then return false end
+  end
+  return true
+end
+for i = 1, #KEYS, 2 do
+  local n = (i + 1) / 2
+  local amount, xid = tonumber(ARGV[2 * n - 1]), tonumber(ARGV[2 * n])
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local snapshot = xid and redis.call('GET', KEYS[i + 1])
+    if not (snapshot and holds(snapshot, xid)) then redis.call('INCRBY', KEYS[i], amount) end
+  end
 end
 return 1
 `;
 
+/** Usage to add to a group's and an app's counters of a period; `xid`: the transaction that committed it, when known. */
+export interface UsageAddition {
+  groupId: string;
+  appId: string;
+  period: MeterRequest['period'];
+  count: number;
+  xid?: string | undefined;
+}
+
 /** Adds units to the group's and the app's counters of the period, where those counters exist. */
-export async function addUsageInRedis(redis: Redis, additions: ReadonlyArray<{ groupId: string; appId: string; period: MeterRequest['period']; count: number }>): Promise<void> {
+export async function addUsageInRedis(redis: Redis, additions: readonly UsageAddition[]): Promise<void> {
   // One script per group: a cluster runs a script on the slot of its keys, and one group's keys share a slot.
-  const byGroup = new Map<string, { keys: string[]; counts: number[] }>();
+  const byGroup = new Map<string, { keys: string[]; args: Array<string | number> }>();
   for (const a of additions) {
     const [, , group, app] = limiterKeys(a);
-    const entry = byGroup.get(a.groupId) ?? { keys: [], counts: [] };
-    entry.keys.push(group, app);
-    entry.counts.push(a.count, a.count);
+    const entry = byGroup.get(a.groupId) ?? { keys: [], args: [] };
+    for (const counter of [group, app]) {
+      entry.keys.push(counter, snapshotKey(counter));
+      entry.args.push(a.count, a.xid ?? '');
+    }
     byGroup.set(a.groupId, entry);
   }
-  await Promise.all([...byGroup.values()].map(({ keys, counts }) => runScript(redis, ADD_USAGE_SCRIPT, keys.length, ...keys, ...counts)));
+  await Promise.all([...byGroup.values()].map(({ keys, args }) => runScript(redis, ADD_USAGE_SCRIPT, keys.length, ...keys, ...args)));
 }
 
 /** The group's and the app's counters for the period; null where a counter does not exist yet. */

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
 import { advance, MINUTE_MS } from '../../limits/sliding-window.js';
-import { quotaKey, syncCounters, windowCountKey, type SyncedCounter } from '../redis/redis-limiter.js';
+import { addUsageInRedis, quotaKey, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
 import type { Limits, MeterRequest, MeterResult } from '../store.js';
 
 type Pair = Pick<MeterRequest, 'groupId' | 'appId' | 'period'>;
@@ -102,11 +102,18 @@ export class RelaxedLimits {
     this.count(request, delta, request.mode !== 'rate_only');
   }
 
-  /** Usage that bypassed the limits (ingested events): into the counters here, and into Redis's at the next sync. */
-  addUsage(additions: ReadonlyArray<Pair & { count: number }>): void {
-    for (const a of additions) {
-      this.local.addUsage(a.groupId, a.appId, a.period.start, a.count);
-      for (const scope of SCOPES) this.add(quotaKey(a, scope), a.groupId, 'quota', a.count);
+  /**
+   * Usage that bypassed the limits (ingested events, committed): into the
+   * counters here at once, and into Redis's at once too, where a counter
+   * seeded meanwhile is not added to twice (see ADD_USAGE_SCRIPT); while
+   * Redis is away, at the next sync that reaches it.
+   */
+  async addUsage(additions: readonly UsageAddition[]): Promise<void> {
+    for (const a of additions) this.local.addUsage(a.groupId, a.appId, a.period.start, a.count);
+    try {
+      await addUsageInRedis(this.options.redis, additions);
+    } catch {
+      for (const a of additions) for (const scope of SCOPES) this.add(quotaKey(a, scope), a.groupId, 'quota', a.count);
     }
   }
 

@@ -12,7 +12,7 @@ import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
-import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounters, quotaKey, seedQuota } from '../redis/redis-limiter.js';
+import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounters, quotaKey, seedQuota, type UsageAddition } from '../redis/redis-limiter.js';
 import { unitsInPeriod } from '../rollup-segments.js';
 import { GroupCommitter } from '../group-commit.js';
 import type {
@@ -52,12 +52,10 @@ export interface ScaleOutStoreOptions {
   limits?: { mode: 'strict' } | { mode: 'relaxed'; syncMs: number };
 }
 
-/** Usage to add to Redis's counters once it is back: what was admitted or ingested while it was away. */
-interface CounterAddition {
-  groupId: string;
-  appId: string;
-  period: Span;
-  count: number;
+/** A write's outcome: its event id (DUPLICATE, or a spool id while PostgreSQL is away) and the transaction that committed it. */
+interface Written {
+  id: number | string;
+  xid?: string;
 }
 
 /** An answer being decided under an idempotency key is marked so in Redis until it is known. */
@@ -90,12 +88,12 @@ const PENDING_MS = 30_000;
  * and nothing is counted twice; limits are per instance while Redis is away.
  */
 export class ScaleOutStore implements Store {
-  private readonly committer: GroupCommitter<PendingWrite, number | string>;
+  private readonly committer: GroupCommitter<PendingWrite, Written>;
   private readonly spool: Spool;
   /** Set while Redis cannot be reached in fail-open mode: limits are decided here. */
   private redisDown = false;
   private fallback = new LocalLimiter();
-  private outageUsage: CounterAddition[] = [];
+  private outageUsage: UsageAddition[] = [];
   /** The last quota counts Redis answered, to seed the local limiter when PostgreSQL is away too. */
   private readonly lastKnown = new Map<string, number>();
   private replaying: Promise<void> | null = null;
@@ -307,18 +305,20 @@ export class ScaleOutStore implements Store {
   }
 
   async ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]> {
-    const seqs = await this.reach(() => this.committer.submitMany(events));
-    const accepted = events.filter((_, i) => seqs[i] !== DUPLICATE);
+    const written = await this.reach(() => this.committer.submitMany(events));
+    const accepted = events.flatMap((e, i) => (written[i]!.id === DUPLICATE ? [] : [{ event: e, xid: written[i]!.xid }]));
     if (accepted.length > 0) {
       try {
-        const additions = await Promise.all(accepted.map(async (e) => ({ groupId: e.groupId, appId: e.appId, count: e.count, period: await this.periodOf(e.groupId, e.ts) })));
-        if (this.relaxed !== null) this.relaxed.addUsage(additions);
+        const additions = await Promise.all(accepted.map(async ({ event: e, xid }) => ({
+          groupId: e.groupId, appId: e.appId, count: e.count, period: await this.periodOf(e.groupId, e.ts), xid,
+        })));
+        if (this.relaxed !== null) await this.relaxed.addUsage(additions);
         else await this.withRedis(() => addUsageInRedis(this.redis, additions), () => this.countLocally(additions));
       } catch {
         // The events are stored: a counter that missed them is corrected when it is seeded again.
       }
     }
-    return seqs.map((seq) => (seq === DUPLICATE ? 'duplicate' : 'accepted'));
+    return written.map(({ id }) => (id === DUPLICATE ? 'duplicate' : 'accepted'));
   }
 
   async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
@@ -354,7 +354,7 @@ export class ScaleOutStore implements Store {
         ? {} : { reply: { groupId: request.groupId, idempotencyKey: request.idempotencyKey, result: reply } }),
     };
     try {
-      return await this.committer.submit(write);
+      return (await this.committer.submit(write)).id;
     } catch (error) {
       // Given back only once it is sure the call was not recorded.
       const refund = () => this.adjustCounters(request, -request.cost);
@@ -471,7 +471,7 @@ export class ScaleOutStore implements Store {
   }
 
   /** Usage that bypassed the limits while Redis is away: into the local counters, and into Redis's later. */
-  private countLocally(additions: CounterAddition[]): void {
+  private countLocally(additions: UsageAddition[]): void {
     for (const a of additions) {
       this.fallback.addUsage(a.groupId, a.appId, a.period.start, a.count);
       this.outageUsage.push(a);
@@ -483,16 +483,18 @@ export class ScaleOutStore implements Store {
    * fail-open mode, the spool while PostgreSQL is away, and for as long as
    * the spool holds anything, so that batches reach PostgreSQL in order.
    */
-  private async writeDurably(items: PendingWrite[]): Promise<Array<number | string>> {
+  private async writeDurably(items: PendingWrite[]): Promise<Written[]> {
     const receivedAt = this.options.clock.now();
-    if (this.spool.pending > 0 && this.failOpen) return this.spool.append(items, receivedAt);
+    const spooled = async (xid?: string) => (await this.spool.append(items, receivedAt, xid)).map((id) => ({ id }));
+    if (this.spool.pending > 0 && this.failOpen) return spooled();
     try {
-      return await this.usage.write(items, receivedAt);
+      const { seqs, xid } = await this.usage.write(items, receivedAt);
+      return seqs.map((id) => ({ id, xid }));
     } catch (error) {
       const uncertain = error instanceof CommitUncertainError;
       if (!this.failOpen || !(uncertain || isOutage(error))) throw error;
       // A batch whose COMMIT was cut short is spooled with its transaction id, and replayed only if that did not commit.
-      const ids = await this.spool.append(items, receivedAt, uncertain ? error.xid : undefined);
+      const ids = await spooled(uncertain ? error.xid : undefined);
       this.replaySpool();
       return ids;
     }
@@ -575,8 +577,8 @@ export class ScaleOutStore implements Store {
         // This instance's calls admitted before the counter went missing (Redis lost its data) must be in the sum.
         await this.committer.drain();
         if (this.replaying !== null) await this.replaying;
-        const used = await unitsInPeriod(this.usage, request.groupId, scope === 'group' ? null : request.appId, request.period);
-        await seedQuota(this.redis, request, scope, used, this.quotaTtl(request.period));
+        const { value: used, snapshot } = await this.usage.snapshotted((rollups) => unitsInPeriod(rollups, request.groupId, scope === 'group' ? null : request.appId, request.period));
+        await seedQuota(this.redis, request, scope, used, this.quotaTtl(request.period), snapshot);
       })().finally(() => this.seeding.delete(key));
       this.seeding.set(key, seeding);
     }
