@@ -11,11 +11,11 @@ import { startRedis } from '../helpers/redis.js';
 // The whole store contract, unchanged, on a real PostgreSQL 15 and a real
 // Redis: the same tests the embedded store passes. A server that cannot be
 // started fails the suite (its before hook throws), never skips it.
-storeConformance('PostgreSQL + Redis', async () => {
+storeConformance('PostgreSQL + Redis', async ({ commitObserver }) => {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-scale-store-'));
   const open = () => ScaleOutStore.open({
-    databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000, dataDir, onStoreDown: 'closed',
+    databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000, dataDir, onStoreDown: 'closed', commitObserver,
   });
   let store = await open();
   return {

@@ -14,10 +14,10 @@ import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
 import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounters, quotaKey, seedQuota } from '../redis/redis-limiter.js';
 import { unitsInPeriod } from '../rollup-segments.js';
-import { GroupCommitter } from '../group-commit.js';
+import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store,
+  Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store, StoreBacklog,
 } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
@@ -43,6 +43,8 @@ export interface ScaleOutStoreOptions {
    * a 503; `open` decides limits in this process and spools writes to disk.
    */
   onStoreDown: 'closed' | 'open';
+  /** Hears of every commit batch (metrics). */
+  commitObserver?: CommitObserver;
 }
 
 /** Usage to add to Redis's counters once it is back: what was admitted or ingested while it was away. */
@@ -112,7 +114,7 @@ export class ScaleOutStore implements Store {
     private readonly lock: DataDirLock,
   ) {
     // Several batches at once: each is its own transaction on its own connection, and their order does not matter.
-    this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4);
+    this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4, options.commitObserver);
     this.spool = new Spool(join(options.dataDir, 'spool'));
     // Left by an earlier run that stopped while PostgreSQL was away.
     if (this.spool.pending > 0) this.replaySpool();
@@ -152,6 +154,11 @@ export class ScaleOutStore implements Store {
       await pool.end();
       throw error;
     }
+  }
+
+  backlog(): StoreBacklog {
+    // Rollup rows commit in the same transaction as their events: none are ever pending here.
+    return { queuedWrites: this.committer.pending, committingWrites: this.committer.committing, rollupPendingEvents: 0, spooledBatches: this.spool.pending };
   }
 
   async healthy(): Promise<boolean> {
