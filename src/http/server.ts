@@ -1,4 +1,4 @@
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -28,6 +28,8 @@ export interface BuildOptions {
   logStream?: { write(line: string): void };
   /** Gateway mode: the routes forwarded to upstreams (`tollgate serve --gateway <file>`). */
   gateway?: GatewayConfig;
+  /** Hears of every route as it is registered, hidden ones included: what the OpenAPI document is checked against. */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     // No type coercion: a body's null stays null and "5" stays a string (and is refused).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.
@@ -57,6 +60,8 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   installRequestTracking(app, services);
 
   await app.register(swagger, {
+    // Shared schemas keep their $id as their name in the document ("Error", "Plan"), not "def-0".
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -87,7 +87,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       tags: ['usage'], summary: "Usage over time for the caller's group, grouped by usage type, request arguments hash or app",
       security: [{ app_id: [], app_key: [] }, { api_key: [] }],
       querystring: UsageQueryString,
-      response: { 200: OcrUsageAnswer, ...errors(400, 401, 429, 500, 503) },
+      response: { 200: OcrUsageAnswer, ...errors(400, 401, 429, 503) },
     },
   }, async (request) => {
     const { context } = customer(request);
@@ -99,7 +99,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
     schema: {
       tags: ['usage'], summary: "The caller's usage in the current billing period, and the plan's limits",
       security: [{ api_key: [] }, { app_id: [], app_key: [] }],
-      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 500, 503) },
+      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 503) },
     },
   }, async (request) => {
     const { context, meter, period } = customer(request);
@@ -119,7 +119,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       security: [{ bearer: [] }],
       params: Type.Object({ group_id: Type.String() }),
       querystring: UsageQueryString,
-      response: { 200: OcrUsageAnswer, ...errors(400, 401, 404) },
+      response: { 200: OcrUsageAnswer, ...errors(400, 401, 404, 503) },
     },
   }, async (request) => {
     const group = await services.store.getGroup(request.params.group_id);
