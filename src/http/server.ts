@@ -42,7 +42,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
       ? false
       : { ...loggerOptions(services.config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     bodyLimit: services.config.bodyLimitBytes,
-    // Two log lines per call would cost more than the call: requests are counted in metrics, and logged at debug level.
+    // Fastify's two lines per call would cost more than the call: requests are counted in metrics, and logged once at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     requestIdHeader: false,
