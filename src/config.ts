@@ -12,6 +12,8 @@ export const ConfigSchema = Type.Object({
   dataDir: Type.String({ minLength: 1 }),
   /** Admin token given by the operator; when absent one is generated on first start. */
   adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  /** A token that may read `/metrics` and nothing else, so that a Prometheus server need not hold the admin token. */
+  metricsToken: Type.Optional(Type.String({ minLength: 16 })),
   /** Readable prefix of customer keys, like `pg_api_` in Paperguide's documentation. */
   keyPrefix: Type.String({ pattern: '^[A-Za-z0-9_]{1,16}$' }),
   logLevel: Type.Union([
@@ -68,6 +70,7 @@ export const ENVIRONMENT = {
   HOST: 'host',
   TOLLGATE_DATA_DIR: 'dataDir',
   TOLLGATE_ADMIN_TOKEN: 'adminToken',
+  TOLLGATE_METRICS_TOKEN: 'metricsToken',
   TOLLGATE_KEY_PREFIX: 'keyPrefix',
   TOLLGATE_LOG_LEVEL: 'logLevel',
   TOLLGATE_IDEMPOTENCY_WINDOW_DAYS: 'idempotencyWindowDays',

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { hashSecret, newSecret } from './domain/secrets.js';
 import { buildServer, type BuildOptions } from './http/server.js';
+import { Metrics } from './observability/metrics.js';
 import type { TypedApp } from './http/typed-app.js';
 import type { Services } from './services.js';
 import { openStore } from './store/open-store.js';
@@ -56,8 +57,12 @@ export interface StartOptions extends BuildOptions {
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
   const clock = options.clock ?? systemClock;
   const adminToken = resolveAdminToken(config);
-  const store = await openStore(config, clock);
-  const services: Services = { config, clock, store, adminTokenHash: adminToken.hash };
+  const metrics = new Metrics({ processDefaults: true });
+  const store = await openStore(config, clock, metrics.commitObserver);
+  metrics.watchBacklog(() => store.backlog());
+  const services: Services = {
+    config, clock, store, metrics, adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
+  };
   const app = await buildServer(services, options);
   let url: string;
   try {

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import type { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
 
 /** Everything a request handler may use, wired once at start and passed in. */
@@ -9,4 +10,7 @@ export interface Services {
   readonly store: Store;
   /** SHA-256 hex of the admin token; the token itself is not kept. */
   readonly adminTokenHash: string;
+  /** SHA-256 hex of the metrics token (TOLLGATE_METRICS_TOKEN), when one is set. */
+  readonly metricsTokenHash: string | null;
+  readonly metrics: Metrics;
 }

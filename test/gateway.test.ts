@@ -401,6 +401,33 @@ describe('gateway: what the upstream sees', () => {
   });
 });
 
+describe('gateway: request ids and metrics', () => {
+  test("the request id reaches the upstream and comes back, the caller's or a new one", async () => {
+    const c = await setupCustomer(admin);
+    const traced = await post('/v3/text', c.key, { 'x-request-id': 'job-81.retry-2' });
+    assert.equal(traced.headers.get('x-request-id'), 'job-81.retry-2');
+    assert.equal(upstream.calls.at(-1)!.headers['x-request-id'], 'job-81.retry-2');
+    const fresh = await post('/v3/text', c.key, { 'x-request-id': 'not plain; at all' });
+    assert.match(fresh.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
+    assert.equal(upstream.calls.at(-1)!.headers['x-request-id'], fresh.headers.get('x-request-id'));
+  });
+
+  test("the gateway's checks are counted by outcome with source gateway", async () => {
+    const scrape = async () => (await request(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body as string;
+    const value = (text: string, series: string) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1] ?? 0);
+    const count = (text: string, outcome: string) => value(text, `tollgate_checks_total{outcome="${outcome}",source="gateway"}`);
+    const refusedCalls = 'tollgate_http_request_duration_seconds_count{method="POST",route="/v3/text",status_class="4xx"}';
+    const c = await setupCustomer(admin, { ratePerMinute: 1 });
+    const before = await scrape();
+    assert.equal((await post('/v3/text', c.key)).status, 200);
+    assert.equal((await post('/v3/text', c.key)).status, 429);
+    assert.equal((await post('/v3/text', 'tg_unknown')).status, 401);
+    const text = await scrape();
+    for (const outcome of ['allowed', 'rate_limited', 'unauthorized']) assert.equal(count(text, outcome) - count(before, outcome), 1, outcome);
+    assert.equal(value(text, refusedCalls) - value(before, refusedCalls), 2, 'the HTTP histogram has the route pattern of the gateway');
+  });
+});
+
 describe('gateway: when the upstream cannot answer', () => {
   test('an upstream that refuses connections: 502 bad_gateway, nothing counted', async () => {
     const c = await setupCustomer(admin, { monthlyQuota: 5 });

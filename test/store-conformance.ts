@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { billingPeriod } from '../src/domain/periods.js';
 import { ConflictError, NotFoundError } from '../src/errors.js';
+import type { CommitObserver, CommitReport } from '../src/store/group-commit.js';
 import type { CatalogStore, Limits, MeterRequest, Store } from '../src/store/store.js';
 
 /**
@@ -25,12 +26,18 @@ const UNLIMITED: Limits = { groupRatePerMinute: -1, appRatePerMinute: -1, groupM
 let sequence = 0;
 const uid = (kind: string) => `${kind}-${(sequence += 1)}-${Math.random().toString(36).slice(2, 7)}`;
 
-export function storeConformance(name: string, open: () => Promise<StoreHarness>): void {
+/** What the harness passes to every store it opens, the reopened ones included. */
+export interface StoreHarnessOptions {
+  commitObserver: CommitObserver;
+}
+
+export function storeConformance(name: string, open: (options: StoreHarnessOptions) => Promise<StoreHarness>): void {
   describe(`store conformance: ${name}`, () => {
     let harness: StoreHarness;
     let store: Store;
+    const commits: CommitReport[] = [];
     before(async () => {
-      harness = await open();
+      harness = await open({ commitObserver: { batchCommitted: (report) => commits.push(report) } });
       store = harness.store;
     });
     after(async () => {
@@ -270,6 +277,40 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
         assert.deepEqual(sums.map((rows) => rows.map((r) => [r.value, r.count])), [
           [[c.appId, 1]], [], [[c.appId, 3]], [[c.appId, 2]], [[c.appId, 3]],
         ]);
+      });
+    });
+
+    describe('backlog and commit reports', () => {
+      test('every admitted call and accepted event is reported in a committed batch; nothing is left queued once acknowledged', async () => {
+        const c = await customer();
+        const reported = commits.length;
+        let busiest = 0;
+        let writing = true;
+        const watcher = (async () => {
+          while (writing) {
+            const { queuedWrites, committingWrites } = store.backlog();
+            busiest = Math.max(busiest, queuedWrites + committingWrites);
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        })();
+        const results = await Promise.all(Array.from({ length: 100 }, () => store.meter(meterRequest(c))));
+        const events = Array.from({ length: 10 }, () => ({
+          dedupKey: uid('evt'), ts: T0, groupId: c.groupId, appId: c.appId, usageType: 'pdf', requestArgsHash: '', count: 1,
+        }));
+        assert.deepEqual(await store.ingest(events), events.map(() => 'accepted'));
+        writing = false;
+        await watcher;
+        assert.ok(results.every((r) => r.allowed));
+        const batches = commits.slice(reported);
+        assert.ok(batches.every((b) => b.ok && b.items >= 1 && b.waitedMs >= 0 && b.commitMs >= 0), JSON.stringify(batches));
+        assert.equal(batches.reduce((n, b) => n + b.items, 0), 110, 'each write is in exactly one reported batch');
+        assert.ok(batches.some((b) => b.items > 1), `concurrent calls share commits: ${batches.map((b) => b.items).join(', ')}`);
+        assert.ok(busiest > 0, 'the backlog showed writes while they were under way');
+        const backlog = store.backlog();
+        assert.deepEqual({ ...backlog, rollupPendingEvents: 0 }, { queuedWrites: 0, committingWrites: 0, rollupPendingEvents: 0, spooledBatches: 0 });
+        const deadline = Date.now() + 5_000;
+        while (store.backlog().rollupPendingEvents > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(store.backlog().rollupPendingEvents, 0, 'the rollups catch up');
       });
     });
 

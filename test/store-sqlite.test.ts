@@ -5,9 +5,11 @@ import { ManualClock } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { storeConformance } from './store-conformance.js';
 
-storeConformance('embedded SQLite', async () => {
+storeConformance('embedded SQLite', async ({ commitObserver }) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-store-'));
-  const open = () => new SqliteStore({ dataDir, clock: new ManualClock(Date.parse('2026-03-15T12:00:00Z')), idempotencyWindowMs: 35 * 86_400_000, rollupFlushMs: 50 });
+  const open = () => new SqliteStore({
+    dataDir, clock: new ManualClock(Date.parse('2026-03-15T12:00:00Z')), idempotencyWindowMs: 35 * 86_400_000, rollupFlushMs: 50, commitObserver,
+  });
   let store = open();
   return {
     get store() {

@@ -3,6 +3,7 @@ import { systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
 import { hashSecret, newSecret } from '../domain/secrets.js';
 import { buildServer } from '../http/server.js';
+import { Metrics } from '../observability/metrics.js';
 import type { TypedApp } from '../http/typed-app.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { AdminApi } from './admin.js';
@@ -51,7 +52,9 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
     dataDir, clock: systemClock, idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000, rollupFlushMs: config.rollupFlushMs,
   });
   try {
-    const app = await buildServer({ config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken) }, { logger: false });
+    // No process metrics: the process is the host app's, which may export its own.
+    const services = { config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics() };
+    const app = await buildServer(services, { logger: false });
     const client = new Tollgate({ baseUrl: 'http://embedded.tollgate', token: adminToken, fetch: injectFetch(app), retries: 0 });
     return { store, app, client };
   } catch (error) {

@@ -17,8 +17,10 @@ import { IdPattern } from '../http/schemas.js';
 export const GATEWAY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type GatewayMethod = (typeof GATEWAY_METHODS)[number];
 
-/** Tollgate's own paths: a gateway route may not match any of them (nor anything under /admin). */
-export const RESERVED_PATHS = ['/v1/check', '/v1/usage', '/v3/ocr-usage', '/v1/events', '/healthz', '/openapi.json', '/admin'] as const;
+/** Tollgate's own paths: a gateway route may not match any of them (nor anything under the prefixes). */
+export const RESERVED_PATHS = ['/v1/check', '/v1/usage', '/v3/ocr-usage', '/v1/events', '/healthz', '/metrics', '/openapi.json', '/admin', '/docs'] as const;
+/** Reserved paths with routes under them: the admin API, and the docs page with its assets. */
+const RESERVED_PREFIXES: ReadonlySet<string> = new Set(['/admin', '/docs']);
 
 /** Headers that carry the customer's secret: never hashed into request_args. */
 const SECRET_HEADERS = new Set(['x-api-key', 'app_key', 'authorization', 'proxy-authorization', 'cookie']);
@@ -274,20 +276,21 @@ function checkPathPattern(path: string): string | null {
   if (path.includes('*') && path.indexOf('*') !== path.length - 1) return `may have "*" only at its end, got "${path}"`;
   const reserved = RESERVED_PATHS.find((own) => overlaps(path, own));
   if (reserved !== undefined) {
-    return `"${path}" would take requests for Tollgate's own ${reserved === '/admin' ? '/admin API' : reserved}; gateway routes may not overlap ${RESERVED_PATHS.join(', ')} or /admin/*`;
+    return `"${path}" would take requests for Tollgate's own ${reserved === '/admin' ? '/admin API' : reserved}; gateway routes may not overlap ${RESERVED_PATHS.join(', ')}, /admin/* or /docs/*`;
   }
   return null;
 }
 
-/** Whether a Fastify path pattern can match one of Tollgate's own paths (for /admin: anything under it). */
+/** Whether a Fastify path pattern can match one of Tollgate's own paths (for a prefix: anything under it). */
 function overlaps(pattern: string, own: string): boolean {
-  if (own === '/admin' && (pattern === '/admin' || pattern.startsWith('/admin/'))) return true;
+  const prefix = RESERVED_PREFIXES.has(own);
+  if (prefix && (pattern === own || pattern.startsWith(`${own}/`))) return true;
   const source = pattern
     .split(/(\*|:[A-Za-z0-9_]+(?:\([^)]*\))?)/)
     .map((part) => (part === '*' ? '.*' : part.startsWith(':') && part.length > 1 ? '[^/]+' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
     .join('');
   const matcher = new RegExp(`^${source}$`);
-  return own === '/admin' ? ['/admin', '/admin/x', '/admin/x/y', '/admin/x/y/z'].some((p) => matcher.test(p)) : matcher.test(own);
+  return prefix ? [own, `${own}/x`, `${own}/x/y`, `${own}/x/y/z`].some((p) => matcher.test(p)) : matcher.test(own);
 }
 
 function parseUpstream(raw: string, report: (message: string) => void): GatewayRoute['upstream'] | null {

@@ -9,6 +9,7 @@ import type { TypedApp } from '../http/typed-app.js';
 import { authenticate } from '../metering/credentials.js';
 import { effectiveLimits } from '../metering/limits.js';
 import { reserveCall } from '../metering/meter-call.js';
+import { meteredOutcome } from '../observability/metrics.js';
 import type { Services } from '../services.js';
 import type { MeterResult, RateState } from '../store/store.js';
 import { GatewayConfigError, type GatewayConfig, type GatewayRoute } from './config.js';
@@ -60,17 +61,29 @@ export async function gatewayRoutes(app: TypedApp, { services, gateway }: Gatewa
  * stream the upstream's answer back with the RateLimit headers.
  */
 function gatewayHandler(services: Services, upstreams: Upstreams, route: GatewayRoute) {
-  const { store, clock, config } = services;
+  const { store, clock, config, metrics } = services;
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     const credentials = gatewayCredentials(request, config.keyPrefix);
-    const auth = await authenticate(store, credentials, clock.now());
-    if (!auth.ok) throw new ApiError('unauthorized', auth.message);
+    const auth = await authenticate(store, credentials, clock.now()).catch((error: unknown) => {
+      metrics.check('gateway', 'error', seconds());
+      throw error;
+    });
+    if (!auth.ok) {
+      metrics.check('gateway', 'unauthorized', seconds());
+      throw new ApiError('unauthorized', auth.message);
+    }
     const { context } = auth;
 
     const reserved = reservedCost(route.cost, request.headers);
     const argsHash = requestArgsHash(requestArgs(route, request));
-    const reservation = await reserveCall(services, context, { usageType: route.usageType, requestArgsHash: argsHash, cost: reserved });
+    const reservation = await reserveCall(services, context, { usageType: route.usageType, requestArgsHash: argsHash, cost: reserved }).catch((error: unknown) => {
+      metrics.check('gateway', 'error', seconds());
+      throw error;
+    });
     const { result, period } = reservation;
+    metrics.check('gateway', meteredOutcome(result), seconds());
     const limits = effectiveLimits(context);
     if (!result.allowed) {
       const message = denialMessage({ kind: 'metered', context, result, period, requestArgsHash: argsHash });
@@ -83,6 +96,8 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
     });
     // Without a body to send (GET, or a body Fastify left unread), a Content-Length would promise one.
     if (body === null) delete headers['content-length'];
+    // The upstream logs under the same id as Tollgate, the caller's or the one made for it here.
+    headers['x-request-id'] = request.id;
 
     let answer: Dispatcher.ResponseData;
     try {
@@ -113,6 +128,7 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
     void reply
       .code(answer.statusCode)
       .headers(clientResponseHeaders(answer.headers))
+      .header('x-request-id', request.id)
       .headers(rateLimitHeaders(afterSettle(result, cost.units - reserved), limits, period, clock.now()));
     if (request.method === 'HEAD' || answer.statusCode === 204 || answer.statusCode === 304) {
       await answer.body.dump();

@@ -40,6 +40,21 @@ export function requireAdmin(services: Services): onRequestHookHandler {
   };
 }
 
+/** `/metrics`: the admin token, or the metrics token (TOLLGATE_METRICS_TOKEN) that reads metrics and nothing else. */
+export function requireMetricsReader(services: Services): onRequestHookHandler {
+  return async (request) => {
+    const token = bearerToken(request);
+    if (token !== null) {
+      const hash = hashSecret(token);
+      // Both compared, whichever matches: the time taken says nothing about which token was close.
+      const admin = sameHash(hash, services.adminTokenHash);
+      const metrics = services.metricsTokenHash !== null && sameHash(hash, services.metricsTokenHash);
+      if (admin || metrics) return;
+    }
+    throw new ApiError('unauthorized', 'Missing or invalid token: send "Authorization: Bearer <metrics or admin token>".');
+  };
+}
+
 /** The metering APIs (check, events): the admin token, or a service token that is not revoked. */
 export function requireServiceCaller(services: Services): onRequestHookHandler {
   return async (request) => {

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import type { App, Group, Key, Plan, ServiceToken } from '../domain/types.js';
+import { ERROR_CATALOGUE } from '../errors.js';
 import type { PageRequest } from '../store/store.js';
 
 /**
@@ -13,9 +14,20 @@ export const ErrorSchema = Type.Object({
   message: Type.String({ description: 'Human-readable error message.' }),
 }, { $id: 'Error' });
 
-/** Error answers shared by routes; `Type.Ref` keeps the document small. */
+/**
+ * A route's error answers, each the Error shape (`Type.Ref` keeps the
+ * document small) described by the codes it can carry; 500 is added to
+ * every route, since any of them can fail.
+ */
 export function errors(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, Type.Ref('Error')]));
+  return Object.fromEntries([...new Set([...statuses, 500])].sort((a, b) => a - b).map((s) => [s, Type.Ref('Error', { description: describeStatus(s) })]));
+}
+
+function describeStatus(status: number): string {
+  return Object.entries(ERROR_CATALOGUE)
+    .filter(([, entry]) => entry.status === status)
+    .map(([code, entry]) => `\`${code}\`: ${entry.message}`)
+    .join(' Or ');
 }
 
 export const IdPattern = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';

@@ -1,8 +1,10 @@
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { GatewayConfig } from '../gateway/config.js';
 import { gatewayRoutes } from '../gateway/routes.js';
+import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
 import { formatValidationErrors, installErrorHandling } from './error-handler.js';
@@ -14,18 +16,20 @@ import { adminServiceTokenRoutes } from './routes/admin-service-tokens.js';
 import { checkRoutes } from './routes/check.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { usageRoutes } from './routes/usage.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import type { TypedApp } from './typed-app.js';
 
-/** Headers whose values are secrets: never logged. */
-const SECRET_HEADERS = ['authorization', 'x-api-key', 'app_key'];
-
 export interface BuildOptions {
-  /** A pino logger configuration, or false for none (tests). */
-  logger?: boolean | Record<string, unknown>;
+  /** False for no logs at all (tests); by default JSON lines at the configured level, secrets redacted. */
+  logger?: false;
+  /** Where log lines go instead of stdout. */
+  logStream?: { write(line: string): void };
   /** Gateway mode: the routes forwarded to upstreams (`tollgate serve --gateway <file>`). */
   gateway?: GatewayConfig;
+  /** Hears of every route as it is registered, hidden ones included: what the OpenAPI document is checked against. */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /**
@@ -34,25 +38,30 @@ export interface BuildOptions {
  */
 export async function buildServer(services: Services, options: BuildOptions = {}): Promise<TypedApp> {
   const app = Fastify({
-    logger: options.logger === undefined
-      ? { level: services.config.logLevel, redact: SECRET_HEADERS.map((h) => `req.headers["${h}"]`) }
-      : options.logger,
+    logger: options.logger === false
+      ? false
+      : { ...loggerOptions(services.config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     bodyLimit: services.config.bodyLimitBytes,
-    // One log line per call would cost more than the call: requests are counted in metrics instead.
+    // Fastify's two lines per call would cost more than the call: requests are counted in metrics, and logged once at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestId,
     schemaErrorFormatter: (errs, dataVar) => formatValidationErrors(errs as never, dataVar),
     // No type coercion: a body's null stays null and "5" stays a string (and is refused).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
+  installRequestTracking(app, services);
 
   await app.register(swagger, {
+    // Shared schemas keep their $id as their name in the document ("Error", "Plan"), not "def-0".
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -93,8 +102,38 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     adminServiceTokenRoutes(admin, services);
   });
 
+  metricsRoutes(app, services);
+
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Everything the page loads is served from here (no CDN, no online validator): it works without internet access.
+    staticCSP: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; frame-ancestors 'self'",
+    uiConfig: { deepLinking: true, tryItOutEnabled: false },
+  });
   // Last, in its own context: its routes take raw bodies, which no other route should.
   if (options.gateway !== undefined) await app.register(gatewayRoutes, { services, gateway: options.gateway });
   return app;
+}
+
+/**
+ * Every answer carries its request id in `X-Request-Id` (every log line of
+ * the request has it as `reqId`), and every request is timed into the HTTP
+ * histogram by its route's pattern; at debug level it is also logged, once.
+ */
+function installRequestTracking(app: TypedApp, services: Services): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+  const logRequests = services.config.logLevel === 'debug' || services.config.logLevel === 'trace';
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    services.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    if (logRequests) {
+      // The path without its query string: a gateway's upstream may take credentials there.
+      request.log.debug({ method: request.method, path: request.url.split('?')[0], route, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    }
+    done();
+  });
 }

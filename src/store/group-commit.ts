@@ -12,12 +12,27 @@
  * transaction holding its item has committed (or failed: then every caller in
  * it sees the error).
  */
+export interface CommitObserver {
+  /** Called once per batch, after its commit succeeded or failed. */
+  batchCommitted(report: CommitReport): void;
+}
+
+export interface CommitReport {
+  items: number;
+  /** How long the batch's oldest item waited in the queue before the commit began. */
+  waitedMs: number;
+  /** How long the commit took. */
+  commitMs: number;
+  ok: boolean;
+}
+
 export class GroupCommitter<T, R> {
   private queue: T[] = [];
   /** One waiter per submit call, covering `size` consecutive items of the queue. */
-  private waiters: Array<{ size: number; resolve: (r: R[]) => void; reject: (e: unknown) => void }> = [];
+  private waiters: Array<{ size: number; at: number; resolve: (r: R[]) => void; reject: (e: unknown) => void }> = [];
   private scheduled = false;
   private inFlight = 0;
+  private inFlightItems = 0;
   private readonly sizes: number[] = [];
   private submitted = 0;
   private settled = 0;
@@ -28,11 +43,13 @@ export class GroupCommitter<T, R> {
    * @param maxBatch a larger queue is committed in slices of this size.
    * @param maxInFlight batches handed to `commit` before the first has finished; 2 lets the next
    *   batch wait at the writer, ready the moment the disk is free, instead of a round trip later.
+   * @param observer hears of every batch (metrics), so that the store needs to know nothing of them.
    */
   constructor(
     private readonly commit: (items: T[]) => Promise<R[]>,
     private readonly maxBatch = 10_000,
     private readonly maxInFlight = 1,
+    private readonly observer?: CommitObserver,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -44,7 +61,7 @@ export class GroupCommitter<T, R> {
     if (items.length === 0) return Promise.resolve([]);
     return new Promise<R[]>((resolve, reject) => {
       this.queue.push(...items);
-      this.waiters.push({ size: items.length, resolve, reject });
+      this.waiters.push({ size: items.length, at: performance.now(), resolve, reject });
       this.submitted += items.length;
       this.schedule();
     });
@@ -53,6 +70,11 @@ export class GroupCommitter<T, R> {
   /** Number of items waiting to be committed (not counting a batch being committed). */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** Number of items in the batches being committed now. */
+  get committing(): number {
+    return this.inFlightItems;
   }
 
   /** Sizes of recent batches (the last 1,000), for metrics and benchmarks. */
@@ -95,9 +117,13 @@ export class GroupCommitter<T, R> {
     this.sizes.push(items.length);
     if (this.sizes.length > 1000) this.sizes.shift();
     this.inFlight += 1;
+    this.inFlightItems += items.length;
+    const startedAt = performance.now();
     void (async () => {
+      let ok = false;
       try {
         const results = await this.commit(items);
+        ok = true;
         let offset = 0;
         for (const w of waiters) {
           w.resolve(results.slice(offset, offset + w.size));
@@ -106,6 +132,8 @@ export class GroupCommitter<T, R> {
       } catch (error) {
         for (const w of waiters) w.reject(error);
       } finally {
+        this.inFlightItems -= items.length;
+        this.observer?.batchCommitted({ items: items.length, waitedMs: startedAt - waiters[0]!.at, commitMs: performance.now() - startedAt, ok });
         this.settled += items.length;
         this.drainers = this.drainers.filter((d) => (d.upTo <= this.settled ? (d.resolve(), false) : true));
         this.inFlight -= 1;

@@ -19,6 +19,19 @@ export interface Store extends CatalogStore, MeterStore, RollupStore {
   close(): Promise<void>;
   /** Whether the store can serve requests (for `/healthz`). */
   healthy(): Promise<boolean>;
+  /** Work accepted and not yet fully written, at this moment (for `/metrics`); cheap enough to read on every scrape. */
+  backlog(): StoreBacklog;
+}
+
+export interface StoreBacklog {
+  /** Admitted calls and ingested events waiting for their batch's commit to begin. */
+  queuedWrites: number;
+  /** Calls and events in the batches being committed now. */
+  committingWrites: number;
+  /** Committed events not yet summed into the rollup tables (the embedded store writes them every rollupFlushMs). */
+  rollupPendingEvents: number;
+  /** Batches in the local spool, waiting for PostgreSQL to take them (scale-out store, `onStoreDown: open`). */
+  spooledBatches: number;
 }
 
 // ---------------------------------------------------------------- catalogue

@@ -13,11 +13,11 @@ import { startRedis } from '../helpers/redis.js';
 // relaxed mode (one relaxed instance is as exact as one embedded store). A
 // server that cannot be started fails the suite (its before hook throws),
 // never skips it.
-for (const limits of [{ mode: 'strict' }, { mode: 'relaxed', syncMs: 50 }] as const) storeConformance(`PostgreSQL + Redis, ${limits.mode} limits`, async () => {
+for (const limits of [{ mode: 'strict' }, { mode: 'relaxed', syncMs: 50 }] as const) storeConformance(`PostgreSQL + Redis, ${limits.mode} limits`, async ({ commitObserver }) => {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-scale-store-'));
   const open = () => ScaleOutStore.open({
-    databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000, dataDir, onStoreDown: 'closed', limits,
+    databaseUrl: postgres.url, redisUrl: redis.url, clock: systemClock, idempotencyWindowMs: 35 * 86_400_000, dataDir, onStoreDown: 'closed', limits, commitObserver,
   });
   let store = await open();
   return {

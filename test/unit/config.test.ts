@@ -25,6 +25,13 @@ describe('configuration sources', () => {
     assert.throws(() => loadConfig({}, {}, { databaseURL: 'postgres://x' }), (e) => e instanceof ConfigError && /"databaseURL" in the config file is not a setting/.test(e.message));
   });
 
+  test('the metrics token comes from TOLLGATE_METRICS_TOKEN or the file, and is as long as the admin token must be', () => {
+    assert.equal(loadConfig({ TOLLGATE_METRICS_TOKEN: 'm'.repeat(16) }).metricsToken, 'm'.repeat(16));
+    assert.equal(loadConfig({}, {}, { metricsToken: 'f'.repeat(20) }).metricsToken, 'f'.repeat(20));
+    assert.equal(loadConfig({}).metricsToken, undefined, 'none by default: only the admin token reads /metrics');
+    assert.throws(() => loadConfig({ TOLLGATE_METRICS_TOKEN: 'short' }), (e) => e instanceof ConfigError && /TOLLGATE_METRICS_TOKEN/.test(e.message));
+  });
+
   test('a file value is checked like any other', () => {
     assert.throws(() => loadConfig({}, {}, { onStoreDown: 'sometimes' }), (e) => e instanceof ConfigError && /TOLLGATE_ON_STORE_DOWN/.test(e.message));
   });

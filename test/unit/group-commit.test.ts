@@ -129,3 +129,31 @@ test('with maxInFlight 2 the next batch is handed over while the first commits, 
   assert.equal(await third, 30);
   await committer.drain();
 });
+
+test('the observer hears of every batch: its size, how long its oldest item queued, the commit time, and failures', async () => {
+  const reports: Array<{ items: number; waitedMs: number; commitMs: number; ok: boolean }> = [];
+  const slow = slowCommit();
+  let failNext = false;
+  const committer = new GroupCommitter<number, number>(async (items) => {
+    if (failNext) throw new Error('disk full');
+    return slow.commit(items);
+  }, 10_000, 1, { batchCommitted: (report) => reports.push(report) });
+  const first = committer.submit(1);
+  await tick();
+  assert.equal(committer.committing, 1);
+  const queued = [committer.submit(2), committer.submit(3)];
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual([committer.pending, committer.committing], [2, 1], 'two items queue behind the one being committed');
+  slow.finish[0]!();
+  await first;
+  await tick();
+  slow.finish[1]!();
+  await Promise.all(queued);
+  assert.equal(committer.committing, 0);
+  assert.deepEqual(reports.map((r) => [r.items, r.ok]), [[1, true], [2, true]]);
+  assert.ok(reports[0]!.commitMs >= 25, `the first commit took the 30 ms the test held it, got ${reports[0]!.commitMs}`);
+  assert.ok(reports[1]!.waitedMs >= 25, `the second batch queued while the first was committed, got ${reports[1]!.waitedMs}`);
+  failNext = true;
+  await assert.rejects(committer.submit(4), /disk full/);
+  assert.deepEqual(reports.map((r) => [r.items, r.ok]), [[1, true], [2, true], [1, false]]);
+});

@@ -21,7 +21,7 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
       tags: ['admin'], summary: 'Create an app in a group',
       params: Type.Object({ group_id: Type.String() }),
       body: Type.Object({ id: Type.Optional(Id('App id; generated when absent.')), ...AppFields }, { additionalProperties: false }),
-      response: { 201: Type.Ref('App'), ...errors(400, 401, 404, 409) },
+      response: { 201: Type.Ref('App'), ...errors(400, 401, 404, 409, 413, 415) },
     },
   }, async (request, reply) => {
     const body = request.body;
@@ -64,7 +64,7 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
       tags: ['admin'], summary: "Rename an app or change its own limits (null removes a limit)",
       params: Type.Object({ app_id: Type.String() }),
       body: Type.Object({ ...AppFields, disabled: Type.Optional(Type.Boolean({ description: 'true disables the app (its keys and events are refused), false enables it again.' })) }, { additionalProperties: false, minProperties: 1 }),
-      response: { 200: Type.Ref('App'), ...errors(400, 401, 404) },
+      response: { 200: Type.Ref('App'), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const body = request.body;

@@ -17,7 +17,7 @@ export function adminGroupRoutes(app: TypedApp, services: Services): void {
         name: Type.String({ minLength: 1, maxLength: 200 }),
         plan_id: Type.String({ minLength: 1, maxLength: 64 }),
       }, { additionalProperties: false }),
-      response: { 201: Type.Ref('Group'), ...errors(400, 401, 404, 409) },
+      response: { 201: Type.Ref('Group'), ...errors(400, 401, 404, 409, 413, 415) },
     },
   }, async (request, reply) => {
     const { id, name, plan_id } = request.body;
@@ -48,7 +48,7 @@ export function adminGroupRoutes(app: TypedApp, services: Services): void {
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         plan_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
       }, { additionalProperties: false, minProperties: 1 }),
-      response: { 200: Type.Ref('Group'), ...errors(400, 401, 404) },
+      response: { 200: Type.Ref('Group'), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const { name, plan_id } = request.body;

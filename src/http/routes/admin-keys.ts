@@ -24,7 +24,7 @@ export function adminKeyRoutes(app: TypedApp, services: Services): void {
       }, { additionalProperties: false })),
       response: {
         201: Type.Intersect([KeySchema, Type.Object({ key: Type.String({ description: 'The secret. Store it now: it is not shown again.' }) })]),
-        ...errors(400, 401, 404),
+        ...errors(400, 401, 404, 413, 415),
       },
     },
   }, async (request, reply) => {

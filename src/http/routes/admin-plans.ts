@@ -26,7 +26,7 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
     schema: {
       tags: ['admin'], summary: 'Create a plan',
       body: Type.Object({ id: Id('Plan id, e.g. "pro".'), ...PlanFields }, { additionalProperties: false }),
-      response: { 201: Type.Ref('Plan'), ...errors(400, 401, 409) },
+      response: { 201: Type.Ref('Plan'), ...errors(400, 401, 409, 413, 415) },
     },
   }, async (request, reply) => {
     const body = request.body;
@@ -58,7 +58,7 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
       tags: ['admin'], summary: 'Change a plan',
       params: Type.Object({ plan_id: Type.String() }),
       body: Type.Partial(Type.Object(PlanFields), { additionalProperties: false, minProperties: 1 }),
-      response: { 200: Type.Ref('Plan'), ...errors(400, 401, 404) },
+      response: { 200: Type.Ref('Plan'), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const body = request.body;

@@ -15,7 +15,7 @@ export function adminServiceTokenRoutes(app: TypedApp, services: Services): void
     schema: {
       tags: ['admin'], summary: 'Create a service token for the check API (the secret is in this answer only)',
       body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
-      response: { 201: Type.Intersect([ServiceTokenSchema, Type.Object({ token: Type.String() })]), ...errors(400, 401) },
+      response: { 201: Type.Intersect([ServiceTokenSchema, Type.Object({ token: Type.String() })]), ...errors(400, 401, 413, 415) },
     },
   }, async (request, reply) => {
     const secret = newSecret(TOKEN_PREFIX);

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { checkAnswer, unauthorizedAnswer } from '../../metering/check-answer.js';
-import { checkCall } from '../../metering/meter-call.js';
+import { checkCall, type CheckOutcome } from '../../metering/meter-call.js';
+import { meteredOutcome } from '../../observability/metrics.js';
 import { effectiveLimits } from '../../metering/limits.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
@@ -61,7 +62,7 @@ export function checkRoutes(app: TypedApp, services: Services): void {
       tags: ['metering'], summary: "Meter a customer's call: authenticate, rate-limit, apply the quota, record",
       security: [{ bearer: [] }],
       body: CheckBody,
-      response: { 200: CheckAnswerSchema, ...errors(400, 401, 413, 415, 500, 503) },
+      response: { 200: CheckAnswerSchema, ...errors(400, 401, 413, 415, 503) },
     },
   }, async (request, reply) => {
     const body = request.body;
@@ -71,13 +72,22 @@ export function checkRoutes(app: TypedApp, services: Services): void {
     if (credentials === null) {
       return unauthorizedAnswer('Missing customer credentials: send "key", or "app_id" and "app_key".');
     }
-    const outcome = await checkCall(services, {
-      credentials,
-      usageType: body.usage_type,
-      cost: body.cost ?? 1,
-      ...(body.request_args === undefined ? {} : { requestArgs: body.request_args as Record<string, unknown> }),
-      ...(body.idempotency_key === undefined ? {} : { idempotencyKey: body.idempotency_key }),
-    });
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    let outcome: CheckOutcome;
+    try {
+      outcome = await checkCall(services, {
+        credentials,
+        usageType: body.usage_type,
+        cost: body.cost ?? 1,
+        ...(body.request_args === undefined ? {} : { requestArgs: body.request_args as Record<string, unknown> }),
+        ...(body.idempotency_key === undefined ? {} : { idempotencyKey: body.idempotency_key }),
+      });
+    } catch (error) {
+      services.metrics.check('check_api', 'error', seconds());
+      throw error;
+    }
+    services.metrics.check('check_api', outcome.kind === 'unauthorized' ? 'unauthorized' : meteredOutcome(outcome.result), seconds());
     if (outcome.kind === 'unauthorized') return unauthorizedAnswer(outcome.message);
     void reply.headers(rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, services.clock.now()));
     return checkAnswer(outcome);

@@ -81,17 +81,23 @@ export function eventRoutes(app: TypedApp, services: Services): void {
     // Per-event problems are reported per event, not as a 400 for the whole batch.
     validatorCompiler: () => () => true,
   }, async (request) => {
-    const now = services.clock.now();
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type === 'application/x-ndjson') return ingestNdjson(deps, request.body as Readable, now);
+    const report = await ingestRequest(request.headers['content-type'], request.body, services.clock.now());
+    services.metrics.ingested('accepted', report.accepted);
+    services.metrics.ingested('duplicate', report.duplicates);
+    services.metrics.ingested('rejected', report.rejected.length);
+    return report;
+  });
+
+  function ingestRequest(contentType: string | undefined, body: unknown, now: number): Promise<IngestReport> {
+    const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type === 'application/x-ndjson') return ingestNdjson(deps, body as Readable, now);
     const shape: EventShape = type === 'application/cloudevents-batch+json' ? 'cloudevents' : 'tollgate';
-    const body = request.body;
     if (!Array.isArray(body)) throw new ApiError('invalid_request', 'The body must be a JSON array of events.');
     if (body.length > MAX_BATCH) {
       throw new ApiError('invalid_request', `A batch holds at most ${MAX_BATCH} events, this one has ${body.length}; send longer streams as application/x-ndjson.`);
     }
     return ingestBatch(deps, body, shape, now);
-  });
+  }
 }
 
 async function ingestNdjson(deps: Parameters<typeof ingestBatch>[0], stream: Readable, now: number): Promise<IngestReport> {

@@ -1,10 +1,12 @@
+import type { FastifyReply } from 'fastify';
 import { DateTime } from 'luxon';
 import { Type, type Static } from 'typebox';
 import { billingPeriod, isValidTimeZone, TIMESPANS, type Timespan } from '../../domain/periods.js';
 import { USAGE_DIMENSIONS, type UsageDimension } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { queryUsage, TooManyPeriodsError, type UsageQuery } from '../../usage/usage-query.js';
+import { acceptPrefersCsv, usageCsv } from '../../usage/usage-csv.js';
+import { queryUsage, TooManyPeriodsError, type UsageQuery, type UsageRecord } from '../../usage/usage-query.js';
 import { requireAdmin, requireCustomer, type Customer } from '../auth.js';
 import { errors } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
@@ -15,6 +17,7 @@ const UsageQueryString = Type.Object({
   group_by: Type.Optional(Type.Enum(USAGE_DIMENSIONS, { description: 'Default: usage_type.' })),
   timespan: Type.Optional(Type.Enum(TIMESPANS, { description: 'Length of each period. Default: month.' })),
   tz: Type.Optional(Type.String({ maxLength: 64, description: "IANA zone that aligns the periods. Default: the plan's time zone." })),
+  format: Type.Optional(Type.Enum(['json', 'csv'], { description: 'Answer as JSON or CSV. Default: JSON, or CSV when the Accept header prefers text/csv.' })),
 });
 type UsageQueryString = Static<typeof UsageQueryString>;
 
@@ -28,6 +31,15 @@ const UsageRecordSchema = Type.Object({
 });
 
 const OcrUsageAnswer = Type.Object({ ocr_usage: Type.Array(UsageRecordSchema) });
+
+/** The usage answer in either form; errors are JSON whatever was asked. */
+const OcrUsageResponse = {
+  description: 'The usage records, as JSON or as CSV (a header line, then a line per record with the same fields).',
+  content: {
+    'application/json': { schema: OcrUsageAnswer },
+    'text/csv': { schema: Type.String({ examples: ['from_date,app_id,group_id,usage_type,request_args_hash,count\r\n2026-11-01T04:00:00.000Z,acme-ocr,acme,image,,3\r\n'] }) },
+  },
+};
 
 const CurrentUsageAnswer = Type.Object({
   monthly_used: Type.Integer({ description: 'Units used in the current billing period.' }),
@@ -65,13 +77,22 @@ function parseInstant(name: string, value: string, zone: string): number {
   return parsed.toMillis();
 }
 
-async function runQuery(services: Services, groupId: string, query: Omit<UsageQuery, 'groupId'>) {
+/** Runs the query and answers in the form asked for: `format`, else the Accept header, else JSON. */
+async function answerUsage(
+  services: Services, groupId: string, request: { query: UsageQueryString; headers: { accept?: string } }, reply: FastifyReply, planZone: string,
+) {
+  const query = parseUsageQuery(request.query, planZone, services.clock.now());
+  let records: UsageRecord[];
   try {
-    return { ocr_usage: await queryUsage(services.store, { ...query, groupId }) };
+    records = await queryUsage(services.store, { ...query, groupId });
   } catch (error) {
     if (error instanceof TooManyPeriodsError) throw new ApiError('invalid_request', error.message);
     throw error;
   }
+  void reply.header('vary', 'accept');
+  const csv = request.query.format === undefined ? acceptPrefersCsv(request.headers.accept) : request.query.format === 'csv';
+  if (csv) return reply.type('text/csv; charset=utf-8').send(usageCsv(records));
+  return { ocr_usage: records };
 }
 
 /**
@@ -87,11 +108,11 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       tags: ['usage'], summary: "Usage over time for the caller's group, grouped by usage type, request arguments hash or app",
       security: [{ app_id: [], app_key: [] }, { api_key: [] }],
       querystring: UsageQueryString,
-      response: { 200: OcrUsageAnswer, ...errors(400, 401, 429, 500, 503) },
+      response: { 200: OcrUsageResponse, ...errors(400, 401, 429, 503) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { context } = customer(request);
-    return runQuery(services, context.group.id, parseUsageQuery(request.query, context.plan.timeZone, services.clock.now()));
+    return answerUsage(services, context.group.id, request, reply, context.plan.timeZone);
   });
 
   app.get('/v1/usage', {
@@ -99,7 +120,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
     schema: {
       tags: ['usage'], summary: "The caller's usage in the current billing period, and the plan's limits",
       security: [{ api_key: [] }, { app_id: [], app_key: [] }],
-      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 500, 503) },
+      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 503) },
     },
   }, async (request) => {
     const { context, meter, period } = customer(request);
@@ -119,12 +140,12 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       security: [{ bearer: [] }],
       params: Type.Object({ group_id: Type.String() }),
       querystring: UsageQueryString,
-      response: { 200: OcrUsageAnswer, ...errors(400, 401, 404) },
+      response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 503) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const group = await services.store.getGroup(request.params.group_id);
     if (group === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
     const plan = await services.store.getPlan(group.planId);
-    return runQuery(services, group.id, parseUsageQuery(request.query, plan!.timeZone, services.clock.now()));
+    return answerUsage(services, group.id, request, reply, plan!.timeZone);
   });
 }

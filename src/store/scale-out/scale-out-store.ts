@@ -14,10 +14,10 @@ import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
 import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounters, quotaKey, seedQuota, type UsageAddition } from '../redis/redis-limiter.js';
 import { unitsInPeriod } from '../rollup-segments.js';
-import { GroupCommitter } from '../group-commit.js';
+import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store,
+  Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store, StoreBacklog,
 } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
@@ -50,6 +50,8 @@ export interface ScaleOutStoreOptions {
    * every `syncMs`, for throughput, with some overshoot (see RelaxedLimits).
    */
   limits?: { mode: 'strict' } | { mode: 'relaxed'; syncMs: number };
+  /** Hears of every commit batch (metrics). */
+  commitObserver?: CommitObserver;
 }
 
 /** A write's outcome: its event id (DUPLICATE, or a spool id while PostgreSQL is away) and the transaction that committed it. */
@@ -119,7 +121,7 @@ export class ScaleOutStore implements Store {
     private readonly lock: DataDirLock,
   ) {
     // Several batches at once: each is its own transaction on its own connection, and their order does not matter.
-    this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4);
+    this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4, options.commitObserver);
     this.spool = new Spool(join(options.dataDir, 'spool'));
     const limits = options.limits ?? { mode: 'strict' };
     this.relaxed = limits.mode === 'strict' ? null : new RelaxedLimits({
@@ -166,6 +168,11 @@ export class ScaleOutStore implements Store {
       await pool.end();
       throw error;
     }
+  }
+
+  backlog(): StoreBacklog {
+    // Rollup rows commit in the same transaction as their events: none are ever pending here.
+    return { queuedWrites: this.committer.pending, committingWrites: this.committer.committing, rollupPendingEvents: 0, spooledBatches: this.spool.pending };
   }
 
   async healthy(): Promise<boolean> {

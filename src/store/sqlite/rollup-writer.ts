@@ -34,6 +34,11 @@ export class RollupWriter {
     return this.seq;
   }
 
+  /** Committed events added since the last write of the rollups. */
+  get pendingEvents(): number {
+    return this.buffer.pendingEvents;
+  }
+
   /** Adds a committed event; `seq` must grow from call to call. */
   add(event: Pick<UsageEvent, 'ts' | 'groupId' | 'appId' | 'usageType' | 'requestArgsHash' | 'count'>, seq: number): void {
     this.buffer.add(event);

@@ -9,12 +9,12 @@ import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
 import { unitsInPeriod } from '../rollup-segments.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store,
+  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store, StoreBacklog,
 } from '../store.js';
 import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken } from '../catalog-rows.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { openDatabase } from './database.js';
-import { GroupCommitter } from '../group-commit.js';
+import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
 import { WriterClient } from './writer-client.js';
@@ -28,6 +28,8 @@ export interface SqliteStoreOptions {
   idempotencyWindowMs: number;
   /** How often buffered rollup deltas are written. */
   rollupFlushMs: number;
+  /** Hears of every commit batch (metrics). */
+  commitObserver?: CommitObserver;
 }
 
 const CACHE_LIMIT = 100_000;
@@ -71,7 +73,7 @@ export class SqliteStore implements Store {
       new RollupWriter(this.db).recover();
       this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
       // The writer thread commits messages in order, so a second batch can wait there while the first is fsynced.
-      this.committer = new GroupCommitter((items) => this.writer.commit(items, options.clock.now()), 10_000, 2);
+      this.committer = new GroupCommitter((items) => this.writer.commit(items, options.clock.now()), 10_000, 2, options.commitObserver);
       this.limiter = new LocalLimiter();
     } catch (error) {
       this.lock.release();
@@ -89,6 +91,12 @@ export class SqliteStore implements Store {
 
   async healthy(): Promise<boolean> {
     return !this.closed && this.stmt.ping.get() !== undefined;
+  }
+
+  backlog(): StoreBacklog {
+    return {
+      queuedWrites: this.committer.pending, committingWrites: this.committer.committing, rollupPendingEvents: this.writer.rollupPending, spooledBatches: 0,
+    };
   }
 
   async close(): Promise<void> {

@@ -18,10 +18,12 @@ export class WriterClient {
   private nextId = 1;
   private failure: Error | null = null;
   private readonly exited: Promise<void>;
+  private rollupPendingEvents = 0;
 
   constructor(options: WriterOptions) {
     this.worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: options });
     this.worker.on('message', (response: WriterResponse) => {
+      if (response.ok && response.rollupPending !== undefined) this.rollupPendingEvents = response.rollupPending;
       const call = this.calls.get(response.id);
       if (call === undefined) return;
       this.calls.delete(response.id);
@@ -40,6 +42,11 @@ export class WriterClient {
   /** Commits the batch in one transaction; resolves with each item's event seq. */
   async commit(items: PendingWrite[], receivedAt: number): Promise<number[]> {
     return (await this.call({ op: 'commit', items, receivedAt })).seqs!;
+  }
+
+  /** Committed events the writer thread has not yet written into the rollup tables, as of its last message. */
+  get rollupPending(): number {
+    return this.rollupPendingEvents;
   }
 
   /** Writes the rollups of everything committed so far. */

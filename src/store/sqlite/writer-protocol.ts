@@ -9,7 +9,8 @@ export type WriterRequest =
   | { op: 'close'; id: number };
 
 export type WriterResponse =
-  | { id: number; ok: true; seqs?: number[] }
+  /** `rollupPending`: committed events not yet in the rollup tables; id 0 is news of a timed flush, no call's answer. */
+  | { id: number; ok: true; seqs?: number[]; rollupPending?: number }
   | { id: number; ok: false; message: string; code?: string };
 
 export interface WriterOptions {

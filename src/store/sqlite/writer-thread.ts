@@ -39,7 +39,11 @@ const commit = db.transaction((items: PendingWrite[], receivedAt: number): numbe
     return seq;
   }));
 
-const timer = setInterval(() => rollups.flush(), options.rollupFlushMs);
+const timer = setInterval(() => {
+  if (rollups.pendingEvents === 0) return;
+  rollups.flush();
+  parentPort!.postMessage({ id: 0, ok: true, rollupPending: 0 } satisfies WriterResponse);
+}, options.rollupFlushMs);
 
 function handle(request: WriterRequest): WriterResponse {
   switch (request.op) {
@@ -50,11 +54,11 @@ function handle(request: WriterRequest): WriterResponse {
       request.items.forEach((item, i) => {
         if (seqs[i] !== DUPLICATE) rollups.add(item, seqs[i]!);
       });
-      return { id: request.id, ok: true, seqs };
+      return { id: request.id, ok: true, seqs, rollupPending: rollups.pendingEvents };
     }
     case 'flushRollups':
       rollups.flush();
-      return { id: request.id, ok: true };
+      return { id: request.id, ok: true, rollupPending: 0 };
     case 'prune': {
       pruneReplies.run(request.before);
       const cutoff = (firstSeqSince.get(prunedUpTo, request.before) as number | undefined) ?? (lastSeq.get() as number) + 1;

@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * Where a secret could sit in a log line's object: request headers (the admin,
+ * service and customer credentials), request bodies (POST /v1/check's `key`
+ * and `app_key`), answers that carry a new secret (a created key or token),
+ * and the configuration's tokens. pino replaces each with "[redacted]".
+ */
+export const SECRET_LOG_PATHS = [
+  ...['.authorization', '["x-api-key"]', '.app_key', '.cookie'].flatMap((h) => [`req.headers${h}`, `headers${h}`]),
+  ...['key', 'app_key', 'token', 'adminToken', 'metricsToken'].flatMap((f) => [f, `*.${f}`, `req.body.${f}`]),
+];
+
+/** A pino configuration for the server's logger: JSON lines at `level`, with every secret path redacted. */
+export function loggerOptions(level: string): Record<string, unknown> {
+  return { level, redact: { paths: SECRET_LOG_PATHS, censor: '[redacted]' } };
+}
+
+/** The ids a caller may choose for its request: short and plain, since they are written into log lines and headers. */
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._:@+=-]{1,128}$/;
+
+/**
+ * The request's id: the caller's `X-Request-Id` when it is a plain token (so
+ * a trace can cross services), a fresh UUID otherwise.
+ */
+export function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
+}
