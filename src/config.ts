@@ -36,6 +36,11 @@ export const ConfigSchema = Type.Object({
    * to the data directory until the store is back.
    */
   onStoreDown: Type.Union([Type.Literal('closed'), Type.Literal('open')]),
+  /**
+   * How long after its end a billing period closes, in milliseconds: its
+   * statement is then final, and later usage is billed as an adjustment.
+   */
+  statementGraceMs: Type.Integer({ minimum: 0, maximum: 31 * 86_400_000 }),
 });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;
@@ -50,6 +55,7 @@ export const DEFAULTS: Config = Object.freeze({
   bodyLimitBytes: 1024 * 1024,
   rollupFlushMs: 250,
   onStoreDown: 'closed',
+  statementGraceMs: 3_600_000,
 });
 
 /** The environment variables Tollgate reads, and the setting each one fills. */
@@ -66,9 +72,10 @@ export const ENVIRONMENT = {
   TOLLGATE_DATABASE_URL: 'databaseUrl',
   TOLLGATE_REDIS_URL: 'redisUrl',
   TOLLGATE_ON_STORE_DOWN: 'onStoreDown',
+  TOLLGATE_STATEMENT_GRACE_MS: 'statementGraceMs',
 } as const satisfies Record<string, keyof Config>;
 
-const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs']);
+const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'statementGraceMs']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

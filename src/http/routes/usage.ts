@@ -6,6 +6,7 @@ import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { queryUsage, TooManyPeriodsError, type UsageQuery } from '../../usage/usage-query.js';
 import { requireAdmin, requireCustomer, type Customer } from '../auth.js';
+import { currentCharges, statementsOf } from './admin-statements.js';
 import { errors } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
@@ -35,6 +36,12 @@ const CurrentUsageAnswer = Type.Object({
   rate_limit_per_minute: Type.Integer({ description: 'Allowed units per minute; -1 means no limit.' }),
   period_start: Type.String(),
   period_end: Type.String(),
+  current_charges: Type.Object({
+    period: Type.String({ description: 'The billing month, YYYY-MM.' }),
+    currency: Type.String({ description: 'ISO 4217 code.' }),
+    amount: Type.Integer({ description: "In minor units (cents): this period's statement so far, at the plan's prices." }),
+    amount_decimal: Type.String({ description: 'The amount as a decimal, e.g. "12.34".' }),
+  }, { description: "An addition to Paperguide's fields: what the current period's statement amounts to so far." }),
 });
 
 const MAX_YEAR = 9999;
@@ -80,6 +87,7 @@ async function runQuery(services: Services, groupId: string, query: Omit<UsageQu
  */
 export function usageRoutes(app: TypedApp, services: Services): void {
   const customer = (request: { customer?: Customer }): Customer => request.customer!;
+  const statements = statementsOf(services);
 
   app.get('/v3/ocr-usage', {
     onRequest: requireCustomer(services),
@@ -109,6 +117,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       rate_limit_per_minute: context.plan.rateLimitPerMinute,
       period_start: new Date(period.start).toISOString(),
       period_end: new Date(period.end).toISOString(),
+      current_charges: await currentCharges(statements, services, context.group, context.plan),
     };
   });
 
