@@ -46,6 +46,11 @@ export const ConfigSchema = Type.Object({
   limitsMode: Type.Union([Type.Literal('strict'), Type.Literal('relaxed')]),
   /** Relaxed mode: how often an instance syncs its counters with Redis, in milliseconds. */
   limitsSyncMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
+  /**
+   * How long after its end a billing period closes, in milliseconds: its
+   * statement is then final, and later usage is billed as an adjustment.
+   */
+  statementGraceMs: Type.Integer({ minimum: 0, maximum: 31 * 86_400_000 }),
 });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;
@@ -62,6 +67,7 @@ export const DEFAULTS: Config = Object.freeze({
   onStoreDown: 'closed',
   limitsMode: 'strict',
   limitsSyncMs: 100,
+  statementGraceMs: 3_600_000,
 });
 
 /** The environment variables Tollgate reads, and the setting each one fills. */
@@ -81,9 +87,10 @@ export const ENVIRONMENT = {
   TOLLGATE_ON_STORE_DOWN: 'onStoreDown',
   TOLLGATE_LIMITS_MODE: 'limitsMode',
   TOLLGATE_LIMITS_SYNC_MS: 'limitsSyncMs',
+  TOLLGATE_STATEMENT_GRACE_MS: 'statementGraceMs',
 } as const satisfies Record<string, keyof Config>;
 
-const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'limitsSyncMs']);
+const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

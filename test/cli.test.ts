@@ -103,10 +103,10 @@ describe('plans', () => {
     await ok(['plans', 'create', id, '--monthly-quota', '-1', '--rate-limit', '5']);
     const list = await ok(['plans', 'list', '--limit', '1000']);
     const [header, ...rows] = list.split('\n');
-    assert.match(header!, /^ID\s+MONTHLY QUOTA\s+RATE LIMIT\/MIN\s+PRICE\/CALL\s+TIME ZONE\s+CREATED\s+UPDATED$/);
+    assert.match(header!, /^ID\s+MONTHLY QUOTA\s+RATE LIMIT\/MIN\s+PRICE\/CALL\s+CURRENCY\s+PRICES\s+TIME ZONE\s+CREATED\s+UPDATED$/);
     const row = rows.find((line) => line.startsWith(`${id} `));
     assert.ok(row, `${id} missing from:\n${list}`);
-    assert.match(row, new RegExp(`^${id}\\s+unlimited\\s+5\\s+-\\s+UTC\\s`));
+    assert.match(row, new RegExp(`^${id}\\s+unlimited\\s+5\\s+-\\s+USD\\s+-\\s+UTC\\s`));
     // Columns line up: every cell starts where its header does.
     assert.equal(row.indexOf('unlimited'), header!.indexOf('MONTHLY QUOTA'));
     const show = await ok(['plans', 'show', id]);
@@ -264,6 +264,47 @@ describe('usage', () => {
     const run = await tollgate(['usage', 'any', '--group-by', 'colour']);
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /--group-by.*colour.*usage_type/s);
+  });
+});
+
+describe('statements', () => {
+  test('the periods as a table, one statement as a table, JSON and CSV; prices set with plans create', async () => {
+    const planId = unique('plan');
+    const prices = '[{"usage_type": "image", "tiers": [{"up_to": 2, "unit_price": "0.5"}, {"up_to": null, "unit_price": "0.25"}]}]';
+    await ok(['plans', 'create', planId, '--monthly-quota', '-1', '--rate-limit', '-1', '--price-per-call', '0.01', '--currency', 'EUR', '--prices', prices]);
+    const shown = await ok(['plans', 'show', planId]);
+    assert.match(shown, /^CURRENCY\s+EUR$/m);
+    assert.match(shown, /^PRICES\s+image: 0\.5 to 2, 0\.25 to more$/m);
+    const groupId = unique('group');
+    await admin.post('/admin/groups', { id: groupId, name: 'g', plan_id: planId });
+    await admin.post(`/admin/groups/${groupId}/apps`, { id: `${groupId}-app` });
+    const { secret } = await createKey(`${groupId}-app`);
+    for (let i = 0; i < 3; i++) assert.equal((await check(secret)).body.allowed, true);
+    const period = new Date().toISOString().slice(0, 7);
+
+    const list = await ok(['statements', groupId]);
+    assert.match(list, /^PERIOD\s+STATUS\s+FROM\s+TO\s+CLOSED\s+TOTAL$/m);
+    assert.match(list, new RegExp(`^${period}\\s+open\\s+\\S+\\s+\\S+\\s+-\\s+1\\.25 EUR$`, 'm'));
+
+    const one = await ok(['statements', groupId, '--period', period]);
+    assert.match(one, new RegExp(`^Statement of ${groupId} for ${period} \\(open, a preview; closes `, 'm'));
+    assert.match(one, /^image\s+3\s+graduated\s+1\.25$/m);
+    assert.match(one, /^  units 3-\s+1\s+0\.25\s+\(0\.25\)$/m);
+    assert.match(one, /^TOTAL 1\.25 EUR$/m);
+
+    const asJson = JSON.parse(await ok(['statements', groupId, '--period', period, '--format', 'json']));
+    assert.deepEqual([asJson.total, asJson.currency, asJson.preview], [125, 'EUR', true]);
+    const csv = await ok(['statements', groupId, '--period', period, '--format', 'csv']);
+    assert.match(csv, new RegExp(`^line,${period},image,,,3,,125,1\\.25,EUR\r$`, 'm'));
+  });
+
+  test('a bad --period is refused before any call; an unknown group is the API\'s 404', async () => {
+    const bad = await tollgate(['statements', 'any', '--period', '2026-13']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /YYYY-MM/);
+    const unknown = await tollgate(['statements', unique('nope')]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /No group with id .* \(not_found, HTTP 404\)/);
   });
 });
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { billingPeriod } from '../src/domain/periods.js';
 import { ConflictError, NotFoundError } from '../src/errors.js';
 import type { CommitObserver, CommitReport } from '../src/store/group-commit.js';
-import type { CatalogStore, Limits, MeterRequest, Store } from '../src/store/store.js';
+import type { CatalogStore, Limits, MeterRequest, Store, StoredStatement } from '../src/store/store.js';
 
 /**
  * What every Store must do, whatever it is made of. Each implementation's
@@ -314,6 +314,51 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
       });
     });
 
+    describe('statements', () => {
+      const statement = (groupId: string, period: string, total: number, closedAt = T0): StoredStatement => ({
+        groupId, period, start: Date.parse(`${period}-01T00:00:00Z`), end: Date.parse(`${period}-01T00:00:00Z`) + 28 * 86_400_000,
+        closedAt, currency: 'USD', total, document: JSON.stringify({ period, total, note: 'é, "quoted"' }),
+      });
+
+      test('closing keeps the first statement of a period and answers with it', async () => {
+        const c = await customer();
+        const first = statement(c.groupId, '2026-01', 100);
+        assert.deepEqual(await store.closeStatement(first), first);
+        const again = await store.closeStatement(statement(c.groupId, '2026-01', 999, T0 + 5));
+        assert.deepEqual(again, first, 'a second close of the same period changes nothing');
+        assert.deepEqual(await store.getStatement(c.groupId, '2026-01'), first);
+        assert.equal(await store.getStatement(c.groupId, '2026-02'), null);
+        assert.equal(await store.getStatement(uid('group'), '2026-01'), null, 'statements belong to their group');
+      });
+
+      test('instances closing the same period at once all get the one stored', async () => {
+        const c = await customer();
+        const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => store.closeStatement(statement(c.groupId, '2026-03', i))));
+        const stored = await store.getStatement(c.groupId, '2026-03');
+        assert.ok(stored !== null);
+        assert.ok(answers.every((a) => a.total === stored.total), `every closer sees total ${stored.total}: ${answers.map((a) => a.total)}`);
+      });
+
+      test('listed newest first, by pages; survives a reopen', async () => {
+        const c = await customer();
+        const periods = ['2025-11', '2025-12', '2026-01', '2026-02', '2026-10'];
+        for (const period of periods) await store.closeStatement(statement(c.groupId, period, 1));
+        await store.closeStatement(statement((await customer()).groupId, '2026-05', 1));
+        store = await harness.reopen();
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await store.listStatements(c.groupId, { limit: 2, ...(after ? { after } : {}) });
+          seen.push(...page.items.map((s) => s.period));
+          if (page.next === null) break;
+          after = page.next;
+        }
+        assert.deepEqual(seen, [...periods].reverse());
+        assert.deepEqual((await store.listStatements(c.groupId, { limit: 1 })).items.map((s) => s.period), ['2026-10']);
+        assert.deepEqual((await store.listStatements(uid('group'), { limit: 5 })).items, []);
+      });
+    });
+
     describe('durability', () => {
       test('everything acknowledged is there after a reopen', async () => {
         const c = await customer();
@@ -375,13 +420,24 @@ function catalogueTests(get: () => CatalogStore): void {
       const ids = [uid('p'), uid('p'), uid('p')].sort();
       for (const id of ids) await store.createPlan({ id, monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata' }, T0);
       const plan = await store.getPlan(ids[0]!);
-      assert.deepEqual(plan, { id: ids[0], monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata', createdAt: T0, updatedAt: T0 });
+      assert.deepEqual(plan, {
+        id: ids[0], monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', currency: 'USD', prices: [], timeZone: 'Asia/Kolkata', createdAt: T0, updatedAt: T0,
+      }, 'currency defaults to USD, prices to none');
       await assert.rejects(store.createPlan({ id: ids[0]!, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0), ConflictError);
       const updated = await store.updatePlan(ids[0]!, { monthlyQuota: 50, pricePerCall: null }, T0 + 1);
       assert.equal(updated.monthlyQuota, 50);
       assert.equal(updated.pricePerCall, null);
       assert.equal(updated.rateLimitPerMinute, -1, 'fields not in the patch keep their value');
       assert.equal(updated.updatedAt, T0 + 1);
+      const prices = [
+        { usageType: 'image', unitPrice: null, tiers: [{ upTo: 1_000_000, unitPrice: '0.002' }, { upTo: null, unitPrice: '0.0015' }] },
+        { usageType: 'pdf', unitPrice: '0.01', tiers: null },
+      ];
+      const priced = await store.updatePlan(ids[0]!, { currency: 'EUR', prices }, T0 + 2);
+      assert.deepEqual([priced.currency, priced.prices], ['EUR', prices]);
+      assert.deepEqual(await store.getPlan(ids[0]!), priced, 'prices read back as written');
+      const created = await store.createPlan({ id: uid('p'), monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC', currency: 'JPY', prices }, T0);
+      assert.deepEqual([created.currency, created.prices], ['JPY', prices]);
       await assert.rejects(store.updatePlan(uid('missing'), { monthlyQuota: 1 }, T0), NotFoundError);
       assert.equal(await store.getPlan(uid('missing')), null);
 
@@ -446,6 +502,9 @@ function catalogueTests(get: () => CatalogStore): void {
       assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 1000);
       await store.updatePlan(c.planId, { monthlyQuota: 7 }, T0);
       assert.equal((await store.findKeyContext(hash))!.plan.monthlyQuota, 7);
+      await store.updatePlan(c.planId, { currency: 'EUR', prices: [{ usageType: 'pdf', unitPrice: '0.5', tiers: null }] }, T0);
+      const plan = (await store.findKeyContext(hash))!.plan;
+      assert.deepEqual([plan.currency, plan.prices], ['EUR', [{ usageType: 'pdf', unitPrice: '0.5', tiers: null }]], 'the key lookup carries the prices');
     });
 
     test('service tokens: found by hash, revocable', async () => {

@@ -21,6 +21,8 @@ export interface Plan {
   monthlyQuota: number;
   rateLimitPerMinute: number;
   pricePerCall: string | null;
+  /** ISO 4217 code of the plan's prices. */
+  currency: string;
   timeZone: string;
   createdAt: string;
   updatedAt: string;
@@ -32,6 +34,8 @@ export interface NewPlan {
   rateLimitPerMinute: number;
   /** A decimal string such as "0.01". */
   pricePerCall?: string | null;
+  /** ISO 4217 code; default USD. */
+  currency?: string;
   /** IANA zone of the billing month; default UTC. */
   timeZone?: string;
 }

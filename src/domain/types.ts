@@ -10,12 +10,32 @@ export interface Plan {
   id: string;
   monthlyQuota: number;
   rateLimitPerMinute: number;
-  /** Decimal string such as "0.01", or null where the plan sets no per-call price. */
+  /**
+   * Decimal string such as "0.01": the price of a unit of every usage type
+   * that `prices` does not list; null where such units are not priced.
+   */
   pricePerCall: string | null;
+  /** ISO 4217 code of the prices and statements, e.g. "USD". */
+  currency: string;
+  /** Prices of particular usage types. */
+  prices: UsagePrice[];
   /** IANA zone that fixes the edges of the billing month. */
   timeZone: string;
   createdAt: number;
   updatedAt: number;
+}
+
+/** One tier of a graduated price: units up to `upTo` (over the whole period) cost `unitPrice`; null: every unit above. */
+export interface PriceTier {
+  upTo: number | null;
+  unitPrice: string;
+}
+
+/** The price of one usage type: exactly one of a flat `unitPrice` or graduated `tiers`. */
+export interface UsagePrice {
+  usageType: string;
+  unitPrice: string | null;
+  tiers: PriceTier[] | null;
 }
 
 export interface Group {

@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 import type { App, Group, Key, Plan, ServiceToken } from '../domain/types.js';
 import { ERROR_CATALOGUE } from '../errors.js';
 import type { PageRequest } from '../store/store.js';
+import { pricesToWire } from '../billing/pricing.js';
 
 /**
  * The API's shapes, one TypeBox definition each: Fastify validates with
@@ -49,11 +50,30 @@ export const page = <T extends TSchema>(item: T) => Type.Object({
   next: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `after` to get the next page; null on the last page.' }),
 });
 
+export const UsageType = (description: string) => Type.String({ pattern: IdPattern, description });
+
+export const PriceTierSchema = Type.Object({
+  up_to: Type.Union([Type.Integer({ minimum: 1, maximum: 1e15 }), Type.Null()], {
+    description: "The tier's last unit, counted over the group's units of the usage type in the period; null for the last, open-ended tier.",
+  }),
+  unit_price: Decimal,
+}, { additionalProperties: false });
+
+export const UsagePriceSchema = Type.Object({
+  usage_type: UsageType('The usage type this price applies to.'),
+  unit_price: Type.Optional(Decimal),
+  tiers: Type.Optional(Type.Array(PriceTierSchema, { minItems: 1, maxItems: 20, description: 'Graduated tiers, ascending; or give `unit_price`.' })),
+}, { additionalProperties: false, description: 'A flat `unit_price`, or graduated `tiers`.' });
+
+export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 currency code, e.g. "USD".' });
+
 export const PlanSchema = Type.Object({
   id: Type.String(),
   monthly_quota: Type.Integer({ description: 'Units per billing month; -1: unlimited.' }),
   rate_limit_per_minute: Type.Integer({ description: 'Units per minute (sliding window); -1: unlimited.' }),
-  price_per_call: Type.Union([Type.String(), Type.Null()]),
+  price_per_call: Type.Union([Type.String(), Type.Null()], { description: 'Price of a unit of every usage type that `prices` does not list; null: those are not priced.' }),
+  currency: Currency,
+  prices: Type.Array(UsagePriceSchema, { description: 'Prices of particular usage types: flat or graduated.' }),
   time_zone: Type.String({ description: 'IANA zone that fixes the edges of the billing month.' }),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -105,7 +125,8 @@ const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 export function planJson(p: Plan): Static<typeof PlanSchema> {
   return {
     id: p.id, monthly_quota: p.monthlyQuota, rate_limit_per_minute: p.rateLimitPerMinute,
-    price_per_call: p.pricePerCall, time_zone: p.timeZone, created_at: iso(p.createdAt), updated_at: iso(p.updatedAt),
+    price_per_call: p.pricePerCall, currency: p.currency, prices: pricesToWire(p.prices),
+    time_zone: p.timeZone, created_at: iso(p.createdAt), updated_at: iso(p.updatedAt),
   };
 }
 

@@ -13,6 +13,7 @@ import { adminGroupRoutes } from './routes/admin-groups.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { adminPlanRoutes } from './routes/admin-plans.js';
 import { adminServiceTokenRoutes } from './routes/admin-service-tokens.js';
+import { adminStatementRoutes } from './routes/admin-statements.js';
 import { checkRoutes } from './routes/check.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -100,6 +101,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     adminAppRoutes(admin, services);
     adminKeyRoutes(admin, services);
     adminServiceTokenRoutes(admin, services);
+    adminStatementRoutes(admin, services);
   });
 
   metricsRoutes(app, services);

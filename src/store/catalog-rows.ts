@@ -1,4 +1,5 @@
-import type { App, Group, Key, Plan, ServiceToken } from '../domain/types.js';
+import type { App, Group, Key, Plan, ServiceToken, UsagePrice } from '../domain/types.js';
+import type { NewPlan, StoredStatement } from './store.js';
 
 /**
  * Catalogue rows, as every store's tables name their columns (snake_case),
@@ -18,8 +19,14 @@ export function mapPlan(row: unknown): Plan | null {
   return {
     id: r.id as string, monthlyQuota: num(r.monthly_quota)!, rateLimitPerMinute: num(r.rate_limit_per_minute)!,
     pricePerCall: (r.price_per_call as string | null) ?? null, timeZone: r.time_zone as string,
+    currency: (r.currency as string | undefined) ?? 'USD', prices: JSON.parse((r.prices as string | undefined) ?? '[]') as UsagePrice[],
     createdAt: num(r.created_at)!, updatedAt: num(r.updated_at)!,
   };
+}
+
+/** A new plan with its price defaults filled in, as every store writes it. */
+export function withPriceDefaults(plan: NewPlan): Omit<Plan, 'createdAt' | 'updatedAt'> {
+  return { ...plan, currency: plan.currency ?? 'USD', prices: plan.prices ?? [] };
 }
 
 export function mapGroup(row: unknown): Group | null {
@@ -51,4 +58,22 @@ export function mapToken(row: unknown): ServiceToken | null {
   const r = row as Row;
   if (!r) return null;
   return { id: r.id as string, name: r.name as string, hint: r.hint as string, createdAt: num(r.created_at)!, revokedAt: num(r.revoked_at) };
+}
+
+export function mapStatement(row: unknown): StoredStatement | null {
+  const r = row as Row;
+  if (!r) return null;
+  return {
+    groupId: r.group_id as string, period: r.period as string, start: num(r.period_start)!, end: num(r.period_end)!,
+    closedAt: num(r.closed_at)!, currency: r.currency as string, total: num(r.total)!, document: r.document as string,
+  };
+}
+
+/** Statements are listed newest first; with no `after`, from a bound above every "YYYY-MM". */
+export const LATEST_PERIOD_BOUND = '~';
+
+/** A page of statements from up to `limit + 1` rows read newest first; `next` is the last period shown. */
+export function statementPage(rows: readonly unknown[], limit: number): { items: StoredStatement[]; next: string | null } {
+  const items = rows.slice(0, limit).map((r) => mapStatement(r)!);
+  return { items, next: rows.length > limit ? items[items.length - 1]!.period : null };
 }

@@ -37,7 +37,7 @@ const TABLES: readonly TableCopy[] = [
   {
     table: 'plans', order: 'id',
     columns: [['id', 'text'], ['monthly_quota', 'bigint'], ['rate_limit_per_minute', 'bigint'], ['price_per_call', 'text'], ['time_zone', 'text'],
-      ['created_at', 'bigint'], ['updated_at', 'bigint']],
+      ['created_at', 'bigint'], ['updated_at', 'bigint'], ['currency', 'text'], ['prices', 'text']],
   },
   { table: 'customer_groups', order: 'id', columns: [['id', 'text'], ['name', 'text'], ['plan_id', 'text'], ['created_at', 'bigint'], ['updated_at', 'bigint']] },
   {
@@ -67,6 +67,11 @@ const TABLES: readonly TableCopy[] = [
   },
   { table: 'check_replies', order: 'group_id, idempotency_key', columns: [['group_id', 'text'], ['idempotency_key', 'text'], ['created_at', 'bigint'], ['result', 'text']] },
   ...(['quarter', 'hour', 'day'] as const).map((level) => ({ table: `rollup_${level}`, order: 'group_id, dimension, bucket, value', columns: ROLLUP_COLUMNS })),
+  {
+    table: 'statements', order: 'group_id, period',
+    columns: [['group_id', 'text'], ['period', 'text'], ['period_start', 'bigint'], ['period_end', 'bigint'], ['closed_at', 'bigint'],
+      ['currency', 'text'], ['total', 'bigint'], ['document', 'text']],
+  },
 ];
 
 /** Rows copied, per table, in the order they were copied. */

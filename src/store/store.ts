@@ -12,9 +12,10 @@ import type { Span } from '../domain/periods.js';
  * - metering: one atomic decision per call that applies the rate limits and the
  *   quotas all-or-nothing and, when it admits, records the usage durably
  *   before it resolves;
- * - usage reads, from time-bucketed rollups, never from raw events.
+ * - usage reads, from time-bucketed rollups, never from raw events;
+ * - closed billing statements, written once.
  */
-export interface Store extends CatalogStore, MeterStore, RollupStore {
+export interface Store extends CatalogStore, MeterStore, RollupStore, StatementStore {
   /** Writes whatever is buffered and releases the store's resources. */
   close(): Promise<void>;
   /** Whether the store can serve requests (for `/healthz`). */
@@ -49,7 +50,8 @@ export interface Page<T> {
   next: string | null;
 }
 
-export type NewPlan = Omit<Plan, 'createdAt' | 'updatedAt'>;
+/** `currency` defaults to USD and `prices` to none (`pricePerCall` then prices every usage type). */
+export type NewPlan = Omit<Plan, 'createdAt' | 'updatedAt' | 'currency' | 'prices'> & Partial<Pick<Plan, 'currency' | 'prices'>>;
 export type PlanPatch = Partial<Omit<Plan, 'id' | 'createdAt' | 'updatedAt'>>;
 export type NewGroup = Omit<Group, 'createdAt' | 'updatedAt'>;
 export type GroupPatch = Partial<Pick<Group, 'name' | 'planId'>>;
@@ -229,4 +231,34 @@ export interface RollupStore {
    * segments is one call so that a networked store can answer in one trip.
    */
   sumRollups(query: RollupQuery): Promise<RollupSum[][]>;
+}
+
+// ---------------------------------------------------------------- statements
+
+/** A closed billing statement as stored: written once, never changed. */
+export interface StoredStatement {
+  groupId: string;
+  /** The billing month, "YYYY-MM" in the plan's zone; labels of a group ascend with time. */
+  period: string;
+  /** The span whose usage it bills, [start, end). */
+  start: number;
+  end: number;
+  closedAt: number;
+  currency: string;
+  /** In minor units, adjustments included. */
+  total: number;
+  /** The whole statement (JSON), returned byte for byte as it was closed. */
+  document: string;
+}
+
+export interface StatementStore {
+  /**
+   * Stores the statement unless one is stored for its group and period
+   * already, and returns the one stored: instances closing the same period at
+   * once all get the first one written.
+   */
+  closeStatement(statement: StoredStatement): Promise<StoredStatement>;
+  getStatement(groupId: string, period: string): Promise<StoredStatement | null>;
+  /** Newest first; `after` is a period, and the page holds the periods before it; `next` is a period. */
+  listStatements(groupId: string, page: PageRequest): Promise<Page<StoredStatement>>;
 }

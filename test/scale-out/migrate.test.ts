@@ -7,6 +7,10 @@ import pg from 'pg';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
 import { CLI } from '../helpers/process.js';
 import { scaleOutCluster } from '../helpers/scale-out.js';
+import { ManualClock } from '../../src/clock.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { Statements } from '../../src/billing/statements.js';
+import { billingPeriod } from '../../src/domain/periods.js';
 
 // `tollgate migrate` as an operator runs it: an embedded server meters some
 // calls and events and is stopped; its data directory is copied into a
@@ -64,6 +68,9 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const embedded = await cluster.spawn({ dataDir, embedded: true });
   const admin = adminClient(embedded.url);
   const customer = await setupCustomer(admin, { monthlyQuota: 1_000_000, ratePerMinute: -1 });
+  const prices = [{ usage_type: 'image', tiers: [{ up_to: 1000, unit_price: '0.002' }, { up_to: null, unit_price: '0.0015' }] }];
+  const plan = await admin.patch(`/admin/plans/${customer.planId}`, { currency: 'EUR', prices });
+  assert.equal(plan.status, 200, JSON.stringify(plan.body));
   const service = await admin.post('/admin/service-tokens', { name: 'backend' });
   assert.equal(service.status, 201);
   const serviceToken: string = service.body.token;
@@ -106,6 +113,16 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
 
   embedded.child.kill('SIGTERM');
   assert.deepEqual(await embedded.exited, { code: 0, signal: null }, embedded.errors());
+  // Closed statements, as the embedded server keeps them: this month's and the next, closed as if two months had passed.
+  const sqlite = new SqliteStore({ dataDir, clock: new ManualClock(Date.now()), idempotencyWindowMs: 35 * 86_400_000, rollupFlushMs: 50 });
+  const thisMonth = billingPeriod(Date.now(), 'UTC');
+  const closedAt = billingPeriod(thisMonth.end, 'UTC').end + 2 * 3_600_000;
+  await new Statements(sqlite, { graceMs: 3_600_000, lateWindowMs: 36 * 86_400_000 })
+    .closeDue((await sqlite.getGroup(customer.groupId))!, (await sqlite.getPlan(customer.planId))!, closedAt);
+  const period = new Date(thisMonth.start).toISOString().slice(0, 7);
+  const closedStatement = (await sqlite.getStatement(customer.groupId, period))!;
+  assert.equal(closedStatement.total, 1, '3 images at 0.002 EUR, rounded to a cent; ocr and pdf have no price');
+  await sqlite.close();
 
   // ---- the migration
   const migrated = await cli(migrateArgs(dataDir));
@@ -115,7 +132,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.match(out, /into PostgreSQL postgres:\/\/tollgate:\*\*\*@127\.0\.0\.1:\d+\/postgres/);
   for (const [table, rows] of Object.entries({
     plans: 1, customer_groups: 1, apps: 1, api_keys: 1, service_tokens: 1,
-    events: 3 + EVENTS, event_keys: EVENTS, check_replies: 3,
+    events: 3 + EVENTS, event_keys: EVENTS, check_replies: 3, statements: 2,
   })) {
     assert.match(out, new RegExp(`^  ${table} +${rows.toLocaleString('en-US')}$`, 'm'), `${table}: ${rows} in\n${out}`);
   }
@@ -143,6 +160,13 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const monthAfter = await monthByApp(scaleOut.url);
   assert.equal(monthAfter.status, 200);
   assert.deepEqual(monthAfter.body, monthBefore.body, 'the same usage records');
+
+  const scaleOutAdmin = adminClient(scaleOut.url);
+  const planAfter = await scaleOutAdmin.get(`/admin/plans/${customer.planId}`);
+  assert.deepEqual([planAfter.body.currency, planAfter.body.prices], ['EUR', prices], 'plan prices are copied');
+  const statementAfter = await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/statements/${period}`);
+  assert.equal(statementAfter.status, 200, JSON.stringify(statementAfter.body));
+  assert.deepEqual(statementAfter.body, JSON.parse(closedStatement.document), 'closed statements are copied');
 
   const replay = await check(scaleOut.url, 'order-2');
   assert.equal(replay.body.allowed, true);

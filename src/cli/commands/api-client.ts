@@ -72,6 +72,25 @@ export class AdminClient {
    * Throws ApiAnswerError for an error answer, ClientError when there is no usable answer.
    */
   async request<T>(method: string, path: string, options: { body?: object; query?: Query } = {}): Promise<T> {
+    const { response, text, url } = await this.send(method, path, options);
+    const body = parseJson(text);
+    if (response.ok && body !== undefined) return body as T;
+    throw this.failure(response, body, text, url);
+  }
+
+  /** A GET whose answer is text (CSV), not JSON; errors as for `request`. */
+  async getText(path: string, query: Query = {}): Promise<string> {
+    const { response, text, url } = await this.send('GET', path, { query });
+    if (response.ok) return text;
+    throw this.failure(response, parseJson(text), text, url);
+  }
+
+  private failure(response: Response, body: unknown, text: string, url: URL): Error {
+    if (!response.ok && isErrorBody(body)) return new ApiAnswerError(response.status, body.error, body.message);
+    return new ClientError(`unexpected answer from ${url.origin}${url.pathname}: HTTP ${response.status}, ${text === '' ? 'empty' : 'not a Tollgate JSON answer'}; is ${this.baseUrl} a Tollgate server?`);
+  }
+
+  private async send(method: string, path: string, options: { body?: object; query?: Query }): Promise<{ response: Response; text: string; url: URL }> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
@@ -89,11 +108,7 @@ export class AdminClient {
     } catch (error) {
       throw new ClientError(`could not reach Tollgate at ${this.baseUrl} (${reason(error)}); is the server running? Set the address with --url or TOLLGATE_URL.`);
     }
-    const text = await response.text();
-    const body = parseJson(text);
-    if (response.ok && body !== undefined) return body as T;
-    if (!response.ok && isErrorBody(body)) throw new ApiAnswerError(response.status, body.error, body.message);
-    throw new ClientError(`unexpected answer from ${url.origin}${url.pathname}: HTTP ${response.status}, ${text === '' ? 'empty' : 'not a Tollgate JSON answer'}; is ${this.baseUrl} a Tollgate server?`);
+    return { response, text: await response.text(), url };
   }
 }
 

@@ -5,11 +5,12 @@ import { registerGroupCommands } from './groups.js';
 import { registerKeyCommands } from './keys.js';
 import { registerPlanCommands } from './plans.js';
 import { registerServiceTokenCommands } from './service-tokens.js';
+import { registerStatementsCommand } from './statements.js';
 import { registerUsageCommand } from './usage.js';
 
 /**
  * Registers the commands that call a running server's admin API: plans,
- * groups, apps, keys, service-tokens, usage and demo. Each takes --url
+ * groups, apps, keys, service-tokens, usage, statements and demo. Each takes --url
  * (TOLLGATE_URL), --token (TOLLGATE_ADMIN_TOKEN) and --json.
  */
 export function registerAdminCommands(program: Command): void {
@@ -19,5 +20,6 @@ export function registerAdminCommands(program: Command): void {
   registerKeyCommands(program);
   registerServiceTokenCommands(program);
   registerUsageCommand(program);
+  registerStatementsCommand(program);
   registerDemoCommand(program);
 }

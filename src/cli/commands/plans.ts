@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Static } from 'typebox';
 import type { PlanSchema } from '../../http/schemas.js';
 import { apiPath } from './api-client.js';
@@ -11,7 +11,20 @@ interface PlanOptions {
   monthlyQuota?: number;
   rateLimit?: number;
   pricePerCall?: string;
+  currency?: string;
+  prices?: unknown[];
   timeZone?: string;
+}
+
+function parsePrices(value: string): unknown[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('Expected a JSON array such as \'[{"usage_type": "pdf", "unit_price": "0.01"}]\'.');
+  }
+  if (!Array.isArray(parsed)) throw new InvalidArgumentError('Expected a JSON array of prices.');
+  return parsed;
 }
 
 const columns: Column<Plan>[] = [
@@ -19,6 +32,8 @@ const columns: Column<Plan>[] = [
   { header: 'MONTHLY QUOTA', value: (p) => formatLimit(p.monthly_quota) },
   { header: 'RATE LIMIT/MIN', value: (p) => formatLimit(p.rate_limit_per_minute) },
   { header: 'PRICE/CALL', value: 'price_per_call' },
+  { header: 'CURRENCY', value: 'currency' },
+  { header: 'PRICES', value: (p) => p.prices.map((price) => `${price.usage_type}: ${price.unit_price ?? price.tiers!.map((t) => `${t.unit_price} to ${t.up_to ?? 'more'}`).join(', ')}`).join('; ') },
   { header: 'TIME ZONE', value: 'time_zone' },
   { header: 'CREATED', value: 'created_at' },
   { header: 'UPDATED', value: 'updated_at' },
@@ -29,14 +44,16 @@ function withPlanOptions(command: Command, limitsRequired: boolean): Command {
   return command
     .addOption(new Option('--monthly-quota <n>', 'units per billing month; -1: unlimited').argParser(parseLimit).makeOptionMandatory(limitsRequired))
     .addOption(new Option('--rate-limit <n>', 'units per minute; -1: unlimited').argParser(parseLimit).makeOptionMandatory(limitsRequired))
-    .option('--price-per-call <decimal>', 'price of one call, e.g. 0.01')
+    .option('--price-per-call <decimal>', 'price of a unit of every usage type not in --prices, e.g. 0.01')
+    .option('--currency <code>', 'ISO 4217 currency of the prices (default USD)')
+    .option('--prices <json>', 'prices per usage type, a JSON array: [{"usage_type": "image", "tiers": [{"up_to": 1000000, "unit_price": "0.002"}, {"up_to": null, "unit_price": "0.0015"}]}]', parsePrices)
     .option('--time-zone <iana>', 'IANA zone of the billing month, e.g. America/New_York (default UTC)');
 }
 
 function planBody(opts: PlanOptions) {
   return {
     monthly_quota: opts.monthlyQuota, rate_limit_per_minute: opts.rateLimit,
-    price_per_call: opts.pricePerCall, time_zone: opts.timeZone,
+    price_per_call: opts.pricePerCall, currency: opts.currency, prices: opts.prices, time_zone: opts.timeZone,
   };
 }
 

@@ -8,6 +8,7 @@ import type { Services } from '../../services.js';
 import { acceptPrefersCsv, usageCsv } from '../../usage/usage-csv.js';
 import { queryUsage, TooManyPeriodsError, type UsageQuery, type UsageRecord } from '../../usage/usage-query.js';
 import { requireAdmin, requireCustomer, type Customer } from '../auth.js';
+import { currentCharges, statementsOf } from './admin-statements.js';
 import { errors } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
@@ -47,6 +48,12 @@ const CurrentUsageAnswer = Type.Object({
   rate_limit_per_minute: Type.Integer({ description: 'Allowed units per minute; -1 means no limit.' }),
   period_start: Type.String(),
   period_end: Type.String(),
+  current_charges: Type.Optional(Type.Object({
+    period: Type.String({ description: 'The billing month, YYYY-MM.' }),
+    currency: Type.String({ description: 'ISO 4217 code.' }),
+    amount: Type.Integer({ description: "In minor units (cents): this period's statement so far, at the plan's prices." }),
+    amount_decimal: Type.String({ description: 'The amount as a decimal, e.g. "12.34".' }),
+  }, { description: "An addition to Paperguide's fields: what the current period's statement amounts to so far; left out while the usage store cannot be reached." })),
 });
 
 const MAX_YEAR = 9999;
@@ -101,6 +108,7 @@ async function answerUsage(
  */
 export function usageRoutes(app: TypedApp, services: Services): void {
   const customer = (request: { customer?: Customer }): Customer => request.customer!;
+  const statements = statementsOf(services);
 
   app.get('/v3/ocr-usage', {
     onRequest: requireCustomer(services),
@@ -124,12 +132,22 @@ export function usageRoutes(app: TypedApp, services: Services): void {
     },
   }, async (request) => {
     const { context, meter, period } = customer(request);
+    // The seed's fields come from the counters, which fail-open mode keeps serving through a store outage; the charges need the store.
+    const chargesUnlessUnreachable = async () => {
+      try {
+        return { current_charges: await currentCharges(statements, services, context.group, context.plan) };
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'unavailable') return {};
+        throw error;
+      }
+    };
     return {
       monthly_used: meter.groupUsed,
       monthly_quota: context.plan.monthlyQuota,
       rate_limit_per_minute: context.plan.rateLimitPerMinute,
       period_start: new Date(period.start).toISOString(),
       period_end: new Date(period.end).toISOString(),
+      ...await chargesUnlessUnreachable(),
     };
   });
 

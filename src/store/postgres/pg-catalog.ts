@@ -1,6 +1,6 @@
 import pg, { type Pool, type QueryResultRow } from 'pg';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
-import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken } from '../catalog-rows.js';
+import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken, withPriceDefaults } from '../catalog-rows.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import type {
   AppPatch, CatalogStore, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch,
@@ -22,9 +22,11 @@ const KEY_COLUMNS = 'k.id, k.app_id, a.group_id, k.name, k.hint, k.created_at, k
 export class PgCatalog implements CatalogStore {
   constructor(private readonly pool: Pool) {}
 
-  async createPlan(plan: NewPlan, now: number): Promise<Plan> {
-    await this.insert(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, time_zone, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $6)`, [plan.id, plan.monthlyQuota, plan.rateLimitPerMinute, plan.pricePerCall, plan.timeZone, now],
+  async createPlan(newPlan: NewPlan, now: number): Promise<Plan> {
+    const plan = withPriceDefaults(newPlan);
+    await this.insert(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, time_zone, created_at, updated_at, currency, prices)
+      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)`,
+    [plan.id, plan.monthlyQuota, plan.rateLimitPerMinute, plan.pricePerCall, plan.timeZone, now, plan.currency, JSON.stringify(plan.prices)],
     `A plan with id "${plan.id}" already exists.`);
     return this.require(await this.getPlan(plan.id), 'plan', plan.id);
   }
@@ -39,8 +41,9 @@ export class PgCatalog implements CatalogStore {
 
   async updatePlan(id: string, patch: PlanPatch, now: number): Promise<Plan> {
     const next = { ...this.require(await this.getPlan(id), 'plan', id), ...defined(patch) };
-    await this.pool.query(`UPDATE plans SET monthly_quota = $2, rate_limit_per_minute = $3, price_per_call = $4, time_zone = $5, updated_at = $6
-      WHERE id = $1`, [id, next.monthlyQuota, next.rateLimitPerMinute, next.pricePerCall, next.timeZone, now]);
+    await this.pool.query(`UPDATE plans SET monthly_quota = $2, rate_limit_per_minute = $3, price_per_call = $4, time_zone = $5, updated_at = $6,
+      currency = $7, prices = $8 WHERE id = $1`,
+    [id, next.monthlyQuota, next.rateLimitPerMinute, next.pricePerCall, next.timeZone, now, next.currency, JSON.stringify(next.prices)]);
     return this.require(await this.getPlan(id), 'plan', id);
   }
 

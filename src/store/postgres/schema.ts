@@ -110,6 +110,22 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE rollup_${level} ADD COLUMN shard SMALLINT NOT NULL DEFAULT 0;
   ALTER TABLE rollup_${level} DROP CONSTRAINT rollup_${level}_pkey;
   ALTER TABLE rollup_${level} ADD PRIMARY KEY (group_id, dimension, bucket, value, shard);`).join('\n'),
+  // Plan prices and closed billing statements, as in the embedded store's migration 3.
+  `
+  ALTER TABLE plans ADD COLUMN currency TEXT NOT NULL DEFAULT 'USD';
+  ALTER TABLE plans ADD COLUMN prices TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE statements (
+    group_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    period_start BIGINT NOT NULL,
+    period_end BIGINT NOT NULL,
+    closed_at BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    total BIGINT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (group_id, period)
+  );
+  `,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

@@ -10,6 +10,7 @@ import { ApiError } from '../../errors.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
+import { PgStatements } from '../postgres/pg-statements.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
 import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounters, quotaKey, seedQuota, type UsageAddition } from '../redis/redis-limiter.js';
@@ -17,7 +18,7 @@ import { unitsInPeriod } from '../rollup-segments.js';
 import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store, StoreBacklog,
+  Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store, StoreBacklog, StoredStatement,
 } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
@@ -116,6 +117,7 @@ export class ScaleOutStore implements Store {
     private readonly redis: Redis,
     private readonly catalog: PgCatalog,
     private readonly usage: PgUsage,
+    private readonly statements: PgStatements,
     private readonly cache: CatalogCache,
     private readonly invalidation: CatalogInvalidation,
     private readonly lock: DataDirLock,
@@ -160,7 +162,7 @@ export class ScaleOutStore implements Store {
       await subscriber.connect();
       const cache = new CatalogCache(options.catalogCacheMs ?? 30_000);
       const invalidation = await CatalogInvalidation.start(redis, subscriber, cache);
-      return new ScaleOutStore(options, pool, redis, new PgCatalog(pool), new PgUsage(pool), cache, invalidation, lock);
+      return new ScaleOutStore(options, pool, redis, new PgCatalog(pool), new PgUsage(pool), new PgStatements(pool), cache, invalidation, lock);
     } catch (error) {
       lock.release();
       redis.disconnect();
@@ -342,6 +344,20 @@ export class ScaleOutStore implements Store {
 
   sumRollups(query: RollupQuery): Promise<RollupSum[][]> {
     return this.reach(() => this.usage.sumRollups(query));
+  }
+
+  // ------------------------------------------------------------ statements
+
+  closeStatement(statement: StoredStatement): Promise<StoredStatement> {
+    return this.reach(() => this.statements.closeStatement(statement));
+  }
+
+  getStatement(groupId: string, period: string): Promise<StoredStatement | null> {
+    return this.reach(() => this.statements.getStatement(groupId, period));
+  }
+
+  listStatements(groupId: string, page: PageRequest): Promise<Page<StoredStatement>> {
+    return this.reach(() => this.statements.listStatements(groupId, page));
   }
 
   // ------------------------------------------------------------ internals

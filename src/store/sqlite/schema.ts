@@ -103,6 +103,25 @@ const MIGRATIONS: readonly string[] = [
   );
   ALTER TABLE apps ADD COLUMN disabled_at INTEGER;
   `,
+  `
+  -- Prices: the currency, and prices per usage type (JSON); price_per_call
+  -- stays the price of every usage type not listed.
+  ALTER TABLE plans ADD COLUMN currency TEXT NOT NULL DEFAULT 'USD';
+  ALTER TABLE plans ADD COLUMN prices TEXT NOT NULL DEFAULT '[]';
+  -- Closed billing statements, written once and never changed: the document
+  -- is the statement as it was closed.
+  CREATE TABLE statements (
+    group_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    period_end INTEGER NOT NULL,
+    closed_at INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (group_id, period)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database): void {

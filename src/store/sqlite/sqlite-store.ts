@@ -9,9 +9,9 @@ import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
 import { unitsInPeriod } from '../rollup-segments.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store, StoreBacklog,
+  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store, StoreBacklog, StoredStatement,
 } from '../store.js';
-import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken } from '../catalog-rows.js';
+import { defined, LATEST_PERIOD_BOUND, mapApp, mapGroup, mapKey, mapPlan, mapStatement, mapToken, statementPage, withPriceDefaults } from '../catalog-rows.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { openDatabase } from './database.js';
 import { GroupCommitter, type CommitObserver } from '../group-commit.js';
@@ -110,13 +110,35 @@ export class SqliteStore implements Store {
     this.lock.release();
   }
 
+  // ------------------------------------------------------------ statements
+
+  async closeStatement(statement: StoredStatement): Promise<StoredStatement> {
+    // IMMEDIATE, as for the catalogue: the writer thread may hold the write lock.
+    return this.db.transaction(() => {
+      this.stmt.insertStatement.run(statement);
+      return mapStatement(this.stmt.getStatement.get(statement.groupId, statement.period))!;
+    }).immediate();
+  }
+
+  async getStatement(groupId: string, period: string): Promise<StoredStatement | null> {
+    return mapStatement(this.stmt.getStatement.get(groupId, period));
+  }
+
+  async listStatements(groupId: string, page: PageRequest): Promise<Page<StoredStatement>> {
+    return statementPage(this.stmt.listStatements.all(groupId, page.after ?? LATEST_PERIOD_BOUND, page.limit + 1), page.limit);
+  }
+
   // ------------------------------------------------------------ catalogue
 
   async createPlan(plan: NewPlan, now: number): Promise<Plan> {
     return this.mutate(() => {
-      this.insertOrConflict(() => this.stmt.insertPlan.run({ ...plan, createdAt: now, updatedAt: now }), `A plan with id "${plan.id}" already exists.`);
+      this.insertOrConflict(() => this.insertPlan(withPriceDefaults(plan), now), `A plan with id "${plan.id}" already exists.`);
       return this.requirePlan(plan.id);
     });
+  }
+
+  private insertPlan(plan: Omit<Plan, 'createdAt' | 'updatedAt'>, now: number): void {
+    this.stmt.insertPlan.run({ ...plan, pricesJson: JSON.stringify(plan.prices), createdAt: now, updatedAt: now });
   }
 
   async getPlan(id: string): Promise<Plan | null> {
@@ -130,7 +152,7 @@ export class SqliteStore implements Store {
   async updatePlan(id: string, patch: PlanPatch, now: number): Promise<Plan> {
     return this.mutate(() => {
       const next = { ...this.requirePlan(id), ...defined(patch), updatedAt: now };
-      this.stmt.updatePlan.run(next);
+      this.stmt.updatePlan.run({ ...next, pricesJson: JSON.stringify(next.prices) });
       return this.requirePlan(id);
     });
   }
@@ -398,12 +420,12 @@ function prepare(db: DB) {
   const KEY_COLUMNS = 'k.id, k.app_id, a.group_id, k.name, k.hint, k.created_at, k.expires_at, k.revoked_at';
   return {
     ping: db.prepare('SELECT 1 AS ok'),
-    insertPlan: db.prepare(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, time_zone, created_at, updated_at)
-      VALUES (@id, @monthlyQuota, @rateLimitPerMinute, @pricePerCall, @timeZone, @createdAt, @updatedAt)`),
+    insertPlan: db.prepare(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, currency, prices, time_zone, created_at, updated_at)
+      VALUES (@id, @monthlyQuota, @rateLimitPerMinute, @pricePerCall, @currency, @pricesJson, @timeZone, @createdAt, @updatedAt)`),
     getPlan: db.prepare('SELECT * FROM plans WHERE id = ?'),
     listPlans: db.prepare('SELECT * FROM plans WHERE id > ? ORDER BY id LIMIT ?'),
     updatePlan: db.prepare(`UPDATE plans SET monthly_quota = @monthlyQuota, rate_limit_per_minute = @rateLimitPerMinute,
-      price_per_call = @pricePerCall, time_zone = @timeZone, updated_at = @updatedAt WHERE id = @id`),
+      price_per_call = @pricePerCall, currency = @currency, prices = @pricesJson, time_zone = @timeZone, updated_at = @updatedAt WHERE id = @id`),
     insertGroup: db.prepare(`INSERT INTO customer_groups (id, name, plan_id, created_at, updated_at)
       VALUES (@id, @name, @planId, @createdAt, @updatedAt)`),
     getGroup: db.prepare('SELECT * FROM customer_groups WHERE id = ?'),
@@ -429,7 +451,7 @@ function prepare(db: DB) {
         a.created_at AS a_created_at, a.updated_at AS a_updated_at, a.disabled_at AS a_disabled_at,
         g.id AS g_id, g.name AS g_name, g.created_at AS g_created_at, g.updated_at AS g_updated_at,
         p.id AS p_id, p.monthly_quota AS p_monthly_quota, p.rate_limit_per_minute AS p_rate_limit_per_minute,
-        p.price_per_call AS p_price_per_call, p.time_zone AS p_time_zone, p.created_at AS p_created_at, p.updated_at AS p_updated_at
+        p.price_per_call AS p_price_per_call, p.currency AS p_currency, p.prices AS p_prices, p.time_zone AS p_time_zone, p.created_at AS p_created_at, p.updated_at AS p_updated_at
       FROM api_keys k JOIN apps a ON a.id = k.app_id JOIN customer_groups g ON g.id = a.group_id JOIN plans p ON p.id = g.plan_id
       WHERE k.secret_hash = ?`),
     insertToken: db.prepare(`INSERT INTO service_tokens (id, name, hint, secret_hash, created_at, revoked_at)
@@ -438,6 +460,10 @@ function prepare(db: DB) {
     listTokens: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE id > ? ORDER BY id LIMIT ?'),
     revokeToken: db.prepare('UPDATE service_tokens SET revoked_at = COALESCE(revoked_at, @now) WHERE id = @id'),
     findToken: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE secret_hash = ?'),
+    insertStatement: db.prepare(`INSERT INTO statements (group_id, period, period_start, period_end, closed_at, currency, total, document)
+      VALUES (@groupId, @period, @start, @end, @closedAt, @currency, @total, @document) ON CONFLICT (group_id, period) DO NOTHING`),
+    getStatement: db.prepare('SELECT * FROM statements WHERE group_id = ? AND period = ?'),
+    listStatements: db.prepare('SELECT * FROM statements WHERE group_id = ? AND period < ? ORDER BY period DESC LIMIT ?'),
     getReply: db.prepare('SELECT result FROM check_replies WHERE group_id = ? AND idempotency_key = ?'),
     // A field is shared when every row has it (COUNT(col) skips NULL: "varies") and all agree.
     sumRollup: perLevel((level) => db.prepare(`SELECT value, SUM(count) AS count,

@@ -1,0 +1,270 @@
+import { DateTime } from 'luxon';
+import { billingPeriod, type Span } from '../domain/periods.js';
+import type { Group, Plan, UsageDimension } from '../domain/types.js';
+import { foldSole } from '../store/rollup-buffer.js';
+import { decompose } from '../store/rollup-segments.js';
+import type { Store, StoredStatement } from '../store/store.js';
+import { formatMinor, formatScaled, minorDigits, minorToNumber, PRICE_DECIMALS, toMinor } from './money.js';
+import { charge, pricesFromWire, pricesToWire, scheduleFor, type Pricing, type WirePrice } from './pricing.js';
+
+/**
+ * Billing statements: a group's usage in each billing month, priced with its
+ * plan. A period closes `graceMs` after it ends; the first time it is asked
+ * for after that (by the admin API, the CLI or the group's own usage call) its
+ * statement is computed and stored, and never changes again. Usage that
+ * reaches a closed period later (event ingest accepts past timestamps) is
+ * billed as an adjustment on the next statement to close.
+ *
+ * Amounts are per usage type: graduated tiers apply to the group's total
+ * units of a type in the period, so a type's amount cannot be split by app
+ * without choosing which app's units fell in which tier. Each statement also
+ * lists the units per app, to reconcile the lines with the apps' usage.
+ */
+
+export interface TierLine {
+  first_unit: number;
+  up_to: number | null;
+  units: number;
+  unit_price: string;
+  /** units × unit_price, exact (not rounded). */
+  subtotal: string;
+}
+
+export interface UsageLine {
+  usage_type: string;
+  units: number;
+  pricing: 'flat' | 'graduated' | 'none';
+  unit_price: string | null;
+  tiers: TierLine[];
+  amount: number;
+  amount_decimal: string;
+}
+
+export interface AppUnits {
+  app_id: string;
+  units: number;
+  /** The one usage type of all the app's units; "" when it used several. */
+  usage_type: string;
+}
+
+export interface AdjustmentLine {
+  /** The closed period the late units belong to. */
+  period: string;
+  usage_type: string;
+  units: number;
+  amount: number;
+  amount_decimal: string;
+}
+
+export interface StatementPricing {
+  plan_id: string;
+  currency: string;
+  price_per_call: string | null;
+  prices: WirePrice[];
+}
+
+export interface StatementDocument {
+  group_id: string;
+  period: string;
+  period_start: string;
+  period_end: string;
+  status: 'open' | 'closed';
+  /** True while the period is open: the amounts may still change. */
+  preview: boolean;
+  closes_at: string;
+  closed_at: string | null;
+  currency: string;
+  pricing: StatementPricing;
+  lines: UsageLine[];
+  apps: AppUnits[];
+  adjustments: AdjustmentLine[];
+  total: number;
+  total_decimal: string;
+}
+
+/** A billing period as a statement bills it: its label and the span of usage it covers. */
+export interface PeriodSpan extends Span {
+  period: string;
+}
+
+export interface StatementSettings {
+  /** How long after its end a period closes. */
+  graceMs: number;
+  /**
+   * How far back usage may still arrive (the ingest window, with a margin):
+   * closed periods that ended longer ago than this before the last closing
+   * cannot receive any, and are not looked at again.
+   */
+  lateWindowMs: number;
+}
+
+export const PERIOD_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])$';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function monthSpan(ms: number, zone: string): PeriodSpan {
+  const month = billingPeriod(ms, zone);
+  return { period: DateTime.fromMillis(month.start, { zone }).toFormat('yyyy-LL'), start: month.start, end: month.end };
+}
+
+/**
+ * The period after `previous`: it starts where `previous` ended, so no usage
+ * is billed twice or skipped even when the plan's time zone changed between
+ * them, and ends with the plan's billing month.
+ */
+export function spanAfter(previous: PeriodSpan, zone: string): PeriodSpan {
+  let month = monthSpan(previous.end, zone);
+  // A zone moved west can put the old end inside the same month label again.
+  if (month.period <= previous.period) month = monthSpan(month.end, zone);
+  return { period: month.period, start: previous.end, end: month.end };
+}
+
+/** A group's statements begin with the billing month it was created in. */
+export function firstSpan(group: Group, zone: string): PeriodSpan {
+  return monthSpan(group.createdAt, zone);
+}
+
+export function parseDocument(stored: StoredStatement): StatementDocument {
+  return JSON.parse(stored.document) as StatementDocument;
+}
+
+export class Statements {
+  constructor(private readonly store: Store, private readonly settings: StatementSettings) {}
+
+  /**
+   * Closes, oldest first, every period of the group whose grace period is
+   * over, and returns the latest closed statement (null before the first).
+   */
+  async closeDue(group: Group, plan: Plan, now: number): Promise<StoredStatement | null> {
+    let latest = (await this.store.listStatements(group.id, { limit: 1 })).items[0] ?? null;
+    for (;;) {
+      const span = latest === null ? firstSpan(group, plan.timeZone) : spanAfter(latest, plan.timeZone);
+      if (span.end + this.settings.graceMs > now) return latest;
+      const document = await this.compute(group, plan, span, latest, now, 'closed');
+      latest = await this.store.closeStatement({
+        groupId: group.id, period: span.period, start: span.start, end: span.end, closedAt: now,
+        currency: document.currency, total: document.total, document: JSON.stringify(document),
+      });
+    }
+  }
+
+  /** The periods after the latest closed one up to the one holding `now`: open, at most two (one may be in its grace period). */
+  openSpans(group: Group, plan: Plan, latest: StoredStatement | null, now: number): PeriodSpan[] {
+    const spans: PeriodSpan[] = [];
+    let span = latest === null ? firstSpan(group, plan.timeZone) : spanAfter(latest, plan.timeZone);
+    for (;;) {
+      spans.push(span);
+      if (span.end > now) return spans;
+      span = spanAfter(span, plan.timeZone);
+    }
+  }
+
+  /** The statement of an open period as it stands at `now`. */
+  preview(group: Group, plan: Plan, span: PeriodSpan, latest: StoredStatement | null, now: number): Promise<StatementDocument> {
+    return this.compute(group, plan, span, latest, now, 'open');
+  }
+
+  private async compute(group: Group, plan: Plan, span: PeriodSpan, latest: StoredStatement | null, now: number, status: 'open' | 'closed'): Promise<StatementDocument> {
+    const digits = minorDigits(plan.currency);
+    const [byType, byApp] = await Promise.all([
+      this.unitsBy(group.id, 'usage_type', span),
+      this.unitsBy(group.id, 'app_id', span),
+    ]);
+    const lines = [...byType.keys()].sort().map((usageType) => usageLine(plan, usageType, byType.get(usageType)!.units, digits));
+    const apps = [...byApp.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([appId, u]) => ({ app_id: appId, units: u.units, usage_type: u.sole ?? '' }));
+    const adjustments = latest === null ? [] : await this.adjustments(group.id, latest.closedAt - this.settings.lateWindowMs, digits);
+    const total = [...lines, ...adjustments].reduce((sum, line) => sum + BigInt(line.amount), 0n);
+    return {
+      group_id: group.id, period: span.period, period_start: iso(span.start), period_end: iso(span.end),
+      status, preview: status === 'open', closes_at: iso(span.end + this.settings.graceMs), closed_at: status === 'closed' ? iso(now) : null,
+      currency: plan.currency,
+      pricing: { plan_id: plan.id, currency: plan.currency, price_per_call: plan.pricePerCall, prices: pricesToWire(plan.prices) },
+      lines, apps, adjustments, total: minorToNumber(total), total_decimal: formatMinor(minorToNumber(total), digits),
+    };
+  }
+
+  /**
+   * Late usage of the closed periods that could still receive some (ended
+   * after `since`): for each period and usage type, the units now in the
+   * rollups beyond those billed so far (by its statement and the
+   * adjustments after it), and the amount that brings what was charged for
+   * them to the rounded price of all of them at that period's prices. The
+   * amounts of a chain of adjustments thus add up, with the first line, to
+   * one rounding of the final units: nothing billed twice or lost.
+   */
+  private async adjustments(groupId: string, since: number, digits: number): Promise<AdjustmentLine[]> {
+    const recent = await this.closedSince(groupId, since);
+    const lines: AdjustmentLine[] = [];
+    for (const [i, closed] of recent.entries()) {
+      const billed = new Map<string, { units: number; amount: bigint }>();
+      const add = (usageType: string, units: number, amount: number) => {
+        const b = billed.get(usageType) ?? { units: 0, amount: 0n };
+        billed.set(usageType, { units: b.units + units, amount: b.amount + BigInt(amount) });
+      };
+      const document = parseDocument(closed);
+      for (const line of document.lines) add(line.usage_type, line.units, line.amount);
+      for (const later of recent.slice(i + 1)) {
+        for (const adj of parseDocument(later).adjustments) if (adj.period === closed.period) add(adj.usage_type, adj.units, adj.amount);
+      }
+      const pricing: Pricing = {
+        currency: document.pricing.currency, pricePerCall: document.pricing.price_per_call, prices: pricesFromWire(document.pricing.prices),
+      };
+      const units = await this.unitsBy(groupId, 'usage_type', closed);
+      for (const usageType of [...new Set([...units.keys(), ...billed.keys()])].sort()) {
+        const now = units.get(usageType)?.units ?? 0;
+        const before = billed.get(usageType) ?? { units: 0, amount: 0n };
+        if (now === before.units) continue;
+        const amount = toMinor(charge(scheduleFor(pricing, usageType), now).nanos, minorDigits(pricing.currency)) - before.amount;
+        lines.push({
+          period: closed.period, usage_type: usageType, units: now - before.units,
+          amount: minorToNumber(amount), amount_decimal: formatMinor(minorToNumber(amount), digits),
+        });
+      }
+    }
+    return lines;
+  }
+
+  /** The closed statements whose period ended after `since`, oldest first. */
+  private async closedSince(groupId: string, since: number): Promise<StoredStatement[]> {
+    const found: StoredStatement[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listStatements(groupId, { limit: 12, ...(after === undefined ? {} : { after }) });
+      for (const s of page.items) {
+        if (s.end <= since) return found.reverse();
+        found.push(s);
+      }
+      if (page.next === null) return found.reverse();
+      after = page.next;
+    }
+  }
+
+  /** Units per value of a dimension over a span, with the one usage type they share (null when several). */
+  private async unitsBy(groupId: string, dimension: UsageDimension, span: Span): Promise<Map<string, { units: number; sole: string | null }>> {
+    const sums = await this.store.sumRollups({ groupId, dimension, segments: decompose(span) });
+    const totals = new Map<string, { units: number; sole: string | null }>();
+    for (const row of sums.flat()) {
+      const t = totals.get(row.value);
+      if (t === undefined) totals.set(row.value, { units: row.count, sole: row.usageType });
+      else totals.set(row.value, { units: t.units + row.count, sole: foldSole(t.sole, row.usageType) });
+    }
+    for (const [value, t] of totals) if (t.units === 0) totals.delete(value);
+    return totals;
+  }
+}
+
+/** One usage type's line: its units priced by the plan, rounded once to the minor unit. */
+export function usageLine(pricing: Pricing, usageType: string, units: number, digits: number): UsageLine {
+  const schedule = scheduleFor(pricing, usageType);
+  const priced = charge(schedule, units);
+  const amount = minorToNumber(toMinor(priced.nanos, digits));
+  return {
+    usage_type: usageType, units, pricing: schedule.kind,
+    unit_price: schedule.kind === 'flat' ? schedule.unitPrice : null,
+    tiers: priced.tiers.map((t) => ({
+      first_unit: t.firstUnit, up_to: t.upTo, units: t.units, unit_price: t.unitPrice, subtotal: formatScaled(t.nanos, PRICE_DECIMALS, digits),
+    })),
+    amount, amount_decimal: formatMinor(amount, digits),
+  };
+}

@@ -1,0 +1,187 @@
+import { Type, type Static } from 'typebox';
+import {
+  firstSpan, parseDocument, PERIOD_PATTERN, Statements, type StatementDocument,
+} from '../../billing/statements.js';
+import type { Group, Plan } from '../../domain/types.js';
+import { ApiError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { CSV_CONTENT_TYPE, toCsv, wantsCsv, type CsvValue } from '../csv.js';
+import { Currency, errors, page, PageQuery, pageRequest, Timestamp, UsagePriceSchema } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+const Amount = Type.Integer({ description: 'In minor units of the currency (cents for USD).' });
+const AmountDecimal = Type.String({ description: 'The amount as a decimal in the major unit, e.g. "2300.01".' });
+
+const StatementSchema = Type.Object({
+  group_id: Type.String(),
+  period: Type.String({ description: 'The billing month, YYYY-MM in the plan\'s time zone.' }),
+  period_start: Timestamp,
+  period_end: Timestamp,
+  status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+  preview: Type.Boolean({ description: 'True while the period is open: the amounts may still change.' }),
+  closes_at: Timestamp,
+  closed_at: Type.Union([Timestamp, Type.Null()]),
+  currency: Currency,
+  pricing: Type.Object({
+    plan_id: Type.String(), currency: Currency, price_per_call: Type.Union([Type.String(), Type.Null()]), prices: Type.Array(UsagePriceSchema),
+  }, { description: 'The plan\'s prices this statement applies (kept as they were when it closed).' }),
+  lines: Type.Array(Type.Object({
+    usage_type: Type.String(),
+    units: Type.Integer({ description: "The group's units of this usage type in the period, all apps together." }),
+    pricing: Type.Union([Type.Literal('flat'), Type.Literal('graduated'), Type.Literal('none')]),
+    unit_price: Type.Union([Type.String(), Type.Null()], { description: 'The flat price; null for tiers or no price.' }),
+    tiers: Type.Array(Type.Object({
+      first_unit: Type.Integer(), up_to: Type.Union([Type.Integer(), Type.Null()]), units: Type.Integer(),
+      unit_price: Type.String(), subtotal: Type.String({ description: 'units × unit_price, exact, before the line is rounded.' }),
+    })),
+    amount: Amount,
+    amount_decimal: AmountDecimal,
+  })),
+  apps: Type.Array(Type.Object({
+    app_id: Type.String(), units: Type.Integer(),
+    usage_type: Type.String({ description: 'The one usage type of all the app\'s units; "" when it used several.' }),
+  }), { description: 'Units per app, to reconcile the lines with each app\'s usage.' }),
+  adjustments: Type.Array(Type.Object({
+    period: Type.String({ description: 'The closed period the late units belong to.' }),
+    usage_type: Type.String(), units: Type.Integer(), amount: Amount, amount_decimal: AmountDecimal,
+  }), { description: 'Usage that reached earlier, closed periods after they closed, at those periods\' prices.' }),
+  total: Amount,
+  total_decimal: AmountDecimal,
+});
+
+const StatementSummary = Type.Object({
+  period: Type.String(),
+  period_start: Timestamp,
+  period_end: Timestamp,
+  status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+  preview: Type.Boolean(),
+  closes_at: Timestamp,
+  closed_at: Type.Union([Timestamp, Type.Null()]),
+  currency: Currency,
+  total: Amount,
+  total_decimal: AmountDecimal,
+});
+
+const Format = Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { description: 'Default json, or text/csv when the Accept header asks for it.' }));
+const CsvText = Type.String({ description: 'The same content as CSV.' });
+
+const CSV_HEADER = ['section', 'period', 'usage_type', 'app_id', 'tier', 'units', 'unit_price', 'amount', 'amount_decimal', 'currency'];
+
+/** One table: a row per line, tier, app, adjustment and the total, so a spreadsheet can sum any of them. */
+function statementCsv(s: StatementDocument): string {
+  const rows: CsvValue[][] = [];
+  for (const line of s.lines) {
+    rows.push(['line', s.period, line.usage_type, '', '', line.units, line.unit_price, line.amount, line.amount_decimal, s.currency]);
+    for (const t of line.tiers) {
+      rows.push(['tier', s.period, line.usage_type, '', `${t.first_unit}-${t.up_to ?? ''}`, t.units, t.unit_price, null, t.subtotal, s.currency]);
+    }
+  }
+  for (const app of s.apps) rows.push(['app', s.period, app.usage_type, app.app_id, '', app.units, null, null, null, null]);
+  for (const adj of s.adjustments) rows.push(['adjustment', adj.period, adj.usage_type, '', '', adj.units, null, adj.amount, adj.amount_decimal, s.currency]);
+  rows.push(['total', s.period, '', '', '', null, null, s.total, s.total_decimal, s.currency]);
+  return toCsv(CSV_HEADER, rows);
+}
+
+function summary(s: StatementDocument): Static<typeof StatementSummary> {
+  return {
+    period: s.period, period_start: s.period_start, period_end: s.period_end, status: s.status, preview: s.preview,
+    closes_at: s.closes_at, closed_at: s.closed_at, currency: s.currency, total: s.total, total_decimal: s.total_decimal,
+  };
+}
+
+function checkPeriod(period: string): void {
+  if (!new RegExp(PERIOD_PATTERN).test(period)) {
+    throw new ApiError('invalid_request', `period must be a billing month written YYYY-MM, e.g. 2026-10, got "${period}".`);
+  }
+}
+
+/** The statements engine with the configured grace and late window. */
+export function statementsOf(services: Services): Statements {
+  const { config } = services;
+  // Events may arrive up to the idempotency window late; a day more covers a spool replayed after an outage.
+  return new Statements(services.store, { graceMs: config.statementGraceMs, lateWindowMs: (config.idempotencyWindowDays + 1) * 86_400_000 });
+}
+
+/**
+ * The statement of one period: closed (stored, final) or open (a preview
+ * computed now). Closes whatever is due first, so a closed period is never
+ * previewed.
+ */
+export async function statementOf(statements: Statements, services: Services, group: Group, plan: Plan, period: string): Promise<StatementDocument> {
+  const now = services.clock.now();
+  const latest = await statements.closeDue(group, plan, now);
+  const stored = await services.store.getStatement(group.id, period);
+  if (stored !== null) return parseDocument(stored);
+  const open = statements.openSpans(group, plan, latest, now);
+  const span = open.find((s) => s.period === period);
+  if (span !== undefined) return statements.preview(group, plan, span, latest, now);
+  if (period > open[open.length - 1]!.period) throw new ApiError('not_found', `The billing period ${period} of group "${group.id}" has not begun.`);
+  throw new ApiError('not_found', `Group "${group.id}" has no statement for ${period}: its statements begin with ${firstSpan(group, plan.timeZone).period}, the billing month it was created in.`);
+}
+
+/** Billing statements per group and period, in JSON or CSV. */
+export function adminStatementRoutes(app: TypedApp, services: Services): void {
+  const { store, clock } = services;
+  const statements = statementsOf(services);
+
+  async function groupAndPlan(groupId: string): Promise<{ group: Group; plan: Plan }> {
+    const group = await store.getGroup(groupId);
+    if (group === null) throw new ApiError('not_found', `No group with id "${groupId}".`);
+    return { group, plan: (await store.getPlan(group.planId))! };
+  }
+
+  app.get('/admin/groups/:group_id/statements', {
+    schema: {
+      tags: ['admin'], summary: "A group's billing periods with their status and totals (open periods first, then closed ones, newest first); with `period`, that period's statement",
+      params: Type.Object({ group_id: Type.String() }),
+      querystring: Type.Object({ ...PageQuery.properties, period: Type.Optional(Type.String({ maxLength: 16, description: 'A billing month, YYYY-MM: answer its statement.' })), format: Format }),
+      response: {
+        200: { content: { 'application/json': { schema: Type.Union([page(StatementSummary), StatementSchema]) }, 'text/csv': { schema: CsvText } } },
+        ...errors(400, 401, 404, 503),
+      },
+    },
+  }, async (request, reply) => {
+    const { group, plan } = await groupAndPlan(request.params.group_id);
+    const csv = wantsCsv(request.query.format, request.headers.accept);
+    if (request.query.period !== undefined) {
+      checkPeriod(request.query.period);
+      const statement = await statementOf(statements, services, group, plan, request.query.period);
+      return csv ? reply.type(CSV_CONTENT_TYPE).send(statementCsv(statement)) : statement;
+    }
+    const now = clock.now();
+    const latest = await statements.closeDue(group, plan, now);
+    const closed = await store.listStatements(group.id, pageRequest(request.query));
+    const open = request.query.after === undefined
+      ? await Promise.all(statements.openSpans(group, plan, latest, now).reverse().map((span) => statements.preview(group, plan, span, latest, now)))
+      : [];
+    const items = [...open.map(summary), ...closed.items.map((s) => summary(parseDocument(s)))];
+    if (!csv) return { items, next: closed.next };
+    return reply.type(CSV_CONTENT_TYPE).send(toCsv(
+      ['period', 'period_start', 'period_end', 'status', 'closed_at', 'currency', 'total', 'total_decimal'],
+      items.map((s) => [s.period, s.period_start, s.period_end, s.status, s.closed_at, s.currency, s.total, s.total_decimal]),
+    ));
+  });
+
+  app.get('/admin/groups/:group_id/statements/:period', {
+    schema: {
+      tags: ['admin'], summary: "A group's statement for one billing period: units, prices, amounts and total (a preview while the period is open)",
+      params: Type.Object({ group_id: Type.String(), period: Type.String({ maxLength: 16, description: 'The billing month, YYYY-MM.' }) }),
+      querystring: Type.Object({ format: Format }),
+      response: { 200: { content: { 'application/json': { schema: StatementSchema }, 'text/csv': { schema: CsvText } } }, ...errors(400, 401, 404, 503) },
+    },
+  }, async (request, reply) => {
+    checkPeriod(request.params.period);
+    const { group, plan } = await groupAndPlan(request.params.group_id);
+    const statement = await statementOf(statements, services, group, plan, request.params.period);
+    return wantsCsv(request.query.format, request.headers.accept) ? reply.type(CSV_CONTENT_TYPE).send(statementCsv(statement)) : statement;
+  });
+}
+
+/** The customer's charges so far in the current period, for `GET /v1/usage`. */
+export async function currentCharges(statements: Statements, services: Services, group: Group, plan: Plan) {
+  const now = services.clock.now();
+  const latest = await statements.closeDue(group, plan, now);
+  const open = statements.openSpans(group, plan, latest, now);
+  const statement = await statements.preview(group, plan, open[open.length - 1]!, latest, now);
+  return { period: statement.period, currency: statement.currency, amount: statement.total, amount_decimal: statement.total_decimal };
+}
