@@ -19,19 +19,32 @@ function csvField(value: CsvValue): string {
 
 /**
  * Whether a request asks for CSV: `format=csv`, or without `format` an
- * Accept header that names text/csv (and prefers it to JSON).
+ * Accept header that prefers CSV to JSON.
  */
 export function wantsCsv(format: string | undefined, accept: string | undefined): boolean {
-  if (format !== undefined) return format === 'csv';
+  return format === undefined ? acceptPrefersCsv(accept) : format === 'csv';
+}
+
+/**
+ * Whether an Accept header prefers CSV to JSON: the quality of each is that
+ * of the most specific range matching it (RFC 9110 §12.5.1); a tie, `*\/*`
+ * included, stays JSON.
+ */
+export function acceptPrefersCsv(accept: string | undefined): boolean {
   if (accept === undefined) return false;
+  const ranges = accept.split(',').map((part) => {
+    const [range, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const quality = q === undefined ? 1 : Number(q.slice(2));
+    return { range: range ?? '', quality: Number.isFinite(quality) ? quality : 0 };
+  });
   const quality = (type: string): number => {
-    for (const part of accept.split(',')) {
-      const [name, ...params] = part.trim().split(';');
-      if (name?.trim().toLowerCase() !== type) continue;
-      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-      return q === undefined ? 1 : Number(q.slice(2)) || 0;
+    const [major] = type.split('/');
+    for (const candidate of [type, `${major}/*`, '*/*']) {
+      const match = ranges.find((r) => r.range === candidate);
+      if (match !== undefined) return match.quality;
     }
     return 0;
   };
-  return quality('text/csv') > 0 && quality('text/csv') >= quality('application/json');
+  return quality('text/csv') > quality('application/json');
 }

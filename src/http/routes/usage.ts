@@ -5,7 +5,8 @@ import { billingPeriod, isValidTimeZone, TIMESPANS, type Timespan } from '../../
 import { USAGE_DIMENSIONS, type UsageDimension } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { acceptPrefersCsv, usageCsv } from '../../usage/usage-csv.js';
+import { usageCsv } from '../../usage/usage-csv.js';
+import { CSV_CONTENT_TYPE, wantsCsv } from '../csv.js';
 import { queryUsage, TooManyPeriodsError, type UsageQuery, type UsageRecord } from '../../usage/usage-query.js';
 import { requireAdmin, requireCustomer, type Customer } from '../auth.js';
 import { currentCharges, statementsOf } from './admin-statements.js';
@@ -97,8 +98,7 @@ async function answerUsage(
     throw error;
   }
   void reply.header('vary', 'accept');
-  const csv = request.query.format === undefined ? acceptPrefersCsv(request.headers.accept) : request.query.format === 'csv';
-  if (csv) return reply.type('text/csv; charset=utf-8').send(usageCsv(records));
+  if (wantsCsv(request.query.format, request.headers.accept)) return reply.type(CSV_CONTENT_TYPE).send(usageCsv(records));
   return { ocr_usage: records };
 }
 
