@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { billingPeriod } from '../src/domain/periods.js';
 import { ConflictError, NotFoundError } from '../src/errors.js';
 import type { CatalogStore, Limits, MeterRequest, Store } from '../src/store/store.js';
+import { alertStoreTests } from './alert-store-conformance.js';
 
 /**
  * What every Store must do, whatever it is made of. Each implementation's
@@ -55,6 +56,7 @@ export function storeConformance(name: string, open: () => Promise<StoreHarness>
     }
 
     catalogueTests(() => store);
+    alertStoreTests(() => store, async () => (store = await harness.reopen()), () => customer());
 
     describe('metering', () => {
       test('a quota of N admits exactly N, concurrently, and records each', async () => {

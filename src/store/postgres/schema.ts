@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { ALERT_TABLES } from '../alert-rows.js';
 
 /**
  * The scale-out store's schema in PostgreSQL: the same model as the embedded
@@ -110,6 +111,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE rollup_${level} ADD COLUMN shard SMALLINT NOT NULL DEFAULT 0;
   ALTER TABLE rollup_${level} DROP CONSTRAINT rollup_${level}_pkey;
   ALTER TABLE rollup_${level} ADD PRIMARY KEY (group_id, dimension, bucket, value, shard);`).join('\n'),
+  // Usage alerts and the outbox of their webhook deliveries.
+  ALERT_TABLES,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

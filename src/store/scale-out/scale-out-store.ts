@@ -8,6 +8,7 @@ import { billingPeriod, type Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
+import { PgAlerts } from '../postgres/pg-alerts.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
@@ -99,6 +100,8 @@ export class ScaleOutStore implements Store {
   private readonly seeding = new Map<string, Promise<void>>();
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Alerts and the webhook outbox, in PostgreSQL. */
+  readonly alerts: PgAlerts;
   private closed = false;
 
   private constructor(
@@ -113,6 +116,7 @@ export class ScaleOutStore implements Store {
   ) {
     // Several batches at once: each is its own transaction on its own connection, and their order does not matter.
     this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4);
+    this.alerts = new PgAlerts(pool);
     this.spool = new Spool(join(options.dataDir, 'spool'));
     // Left by an earlier run that stopped while PostgreSQL was away.
     if (this.spool.pending > 0) this.replaySpool();
