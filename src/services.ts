@@ -1,3 +1,4 @@
+import type { Alerts } from './alerts/alerts.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Store } from './store/store.js';
@@ -9,4 +10,6 @@ export interface Services {
   readonly store: Store;
   /** SHA-256 hex of the admin token; the token itself is not kept. */
   readonly adminTokenHash: string;
+  /** Usage alerts: told of every metering decision, and the webhook endpoints' signing secrets. */
+  readonly alerts: Alerts;
 }

@@ -6,6 +6,7 @@ import { gatewayRoutes } from '../gateway/routes.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
 import { formatValidationErrors, installErrorHandling } from './error-handler.js';
+import { adminAlertRoutes, ALERT_SCHEMAS } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
 import { adminGroupRoutes } from './routes/admin-groups.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
@@ -47,7 +48,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  for (const schema of [...SHARED_SCHEMAS, ...ALERT_SCHEMAS]) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
@@ -91,6 +92,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     adminAppRoutes(admin, services);
     adminKeyRoutes(admin, services);
     adminServiceTokenRoutes(admin, services);
+    adminAlertRoutes(admin, services);
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
