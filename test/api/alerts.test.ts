@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '../../src/clock.js';
 import { adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
-import { startReceiver, until, type WebhookReceiver } from '../helpers/webhook-receiver.js';
-
-// The README's verification snippet, as a receiver would paste it.
-function verifyTollgateSignature(secret: string, header: string, body: string, toleranceSeconds = 300, now = Date.now()): boolean {
-  const parts = Object.fromEntries(header.split(',').map((part) => part.split('=', 2)));
-  const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex');
-  const fresh = Math.abs(now / 1000 - Number(parts.t)) <= toleranceSeconds;
-  return fresh && typeof parts.v1 === 'string' && parts.v1.length === expected.length
-    && timingSafeEqual(Buffer.from(parts.v1), Buffer.from(expected));
-}
+import { startReceiver, until, verifyTollgateSignature, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const T0 = Date.parse('2026-03-15T12:00:00Z');
 const receivers: WebhookReceiver[] = [];
@@ -100,6 +92,12 @@ describe('quota thresholds', () => {
     assert.equal(april.data.threshold_percent, 80);
     assert.equal(april.data.period.from_date, '2026-04-01T00:00:00.000Z');
     assert.equal(april.data.monthly_used, 80);
+    assert.ok(verifyTollgateSignature(secret, hooks.received[2]!.headers['tollgate-signature'] as string, hooks.received[2]!.body, 300, clock.now()),
+      'the restarted server signs with the same secret (derived again from the server secret in the data directory)');
+    const database = readFileSync(join(server.dataDir, 'tollgate.db'));
+    const serverSecret = readFileSync(join(server.dataDir, 'webhook-secret'), 'utf8').trim();
+    assert.equal(database.includes(secret), false, 'the database holds no signing secret');
+    assert.equal(database.includes(serverSecret), false, 'nor the server secret');
   });
 
   test("an app's own quota has its own thresholds", async () => {

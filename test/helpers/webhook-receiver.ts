@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -62,4 +63,13 @@ export async function until(what: string, condition: () => boolean | Promise<boo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+// The README's verification snippet, as a receiver would paste it (README.md, "Verifying a signature").
+export function verifyTollgateSignature(secret: string, header: string, body: string, toleranceSeconds = 300, now = Date.now()): boolean {
+  const parts = Object.fromEntries(header.split(',').map((part) => part.split('=', 2)));
+  const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex');
+  const fresh = Math.abs(now / 1000 - Number(parts.t)) <= toleranceSeconds;
+  return fresh && typeof parts.v1 === 'string' && parts.v1.length === expected.length
+    && timingSafeEqual(Buffer.from(parts.v1), Buffer.from(expected));
 }
