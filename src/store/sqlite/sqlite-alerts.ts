@@ -82,6 +82,8 @@ export class SqliteAlerts implements AlertStore {
   }
 
   async claimDeliveries(now: number, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    // Polled every second: a plain read first, so an empty outbox never waits for the writer thread's lock.
+    if (this.stmt.due.get(now, now, 1) === undefined) return [];
     return this.write(() => {
       const rows = this.stmt.due.all(now, now, limit) as Array<Record<string, unknown>>;
       for (const r of rows) this.stmt.lease.run(leaseUntil, r.id);
