@@ -3,7 +3,7 @@
 #   docker build -t tollgate .
 #   docker run --rm -p 8080:8080 -v tollgate-data:/data -e TOLLGATE_ADMIN_TOKEN=... tollgate          # embedded store
 #   docker run --rm -p 8080:8080 -e TOLLGATE_DATABASE_URL=postgres://... -e TOLLGATE_REDIS_URL=redis://... \
-#     -e TOLLGATE_ADMIN_TOKEN=... tollgate                                                             # scale-out
+#     -e TOLLGATE_ADMIN_TOKEN=... -e TOLLGATE_WEBHOOK_SECRET=... tollgate                              # scale-out
 #
 # Arguments after the image name go to `tollgate serve` (`--demo`, `--gateway /path/gateway.yaml`,
 # `--config /path/tollgate.yaml`). deploy/docker-compose.yml runs three instances behind nginx.

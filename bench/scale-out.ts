@@ -174,6 +174,8 @@ async function runConfiguration(configuration: Configuration, options: ScaleOutO
     for (let i = 0; i < configuration.instances; i += 1) {
       const env: NodeJS.ProcessEnv = {
         TOLLGATE_DATA_DIR: join(dir, `instance-${i + 1}`), TOLLGATE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, TOLLGATE_LOG_LEVEL: 'warn',
+        // Required in scale-out mode; harmless for the embedded instance.
+        TOLLGATE_WEBHOOK_SECRET: 'bench-webhook-secret-0123456789abcdef0123',
         ...configuration.env,
       };
       if (postgres !== null && redis !== null) {

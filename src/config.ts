@@ -51,6 +51,20 @@ export const ConfigSchema = Type.Object({
    * statement is then final, and later usage is billed as an adjustment.
    */
   statementGraceMs: Type.Integer({ minimum: 0, maximum: 31 * 86_400_000 }),
+  /**
+   * The server secret every webhook endpoint's signing secret is derived
+   * from; when absent one is generated into the data directory. Required in
+   * scale-out mode, the same on every instance.
+   */
+  webhookSecret: Type.Optional(Type.String({ minLength: 32 })),
+  /** How long before a key expires its `key_expiring` alert fires, in days. */
+  keyExpiryNoticeDays: Type.Integer({ minimum: 1, maximum: 365 }),
+  /** How often keys are scanned for those about to expire, in milliseconds. */
+  alertScanMs: Type.Integer({ minimum: 100, maximum: 86_400_000 }),
+  /** How long one webhook attempt may take, in milliseconds, before it counts as failed. */
+  webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+  /** The wait after a delivery's first failed attempt; each further failure doubles it (up to an hour), with jitter. */
+  webhookRetryBaseMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
 });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;
@@ -68,6 +82,10 @@ export const DEFAULTS: Config = Object.freeze({
   limitsMode: 'strict',
   limitsSyncMs: 100,
   statementGraceMs: 3_600_000,
+  keyExpiryNoticeDays: 7,
+  alertScanMs: 60_000,
+  webhookTimeoutMs: 10_000,
+  webhookRetryBaseMs: 30_000,
 });
 
 /** The environment variables Tollgate reads, and the setting each one fills. */
@@ -88,9 +106,17 @@ export const ENVIRONMENT = {
   TOLLGATE_LIMITS_MODE: 'limitsMode',
   TOLLGATE_LIMITS_SYNC_MS: 'limitsSyncMs',
   TOLLGATE_STATEMENT_GRACE_MS: 'statementGraceMs',
+  TOLLGATE_WEBHOOK_SECRET: 'webhookSecret',
+  TOLLGATE_KEY_EXPIRY_NOTICE_DAYS: 'keyExpiryNoticeDays',
+  TOLLGATE_ALERT_SCAN_MS: 'alertScanMs',
+  TOLLGATE_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
+  TOLLGATE_WEBHOOK_RETRY_BASE_MS: 'webhookRetryBaseMs',
 } as const satisfies Record<string, keyof Config>;
 
-const INTEGER_SETTINGS = new Set<keyof Config>(['port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs']);
+const INTEGER_SETTINGS = new Set<keyof Config>([
+  'port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs',
+  'keyExpiryNoticeDays', 'alertScanMs', 'webhookTimeoutMs', 'webhookRetryBaseMs',
+]);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -125,6 +151,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   if (merged.limitsMode === 'relaxed' && merged.databaseUrl === undefined) {
     // One embedded instance is exact at no cost: there is nothing to relax.
     throw new ConfigError('invalid configuration: TOLLGATE_LIMITS_MODE=relaxed applies to scale-out mode (TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL)');
+  }
+  if (merged.databaseUrl !== undefined && merged.webhookSecret === undefined) {
+    // Webhook signatures must verify whichever instance sends them; a generated secret would differ per instance.
+    throw new ConfigError('invalid configuration: scale-out mode needs TOLLGATE_WEBHOOK_SECRET, the same on every instance');
   }
   if (!Value.Check(ConfigSchema, merged)) {
     const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => {

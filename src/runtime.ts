@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Alerts } from './alerts/alerts.js';
+import { resolveWebhookSecret, type WebhookSecret } from './alerts/signing.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { hashSecret, newSecret } from './domain/secrets.js';
@@ -43,6 +45,8 @@ export interface Tollgate {
   app: TypedApp;
   services: Services;
   adminToken: AdminToken;
+  /** Where the webhook server secret came from (its value is never shown). */
+  webhookSecretSource: WebhookSecret['source'];
   /** Where it listens, e.g. http://127.0.0.1:8080. */
   url: string;
   /** Stops accepting calls, waits for those in flight, and writes everything buffered. */
@@ -57,11 +61,13 @@ export interface StartOptions extends BuildOptions {
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
   const clock = options.clock ?? systemClock;
   const adminToken = resolveAdminToken(config);
+  const webhookSecret = resolveWebhookSecret(config);
   const metrics = new Metrics({ processDefaults: true });
   const store = await openStore(config, clock, metrics.commitObserver);
   metrics.watchBacklog(() => store.backlog());
+  const alerts = new Alerts({ config, store, clock, serverSecret: webhookSecret.value });
   const services: Services = {
-    config, clock, store, metrics, adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
+    config, clock, store, metrics, alerts, adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
   };
   const app = await buildServer(services, options);
   let url: string;
@@ -71,12 +77,15 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     await store.close();
     throw error;
   }
+  alerts.start(app.log);
   let closing: Promise<void> | null = null;
   return {
-    app, services, adminToken, url,
+    app, services, adminToken, url, webhookSecretSource: webhookSecret.source,
     close: () => {
       closing ??= (async () => {
         await app.close();
+        // The alerts raised by the last calls are recorded before the store closes.
+        await alerts.stop();
         await store.close();
       })();
       return closing;

@@ -1,3 +1,4 @@
+import type { Alerts } from './alerts/alerts.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Metrics } from './observability/metrics.js';
@@ -13,4 +14,6 @@ export interface Services {
   /** SHA-256 hex of the metrics token (TOLLGATE_METRICS_TOKEN), when one is set. */
   readonly metricsTokenHash: string | null;
   readonly metrics: Metrics;
+  /** Usage alerts: told of every metering decision, and the webhook endpoints' signing secrets. */
+  readonly alerts: Alerts;
 }

@@ -4,6 +4,7 @@ import { billingPeriod } from '../src/domain/periods.js';
 import { ConflictError, NotFoundError } from '../src/errors.js';
 import type { CommitObserver, CommitReport } from '../src/store/group-commit.js';
 import type { CatalogStore, Limits, MeterRequest, Store, StoredStatement } from '../src/store/store.js';
+import { alertStoreTests } from './alert-store-conformance.js';
 
 /**
  * What every Store must do, whatever it is made of. Each implementation's
@@ -62,6 +63,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
     }
 
     catalogueTests(() => store);
+    alertStoreTests(() => store, async () => (store = await harness.reopen()), () => customer());
 
     describe('metering', () => {
       test('a quota of N admits exactly N, concurrently, and records each', async () => {

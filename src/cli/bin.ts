@@ -68,7 +68,7 @@ program
     pool.on('error', () => undefined); // an idle connection that breaks; the query using it reports the failure
     try {
       const counts = await migrateEmbedded(opts.from, pool, print);
-      for (const line of migrationSummary(counts)) print(line);
+      for (const line of migrationSummary(counts, opts.from)) print(line);
     } finally {
       await pool.end();
     }

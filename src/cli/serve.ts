@@ -46,6 +46,11 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
     }
   }
   print(`Store: ${describeStore(config)}`);
+  print({
+    environment: 'Webhook signing: from TOLLGATE_WEBHOOK_SECRET',
+    'data directory': `Webhook signing: the server secret in ${config.dataDir} (set TOLLGATE_WEBHOOK_SECRET to share it with other instances)`,
+    generated: `Webhook signing: a server secret was generated into ${config.dataDir} (never printed)`,
+  }[tollgate.webhookSecretSource]);
   switch (tollgate.adminToken.source) {
     case 'generated':
       print(`Admin token (generated; shown this once, only its hash is kept): ${tollgate.adminToken.generated}`);

@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { Alerts } from '../alerts/alerts.js';
+import { resolveWebhookSecret } from '../alerts/signing.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
 import { hashSecret, newSecret } from '../domain/secrets.js';
@@ -28,6 +30,7 @@ export interface EmbeddedOptions {
 /** One open data directory: its store, Tollgate's routes over it, and a client of those routes. */
 interface Engine {
   store: SqliteStore;
+  alerts: Alerts;
   app: TypedApp;
   client: Tollgate;
 }
@@ -51,12 +54,14 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
   const store = new SqliteStore({
     dataDir, clock: systemClock, idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000, rollupFlushMs: config.rollupFlushMs,
   });
+  const alerts = new Alerts({ config, store, clock: systemClock, serverSecret: resolveWebhookSecret(config).value });
   try {
     // No process metrics: the process is the host app's, which may export its own.
-    const services = { config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics() };
+    const services = { config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics(), alerts };
     const app = await buildServer(services, { logger: false });
     const client = new Tollgate({ baseUrl: 'http://embedded.tollgate', token: adminToken, fetch: injectFetch(app), retries: 0 });
-    return { store, app, client };
+    alerts.start(app.log);
+    return { store, alerts, app, client };
   } catch (error) {
     await store.close();
     throw error;
@@ -122,7 +127,7 @@ export class EmbeddedTollgate {
    * API would refuse.
    */
   check(input: CheckInput): Promise<CheckResult> {
-    return embeddedCheck({ store: this.engine.store, clock: systemClock }, input);
+    return embeddedCheck({ store: this.engine.store, clock: systemClock, alerts: this.engine.alerts }, input);
   }
 
   /** Lets go of the data directory; the last handle to close writes everything buffered and closes the store. */
@@ -134,6 +139,7 @@ export class EmbeddedTollgate {
       if (entry.handles > 0) return;
       engines.delete(this.dataDir);
       await this.engine.app.close();
+      await this.engine.alerts.stop();
       await this.engine.store.close();
     })();
     return this.closing;

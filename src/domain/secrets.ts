@@ -48,3 +48,17 @@ export function sameHash(a: string, b: string): boolean {
 export function newId(kind: string): string {
   return `${kind}_${base58(randomBytes(10))}`;
 }
+
+let lastSortable = { ms: 0, counter: 0 };
+
+/**
+ * A new id that sorts (bytewise) after the ids this process made before,
+ * and by time across processes, e.g. `dlv_0mm2kq5x40001Ab3xY9`: lists that
+ * show the newest first page by id alone.
+ */
+export function newSortableId(kind: string, now: number): string {
+  lastSortable = now > lastSortable.ms ? { ms: now, counter: 0 } : { ms: lastSortable.ms, counter: lastSortable.counter + 1 };
+  const time = lastSortable.ms.toString(36).padStart(9, '0');
+  const counter = lastSortable.counter.toString(36).padStart(4, '0');
+  return `${kind}_${time}${counter}${base58(randomBytes(6))}`;
+}

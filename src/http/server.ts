@@ -8,6 +8,7 @@ import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
 import { formatValidationErrors, installErrorHandling } from './error-handler.js';
+import { adminAlertRoutes, ALERT_SCHEMAS } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
 import { adminGroupRoutes } from './routes/admin-groups.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
@@ -54,7 +55,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   }).withTypeProvider<TypeBoxTypeProvider>();
   if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
 
-  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  for (const schema of [...SHARED_SCHEMAS, ...ALERT_SCHEMAS]) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
@@ -102,6 +103,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     adminKeyRoutes(admin, services);
     adminServiceTokenRoutes(admin, services);
     adminStatementRoutes(admin, services);
+    adminAlertRoutes(admin, services);
   });
 
   metricsRoutes(app, services);

@@ -70,6 +70,8 @@ export function normalise(raw: unknown, shape: EventShape): NormalisedEvent | st
 
 export interface IngestDeps {
   store: Store;
+  /** Told of the usage accepted (usage alerts), after it is recorded; never awaited. */
+  alerts?: { observeIngest(events: readonly IngestEvent[]): void };
   /** The dedup window: events older than this are refused, ids are remembered this long. */
   windowMs: number;
 }
@@ -104,6 +106,7 @@ export async function ingestBatch(
     else valid.push(result);
   });
   const outcomes = await deps.store.ingest(valid);
+  deps.alerts?.observeIngest(valid.filter((_, i) => outcomes[i] === 'accepted'));
   const duplicates = outcomes.filter((o) => o === 'duplicate').length;
   return { accepted: outcomes.length - duplicates, duplicates, rejected };
 }

@@ -1,3 +1,4 @@
+import type { UsageObserver } from '../alerts/alert-watch.js';
 import type { Clock } from '../clock.js';
 import { requestArgsHash } from '../domain/canonical-json.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
@@ -9,6 +10,8 @@ import { effectiveLimits } from './limits.js';
 export interface MeteringDeps {
   store: Store;
   clock: Clock;
+  /** Told of every decision (usage alerts); synchronous and cheap, never awaited. */
+  alerts?: UsageObserver;
 }
 
 export interface CheckInput {
@@ -41,6 +44,7 @@ export async function checkCall(deps: MeteringDeps, input: CheckInput): Promise<
     cost: input.cost,
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
   }));
+  observe(deps, context, now, period, result, true);
   return { kind: 'metered', context, result, period, requestArgsHash: argsHash };
 }
 
@@ -52,6 +56,7 @@ export async function touchRateLimits(deps: MeteringDeps, context: KeyContext): 
   const now = deps.clock.now();
   const period = billingPeriod(now, context.plan.timeZone);
   const result = await deps.store.meter(meterRequest(context, now, period, { mode: 'rate_only', usageType: '', requestArgsHash: '', cost: 1 }));
+  observe(deps, context, now, period, result, false);
   return { result, period };
 }
 
@@ -74,7 +79,28 @@ export async function reserveCall(
   const now = deps.clock.now();
   const period = billingPeriod(now, context.plan.timeZone);
   const request = meterRequest(context, now, period, { mode: 'reserve', ...call });
-  return { request, result: await deps.store.meter(request), period };
+  const result = await deps.store.meter(request);
+  observe(deps, context, now, period, result, true);
+  return { request, result, period };
+}
+
+/**
+ * Tells the alerts what a decision left: the usage against the quotas (when
+ * the decision counted toward them) and whether a per-minute limit refused.
+ * A replayed answer is old news and tells nothing.
+ */
+function observe(deps: MeteringDeps, context: KeyContext, now: number, period: Span, result: MeterResult, countsQuota: boolean): void {
+  if (deps.alerts === undefined || result.replayed) return;
+  const limits = effectiveLimits(context);
+  const rateLimited = result.code !== 'rate_limited' ? null
+    : result.deniedBy === 'app'
+      ? { scope: 'app' as const, limit: limits.appRatePerMinute }
+      : { scope: 'group' as const, limit: limits.groupRatePerMinute };
+  deps.alerts.observe({
+    now, groupId: context.group.id, appId: context.app.id, keyId: context.key.id, period,
+    groupUsed: countsQuota ? result.groupUsed : null, appUsed: countsQuota ? result.appUsed : null,
+    groupQuota: limits.groupMonthlyQuota, appQuota: limits.appMonthlyQuota, rateLimited,
+  });
 }
 
 /** The store's request for a call by this key: who, which limits, which period, and what the call is. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database, { type Database as DB } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
+import { WEBHOOK_SECRET_FILE } from '../alerts/signing.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ensurePartitions, migrate } from './postgres/schema.js';
 import { DataDirInUseError, DataDirLock } from './data-dir-lock.js';
@@ -72,6 +73,26 @@ const TABLES: readonly TableCopy[] = [
     columns: [['group_id', 'text'], ['period', 'text'], ['period_start', 'bigint'], ['period_end', 'bigint'], ['closed_at', 'bigint'],
       ['currency', 'text'], ['total', 'bigint'], ['document', 'text']],
   },
+  { table: 'alert_settings', order: 'group_id', columns: [['group_id', 'text'], ['thresholds', 'text'], ['kinds', 'text'], ['updated_at', 'bigint']] },
+  {
+    table: 'alerts', order: 'id',
+    columns: [['id', 'text'], ['group_id', 'text'], ['kind', 'text'], ['subject', 'text'], ['threshold', 'bigint'], ['period_start', 'bigint'],
+      ['created_at', 'bigint'], ['body', 'text']],
+  },
+  {
+    table: 'webhook_endpoints', order: 'id',
+    columns: [['id', 'text'], ['url', 'text'], ['group_ids', 'text'], ['description', 'text'], ['created_at', 'bigint'], ['disabled_at', 'bigint']],
+  },
+  {
+    // Leases are left behind: no deliverer of the embedded store is running any more.
+    table: 'webhook_deliveries', order: 'id',
+    columns: [['id', 'text'], ['alert_id', 'text'], ['endpoint_id', 'text'], ['group_id', 'text'], ['status', 'text'], ['attempt_count', 'bigint'],
+      ['next_attempt_at', 'bigint'], ['replay_of', 'text'], ['created_at', 'bigint']],
+  },
+  {
+    table: 'webhook_attempts', order: 'delivery_id, n',
+    columns: [['delivery_id', 'text'], ['n', 'bigint'], ['at', 'bigint'], ['duration_ms', 'bigint'], ['status_code', 'bigint'], ['error', 'text']],
+  },
 ];
 
 /** Rows copied, per table, in the order they were copied. */
@@ -122,13 +143,15 @@ export async function migrateEmbedded(dataDir: string, pool: Pool, print: (line:
 }
 
 /** The lines that end a migration: what was copied, and what the operator must do next. */
-export function migrationSummary(counts: MigrationCounts): string[] {
+export function migrationSummary(counts: MigrationCounts, dataDir: string): string[] {
   const width = Math.max(...Object.keys(counts).map((t) => t.length));
   return [
     'Copied:',
     ...Object.entries(counts).map(([table, rows]) => `  ${table.padEnd(width)}  ${rows.toLocaleString('en-US')}`),
     'The admin token was not copied (the embedded store keeps only its hash, in the data directory):',
     'set TOLLGATE_ADMIN_TOKEN, the same on every scale-out instance, with TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL.',
+    `Webhook signing secrets derive from a server secret: set TOLLGATE_WEBHOOK_SECRET on every instance to the one in ${join(dataDir, WEBHOOK_SECRET_FILE)}`,
+    '(unless TOLLGATE_WEBHOOK_SECRET was set already), or every endpoint\'s signing secret changes.',
   ];
 }
 

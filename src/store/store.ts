@@ -1,5 +1,8 @@
 import type { App, Group, Key, KeyContext, Plan, ServiceToken, UsageDimension } from '../domain/types.js';
 import type { Span } from '../domain/periods.js';
+import type {
+  Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
+} from '../alerts/model.js';
 
 /**
  * The one contract every Tollgate store fulfils: the embedded SQLite store and
@@ -7,15 +10,18 @@ import type { Span } from '../domain/periods.js';
  * networked store fits; the conformance suite in `test/store-conformance.ts`
  * runs against each implementation.
  *
- * Three concerns:
+ * Its concerns:
  * - the catalogue (plans, groups, apps, keys, service tokens);
  * - metering: one atomic decision per call that applies the rate limits and the
  *   quotas all-or-nothing and, when it admits, records the usage durably
  *   before it resolves;
  * - usage reads, from time-bucketed rollups, never from raw events;
- * - closed billing statements, written once.
+ * - closed billing statements, written once;
+ * - alerts, and the outbox of their webhook deliveries.
  */
 export interface Store extends CatalogStore, MeterStore, RollupStore, StatementStore {
+  /** Usage alerts and the outbox of their webhook deliveries. */
+  readonly alerts: AlertStore;
   /** Writes whatever is buffered and releases the store's resources. */
   close(): Promise<void>;
   /** Whether the store can serve requests (for `/healthz`). */
@@ -261,4 +267,48 @@ export interface StatementStore {
   getStatement(groupId: string, period: string): Promise<StoredStatement | null>;
   /** Newest first; `after` is a period, and the page holds the periods before it; `next` is a period. */
   listStatements(groupId: string, page: PageRequest): Promise<Page<StoredStatement>>;
+}
+
+// ---------------------------------------------------------------- alerts
+
+export interface AlertStore {
+  /** The group's own alert settings; null when it set none (the defaults apply). NotFoundError for no such group. */
+  getAlertSettings(groupId: string): Promise<AlertSettings | null>;
+  /** Replaces the group's alert settings. NotFoundError for no such group. */
+  putAlertSettings(settings: AlertSettings): Promise<AlertSettings>;
+  /**
+   * Records the alert unless one with the same group, kind, subject,
+   * threshold and period start exists (then nothing changes, and `recorded`
+   * is false), and in the same transaction a pending delivery, due at once,
+   * to each active endpoint that takes the group. Safe to call from many
+   * instances at once: exactly one records it.
+   */
+  recordAlert(alert: Alert): Promise<{ recorded: boolean; deliveries: number }>;
+
+  createWebhookEndpoint(endpoint: NewWebhookEndpoint): Promise<WebhookEndpoint>;
+  getWebhookEndpoint(id: string): Promise<WebhookEndpoint | null>;
+  listWebhookEndpoints(page: PageRequest): Promise<Page<WebhookEndpoint>>;
+  /** Stops sending to the endpoint: its pending deliveries fail. Disabling twice keeps the first time. */
+  disableWebhookEndpoint(id: string, now: number): Promise<WebhookEndpoint>;
+
+  /**
+   * Takes up to `limit` pending deliveries due at `now` and leases them until
+   * `leaseUntil`: no other call (on any instance) takes them before the lease
+   * ends or `finishAttempt` ends it. Oldest due first.
+   */
+  claimDeliveries(now: number, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]>;
+  /** Logs an attempt at a claimed delivery, ends its lease, and moves it on as `next` says. */
+  finishAttempt(deliveryId: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<void>;
+  /** The group's deliveries with their attempts, newest first; `after` is the `next` of the page before. */
+  listDeliveries(groupId: string, page: PageRequest): Promise<Page<WebhookDelivery>>;
+  getDelivery(id: string): Promise<WebhookDelivery | null>;
+  /**
+   * A new pending delivery of the same alert to the same endpoint, due at
+   * once. NotFoundError for no such delivery; ConflictError when the
+   * endpoint was deleted.
+   */
+  replayDelivery(id: string, now: number): Promise<WebhookDelivery>;
+
+  /** Keys that expire in (from, to] and are not revoked, oldest expiry first, at most `limit`. */
+  findExpiringKeys(from: number, to: number, limit: number): Promise<Key[]>;
 }

@@ -7,6 +7,9 @@ import { spawnServer, type ServerProcess } from './process.js';
 import { startPostgres, type TestPostgres } from './postgres.js';
 import { startRedis, type TestRedis } from './redis.js';
 
+/** The webhook server secret every scale-out instance of a test shares. */
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef0123';
+
 export interface ScaleOutCluster {
   postgres: TestPostgres;
   redis: TestRedis;
@@ -45,7 +48,9 @@ export function scaleOutCluster(prefix: string): ScaleOutCluster {
     },
     async spawn({ env = {}, dataDir, embedded = false } = {}) {
       await started();
-      const shared: Record<string, string> = embedded ? {} : { TOLLGATE_DATABASE_URL: cluster.postgres.url, TOLLGATE_REDIS_URL: cluster.redis.url };
+      const shared: Record<string, string> = embedded ? {} : {
+        TOLLGATE_DATABASE_URL: cluster.postgres.url, TOLLGATE_REDIS_URL: cluster.redis.url, TOLLGATE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      };
       const server = await spawnServer(dataDir ?? cluster.tempDir(), { env: { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN, ...shared, ...env } });
       servers.push(server);
       return server;

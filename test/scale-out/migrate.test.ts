@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
+import { readFileSync } from 'node:fs';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
 import { CLI } from '../helpers/process.js';
 import { scaleOutCluster } from '../helpers/scale-out.js';
@@ -11,6 +12,7 @@ import { ManualClock } from '../../src/clock.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { Statements } from '../../src/billing/statements.js';
 import { billingPeriod } from '../../src/domain/periods.js';
+import { startReceiver, until, verifyTollgateSignature } from '../helpers/webhook-receiver.js';
 
 // `tollgate migrate` as an operator runs it: an embedded server meters some
 // calls and events and is stopped; its data directory is copied into a
@@ -83,6 +85,11 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
     method: 'POST', headers: { authorization: `Bearer ${serviceToken}` }, body: events,
   });
   const usage = (url: string) => request(`${url}/v1/usage`, { headers: { 'x-api-key': customer.key } });
+  // An alert of the embedded store, delivered to an endpoint: both come along.
+  const hooks = await startReceiver();
+  const endpoint = await admin.post('/admin/webhooks', { url: hooks.url, group_ids: [customer.groupId] });
+  assert.equal(endpoint.status, 201);
+  assert.equal((await admin.put(`/admin/groups/${customer.groupId}/alert-settings`, { thresholds: [1], kinds: ['quota_threshold'] })).status, 200);
   const monthByApp = (url: string) => request(`${url}/v3/ocr-usage?group_by=app_id&timespan=month`, { headers: { 'x-api-key': customer.key } });
 
   for (const key of ['order-1', 'order-2', 'order-3']) {
@@ -95,6 +102,8 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const ingested = await ingest(embedded.url, events);
   assert.deepEqual(ingested.body, { accepted: EVENTS, duplicates: 0, rejected: [] });
   const units = 3 + events.reduce((sum, e) => sum + e.count, 0);
+  await until('the 1% alert delivered', async () => (await admin.get(`/admin/groups/${customer.groupId}/webhook-deliveries`)).body.items[0]?.status === 'delivered');
+  const [delivered] = (await admin.get(`/admin/groups/${customer.groupId}/webhook-deliveries`)).body.items;
 
   const usageBefore = await usage(embedded.url);
   assert.equal(usageBefore.status, 200);
@@ -133,12 +142,14 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   for (const [table, rows] of Object.entries({
     plans: 1, customer_groups: 1, apps: 1, api_keys: 1, service_tokens: 1,
     events: 3 + EVENTS, event_keys: EVENTS, check_replies: 3, statements: 2,
+    alert_settings: 1, alerts: 1, webhook_endpoints: 1, webhook_deliveries: 1, webhook_attempts: 1,
   })) {
     assert.match(out, new RegExp(`^  ${table} +${rows.toLocaleString('en-US')}$`, 'm'), `${table}: ${rows} in\n${out}`);
   }
   assert.match(out, /^  rollup_day +[1-9]/m);
   assert.match(out, new RegExp(`^verified: .*\\(1 group, ${units.toLocaleString('en-US')} units\\)`, 'm'));
   assert.match(out, /TOLLGATE_ADMIN_TOKEN/);
+  assert.match(out, new RegExp(`TOLLGATE_WEBHOOK_SECRET on every instance to the one in ${join(dataDir, 'webhook-secret')}`));
 
   const copied = await snapshot(cluster.postgres.url);
   assert.equal(copied.events, String(3 + EVENTS));
@@ -151,8 +162,20 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.deepEqual(await snapshot(cluster.postgres.url), copied);
 
   // ---- a scale-out server on the migrated database
-  const scaleOut = await cluster.spawn();
+  // With the embedded server's webhook secret, as the summary says: the endpoint keeps its signing secret.
+  const scaleOut = await cluster.spawn({ env: { TOLLGATE_WEBHOOK_SECRET: readFileSync(join(dataDir, 'webhook-secret'), 'utf8').trim() } });
   assert.match(scaleOut.output(), /Store: scale-out/);
+  const scaleOutAdmin = adminClient(scaleOut.url);
+  const log = (await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/webhook-deliveries`)).body.items;
+  assert.deepEqual(log, [delivered], 'the delivery log, attempts included');
+  assert.deepEqual((await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/alert-settings`)).body.thresholds, [1]);
+  const replayed = await scaleOutAdmin.post(`/admin/webhook-deliveries/${delivered.id}/replay`);
+  assert.equal(replayed.status, 201);
+  await until('the replay', () => hooks.received.length === 2);
+  const resentHook = hooks.received[1]!;
+  assert.equal(resentHook.body, hooks.received[0]!.body);
+  assert.ok(verifyTollgateSignature(endpoint.body.secret, resentHook.headers['tollgate-signature'] as string, resentHook.body), 'signed with the secret shown at creation');
+  await hooks.close();
 
   const usageAfter = await usage(scaleOut.url);
   assert.equal(usageAfter.status, 200, JSON.stringify(usageAfter.body));
@@ -161,7 +184,6 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.equal(monthAfter.status, 200);
   assert.deepEqual(monthAfter.body, monthBefore.body, 'the same usage records');
 
-  const scaleOutAdmin = adminClient(scaleOut.url);
   const planAfter = await scaleOutAdmin.get(`/admin/plans/${customer.planId}`);
   assert.deepEqual([planAfter.body.currency, planAfter.body.prices], ['EUR', prices], 'plan prices are copied');
   const statementAfter = await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/statements/${period}`);

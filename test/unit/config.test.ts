@@ -9,7 +9,7 @@ import { describeStore, redactUrl } from '../../src/store/open-store.js';
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const SCALE_OUT = { TOLLGATE_DATABASE_URL: 'postgres://tollgate:secret@db:5432/tollgate', TOLLGATE_REDIS_URL: 'redis://cache:6379', TOLLGATE_ADMIN_TOKEN: 'x'.repeat(20) };
+const SCALE_OUT = { TOLLGATE_DATABASE_URL: 'postgres://tollgate:secret@db:5432/tollgate', TOLLGATE_REDIS_URL: 'redis://cache:6379', TOLLGATE_ADMIN_TOKEN: 'x'.repeat(20), TOLLGATE_WEBHOOK_SECRET: 'w'.repeat(40) };
 
 describe('configuration sources', () => {
   test('defaults, then the config file, then the environment, then flags', () => {
@@ -75,6 +75,12 @@ describe('scale-out settings', () => {
     assert.throws(() => loadConfig({ TOLLGATE_LIMITS_MODE: 'relaxed' }), (e) => e instanceof ConfigError && /applies to scale-out mode/.test(e.message));
     assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'loose' }), (e) => e instanceof ConfigError && /TOLLGATE_LIMITS_MODE/.test(e.message));
     assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_SYNC_MS: '5' }), (e) => e instanceof ConfigError && /TOLLGATE_LIMITS_SYNC_MS/.test(e.message));
+  });
+
+  test('scale-out without a webhook secret is refused: webhook signatures must verify whichever instance sends them', () => {
+    const { TOLLGATE_WEBHOOK_SECRET: _, ...withoutSecret } = SCALE_OUT;
+    assert.throws(() => loadConfig(withoutSecret), (e) => e instanceof ConfigError && /needs TOLLGATE_WEBHOOK_SECRET/.test(e.message));
+    assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_WEBHOOK_SECRET: 'too-short' }), (e) => e instanceof ConfigError && /TOLLGATE_WEBHOOK_SECRET/.test(e.message));
   });
 
   test('URLs of the wrong kind are refused', () => {

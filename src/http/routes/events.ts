@@ -56,7 +56,7 @@ const IngestAnswer = Type.Object({
  * request is durable before the answer, and every event gets a verdict.
  */
 export function eventRoutes(app: TypedApp, services: Services): void {
-  const deps = { store: services.store, windowMs: services.config.idempotencyWindowDays * 86_400_000 };
+  const deps = { store: services.store, windowMs: services.config.idempotencyWindowDays * 86_400_000, alerts: services.alerts };
 
   // An NDJSON body is read as a stream, a chunk at a time, never held whole.
   app.addContentTypeParser('application/x-ndjson', (_request, payload, done) => done(null, payload));

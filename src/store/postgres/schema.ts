@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { ALERT_TABLES } from '../alert-rows.js';
 
 /**
  * The scale-out store's schema in PostgreSQL: the same model as the embedded
@@ -126,6 +127,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (group_id, period)
   );
   `,
+  // Usage alerts and the outbox of their webhook deliveries.
+  ALERT_TABLES,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

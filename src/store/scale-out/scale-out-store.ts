@@ -8,6 +8,7 @@ import { billingPeriod, type Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
+import { PgAlerts } from '../postgres/pg-alerts.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { PgStatements } from '../postgres/pg-statements.js';
@@ -109,6 +110,8 @@ export class ScaleOutStore implements Store {
   private readonly timers: NodeJS.Timeout[] = [];
   /** Relaxed mode's limiter; null in strict mode, where Redis decides every call. */
   private readonly relaxed: RelaxedLimits | null;
+  /** Alerts and the webhook outbox, in PostgreSQL. */
+  readonly alerts: PgAlerts;
   private closed = false;
 
   private constructor(
@@ -124,6 +127,7 @@ export class ScaleOutStore implements Store {
   ) {
     // Several batches at once: each is its own transaction on its own connection, and their order does not matter.
     this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4, options.commitObserver);
+    this.alerts = new PgAlerts(pool);
     this.spool = new Spool(join(options.dataDir, 'spool'));
     const limits = options.limits ?? { mode: 'strict' };
     this.relaxed = limits.mode === 'strict' ? null : new RelaxedLimits({

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { ALERT_TABLES } from '../alert-rows.js';
 
 /**
  * Versioned migrations, applied in order at open inside one transaction each;
@@ -122,6 +123,8 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (group_id, period)
   ) WITHOUT ROWID;
   `,
+  // Usage alerts and the outbox of their webhook deliveries.
+  ALERT_TABLES,
 ];
 
 export function migrate(db: Database): void {

@@ -17,6 +17,7 @@ import { openDatabase } from './database.js';
 import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
+import { SqliteAlerts } from './sqlite-alerts.js';
 import { WriterClient } from './writer-client.js';
 import { DUPLICATE, type PendingWrite } from './writer-protocol.js';
 
@@ -60,6 +61,8 @@ export class SqliteStore implements Store {
   private readonly appCache = new Map<string, App | null>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly stmt: ReturnType<typeof prepare>;
+  /** Alerts and the webhook outbox, in the same SQLite file. */
+  readonly alerts: SqliteAlerts;
   private closed = false;
 
   constructor(private readonly options: SqliteStoreOptions) {
@@ -70,6 +73,7 @@ export class SqliteStore implements Store {
       this.db = openDatabase(this.path);
       migrate(this.db);
       this.stmt = prepare(this.db);
+      this.alerts = new SqliteAlerts(this.db);
       new RollupWriter(this.db).recover();
       this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
       // The writer thread commits messages in order, so a second batch can wait there while the first is fsynced.

@@ -1,0 +1,209 @@
+import type { Clock } from '../clock.js';
+import { billingPeriod, type Span } from '../domain/periods.js';
+import { newSortableId } from '../domain/secrets.js';
+import type { Key } from '../domain/types.js';
+import type { IngestEvent, Store } from '../store/store.js';
+import type { AlertLog } from './alerts.js';
+import { defaultAlertSettings, type Alert, type AlertKind, type AlertSettings } from './model.js';
+
+/** What a metering decision tells the alerts: enough to see a threshold crossed without asking the store. */
+export interface UsageObservation {
+  now: number;
+  groupId: string;
+  appId: string;
+  keyId: string | null;
+  period: Span;
+  /** Units used in the period, after the decision; null when the decision says nothing of the quota (the usage endpoints). */
+  groupUsed: number | null;
+  appUsed: number | null;
+  /** -1: unlimited. */
+  groupQuota: number;
+  appQuota: number;
+  /** Which per-minute limit refused the call, or null. */
+  rateLimited: { scope: 'group' | 'app'; limit: number } | null;
+}
+
+/** Whoever wants to hear about every metering decision (the check path calls it synchronously: it must be cheap). */
+export interface UsageObserver {
+  observe(observation: UsageObservation): void;
+}
+
+/** A group's settings are read again after this long, so a change made through another instance arrives. */
+const SETTINGS_TTL_MS = 30_000;
+/** Alerts remembered in memory; past this the memory is dropped and the store's unique key does the remembering. */
+const MEMORY_LIMIT = 100_000;
+/** Keys looked at per scan. */
+const SCAN_LIMIT = 10_000;
+
+export interface AlertWatchOptions {
+  store: Store;
+  clock: Clock;
+  log: AlertLog;
+  /** How long before a key expires its alert fires. */
+  keyExpiryNoticeMs: number;
+  /** Called when an alert was recorded with deliveries to make. */
+  onDeliveries(): void;
+}
+
+/**
+ * Sees alerts coming: after each metering decision, an in-memory comparison
+ * of the usage against the group's thresholds (no store call, nothing
+ * awaited); a threshold newly crossed is recorded in the store afterwards,
+ * off the reply path. Memory only spares the store repeated inserts: the
+ * store's unique key is what keeps an alert to once per threshold and
+ * period, across restarts and instances.
+ */
+export class AlertWatch implements UsageObserver {
+  private readonly settings = new Map<string, { value: AlertSettings; readAt: number }>();
+  private readonly reading = new Map<string, Promise<AlertSettings>>();
+  /** Alerts recorded (or being recorded) by this process, by their unique key. */
+  private readonly raised = new Set<string>();
+  private readonly recording = new Set<Promise<void>>();
+
+  constructor(private readonly options: AlertWatchOptions) {}
+
+  observe(o: UsageObservation): void {
+    const cached = this.settings.get(o.groupId);
+    if (cached === undefined || o.now - cached.readAt > SETTINGS_TTL_MS) {
+      // Decided on the settings once read; meanwhile the caller has its answer.
+      this.track(this.settingsOf(o.groupId).then((settings) => this.evaluate(o, settings)));
+      return;
+    }
+    this.evaluate(o, cached.value);
+  }
+
+  /** Ingested usage: the group's and app's totals are read from the store, after the ingest has answered. */
+  observeIngest(events: readonly IngestEvent[]): void {
+    const pairs = new Map<string, IngestEvent>();
+    for (const e of events) pairs.set(`${e.groupId}\u0000${e.appId}`, e);
+    for (const e of pairs.values()) this.track(this.observeTotals(e.groupId, e.appId));
+  }
+
+  /** A group's settings changed through this instance: use them from the next decision on. */
+  settingsChanged(settings: AlertSettings): void {
+    this.settings.set(settings.groupId, { value: settings, readAt: this.options.clock.now() });
+  }
+
+  /** Raises a `key_expiring` alert for each key expiring within the notice period. */
+  async scanExpiringKeys(): Promise<void> {
+    const now = this.options.clock.now();
+    const keys = await this.options.store.alerts.findExpiringKeys(now, now + this.options.keyExpiryNoticeMs, SCAN_LIMIT);
+    for (const key of keys) {
+      const settings = await this.settingsOf(key.groupId);
+      if (settings.kinds.includes('key_expiring')) this.raise(keyExpiring(key, now, this.options.keyExpiryNoticeMs));
+    }
+  }
+
+  /** Waits for the alerts being recorded (at shutdown, before the store closes). */
+  async drain(): Promise<void> {
+    while (this.recording.size > 0) await Promise.allSettled([...this.recording]);
+  }
+
+  private evaluate(o: UsageObservation, settings: AlertSettings): void {
+    if (settings.kinds.includes('quota_threshold')) {
+      this.thresholds(o, settings, 'group', o.groupUsed, o.groupQuota);
+      this.thresholds(o, settings, 'app', o.appUsed, o.appQuota);
+    }
+    if (o.rateLimited !== null && settings.kinds.includes('rate_limit_hit')) {
+      this.raise({
+        kind: 'rate_limit_hit', groupId: o.groupId, subject: '', threshold: 0, periodStart: o.period.start, now: o.now,
+        data: { scope: o.rateLimited.scope, app_id: o.appId, key_id: o.keyId, rate_limit_per_minute: o.rateLimited.limit, period: periodJson(o.period) },
+      });
+    }
+  }
+
+  private thresholds(o: UsageObservation, settings: AlertSettings, scope: 'group' | 'app', used: number | null, quota: number): void {
+    if (used === null || quota <= 0) return;
+    for (const threshold of settings.thresholds) {
+      // Integer arithmetic: 80% of 1,000 is reached at exactly 800.
+      if (used * 100 < threshold * quota) break;
+      this.raise({
+        kind: 'quota_threshold', groupId: o.groupId, subject: scope === 'group' ? '' : o.appId, threshold, periodStart: o.period.start, now: o.now,
+        data: {
+          scope, app_id: scope === 'group' ? null : o.appId, threshold_percent: threshold, monthly_used: used, monthly_quota: quota,
+          period: periodJson(o.period),
+        },
+      });
+    }
+  }
+
+  /** Records the alert in the background, unless this process did already. */
+  private raise(spec: AlertSpec): void {
+    const unique = [spec.groupId, spec.kind, spec.subject, spec.threshold, spec.periodStart].join('\u0000');
+    if (this.raised.has(unique)) return;
+    if (this.raised.size >= MEMORY_LIMIT) this.raised.clear();
+    this.raised.add(unique);
+    const id = newSortableId('alt', spec.now);
+    const body = JSON.stringify({ id, type: spec.kind, created_at: new Date(spec.now).toISOString(), group_id: spec.groupId, data: spec.data });
+    const alert: Alert = { id, groupId: spec.groupId, kind: spec.kind, subject: spec.subject, threshold: spec.threshold, periodStart: spec.periodStart, createdAt: spec.now, body };
+    // setImmediate: the embedded store writes synchronously, and the answer that raised the alert goes out first.
+    this.track(new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.options.store.alerts.recordAlert(alert))
+      .then(({ deliveries }) => {
+        if (deliveries > 0) this.options.onDeliveries();
+      }, (error: unknown) => {
+        // Forgotten, so that the next decision past the threshold tries again.
+        this.raised.delete(unique);
+        this.options.log.warn({ err: error, group: spec.groupId, kind: spec.kind }, 'alerts: cannot record an alert');
+      }));
+  }
+
+  private async observeTotals(groupId: string, appId: string): Promise<void> {
+    const { store, clock } = this.options;
+    const [group, app] = await Promise.all([store.getGroup(groupId), store.getApp(appId)]);
+    const plan = group === null ? null : await store.getPlan(group.planId);
+    if (plan === null || app === null) return;
+    const now = clock.now();
+    const period = billingPeriod(now, plan.timeZone);
+    const { groupUsed, appUsed } = await store.periodUsage(groupId, appId, period);
+    this.observe({
+      now, groupId, appId, keyId: null, period, groupUsed, appUsed, groupQuota: plan.monthlyQuota, appQuota: app.monthlyQuota ?? -1, rateLimited: null,
+    });
+  }
+
+  private settingsOf(groupId: string): Promise<AlertSettings> {
+    let reading = this.reading.get(groupId);
+    if (reading === undefined) {
+      reading = this.options.store.alerts.getAlertSettings(groupId)
+        .then((own) => {
+          const value = own ?? defaultAlertSettings(groupId);
+          this.settings.set(groupId, { value, readAt: this.options.clock.now() });
+          return value;
+        })
+        .finally(() => this.reading.delete(groupId));
+      this.reading.set(groupId, reading);
+    }
+    return reading;
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked: Promise<void> = work
+      .catch((error: unknown) => this.options.log.warn({ err: error }, 'alerts: cannot evaluate usage'))
+      .finally(() => this.recording.delete(tracked));
+    this.recording.add(tracked);
+  }
+}
+
+interface AlertSpec {
+  kind: AlertKind;
+  groupId: string;
+  subject: string;
+  threshold: number;
+  periodStart: number;
+  now: number;
+  data: Record<string, unknown>;
+}
+
+function keyExpiring(key: Key, now: number, noticeMs: number): AlertSpec {
+  return {
+    kind: 'key_expiring', groupId: key.groupId, subject: key.id, threshold: 0, periodStart: key.expiresAt!, now,
+    data: {
+      key_id: key.id, app_id: key.appId, name: key.name, hint: key.hint, expires_at: new Date(key.expiresAt!).toISOString(),
+      notice_days: Math.round(noticeMs / 86_400_000),
+    },
+  };
+}
+
+function periodJson(period: Span): { from_date: string; to_date: string } {
+  return { from_date: new Date(period.start).toISOString(), to_date: new Date(period.end).toISOString() };
+}

@@ -1,0 +1,90 @@
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { IngestEvent, Store } from '../store/store.js';
+import { AlertWatch, type UsageObservation, type UsageObserver } from './alert-watch.js';
+import { WebhookDeliverer } from './deliverer.js';
+import { endpointSigningSecret } from './signing.js';
+
+/** The few log calls alerts make; the HTTP server's logger once it exists. */
+export interface AlertLog {
+  debug(context: object, message: string): void;
+  info(context: object, message: string): void;
+  warn(context: object, message: string): void;
+}
+
+const SILENT: AlertLog = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+
+export interface AlertsOptions {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  /** The server secret endpoints' signing secrets are derived from (src/alerts/signing.ts). */
+  serverSecret: string;
+}
+
+/**
+ * Usage alerts, assembled: the watch that raises them from metering
+ * decisions, ingested usage and a periodic scan of expiring keys, and the
+ * deliverer that sends them to the webhook endpoints.
+ */
+export class Alerts implements UsageObserver {
+  private readonly watch: AlertWatch;
+  private readonly deliverer: WebhookDeliverer;
+  private log: AlertLog = SILENT;
+  private scanner: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: AlertsOptions) {
+    const { config, store, clock } = options;
+    const log: AlertLog = {
+      debug: (context, message) => this.log.debug(context, message),
+      info: (context, message) => this.log.info(context, message),
+      warn: (context, message) => this.log.warn(context, message),
+    };
+    this.deliverer = new WebhookDeliverer({
+      store: store.alerts, clock, log, timeoutMs: config.webhookTimeoutMs, retryBaseMs: config.webhookRetryBaseMs,
+      signingSecret: (endpointId) => this.signingSecret(endpointId),
+    });
+    this.watch = new AlertWatch({
+      store, clock, log, keyExpiryNoticeMs: config.keyExpiryNoticeDays * 86_400_000, onDeliveries: () => this.deliverer.kick(),
+    });
+  }
+
+  /** Starts delivering and scanning keys, logging to `log`. */
+  start(log: AlertLog): void {
+    this.log = log;
+    this.deliverer.start();
+    const scan = () => void this.watch.scanExpiringKeys().catch((error: unknown) => this.log.warn({ err: error }, 'alerts: cannot scan for expiring keys'));
+    this.scanner = setInterval(scan, this.options.config.alertScanMs);
+    this.scanner.unref();
+    scan();
+  }
+
+  observe(observation: UsageObservation): void {
+    this.watch.observe(observation);
+  }
+
+  observeIngest(events: readonly IngestEvent[]): void {
+    this.watch.observeIngest(events);
+  }
+
+  /** The alert settings of a group changed through this instance. */
+  get settings(): Pick<AlertWatch, 'settingsChanged'> {
+    return this.watch;
+  }
+
+  /** A new delivery (a replay) is due now. */
+  deliverNow(): void {
+    this.deliverer.kick();
+  }
+
+  signingSecret(endpointId: string): string {
+    return endpointSigningSecret(this.options.serverSecret, endpointId);
+  }
+
+  /** Records the alerts still being raised and stops delivering; call before the store closes. */
+  async stop(): Promise<void> {
+    if (this.scanner !== null) clearInterval(this.scanner);
+    await this.watch.drain();
+    await this.deliverer.stop();
+  }
+}

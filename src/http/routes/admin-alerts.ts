@@ -1,0 +1,209 @@
+import { Type, type Static } from 'typebox';
+import { ALERT_KINDS, defaultAlertSettings, type AlertKind, type AlertSettings, type WebhookDelivery, type WebhookEndpoint } from '../../alerts/model.js';
+import { newId } from '../../domain/secrets.js';
+import { ApiError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { errors, Id, NullableTimestamp, page, PageQuery, pageRequest, Timestamp } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+
+const GroupParams = Type.Object({ group_id: Type.String() });
+const Kind = Type.Enum([...ALERT_KINDS]);
+
+const AlertSettingsSchema = Type.Object({
+  group_id: Type.String(),
+  thresholds: Type.Array(Type.Integer(), { description: 'Percentages of the monthly quota, ascending.' }),
+  kinds: Type.Array(Kind, { description: 'The kinds of alert that fire for this group.' }),
+  defaults: Type.Boolean({ description: 'True while the group has set nothing and the defaults apply.' }),
+  updated_at: NullableTimestamp,
+}, { $id: 'AlertSettings' });
+
+const WebhookEndpointSchema = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  group_ids: Type.Union([Type.Array(Type.String()), Type.Null()], { description: "Only these groups' alerts are sent; null: every group's." }),
+  description: Type.String(),
+  created_at: Timestamp,
+  deleted_at: Type.Union([Timestamp, Type.Null()], { description: 'When it was deleted; nothing is sent to it since.' }),
+}, { $id: 'WebhookEndpoint' });
+
+const WebhookDeliverySchema = Type.Object({
+  id: Type.String(),
+  alert_id: Type.String(),
+  endpoint_id: Type.String(),
+  group_id: Type.String(),
+  type: Kind,
+  url: Type.String(),
+  status: Type.Enum(['pending', 'delivered', 'failed'], { description: 'pending until a 2xx answer (delivered) or 24 hours of failed attempts (failed).' }),
+  created_at: Timestamp,
+  next_attempt_at: Type.Union([Timestamp, Type.Null()]),
+  replay_of: Type.Union([Type.String(), Type.Null()], { description: 'The delivery this one replays.' }),
+  event: Type.Object({
+    id: Type.String(),
+    type: Kind,
+    created_at: Timestamp,
+    group_id: Type.String(),
+    data: Type.Object({}, { additionalProperties: true }),
+  }, { description: 'The body sent, parsed.' }),
+  attempts: Type.Array(Type.Object({
+    at: Timestamp,
+    duration_ms: Type.Integer(),
+    status_code: Type.Union([Type.Integer(), Type.Null()], { description: "The receiver's HTTP status; null when it did not answer." }),
+    error: Type.Union([Type.String(), Type.Null()]),
+  })),
+}, { $id: 'WebhookDelivery' });
+
+export const ALERT_SCHEMAS = [AlertSettingsSchema, WebhookEndpointSchema, WebhookDeliverySchema];
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+function settingsJson(s: AlertSettings, defaults: boolean): Static<typeof AlertSettingsSchema> {
+  return { group_id: s.groupId, thresholds: s.thresholds, kinds: s.kinds, defaults, updated_at: defaults ? null : iso(s.updatedAt) };
+}
+
+function endpointJson(e: WebhookEndpoint): Static<typeof WebhookEndpointSchema> {
+  return { id: e.id, url: e.url, group_ids: e.groupIds, description: e.description, created_at: iso(e.createdAt), deleted_at: isoOrNull(e.disabledAt) };
+}
+
+function deliveryJson(d: WebhookDelivery): Static<typeof WebhookDeliverySchema> {
+  return {
+    id: d.id, alert_id: d.alertId, endpoint_id: d.endpointId, group_id: d.groupId, type: d.kind, url: d.url, status: d.status,
+    created_at: iso(d.createdAt), next_attempt_at: isoOrNull(d.nextAttemptAt), replay_of: d.replayOf,
+    event: JSON.parse(d.body) as Static<typeof WebhookDeliverySchema>['event'],
+    attempts: d.attempts.map((a) => ({ at: iso(a.at), duration_ms: a.durationMs, status_code: a.statusCode, error: a.error })),
+  };
+}
+
+/** An http or https URL, or a 400 that says what is wrong with it. */
+function webhookUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ApiError('invalid_request', 'body field "url" must be an absolute URL such as https://example.com/hooks/tollgate.');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ApiError('invalid_request', `body field "url" must be an http or https URL, not ${url.protocol.replace(/:$/, '')}.`);
+  }
+  return url.toString();
+}
+
+/** Usage alerts: per-group settings, the webhook endpoints they are sent to, and the log of deliveries. */
+export function adminAlertRoutes(app: TypedApp, services: Services): void {
+  const { store, clock, alerts } = services;
+
+  app.get('/admin/groups/:group_id/alert-settings', {
+    schema: {
+      tags: ['alerts'], summary: "A group's alert settings (the defaults until it sets its own)", params: GroupParams,
+      response: { 200: Type.Ref('AlertSettings'), ...errors(401, 404) },
+    },
+  }, async (request) => {
+    const own = await store.alerts.getAlertSettings(request.params.group_id);
+    return own === null ? settingsJson(defaultAlertSettings(request.params.group_id), true) : settingsJson(own, false);
+  });
+
+  app.put('/admin/groups/:group_id/alert-settings', {
+    schema: {
+      tags: ['alerts'], summary: "Set a group's alert thresholds and the kinds of alert that fire", params: GroupParams,
+      body: Type.Object({
+        thresholds: Type.Array(Type.Integer({ minimum: 1, maximum: 1000 }), {
+          maxItems: 20, description: 'Percentages of the monthly quota (1 to 1000; above 100 for usage past the quota, e.g. ingested).',
+        }),
+        kinds: Type.Array(Kind, { description: 'The kinds that fire; [] turns alerts off for the group.' }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Ref('AlertSettings'), ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    const thresholds = [...new Set(request.body.thresholds)].sort((a, b) => a - b);
+    const kinds = ALERT_KINDS.filter((k) => request.body.kinds.includes(k));
+    const saved = await store.alerts.putAlertSettings({ groupId: request.params.group_id, thresholds, kinds: kinds as AlertKind[], updatedAt: clock.now() });
+    alerts.settings.settingsChanged(saved);
+    return settingsJson(saved, false);
+  });
+
+  app.post('/admin/webhooks', {
+    schema: {
+      tags: ['alerts'], summary: 'Create a webhook endpoint (its signing secret is in this answer only)',
+      body: Type.Object({
+        url: Type.String({ minLength: 1, maxLength: 2048, description: 'Where alerts are POSTed: http or https.' }),
+        group_ids: Type.Optional(Type.Array(Id('A group id.'), { minItems: 1, maxItems: 1000, description: "Send only these groups' alerts; default: every group's." })),
+        description: Type.Optional(Type.String({ maxLength: 200 })),
+      }, { additionalProperties: false }),
+      response: {
+        201: Type.Intersect([WebhookEndpointSchema, Type.Object({
+          secret: Type.String({ description: 'The signing secret of the Tollgate-Signature header. Store it now: it is not shown again.' }),
+        })]),
+        ...errors(400, 401, 404),
+      },
+    },
+  }, async (request, reply) => {
+    const url = webhookUrl(request.body.url);
+    const groupIds = request.body.group_ids === undefined ? null : [...new Set(request.body.group_ids)];
+    for (const id of groupIds ?? []) {
+      if ((await store.getGroup(id)) === null) throw new ApiError('not_found', `No group with id "${id}".`);
+    }
+    const endpoint = await store.alerts.createWebhookEndpoint({
+      id: newId('whe'), url, groupIds, description: request.body.description ?? '', createdAt: clock.now(),
+    });
+    return reply.code(201).send({ ...endpointJson(endpoint), secret: alerts.signingSecret(endpoint.id) });
+  });
+
+  app.get('/admin/webhooks', {
+    schema: { tags: ['alerts'], summary: 'List webhook endpoints (never their secrets)', querystring: PageQuery, response: { 200: page(Type.Ref('WebhookEndpoint')), ...errors(400, 401) } },
+  }, async (request) => {
+    const result = await store.alerts.listWebhookEndpoints(pageRequest(request.query));
+    return { items: result.items.map(endpointJson), next: result.next };
+  });
+
+  app.get('/admin/webhooks/:webhook_id', {
+    schema: {
+      tags: ['alerts'], summary: 'Show a webhook endpoint', params: Type.Object({ webhook_id: Type.String() }),
+      response: { 200: Type.Ref('WebhookEndpoint'), ...errors(401, 404) },
+    },
+  }, async (request) => {
+    const endpoint = await store.alerts.getWebhookEndpoint(request.params.webhook_id);
+    if (endpoint === null) throw new ApiError('not_found', `No webhook endpoint with id "${request.params.webhook_id}".`);
+    return endpointJson(endpoint);
+  });
+
+  app.delete('/admin/webhooks/:webhook_id', {
+    schema: {
+      tags: ['alerts'], summary: 'Delete a webhook endpoint: nothing more is sent to it, its pending deliveries fail',
+      params: Type.Object({ webhook_id: Type.String() }), response: { 200: Type.Ref('WebhookEndpoint'), ...errors(401, 404) },
+    },
+  }, async (request) => endpointJson(await store.alerts.disableWebhookEndpoint(request.params.webhook_id, clock.now())));
+
+  app.get('/admin/groups/:group_id/webhook-deliveries', {
+    schema: {
+      tags: ['alerts'], summary: "A group's webhook deliveries with their attempts, newest first", params: GroupParams, querystring: PageQuery,
+      response: { 200: page(Type.Ref('WebhookDelivery')), ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    if ((await store.getGroup(request.params.group_id)) === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
+    const result = await store.alerts.listDeliveries(request.params.group_id, pageRequest(request.query));
+    return { items: result.items.map(deliveryJson), next: result.next };
+  });
+
+  app.get('/admin/webhook-deliveries/:delivery_id', {
+    schema: {
+      tags: ['alerts'], summary: 'Show a webhook delivery with its attempts', params: Type.Object({ delivery_id: Type.String() }),
+      response: { 200: Type.Ref('WebhookDelivery'), ...errors(401, 404) },
+    },
+  }, async (request) => {
+    const delivery = await store.alerts.getDelivery(request.params.delivery_id);
+    if (delivery === null) throw new ApiError('not_found', `No webhook delivery with id "${request.params.delivery_id}".`);
+    return deliveryJson(delivery);
+  });
+
+  app.post('/admin/webhook-deliveries/:delivery_id/replay', {
+    schema: {
+      tags: ['alerts'], summary: 'Send a delivery again: a new delivery of the same alert to the same endpoint, due now',
+      params: Type.Object({ delivery_id: Type.String() }),
+      response: { 201: Type.Ref('WebhookDelivery'), ...errors(401, 404, 409) },
+    },
+  }, async (request, reply) => {
+    const replay = await store.alerts.replayDelivery(request.params.delivery_id, clock.now());
+    alerts.deliverNow();
+    return reply.code(201).send(deliveryJson(replay));
+  });
+}

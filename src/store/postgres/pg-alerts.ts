@@ -1,0 +1,166 @@
+import type { Pool, PoolClient } from 'pg';
+import type {
+  Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
+} from '../../alerts/model.js';
+import { newSortableId } from '../../domain/secrets.js';
+import type { Key } from '../../domain/types.js';
+import { ConflictError, NotFoundError } from '../../errors.js';
+import {
+  alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, endpointTakes, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
+} from '../alert-rows.js';
+import { mapKey } from '../catalog-rows.js';
+import type { AlertStore, Page, PageRequest } from '../store.js';
+
+const INSERT_DELIVERY = `INSERT INTO webhook_deliveries (id, alert_id, endpoint_id, group_id, status, attempt_count, next_attempt_at, replay_of, created_at)
+  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $5)`;
+
+/**
+ * The scale-out store's alerts and webhook outbox in PostgreSQL, shared by
+ * every instance: an alert is recorded once whichever instances raise it
+ * (the unique key), and a delivery is claimed by one instance at a time
+ * (FOR UPDATE SKIP LOCKED, then a lease for the length of the attempt).
+ */
+export class PgAlerts implements AlertStore {
+  constructor(private readonly pool: Pool) {}
+
+  async getAlertSettings(groupId: string): Promise<AlertSettings | null> {
+    const { rows } = await this.pool.query(`SELECT g.id, s.* FROM customer_groups g LEFT JOIN alert_settings s ON s.group_id = g.id
+      WHERE g.id = $1`, [groupId]);
+    if (rows.length === 0) throw new NotFoundError(`No group with id "${groupId}".`);
+    return rows[0].group_id === null ? null : mapAlertSettings(rows[0]);
+  }
+
+  async putAlertSettings(settings: AlertSettings): Promise<AlertSettings> {
+    try {
+      const { rows } = await this.pool.query(`INSERT INTO alert_settings (group_id, thresholds, kinds, updated_at) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (group_id) DO UPDATE SET thresholds = excluded.thresholds, kinds = excluded.kinds, updated_at = excluded.updated_at
+        RETURNING *`, [settings.groupId, JSON.stringify(settings.thresholds), JSON.stringify(settings.kinds), settings.updatedAt]);
+      return mapAlertSettings(rows[0])!;
+    } catch (error) {
+      if ((error as { code?: string }).code === '23503') throw new NotFoundError(`No group with id "${settings.groupId}".`);
+      throw error;
+    }
+  }
+
+  async recordAlert(alert: Alert): Promise<{ recorded: boolean; deliveries: number }> {
+    return this.transaction(async (client) => {
+      // A concurrent insert of the same alert waits here for this one's transaction, then inserts nothing.
+      const inserted = await client.query(`INSERT INTO alerts (id, group_id, kind, subject, threshold, period_start, created_at, body)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`, alertValues(alert));
+      if (inserted.rowCount === 0) return { recorded: false, deliveries: 0 };
+      // FOR SHARE: an endpoint being deleted now waits, and then fails the deliveries made here too.
+      const { rows } = await client.query('SELECT * FROM webhook_endpoints WHERE disabled_at IS NULL FOR SHARE');
+      const endpoints = rows.map((r) => mapEndpoint(r)!).filter((e) => endpointTakes(e, alert.groupId));
+      for (const endpoint of endpoints) {
+        await client.query(INSERT_DELIVERY, [newSortableId('dlv', alert.createdAt), alert.id, endpoint.id, alert.groupId, alert.createdAt, null]);
+      }
+      return { recorded: true, deliveries: endpoints.length };
+    });
+  }
+
+  async createWebhookEndpoint(endpoint: NewWebhookEndpoint): Promise<WebhookEndpoint> {
+    try {
+      const { rows } = await this.pool.query('INSERT INTO webhook_endpoints (id, url, group_ids, description, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+        [endpoint.id, endpoint.url, endpoint.groupIds === null ? null : JSON.stringify(endpoint.groupIds), endpoint.description, endpoint.createdAt]);
+      return mapEndpoint(rows[0])!;
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') throw new ConflictError(`A webhook endpoint with id "${endpoint.id}" already exists.`);
+      throw error;
+    }
+  }
+
+  async getWebhookEndpoint(id: string): Promise<WebhookEndpoint | null> {
+    const { rows } = await this.pool.query('SELECT * FROM webhook_endpoints WHERE id = $1', [id]);
+    return mapEndpoint(rows[0]);
+  }
+
+  async listWebhookEndpoints(page: PageRequest): Promise<Page<WebhookEndpoint>> {
+    const { rows } = await this.pool.query('SELECT * FROM webhook_endpoints WHERE id > $1 COLLATE "C" ORDER BY id COLLATE "C" LIMIT $2',
+      [page.after ?? '', page.limit + 1]);
+    return pageOf(rows.map((r) => mapEndpoint(r)!), page.limit);
+  }
+
+  async disableWebhookEndpoint(id: string, now: number): Promise<WebhookEndpoint> {
+    return this.transaction(async (client) => {
+      const { rows } = await client.query('UPDATE webhook_endpoints SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1 RETURNING *', [id, now]);
+      if (rows.length === 0) throw new NotFoundError(`No webhook endpoint with id "${id}".`);
+      await client.query(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL
+        WHERE endpoint_id = $1 AND status = 'pending'`, [id]);
+      return mapEndpoint(rows[0])!;
+    });
+  }
+
+  async claimDeliveries(now: number, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    // Rows another instance is claiming are skipped, not waited for; once it commits, their lease keeps them out.
+    const { rows } = await this.pool.query(`WITH due AS (
+        SELECT id FROM webhook_deliveries
+        WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+        ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+      UPDATE webhook_deliveries d SET lease_until = $3 FROM due, alerts a, webhook_endpoints e
+      WHERE d.id = due.id AND a.id = d.alert_id AND e.id = d.endpoint_id
+      RETURNING d.id, d.endpoint_id, d.created_at, d.attempt_count, a.body, e.url`, [now, limit, leaseUntil]);
+    return rows
+      .map((r) => ({ id: r.id, url: r.url, endpointId: r.endpoint_id, body: r.body, createdAt: Number(r.created_at), attempts: Number(r.attempt_count) }))
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async finishAttempt(deliveryId: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<void> {
+    const { rowCount } = await this.pool.query(`WITH d AS (
+        UPDATE webhook_deliveries SET attempt_count = attempt_count + 1, status = $2, next_attempt_at = $3, lease_until = NULL
+        WHERE id = $1 RETURNING id, attempt_count)
+      INSERT INTO webhook_attempts (delivery_id, n, at, duration_ms, status_code, error) SELECT id, attempt_count, $4, $5, $6, $7 FROM d`,
+    [deliveryId, next.status, next.status === 'pending' ? next.nextAttemptAt : null, attempt.at, attempt.durationMs, attempt.statusCode, attempt.error]);
+    if (rowCount === 0) throw new NotFoundError(`No webhook delivery with id "${deliveryId}".`);
+  }
+
+  async listDeliveries(groupId: string, page: PageRequest): Promise<Page<WebhookDelivery>> {
+    const { rows } = await this.pool.query(`SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_FROM}
+      WHERE d.group_id = $1 AND ($2 = '' OR d.id < $2 COLLATE "C") ORDER BY d.id COLLATE "C" DESC LIMIT $3`, [groupId, page.after ?? '', page.limit + 1]);
+    return pageOf(await this.withAttempts(rows), page.limit);
+  }
+
+  async getDelivery(id: string): Promise<WebhookDelivery | null> {
+    const { rows } = await this.pool.query(`SELECT ${DELIVERY_COLUMNS} FROM ${DELIVERY_FROM} WHERE d.id = $1`, [id]);
+    return rows.length === 0 ? null : (await this.withAttempts(rows))[0]!;
+  }
+
+  async replayDelivery(id: string, now: number): Promise<WebhookDelivery> {
+    const original = await this.getDelivery(id);
+    if (original === null) throw new NotFoundError(`No webhook delivery with id "${id}".`);
+    const endpoint = (await this.getWebhookEndpoint(original.endpointId))!;
+    if (endpoint.disabledAt !== null) throw new ConflictError(`Webhook endpoint "${endpoint.id}" was deleted: its deliveries cannot be replayed.`);
+    const replay = newSortableId('dlv', now);
+    await this.pool.query(INSERT_DELIVERY, [replay, original.alertId, original.endpointId, original.groupId, now, id]);
+    return (await this.getDelivery(replay))!;
+  }
+
+  async findExpiringKeys(from: number, to: number, limit: number): Promise<Key[]> {
+    const { rows } = await this.pool.query(`SELECT k.id, k.app_id, a.group_id, k.name, k.hint, k.created_at, k.expires_at, k.revoked_at
+      FROM api_keys k JOIN apps a ON a.id = k.app_id
+      WHERE k.expires_at > $1 AND k.expires_at <= $2 AND k.revoked_at IS NULL ORDER BY k.expires_at, k.id COLLATE "C" LIMIT $3`, [from, to, limit]);
+    return rows.map((r) => mapKey(r)!);
+  }
+
+  private async withAttempts(rows: Array<Record<string, unknown>>): Promise<WebhookDelivery[]> {
+    if (rows.length === 0) return [];
+    const { rows: attempts } = await this.pool.query('SELECT * FROM webhook_attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, n',
+      [rows.map((r) => r.id)]);
+    const byDelivery = attemptsByDelivery(attempts);
+    return rows.map((r) => mapDelivery(r, byDelivery.get(r.id as string) ?? []));
+  }
+
+  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
