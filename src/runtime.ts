@@ -65,7 +65,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const metrics = new Metrics({ processDefaults: true });
   const store = await openStore(config, clock, metrics.commitObserver);
   metrics.watchBacklog(() => store.backlog());
-  const alerts = new Alerts({ config, store, clock, serverSecret: webhookSecret.value });
+  const alerts = new Alerts({ config, store, clock, serverSecret: webhookSecret.value, onDeliveryOutcome: metrics.webhookDelivery });
   const services: Services = {
     config, clock, store, metrics, alerts, adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
   };

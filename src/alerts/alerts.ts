@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { IngestEvent, Store } from '../store/store.js';
 import { AlertWatch, type UsageObservation, type UsageObserver } from './alert-watch.js';
-import { WebhookDeliverer } from './deliverer.js';
+import { WebhookDeliverer, type DeliveryOutcome } from './deliverer.js';
 import { endpointSigningSecret } from './signing.js';
 
 /** The few log calls alerts make; the HTTP server's logger once it exists. */
@@ -20,6 +20,8 @@ export interface AlertsOptions {
   clock: Clock;
   /** The server secret endpoints' signing secrets are derived from (src/alerts/signing.ts). */
   serverSecret: string;
+  /** Told each delivery attempt's outcome. */
+  onDeliveryOutcome?: (outcome: DeliveryOutcome) => void;
 }
 
 /**
@@ -43,6 +45,7 @@ export class Alerts implements UsageObserver {
     this.deliverer = new WebhookDeliverer({
       store: store.alerts, clock, log, timeoutMs: config.webhookTimeoutMs, retryBaseMs: config.webhookRetryBaseMs,
       signingSecret: (endpointId) => this.signingSecret(endpointId),
+      ...(options.onDeliveryOutcome === undefined ? {} : { onOutcome: options.onDeliveryOutcome }),
     });
     this.watch = new AlertWatch({
       store, clock, log, keyExpiryNoticeMs: config.keyExpiryNoticeDays * 86_400_000, onDeliveries: () => this.deliverer.kick(),

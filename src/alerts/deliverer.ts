@@ -25,7 +25,12 @@ export interface DelivererOptions {
   timeoutMs: number;
   retryBaseMs: number;
   log: AlertLog;
+  /** Told each attempt's outcome (metrics). */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
 }
+
+/** What became of one attempt: delivered, to be tried again, or given up on. */
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed';
 
 /**
  * Sends the outbox's deliveries, in the background: claims those due
@@ -137,6 +142,7 @@ export class WebhookDeliverer {
     const next: DeliveryNext = attempt.error === null ? { status: 'delivered' } : this.afterFailure(delivery, attempt.at);
     await this.options.store.finishAttempt(delivery.id, attempt, next);
     const context = { delivery: delivery.id, endpoint: delivery.endpointId, attempt: delivery.attempts + 1, status: attempt.statusCode, ms: attempt.durationMs };
+    this.options.onOutcome?.(next.status === 'pending' ? 'retrying' : next.status);
     if (next.status === 'delivered') {
       this.options.log.debug(context, 'webhooks: delivered');
     } else if (next.status === 'failed') {

@@ -36,6 +36,7 @@ export class Metrics {
   private readonly commitDuration: Histogram;
   private readonly commitFailures: Counter;
   private readonly ingestedEvents: Counter<'outcome'>;
+  private readonly webhookDeliveries: Counter<'outcome'>;
   /** Histogram children by label values: labelling is a hash of the labels on every call otherwise. */
   private readonly httpChildren = new Map<string, { observe(value: number): void }>();
   private backlogSource: (() => StoreBacklog) | null = null;
@@ -66,6 +67,10 @@ export class Metrics {
     this.commitFailures = new Counter({ name: 'tollgate_commit_failures_total', help: 'Batches whose commit failed (every call in them was answered with an error).', registers });
     this.ingestedEvents = new Counter({
       name: 'tollgate_ingested_events_total', help: 'Events received by POST /v1/events, by outcome (accepted, duplicate, rejected).', labelNames: ['outcome'], registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'tollgate_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome (delivered, retrying: failed and tried again later, failed: given up on).',
+      labelNames: ['outcome'], registers,
     });
     const backlogGauge = (name: string, help: string, read: (b: StoreBacklog) => number) => {
       const source = () => this.backlogSource;
@@ -119,6 +124,11 @@ export class Metrics {
   ingested(outcome: 'accepted' | 'duplicate' | 'rejected', count: number): void {
     if (count > 0) this.ingestedEvents.inc({ outcome }, count);
   }
+
+  /** For the webhook deliverer: each attempt's outcome. */
+  readonly webhookDelivery = (outcome: 'delivered' | 'retrying' | 'failed'): void => {
+    this.webhookDeliveries.inc({ outcome });
+  };
 
   /** The exposition text and its content type, for `GET /metrics`. */
   async scrape(): Promise<{ contentType: string; body: string }> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '../../src/clock.js';
-import { adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
+import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
 import { startReceiver, until, verifyTollgateSignature, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const T0 = Date.parse('2026-03-15T12:00:00Z');
@@ -275,6 +275,10 @@ describe('retries and replays', () => {
     assert.equal(hooks.received[3]!.headers['tollgate-delivery'], replay.body.id);
     assert.ok(verifyTollgateSignature(secret, hooks.received[3]!.headers['tollgate-signature'] as string, hooks.received[3]!.body));
     await until('the replay delivered', async () => (await admin.get(`/admin/webhook-deliveries/${replay.body.id}`)).body.status === 'delivered');
+    // Every attempt is counted by its outcome in the operations metrics.
+    const metrics = await request(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const count = (outcome: string) => Number(new RegExp(`^tollgate_webhook_deliveries_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(String(metrics.body))?.[1] ?? 0);
+    assert.deepEqual([count('retrying'), count('delivered'), count('failed')], [2, 2, 0]);
     const log = await deliveries(admin, c.groupId);
     assert.deepEqual(log.map((d) => d.id), [replay.body.id, delivery.id], 'newest first');
     const paged = await admin.get(`/admin/groups/${c.groupId}/webhook-deliveries?limit=1`);
