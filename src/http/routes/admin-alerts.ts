@@ -111,7 +111,7 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
         }),
         kinds: Type.Array(Kind, { description: 'The kinds that fire; [] turns alerts off for the group.' }),
       }, { additionalProperties: false }),
-      response: { 200: Type.Ref('AlertSettings'), ...errors(400, 401, 404) },
+      response: { 200: Type.Ref('AlertSettings'), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const thresholds = [...new Set(request.body.thresholds)].sort((a, b) => a - b);
@@ -133,7 +133,7 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
         201: Type.Intersect([WebhookEndpointSchema, Type.Object({
           secret: Type.String({ description: 'The signing secret of the Tollgate-Signature header. Store it now: it is not shown again.' }),
         })]),
-        ...errors(400, 401, 404),
+        ...errors(400, 401, 404, 413, 415),
       },
     },
   }, async (request, reply) => {

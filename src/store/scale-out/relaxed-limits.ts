@@ -108,13 +108,16 @@ export class RelaxedLimits {
    * seeded meanwhile is not added to twice (see ADD_USAGE_SCRIPT); while
    * Redis is away, at the next sync that reaches it.
    */
-  async addUsage(additions: readonly UsageAddition[]): Promise<void> {
-    for (const a of additions) this.local.addUsage(a.groupId, a.appId, a.period.start, a.count);
-    try {
-      await addUsageInRedis(this.options.redis, additions);
-    } catch {
-      for (const a of additions) for (const scope of SCOPES) this.add(quotaKey(a, scope), a.groupId, 'quota', a.count);
-    }
+  addUsage(additions: readonly UsageAddition[]): Promise<void> {
+    // In turn with the exchanges: one under way would otherwise set the local counts back to totals from before this addition.
+    return this.inTurn(async () => {
+      for (const a of additions) this.local.addUsage(a.groupId, a.appId, a.period.start, a.count);
+      try {
+        await addUsageInRedis(this.options.redis, additions);
+      } catch {
+        for (const a of additions) for (const scope of SCOPES) this.add(quotaKey(a, scope), a.groupId, 'quota', a.count);
+      }
+    });
   }
 
   /** The period's units as this instance sees them: the shared totals of the last sync, plus its own since. */
