@@ -38,6 +38,10 @@ function toApiError(error: FastifyError): ApiError {
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
     return new ApiError('invalid_request', error.message);
   }
+  // The embedded store's disk is full (or failing): nothing was written, and a retry can succeed once there is room.
+  if (typeof error.code === 'string' && /^SQLITE_(FULL|IOERR)/.test(error.code)) {
+    return new ApiError('unavailable', 'The usage store cannot write right now (its disk is full or failing). Nothing was recorded; please try again later.');
+  }
   return new ApiError('internal_error');
 }
 

@@ -60,6 +60,19 @@ export class RollupBuffer {
 
   /** Takes everything out of the buffer, as one delta per rollup row. */
   drain(): RollupDelta[] {
+    const deltas = this.deltas();
+    this.clear();
+    return deltas;
+  }
+
+  /** Empties the buffer (once its deltas are written). */
+  clear(): void {
+    this.tuples.clear();
+    this.events = 0;
+  }
+
+  /** What the buffer holds, as one delta per rollup row; the buffer keeps it until `clear`. */
+  deltas(): RollupDelta[] {
     const deltas = new Map<string, RollupDelta>();
     for (const t of this.tuples.values()) {
       for (const level of ROLLUP_LEVELS) {
@@ -83,8 +96,6 @@ export class RollupBuffer {
         }
       }
     }
-    this.tuples.clear();
-    this.events = 0;
     return [...deltas.values()];
   }
 }

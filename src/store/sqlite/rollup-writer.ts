@@ -45,16 +45,20 @@ export class RollupWriter {
     this.seq = seq;
   }
 
-  /** Writes what is buffered and moves the watermark, in one transaction. */
+  /**
+   * Writes what is buffered and moves the watermark, in one transaction. When
+   * that fails (the disk is full), the buffer keeps everything for the next flush.
+   */
   flush(): void {
     if (this.buffer.pendingEvents === 0) return;
-    const deltas = this.buffer.drain();
+    const deltas = this.buffer.deltas();
     this.db.transaction(() => {
       for (const d of deltas) {
         this.upsert[d.level].run(d.groupId, d.dimension, d.bucket, d.value, d.count, d.appId, d.usageType, d.requestArgsHash);
       }
       this.setWatermark.run(this.seq);
     }).immediate();
+    this.buffer.clear();
   }
 
   /**

@@ -41,7 +41,12 @@ const commit = db.transaction((items: PendingWrite[], receivedAt: number): numbe
 
 const timer = setInterval(() => {
   if (rollups.pendingEvents === 0) return;
-  rollups.flush();
+  try {
+    rollups.flush();
+  } catch {
+    // The disk is full, say: the sums stay buffered and the next tick tries again; queries read the buffer meanwhile.
+    return;
+  }
   parentPort!.postMessage({ id: 0, ok: true, rollupPending: 0 } satisfies WriterResponse);
 }, options.rollupFlushMs);
 
