@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, type ErrorBody } from '../errors.js';
+import { isOutage } from '../store/outage.js';
 
 /** Fastify's own errors that a client caused, and what each one becomes. */
 const FASTIFY_CLIENT_ERRORS: Record<string, (e: FastifyError) => ApiError> = {
@@ -42,6 +43,8 @@ function toApiError(error: FastifyError): ApiError {
   if (typeof error.code === 'string' && /^SQLITE_(FULL|IOERR)/.test(error.code)) {
     return new ApiError('unavailable', 'The usage store cannot write right now (its disk is full or failing). Nothing was recorded; please try again later.');
   }
+  // PostgreSQL or Redis cannot be reached (scale-out mode), on a path that did not say so itself: the admin API, say.
+  if (isOutage(error)) return new ApiError('unavailable', 'The store cannot be reached right now. Please try again later.');
   return new ApiError('internal_error');
 }
 

@@ -3,7 +3,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { ManualClock } from '../../src/clock.js';
 import { billingPeriod } from '../../src/domain/periods.js';
-import { isOutage } from '../../src/store/scale-out/outage.js';
+import { isOutage } from '../../src/store/outage.js';
 import { RelaxedLimits } from '../../src/store/scale-out/relaxed-limits.js';
 import { quotaCounters, seedQuota } from '../../src/store/redis/redis-limiter.js';
 import type { Limits, MeterRequest } from '../../src/store/store.js';

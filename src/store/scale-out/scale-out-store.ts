@@ -23,7 +23,7 @@ import type {
 } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
-import { isOutage } from './outage.js';
+import { isOutage } from '../outage.js';
 import { RelaxedLimits } from './relaxed-limits.js';
 import { Spool } from './spool.js';
 
