@@ -49,6 +49,8 @@ FROM ${NODE_IMAGE}
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+# The dashboard's page, script and style sheet, served as they are.
+COPY --from=build /app/src/dashboard/static ./src/dashboard/static
 COPY package.json ./
 # The embedded store's SQLite file, or in scale-out mode with
 # TOLLGATE_ON_STORE_DOWN=open the spool of usage waiting for PostgreSQL.

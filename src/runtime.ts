@@ -7,6 +7,8 @@ import type { Config } from './config.js';
 import { hashSecret, newSecret } from './domain/secrets.js';
 import { buildServer, type BuildOptions } from './http/server.js';
 import { Metrics } from './observability/metrics.js';
+import { Activity } from './dashboard/activity.js';
+import { SessionSealer } from './dashboard/session.js';
 import type { TypedApp } from './http/typed-app.js';
 import type { Services } from './services.js';
 import { openStore } from './store/open-store.js';
@@ -67,7 +69,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   metrics.watchBacklog(() => store.backlog());
   const alerts = new Alerts({ config, store, clock, serverSecret: webhookSecret.value, onDeliveryOutcome: metrics.webhookDelivery });
   const services: Services = {
-    config, clock, store, metrics, alerts, adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
+    config, clock, store, metrics, alerts, activity: new Activity(), sessions: new SessionSealer(webhookSecret.value), adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
   };
   const app = await buildServer(services, options);
   let url: string;

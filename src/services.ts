@@ -1,6 +1,8 @@
 import type { Alerts } from './alerts/alerts.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import type { Activity } from './dashboard/activity.js';
+import type { SessionSealer } from './dashboard/session.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
 
@@ -16,4 +18,8 @@ export interface Services {
   readonly metrics: Metrics;
   /** Usage alerts: told of every metering decision, and the webhook endpoints' signing secrets. */
   readonly alerts: Alerts;
+  /** Recent denials and top consumers, as this instance saw them (the dashboard). */
+  readonly activity: Activity;
+  /** The dashboard's session cookies and CSRF tokens, keyed from the server secret. */
+  readonly sessions: SessionSealer;
 }

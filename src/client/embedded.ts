@@ -5,6 +5,8 @@ import { systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
 import { hashSecret, newSecret } from '../domain/secrets.js';
 import { buildServer } from '../http/server.js';
+import { Activity } from '../dashboard/activity.js';
+import { SessionSealer } from '../dashboard/session.js';
 import { Metrics } from '../observability/metrics.js';
 import type { TypedApp } from '../http/typed-app.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -54,10 +56,14 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
   const store = new SqliteStore({
     dataDir, clock: systemClock, idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000, rollupFlushMs: config.rollupFlushMs,
   });
-  const alerts = new Alerts({ config, store, clock: systemClock, serverSecret: resolveWebhookSecret(config).value });
+  const serverSecret = resolveWebhookSecret(config).value;
+  const alerts = new Alerts({ config, store, clock: systemClock, serverSecret });
   try {
     // No process metrics: the process is the host app's, which may export its own.
-    const services = { config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics(), alerts };
+    const services = {
+      config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics(), alerts,
+      activity: new Activity(), sessions: new SessionSealer(serverSecret),
+    };
     const app = await buildServer(services, { logger: false });
     const client = new Tollgate({ baseUrl: 'http://embedded.tollgate', token: adminToken, fetch: injectFetch(app), retries: 0 });
     alerts.start(app.log);

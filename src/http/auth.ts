@@ -1,4 +1,4 @@
-import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Span } from '../domain/periods.js';
 import { hashSecret, sameHash } from '../domain/secrets.js';
 import type { KeyContext } from '../domain/types.js';
@@ -78,14 +78,23 @@ export function requireCustomer(services: Services): onRequestHookHandler {
   return async (request, reply) => {
     const auth = await authenticate(services.store, credentialsFromHeaders(request.headers), services.clock.now());
     if (!auth.ok) throw new ApiError('unauthorized', auth.message);
-    const { result, period } = await touchRateLimits(services, auth.context);
-    const headers = rateLimitHeaders(result, effectiveLimits(auth.context), period, services.clock.now());
-    void reply.headers(headers);
-    if (!result.allowed) {
-      const limit = result.deniedBy === 'app' ? result.appRate?.limit : result.groupRate?.limit;
-      const retry = headers['retry-after'];
-      throw new ApiError('rate_limited', `Rate limit of ${limit} requests per minute${result.deniedBy === 'app' ? ' for this app' : ''} exceeded. Retry in ${retry} seconds.`, headers);
-    }
-    request.customer = { context: auth.context, meter: result, period };
+    await admitCustomer(services, auth.context, request, reply);
   };
+}
+
+/**
+ * Counts an authenticated customer's call to a usage endpoint against its
+ * per-minute limits, answers 429 past them, and attaches the customer to the
+ * request (shared by the key headers and the dashboard's customer session).
+ */
+export async function admitCustomer(services: Services, context: KeyContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { result, period } = await touchRateLimits(services, context);
+  const headers = rateLimitHeaders(result, effectiveLimits(context), period, services.clock.now());
+  void reply.headers(headers);
+  if (!result.allowed) {
+    const limit = result.deniedBy === 'app' ? result.appRate?.limit : result.groupRate?.limit;
+    const retry = headers['retry-after'];
+    throw new ApiError('rate_limited', `Rate limit of ${limit} requests per minute${result.deniedBy === 'app' ? ' for this app' : ''} exceeded. Retry in ${retry} seconds.`, headers);
+  }
+  request.customer = { context, meter: result, period };
 }

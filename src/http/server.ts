@@ -16,10 +16,11 @@ import { adminPlanRoutes } from './routes/admin-plans.js';
 import { adminServiceTokenRoutes } from './routes/admin-service-tokens.js';
 import { adminStatementRoutes } from './routes/admin-statements.js';
 import { checkRoutes } from './routes/check.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { usageRoutes } from './routes/usage.js';
+import { adminUsageRoutes, usageRoutes } from './routes/usage.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import type { TypedApp } from './typed-app.js';
 
@@ -77,6 +78,10 @@ export async function buildServer(services: Services, options: BuildOptions = {}
           api_key: { type: 'apiKey', in: 'header', name: 'x-api-key' },
           app_id: { type: 'apiKey', in: 'header', name: 'app_id' },
           app_key: { type: 'apiKey', in: 'header', name: 'app_key' },
+          dashboard_session: {
+            type: 'apiKey', in: 'cookie', name: 'tollgate_dashboard',
+            description: 'The dashboard session (POST /dashboard/session); requests that change something also need the x-csrf-token header and a same-origin request.',
+          },
         },
       },
     },
@@ -104,9 +109,11 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     adminServiceTokenRoutes(admin, services);
     adminStatementRoutes(admin, services);
     adminAlertRoutes(admin, services);
+    adminUsageRoutes(admin, services);
   });
 
   metricsRoutes(app, services);
+  await app.register(async (dashboard: TypedApp) => dashboardRoutes(dashboard, services));
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(swaggerUi, {

@@ -33,9 +33,18 @@ export async function authenticate(store: CatalogStore, credentials: Credentials
     return { ok: false, message: 'Missing API key: send it in the x-api-key header, or send the app_id and app_key headers.' };
   }
   const secret = 'key' in credentials ? credentials.key : credentials.appKey;
-  const context = await store.findKeyContext(hashSecret(secret));
+  return authenticateHash(store, hashSecret(secret), 'appId' in credentials ? credentials.appId : null, now);
+}
+
+/**
+ * As `authenticate`, from the key's hash (the dashboard's customer session
+ * holds the hash, never the key): a key revoked or expired since sign-in is
+ * refused on the next request.
+ */
+export async function authenticateHash(store: CatalogStore, secretHash: string, appId: string | null, now: number): Promise<Authentication> {
+  const context = await store.findKeyContext(secretHash);
   if (context === null) return { ok: false, message: 'Invalid API key.' };
-  if ('appId' in credentials && credentials.appId !== context.app.id) {
+  if (appId !== null && appId !== context.app.id) {
     return { ok: false, message: 'Invalid API key for this app_id.' };
   }
   if (context.app.disabledAt !== null && context.app.disabledAt <= now) {

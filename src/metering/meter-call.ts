@@ -1,9 +1,9 @@
-import type { UsageObserver } from '../alerts/alert-watch.js';
+import type { UsageObservation, UsageObserver } from '../alerts/alert-watch.js';
 import type { Clock } from '../clock.js';
 import { requestArgsHash } from '../domain/canonical-json.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import type { KeyContext } from '../domain/types.js';
-import type { MeterRequest, MeterResult, Store } from '../store/store.js';
+import type { MeterCode, MeterRequest, MeterResult, Store } from '../store/store.js';
 import { authenticate, type Credentials } from './credentials.js';
 import { effectiveLimits } from './limits.js';
 
@@ -12,6 +12,8 @@ export interface MeteringDeps {
   clock: Clock;
   /** Told of every decision (usage alerts); synchronous and cheap, never awaited. */
   alerts?: UsageObserver;
+  /** Told of every decision and its outcome (the dashboard's recent denials and top consumers); synchronous and cheap. */
+  activity?: { record(observation: UsageObservation, code: MeterCode): void };
 }
 
 export interface CheckInput {
@@ -90,17 +92,19 @@ export async function reserveCall(
  * A replayed answer is old news and tells nothing.
  */
 function observe(deps: MeteringDeps, context: KeyContext, now: number, period: Span, result: MeterResult, countsQuota: boolean): void {
-  if (deps.alerts === undefined || result.replayed) return;
+  if ((deps.alerts === undefined && deps.activity === undefined) || result.replayed) return;
   const limits = effectiveLimits(context);
   const rateLimited = result.code !== 'rate_limited' ? null
     : result.deniedBy === 'app'
       ? { scope: 'app' as const, limit: limits.appRatePerMinute }
       : { scope: 'group' as const, limit: limits.groupRatePerMinute };
-  deps.alerts.observe({
+  const observation: UsageObservation = {
     now, groupId: context.group.id, appId: context.app.id, keyId: context.key.id, period,
     groupUsed: countsQuota ? result.groupUsed : null, appUsed: countsQuota ? result.appUsed : null,
     groupQuota: limits.groupMonthlyQuota, appQuota: limits.appMonthlyQuota, rateLimited,
-  });
+  };
+  deps.alerts?.observe(observation);
+  deps.activity?.record(observation, result.code);
 }
 
 /** The store's request for a call by this key: who, which limits, which period, and what the call is. */

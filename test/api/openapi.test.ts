@@ -8,8 +8,8 @@ import { loadConfig } from '../../src/config.js';
 import { startTollgate, type Tollgate } from '../../src/runtime.js';
 import { ADMIN_TOKEN } from '../helpers/server.js';
 
-/** Routes left out of the document on purpose: the document itself and the page that renders it. */
-const DELIBERATELY_HIDDEN = /^\/(openapi\.json$|docs($|\/))/;
+/** Routes left out of the document on purpose: the document itself, the page that renders it, and the dashboard's page and static files. */
+const DELIBERATELY_HIDDEN = /^\/(openapi\.json$|docs($|\/)|dashboard$|dashboard\/assets\/)/;
 
 /** The routes that meter or read usage: they answer 503 while the store cannot (healthz says so too). */
 const METERED_OR_USAGE = new Set(['/healthz', '/v1/check', '/v1/events', '/v1/usage', '/v3/ocr-usage', '/admin/groups/{group_id}/usage']);

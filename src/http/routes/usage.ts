@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { DateTime } from 'luxon';
 import { Type, type Static } from 'typebox';
 import { billingPeriod, isValidTimeZone, TIMESPANS, type Timespan } from '../../domain/periods.js';
@@ -8,7 +8,7 @@ import type { Services } from '../../services.js';
 import { usageCsv } from '../../usage/usage-csv.js';
 import { CSV_CONTENT_TYPE, wantsCsv } from '../csv.js';
 import { queryUsage, TooManyPeriodsError, type UsageQuery, type UsageRecord } from '../../usage/usage-query.js';
-import { requireAdmin, requireCustomer, type Customer } from '../auth.js';
+import { requireCustomer, type Customer } from '../auth.js';
 import { currentCharges, statementsOf } from './admin-statements.js';
 import { errors } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
@@ -107,11 +107,19 @@ async function answerUsage(
  * and the same query for the provider over any group.
  */
 export function usageRoutes(app: TypedApp, services: Services): void {
+  customerUsageRoutes(app, services, { prefix: '', onRequest: requireCustomer(services) });
+}
+
+/**
+ * The customer's two usage endpoints under `prefix`, with `onRequest`
+ * authenticating the customer (the key headers, or the dashboard's session).
+ */
+export function customerUsageRoutes(app: TypedApp, services: Services, options: { prefix: string; onRequest: onRequestHookHandler }): void {
   const customer = (request: { customer?: Customer }): Customer => request.customer!;
   const statements = statementsOf(services);
 
-  app.get('/v3/ocr-usage', {
-    onRequest: requireCustomer(services),
+  app.get(`${options.prefix}/v3/ocr-usage`, {
+    onRequest: options.onRequest,
     schema: {
       tags: ['usage'], summary: "Usage over time for the caller's group, grouped by usage type, request arguments hash or app",
       security: [{ app_id: [], app_key: [] }, { api_key: [] }],
@@ -123,8 +131,8 @@ export function usageRoutes(app: TypedApp, services: Services): void {
     return answerUsage(services, context.group.id, request, reply, context.plan.timeZone);
   });
 
-  app.get('/v1/usage', {
-    onRequest: requireCustomer(services),
+  app.get(`${options.prefix}/v1/usage`, {
+    onRequest: options.onRequest,
     schema: {
       tags: ['usage'], summary: "The caller's usage in the current billing period, and the plan's limits",
       security: [{ api_key: [] }, { app_id: [], app_key: [] }],
@@ -150,12 +158,13 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       ...await chargesUnlessUnreachable(),
     };
   });
+}
 
+/** The usage query over any group, for the provider; registered where the admin's authentication runs. */
+export function adminUsageRoutes(app: TypedApp, services: Services): void {
   app.get('/admin/groups/:group_id/usage', {
-    onRequest: requireAdmin(services),
     schema: {
       tags: ['admin'], summary: "A group's usage over time (the same query as /v3/ocr-usage)",
-      security: [{ bearer: [] }],
       params: Type.Object({ group_id: Type.String() }),
       querystring: UsageQueryString,
       response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 503) },

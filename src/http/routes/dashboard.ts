@@ -1,0 +1,324 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
+import { Type } from 'typebox';
+import { applyDashboardSecurityHeaders } from '../../dashboard/security-headers.js';
+import { readCookie, SESSION_COOKIE, sessionCookie, type DashboardSession } from '../../dashboard/session.js';
+import { billingPeriod } from '../../domain/periods.js';
+import { hashSecret, sameHash } from '../../domain/secrets.js';
+import type { KeyContext, Plan } from '../../domain/types.js';
+import { ApiError } from '../../errors.js';
+import { authenticate, authenticateHash } from '../../metering/credentials.js';
+import type { Services } from '../../services.js';
+import { queryUsage } from '../../usage/usage-query.js';
+import { admitCustomer } from '../auth.js';
+import { errors, page, PageQuery, pageRequest } from '../schemas.js';
+import type { TypedApp } from '../typed-app.js';
+import { adminAlertRoutes } from './admin-alerts.js';
+import { adminAppRoutes } from './admin-apps.js';
+import { adminGroupRoutes } from './admin-groups.js';
+import { adminKeyRoutes } from './admin-keys.js';
+import { adminPlanRoutes } from './admin-plans.js';
+import { adminStatementRoutes } from './admin-statements.js';
+import { adminUsageRoutes, customerUsageRoutes } from './usage.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    dashboardSession?: DashboardSession;
+  }
+}
+
+/** The admin API resources the dashboard works with, served again under /dashboard/api for the session cookie (service tokens are not among them). */
+const ADMIN_RESOURCES = [adminPlanRoutes, adminGroupRoutes, adminAppRoutes, adminKeyRoutes, adminStatementRoutes, adminAlertRoutes, adminUsageRoutes];
+
+const SESSION_SECURITY = [{ dashboard_session: [] }];
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+const SessionAnswer = Type.Object({
+  role: Type.Union([Type.Literal('admin'), Type.Literal('customer')]),
+  csrf_token: Type.String({ description: 'Send it back in the x-csrf-token header of every request that changes something.' }),
+  expires_at: Type.String({ description: 'When the session ends; sign in again then.' }),
+  group_id: Type.Union([Type.String(), Type.Null()], { description: "The customer's group; null for the provider." }),
+  app_id: Type.Union([Type.String(), Type.Null()]),
+  key_id: Type.Union([Type.String(), Type.Null()]),
+});
+
+const GroupGauge = Type.Object({
+  group_id: Type.String(),
+  name: Type.String(),
+  plan_id: Type.String(),
+  monthly_used: Type.Integer({ description: 'Units in the current billing period, from the rollups.' }),
+  monthly_quota: Type.Integer({ description: '-1: no monthly quota.' }),
+  rate_limit_per_minute: Type.Integer({ description: '-1: no limit.' }),
+  period_start: Type.String(),
+  period_end: Type.String(),
+});
+
+const ActivityAnswer = Type.Object({
+  top_consumers: Type.Array(Type.Object({
+    group_id: Type.String(),
+    monthly_used: Type.Integer(),
+    monthly_quota: Type.Integer(),
+    period_start: Type.String(),
+    seen_at: Type.String({ description: "When a check last reported the group's total." }),
+  }), { description: 'Groups with the most units in their current billing period, as the checks this instance decided since it started reported them.' }),
+  recent_denials: Type.Array(Type.Object({
+    at: Type.String(),
+    group_id: Type.String(),
+    app_id: Type.String(),
+    key_id: Type.Union([Type.String(), Type.Null()]),
+    code: Type.Union([Type.Literal('rate_limited'), Type.Literal('quota_exceeded')]),
+  }), { description: 'The last refused calls this instance decided (up to 100 kept), newest first.' }),
+});
+
+/** The page and its static files: a fixed list, read once, so no request can name another file. */
+function loadAssets(): Map<string, { type: string; body: Buffer }> {
+  const here = (file: string) => fileURLToPath(new URL(`../../../../src/dashboard/static/${file}`, import.meta.url));
+  const require = createRequire(import.meta.url);
+  const uplot = (file: string) => require.resolve(`uplot/dist/${file}`);
+  const files: Array<[string, string, string]> = [
+    ['index.html', here('index.html'), 'text/html; charset=utf-8'],
+    ['dashboard.js', here('dashboard.js'), 'text/javascript; charset=utf-8'],
+    ['dashboard.css', here('dashboard.css'), 'text/css; charset=utf-8'],
+    ['uplot.esm.js', uplot('uPlot.esm.js'), 'text/javascript; charset=utf-8'],
+    ['uplot.min.css', uplot('uPlot.min.css'), 'text/css; charset=utf-8'],
+  ];
+  return new Map(files.map(([name, path, type]) => [name, { type, body: readFileSync(path) }]));
+}
+
+/**
+ * The dashboard: its page and static files, sign-in and sign-out, and its
+ * API under /dashboard/api, authenticated by the session cookie (which no
+ * other route accepts) and guarded against cross-site requests: every
+ * change needs the session's CSRF token and a same-origin request.
+ */
+export async function dashboardRoutes(app: TypedApp, services: Services): Promise<void> {
+  const assets = loadAssets();
+  app.addHook('onRequest', async (_request, reply) => {
+    applyDashboardSecurityHeaders(reply);
+  });
+
+  const sendAsset = (reply: FastifyReply, name: string) => {
+    const asset = assets.get(name);
+    if (asset === undefined) throw new ApiError('not_found', `No dashboard file "${name}".`);
+    return reply.type(asset.type).header('cache-control', name === 'index.html' ? 'no-store' : 'no-cache').send(asset.body);
+  };
+  app.get('/dashboard', { schema: { hide: true } }, async (_request, reply) => sendAsset(reply, 'index.html'));
+  app.get('/dashboard/assets/:file', { schema: { hide: true, params: Type.Object({ file: Type.String({ maxLength: 64 }) }) } },
+    async (request, reply) => sendAsset(reply, request.params.file === 'index.html' ? '' : request.params.file));
+
+  sessionRoutes(app, services);
+
+  await app.register(async (api: TypedApp) => {
+    api.addHook('onRequest', requireSession(services, 'admin'));
+    api.addHook('onRoute', (route) => dashboardRoute(route));
+    for (const resource of ADMIN_RESOURCES) resource(api, services);
+    overviewRoutes(api, services);
+  }, { prefix: '/dashboard/api' });
+
+  await app.register(async (me: TypedApp) => {
+    me.addHook('onRoute', (route) => dashboardRoute(route));
+    customerUsageRoutes(me, services, { prefix: '/dashboard/api/me', onRequest: requireCustomerSession(services) });
+  });
+}
+
+/** A dashboard API route in the OpenAPI document: under the dashboard tag, authenticated by the session cookie. */
+function dashboardRoute(route: RouteOptions): void {
+  const response = { ...(route.schema?.response as Record<string, unknown> | undefined), ...errors(401, 403) };
+  route.schema = { ...route.schema, tags: ['dashboard'], security: SESSION_SECURITY, response };
+}
+
+function sessionFrom(request: FastifyRequest, services: Services): DashboardSession | null {
+  const value = readCookie(request.headers.cookie, SESSION_COOKIE);
+  if (value === null) return null;
+  const session = services.sessions.open(value, services.clock.now());
+  // A new admin token ends the sessions opened with the old one.
+  if (session?.role === 'admin' && !sameHash(session.adminTokenHash, services.adminTokenHash)) return null;
+  return session;
+}
+
+/**
+ * A browser sends `Sec-Fetch-Site` and, on a POST or DELETE, `Origin`: a
+ * request another site's page made says so in them. Callers that are not
+ * browsers send neither, and still need the CSRF token for any change.
+ */
+function assertSameOrigin(request: FastifyRequest): void {
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  let sameHost = true;
+  if (typeof origin === 'string') {
+    try {
+      sameHost = new URL(origin).host === request.headers.host;
+    } catch {
+      sameHost = false;
+    }
+  }
+  if ((typeof site === 'string' && site !== 'same-origin') || !sameHost) {
+    throw new ApiError('forbidden', 'Cross-site request refused: the dashboard only takes changes from its own pages.');
+  }
+}
+
+function assertCsrf(request: FastifyRequest, services: Services, session: DashboardSession): void {
+  assertSameOrigin(request);
+  const token = request.headers['x-csrf-token'];
+  if (typeof token !== 'string' || !services.sessions.csrfMatches(session, token)) {
+    throw new ApiError('forbidden', 'Missing or wrong CSRF token: send the x-csrf-token header the session answer gave (GET /dashboard/session).');
+  }
+}
+
+const NOT_SIGNED_IN = 'Not signed in to the dashboard, or the session has ended: sign in at /dashboard.';
+
+/** The session cookie for `role`, and for a change its CSRF token from the same origin. */
+function openSession(services: Services, role: DashboardSession['role'], request: FastifyRequest, reply: FastifyReply): DashboardSession {
+  void reply.header('cache-control', 'no-store');
+  const session = sessionFrom(request, services);
+  if (session === null) throw new ApiError('unauthorized', NOT_SIGNED_IN);
+  if (session.role !== role) throw new ApiError('forbidden', `This part of the dashboard is for the ${role === 'admin' ? 'provider (admin token)' : 'customer (API key)'}.`);
+  if (UNSAFE_METHODS.has(request.method)) assertCsrf(request, services, session);
+  return session;
+}
+
+function requireSession(services: Services, role: DashboardSession['role']): onRequestHookHandler {
+  return async (request, reply) => {
+    request.dashboardSession = openSession(services, role, request, reply);
+  };
+}
+
+/** A customer's session: its key is looked up again (revoked or expired since sign-in ends it) and the call counts against the per-minute limit, as /v1/usage does. */
+function requireCustomerSession(services: Services): onRequestHookHandler {
+  return async (request, reply) => {
+    const session = openSession(services, 'customer', request, reply);
+    if (session.role !== 'customer') return;
+    const auth = await authenticateHash(services.store, session.keyHash, null, services.clock.now());
+    if (!auth.ok) throw new ApiError('unauthorized', `${auth.message} Sign in again.`);
+    request.dashboardSession = session;
+    await admitCustomer(services, auth.context, request, reply);
+  };
+}
+
+function sessionRoutes(app: TypedApp, services: Services): void {
+  const answer = async (session: DashboardSession, context: KeyContext | null) => ({
+    role: session.role,
+    csrf_token: services.sessions.csrfToken(session),
+    expires_at: new Date(session.expiresAt).toISOString(),
+    group_id: context?.group.id ?? null,
+    app_id: context?.app.id ?? null,
+    key_id: context?.key.id ?? null,
+  });
+  /** The customer's key as it is now; null for the provider. */
+  const contextOf = async (session: DashboardSession): Promise<KeyContext | null> => {
+    if (session.role === 'admin') return null;
+    const auth = await authenticateHash(services.store, session.keyHash, null, services.clock.now());
+    if (!auth.ok) throw new ApiError('unauthorized', `${auth.message} Sign in again.`);
+    return auth.context;
+  };
+  const secure = (request: FastifyRequest) => request.protocol === 'https';
+
+  app.post('/dashboard/session', {
+    schema: {
+      tags: ['dashboard'], summary: 'Sign in to the dashboard with the admin token or a customer API key; sets the session cookie',
+      body: Type.Object({
+        token: Type.String({ minLength: 1, maxLength: 512, description: 'The admin token (the provider) or an API key (a customer).' }),
+      }, { additionalProperties: false }),
+      response: { 200: SessionAnswer, ...errors(400, 401, 403, 413, 415) },
+    },
+  }, async (request, reply) => {
+    void reply.header('cache-control', 'no-store');
+    // No session yet, so no CSRF token: a sign-in from another site's page is refused by its origin.
+    assertSameOrigin(request);
+    const now = services.clock.now();
+    const { token } = request.body;
+    let session: DashboardSession;
+    let context: KeyContext | null = null;
+    if (sameHash(hashSecret(token), services.adminTokenHash)) {
+      session = services.sessions.create({ role: 'admin', adminTokenHash: services.adminTokenHash }, now);
+    } else {
+      const auth = await authenticate(services.store, { key: token }, now);
+      if (!auth.ok) {
+        const why = auth.message === 'Invalid API key.' ? 'it is neither the admin token nor an API key' : auth.message.replace(/\.$/, '');
+        throw new ApiError('unauthorized', `Sign-in failed: ${why}.`);
+      }
+      context = auth.context;
+      session = services.sessions.create({ role: 'customer', keyHash: hashSecret(token) }, now);
+    }
+    void reply.header('set-cookie', sessionCookie(services.sessions.seal(session), { secure: secure(request), maxAgeMs: session.expiresAt - now }));
+    return answer(session, context);
+  });
+
+  app.get('/dashboard/session', {
+    schema: {
+      tags: ['dashboard'], summary: 'The signed-in session and its CSRF token', security: SESSION_SECURITY,
+      response: { 200: SessionAnswer, ...errors(401) },
+    },
+  }, async (request, reply) => {
+    void reply.header('cache-control', 'no-store');
+    const session = sessionFrom(request, services);
+    if (session === null) throw new ApiError('unauthorized', NOT_SIGNED_IN);
+    return answer(session, await contextOf(session));
+  });
+
+  app.delete('/dashboard/session', {
+    schema: {
+      tags: ['dashboard'], summary: 'Sign out: clears the session cookie (needs the CSRF token)', security: SESSION_SECURITY,
+      response: { 204: Type.Null({ description: 'Signed out.' }), ...errors(401, 403) },
+    },
+  }, async (request, reply) => {
+    const session = sessionFrom(request, services);
+    if (session !== null) assertCsrf(request, services, session);
+    void reply.header('set-cookie', sessionCookie('', { secure: secure(request), maxAgeMs: 0 }));
+    return reply.code(204).send(null);
+  });
+}
+
+/** What the dashboard's overview needs and no admin endpoint answers in one call. */
+function overviewRoutes(app: TypedApp, services: Services): void {
+  const { store, clock } = services;
+
+  app.get('/groups-overview', {
+    schema: {
+      summary: "A page of groups with each one's plan limits and units in its current billing period (the quota gauges)",
+      querystring: PageQuery,
+      response: { 200: page(GroupGauge), ...errors(400, 401, 403, 503) },
+    },
+  }, async (request) => {
+    const now = clock.now();
+    const groups = await store.listGroups(pageRequest(request.query));
+    const plans = new Map<string, Plan | null>();
+    const items = await Promise.all(groups.items.map(async (group) => {
+      if (!plans.has(group.planId)) plans.set(group.planId, await store.getPlan(group.planId));
+      const plan = plans.get(group.planId)!;
+      const zone = plan?.timeZone ?? 'UTC';
+      const period = billingPeriod(now, zone);
+      // One month period read from the rollups: a few small sums per group, whatever its traffic.
+      const records = await queryUsage(store, { groupId: group.id, from: period.start, to: now + 1, groupBy: 'usage_type', timespan: 'month', zone });
+      return {
+        group_id: group.id, name: group.name, plan_id: group.planId,
+        monthly_used: records.reduce((sum, r) => sum + r.count, 0),
+        monthly_quota: plan?.monthlyQuota ?? -1, rate_limit_per_minute: plan?.rateLimitPerMinute ?? -1,
+        period_start: new Date(period.start).toISOString(), period_end: new Date(period.end).toISOString(),
+      };
+    }));
+    return { items, next: groups.next };
+  });
+
+  app.get('/activity', {
+    schema: {
+      summary: 'Top consumers and recent denials, as this instance saw them (kept in memory, bounded)',
+      querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Entries per list, 1 to 100 (default 10).' })) }),
+      response: { 200: ActivityAnswer, ...errors(400, 401, 403) },
+    },
+  }, async (request) => {
+    const limit = request.query.limit === undefined ? 10 : Number(request.query.limit);
+    const now = clock.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      top_consumers: services.activity.topConsumers(limit, now).map((c) => ({
+        group_id: c.groupId, monthly_used: c.used, monthly_quota: c.quota, period_start: iso(c.periodStart), seen_at: iso(c.seenAt),
+      })),
+      recent_denials: services.activity.recentDenials(limit).map((d) => ({
+        at: iso(d.at), group_id: d.groupId, app_id: d.appId, key_id: d.keyId, code: d.code,
+      })),
+    };
+  });
+}
