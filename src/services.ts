@@ -1,6 +1,7 @@
 import type { Alerts } from './alerts/alerts.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import type { AuthThrottle } from './http/auth-throttle.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
 
@@ -16,4 +17,6 @@ export interface Services {
   readonly metrics: Metrics;
   /** Usage alerts: told of every metering decision, and the webhook endpoints' signing secrets. */
   readonly alerts: Alerts;
+  /** Failed authentications per client address, and the addresses refused for a while because of them. */
+  readonly authThrottle: AuthThrottle;
 }

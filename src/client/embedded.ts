@@ -4,6 +4,7 @@ import { resolveWebhookSecret } from '../alerts/signing.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
 import { hashSecret, newSecret } from '../domain/secrets.js';
+import { authThrottleFor } from '../http/auth-throttle.js';
 import { buildServer } from '../http/server.js';
 import { Metrics } from '../observability/metrics.js';
 import type { TypedApp } from '../http/typed-app.js';
@@ -46,7 +47,8 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
   // This engine's own admin token, never written down: only its in-process client knows it.
   const adminToken = newSecret('tge_');
   const config = loadConfig({}, {
-    dataDir, adminToken, logLevel: 'silent',
+    // Only this process's own client calls in, with the right token: nothing to throttle.
+    dataDir, adminToken, logLevel: 'silent', authFailureLimit: 0,
     ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     ...(options.idempotencyWindowDays === undefined ? {} : { idempotencyWindowDays: options.idempotencyWindowDays }),
     ...(options.rollupFlushMs === undefined ? {} : { rollupFlushMs: options.rollupFlushMs }),
@@ -57,7 +59,7 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
   const alerts = new Alerts({ config, store, clock: systemClock, serverSecret: resolveWebhookSecret(config).value });
   try {
     // No process metrics: the process is the host app's, which may export its own.
-    const services = { config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics(), alerts };
+    const services = { config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics(), alerts, authThrottle: authThrottleFor(config, systemClock) };
     const app = await buildServer(services, { logger: false });
     const client = new Tollgate({ baseUrl: 'http://embedded.tollgate', token: adminToken, fetch: injectFetch(app), retries: 0 });
     alerts.start(app.log);

@@ -8,6 +8,7 @@ import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
 import { formatValidationErrors, installErrorHandling } from './error-handler.js';
+import { addSecurityHeaders, DOCS_POLICY } from './security-headers.js';
 import { adminAlertRoutes, ALERT_SCHEMAS } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
 import { adminGroupRoutes } from './routes/admin-groups.js';
@@ -20,7 +21,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { usageRoutes } from './routes/usage.js';
-import { SHARED_SCHEMAS } from './schemas.js';
+import { errors, SHARED_SCHEMAS } from './schemas.js';
 import type { TypedApp } from './typed-app.js';
 
 export interface BuildOptions {
@@ -44,6 +45,8 @@ export async function buildServer(services: Services, options: BuildOptions = {}
       ? false
       : { ...loggerOptions(services.config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     bodyLimit: services.config.bodyLimitBytes,
+    // The client's address (request.ip: the failed-authentication throttle's key) comes from X-Forwarded-For only from trusted proxies.
+    ...(services.config.trustProxy === undefined ? {} : { trustProxy: trustProxy(services.config.trustProxy) }),
     // Fastify's two lines per call would cost more than the call: requests are counted in metrics, and logged once at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -95,7 +98,8 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   await app.register(async (admin: TypedApp) => {
     admin.addHook('onRequest', requireAdmin(services));
     admin.addHook('onRoute', (route) => {
-      route.schema = { ...route.schema, security: [{ bearer: [] }] };
+      // Every admin route can refuse an address that failed to authenticate too often.
+      route.schema = { ...route.schema, security: [{ bearer: [] }], response: { ...errors(429), ...route.schema?.response as object } };
     });
     adminPlanRoutes(admin, services);
     adminGroupRoutes(admin, services);
@@ -109,15 +113,22 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   metricsRoutes(app, services);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    // Everything the page loads is served from here (no CDN, no online validator): it works without internet access.
-    staticCSP: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; frame-ancestors 'self'",
-    uiConfig: { deepLinking: true, tryItOutEnabled: false },
+  await app.register(async (docs) => {
+    addSecurityHeaders(docs, DOCS_POLICY);
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      // Everything the page loads is served from here (no CDN, no online validator): it works without internet access.
+      uiConfig: { deepLinking: true, tryItOutEnabled: false },
+    });
   });
   // Last, in its own context: its routes take raw bodies, which no other route should.
   if (options.gateway !== undefined) await app.register(gatewayRoutes, { services, gateway: options.gateway });
   return app;
+}
+
+/** The `trustProxy` setting as Fastify takes it: a number of hops is the nearest `hops` addresses of the chain. */
+function trustProxy(setting: boolean | number | string): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
 
 /**

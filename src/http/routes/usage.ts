@@ -158,7 +158,7 @@ export function usageRoutes(app: TypedApp, services: Services): void {
       security: [{ bearer: [] }],
       params: Type.Object({ group_id: Type.String() }),
       querystring: UsageQueryString,
-      response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 503) },
+      response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 429, 503) },
     },
   }, async (request, reply) => {
     const group = await services.store.getGroup(request.params.group_id);
