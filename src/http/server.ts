@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { GatewayConfig } from '../gateway/config.js';
 import { gatewayRoutes } from '../gateway/routes.js';
+import { secretMasker } from '../domain/secrets.js';
 import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
@@ -61,8 +62,9 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   for (const schema of [...SHARED_SCHEMAS, ...ALERT_SCHEMAS]) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
-  installErrorHandling(app);
-  installRequestTracking(app, services);
+  const maskSecrets = secretMasker(services.config.keyPrefix);
+  installErrorHandling(app, maskSecrets);
+  installRequestTracking(app, services, maskSecrets);
 
   await app.register(swagger, {
     // Shared schemas keep their $id as their name in the document ("Error", "Plan"), not "def-0".
@@ -136,7 +138,7 @@ function trustProxy(setting: boolean | number | string): boolean | string | ((ad
  * the request has it as `reqId`), and every request is timed into the HTTP
  * histogram by its route's pattern; at debug level it is also logged, once.
  */
-function installRequestTracking(app: TypedApp, services: Services): void {
+function installRequestTracking(app: TypedApp, services: Services, maskSecrets: (text: string) => string): void {
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     done();
@@ -146,8 +148,8 @@ function installRequestTracking(app: TypedApp, services: Services): void {
     const route = request.routeOptions.url ?? 'unmatched';
     services.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (logRequests) {
-      // The path without its query string: a gateway's upstream may take credentials there.
-      request.log.debug({ method: request.method, path: request.url.split('?')[0], route, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+      // The path without its query string (a gateway's upstream may take credentials there), nor a key pasted into it.
+      request.log.debug({ method: request.method, path: maskSecrets(request.url.split('?')[0]!), route, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
     }
     done();
   });
