@@ -65,6 +65,21 @@ export const ConfigSchema = Type.Object({
   webhookTimeoutMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
   /** The wait after a delivery's first failed attempt; each further failure doubles it (up to an hour), with jitter. */
   webhookRetryBaseMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
+  /**
+   * Failed authentications (admin, metrics or service token, customer key)
+   * from one client address within `authFailureWindowMs` after which the
+   * address is refused with 429 for `authBlockMs`; 0 turns the throttle off.
+   */
+  authFailureLimit: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  authFailureWindowMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+  authBlockMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+  /**
+   * Behind a reverse proxy: which proxies' `X-Forwarded-For` to believe for
+   * the client's address (Fastify's `trustProxy`): `true` for any (only when
+   * nothing reaches Tollgate but through the proxy), a number of hops, or the
+   * proxies' addresses and CIDR ranges, comma-separated. Unset: the socket's peer.
+   */
+  trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Integer({ minimum: 1, maximum: 100 }), Type.String({ minLength: 1, pattern: '^[0-9A-Za-z.:/, ]+$' })])),
 });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;
@@ -86,6 +101,9 @@ export const DEFAULTS: Config = Object.freeze({
   alertScanMs: 60_000,
   webhookTimeoutMs: 10_000,
   webhookRetryBaseMs: 30_000,
+  authFailureLimit: 20,
+  authFailureWindowMs: 60_000,
+  authBlockMs: 300_000,
 });
 
 /** The environment variables Tollgate reads, and the setting each one fills. */
@@ -111,11 +129,16 @@ export const ENVIRONMENT = {
   TOLLGATE_ALERT_SCAN_MS: 'alertScanMs',
   TOLLGATE_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
   TOLLGATE_WEBHOOK_RETRY_BASE_MS: 'webhookRetryBaseMs',
+  TOLLGATE_AUTH_FAILURE_LIMIT: 'authFailureLimit',
+  TOLLGATE_AUTH_FAILURE_WINDOW_MS: 'authFailureWindowMs',
+  TOLLGATE_AUTH_BLOCK_MS: 'authBlockMs',
+  TOLLGATE_TRUST_PROXY: 'trustProxy',
 } as const satisfies Record<string, keyof Config>;
 
 const INTEGER_SETTINGS = new Set<keyof Config>([
   'port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs',
   'keyExpiryNoticeDays', 'alertScanMs', 'webhookTimeoutMs', 'webhookRetryBaseMs',
+  'authFailureLimit', 'authFailureWindowMs', 'authBlockMs',
 ]);
 
 export class ConfigError extends Error {
@@ -136,7 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   for (const [variable, setting] of Object.entries(ENVIRONMENT)) {
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
-    fromEnv[setting] = INTEGER_SETTINGS.has(setting) ? parseInteger(variable, raw) : raw;
+    fromEnv[setting] = INTEGER_SETTINGS.has(setting) ? parseInteger(variable, raw) : setting === 'trustProxy' ? parseTrustProxy(raw) : raw;
   }
   const merged: Record<string, unknown> = { ...DEFAULTS, ...file, ...fromEnv };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
@@ -165,6 +188,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(merged as Config);
+}
+
+/** TOLLGATE_TRUST_PROXY: `true` / `false`, a number of hops, or a list of addresses as it is. */
+function parseTrustProxy(raw: string): boolean | number | string {
+  const value = raw.trim();
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
 }
 
 function parseInteger(variable: string, raw: string): number {

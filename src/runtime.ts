@@ -5,6 +5,7 @@ import { resolveWebhookSecret, type WebhookSecret } from './alerts/signing.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { hashSecret, newSecret } from './domain/secrets.js';
+import { authThrottleFor } from './http/auth-throttle.js';
 import { buildServer, type BuildOptions } from './http/server.js';
 import { Metrics } from './observability/metrics.js';
 import { Activity } from './dashboard/activity.js';
@@ -68,8 +69,9 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const store = await openStore(config, clock, metrics.commitObserver);
   metrics.watchBacklog(() => store.backlog());
   const alerts = new Alerts({ config, store, clock, serverSecret: webhookSecret.value, onDeliveryOutcome: metrics.webhookDelivery });
+  const authThrottle = authThrottleFor(config, clock);
   const services: Services = {
-    config, clock, store, metrics, alerts, activity: new Activity(), sessions: new SessionSealer(webhookSecret.value), adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
+    config, clock, store, metrics, alerts, authThrottle, activity: new Activity(), sessions: new SessionSealer(webhookSecret.value), adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
   };
   const app = await buildServer(services, options);
   let url: string;

@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Activity } from './dashboard/activity.js';
 import type { SessionSealer } from './dashboard/session.js';
+import type { AuthThrottle } from './http/auth-throttle.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
 
@@ -22,4 +23,6 @@ export interface Services {
   readonly activity: Activity;
   /** The dashboard's session cookies and CSRF tokens, keyed from the server secret. */
   readonly sessions: SessionSealer;
+  /** Failed authentications per client address, and the addresses refused for a while because of them. */
+  readonly authThrottle: AuthThrottle;
 }

@@ -4,6 +4,7 @@ import { resolveWebhookSecret } from '../alerts/signing.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
 import { hashSecret, newSecret } from '../domain/secrets.js';
+import { authThrottleFor } from '../http/auth-throttle.js';
 import { buildServer } from '../http/server.js';
 import { Activity } from '../dashboard/activity.js';
 import { SessionSealer } from '../dashboard/session.js';
@@ -48,7 +49,8 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
   // This engine's own admin token, never written down: only its in-process client knows it.
   const adminToken = newSecret('tge_');
   const config = loadConfig({}, {
-    dataDir, adminToken, logLevel: 'silent',
+    // Only this process's own client calls in, with the right token: nothing to throttle.
+    dataDir, adminToken, logLevel: 'silent', authFailureLimit: 0,
     ...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
     ...(options.idempotencyWindowDays === undefined ? {} : { idempotencyWindowDays: options.idempotencyWindowDays }),
     ...(options.rollupFlushMs === undefined ? {} : { rollupFlushMs: options.rollupFlushMs }),
@@ -62,7 +64,7 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
     // No process metrics: the process is the host app's, which may export its own.
     const services = {
       config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics(), alerts,
-      activity: new Activity(), sessions: new SessionSealer(serverSecret),
+      activity: new Activity(), sessions: new SessionSealer(serverSecret), authThrottle: authThrottleFor(config, systemClock),
     };
     const app = await buildServer(services, { logger: false });
     const client = new Tollgate({ baseUrl: 'http://embedded.tollgate', token: adminToken, fetch: injectFetch(app), retries: 0 });

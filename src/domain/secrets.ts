@@ -44,6 +44,21 @@ export function sameHash(a: string, b: string): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
+/** The prefixes of the tokens Tollgate issues: admin, embedded admin, service, webhook server secret. */
+const TOKEN_PREFIXES = ['tga_', 'tge_', 'tgs_', 'tgw_'];
+
+/**
+ * A function that masks, in a text, whatever has the shape of a key or token
+ * Tollgate issues (a known prefix and 16 or more base58 characters), e.g. a
+ * key pasted where an id was expected, which a path or an error message
+ * would otherwise repeat: `tg_5pXq...` becomes `tg_[redacted]`.
+ */
+export function secretMasker(keyPrefix: string): (text: string) => string {
+  const prefixes = [keyPrefix, ...TOKEN_PREFIXES].map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const shape = new RegExp(`(${prefixes.join('|')})[${BASE58}]{16,}`, 'g');
+  return (text) => (text.includes('_') ? text.replace(shape, '$1[redacted]') : text);
+}
+
 /** A new opaque id such as `app_3kTq8VwzR2`, for entities created without one. */
 export function newId(kind: string): string {
   return `${kind}_${base58(randomBytes(10))}`;

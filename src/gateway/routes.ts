@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { requestArgsHash } from '../domain/canonical-json.js';
 import { ApiError } from '../errors.js';
+import { authFailed } from '../http/auth.js';
 import { rateLimitHeaders } from '../http/rate-limit-headers.js';
 import { denialMessage } from '../metering/check-answer.js';
 import type { TypedApp } from '../http/typed-app.js';
@@ -65,6 +66,7 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    services.authThrottle.assertAllowed(request.ip);
     const credentials = gatewayCredentials(request, config.keyPrefix);
     const auth = await authenticate(store, credentials, clock.now()).catch((error: unknown) => {
       metrics.check('gateway', 'error', seconds());
@@ -72,7 +74,7 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
     });
     if (!auth.ok) {
       metrics.check('gateway', 'unauthorized', seconds());
-      throw new ApiError('unauthorized', auth.message);
+      throw authFailed(services, request, auth.message);
     }
     const { context } = auth;
 
@@ -92,7 +94,8 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
 
     const body = request.body instanceof Object && typeof (request.body as Readable).pipe === 'function' ? request.body as Readable : null;
     const headers = upstreamRequestHeaders(request.headers, credentialSecret(credentials!), context, {
-      ip: request.ip, protocol: request.protocol, host: request.headers.host,
+      // The hop this gateway received the call from, whatever X-Forwarded-For said before it (which stays in the chain).
+      ip: request.socket.remoteAddress ?? request.ip, protocol: request.protocol, host: request.headers.host,
     });
     // Without a body to send (GET, or a body Fastify left unread), a Content-Length would promise one.
     if (body === null) delete headers['content-length'];

@@ -30,12 +30,24 @@ function bearerToken(request: FastifyRequest): string | null {
   return match ? match[1]! : null;
 }
 
+/**
+ * A failed authentication: counted against the caller's address (which is
+ * refused for a while once it has failed too often), and the 401 to throw.
+ */
+export function authFailed(services: Services, request: FastifyRequest, message: string): ApiError {
+  if (services.authThrottle.failed(request.ip)) {
+    request.log.warn({ ip: request.ip }, `authentication: too many failures from this address, refused for ${services.config.authBlockMs / 1000} s`);
+  }
+  return new ApiError('unauthorized', message);
+}
+
 /** Admin routes: `Authorization: Bearer <admin token>`, compared by hash in constant time. */
 export function requireAdmin(services: Services): onRequestHookHandler {
   return async (request) => {
+    services.authThrottle.assertAllowed(request.ip);
     const token = bearerToken(request);
     if (token === null || !sameHash(hashSecret(token), services.adminTokenHash)) {
-      throw new ApiError('unauthorized', 'Missing or invalid admin token: send "Authorization: Bearer <admin token>".');
+      throw authFailed(services, request, 'Missing or invalid admin token: send "Authorization: Bearer <admin token>".');
     }
   };
 }
@@ -43,6 +55,7 @@ export function requireAdmin(services: Services): onRequestHookHandler {
 /** `/metrics`: the admin token, or the metrics token (TOLLGATE_METRICS_TOKEN) that reads metrics and nothing else. */
 export function requireMetricsReader(services: Services): onRequestHookHandler {
   return async (request) => {
+    services.authThrottle.assertAllowed(request.ip);
     const token = bearerToken(request);
     if (token !== null) {
       const hash = hashSecret(token);
@@ -51,13 +64,14 @@ export function requireMetricsReader(services: Services): onRequestHookHandler {
       const metrics = services.metricsTokenHash !== null && sameHash(hash, services.metricsTokenHash);
       if (admin || metrics) return;
     }
-    throw new ApiError('unauthorized', 'Missing or invalid token: send "Authorization: Bearer <metrics or admin token>".');
+    throw authFailed(services, request, 'Missing or invalid token: send "Authorization: Bearer <metrics or admin token>".');
   };
 }
 
 /** The metering APIs (check, events): the admin token, or a service token that is not revoked. */
 export function requireServiceCaller(services: Services): onRequestHookHandler {
   return async (request) => {
+    services.authThrottle.assertAllowed(request.ip);
     const token = bearerToken(request);
     if (token !== null) {
       const hash = hashSecret(token);
@@ -65,7 +79,7 @@ export function requireServiceCaller(services: Services): onRequestHookHandler {
       const serviceToken = await services.store.findServiceToken(hash);
       if (serviceToken !== null && serviceToken.revokedAt === null) return;
     }
-    throw new ApiError('unauthorized', 'Missing or invalid service token: send "Authorization: Bearer <admin or service token>".');
+    throw authFailed(services, request, 'Missing or invalid service token: send "Authorization: Bearer <admin or service token>".');
   };
 }
 
@@ -76,8 +90,9 @@ export function requireServiceCaller(services: Services): onRequestHookHandler {
  */
 export function requireCustomer(services: Services): onRequestHookHandler {
   return async (request, reply) => {
+    services.authThrottle.assertAllowed(request.ip);
     const auth = await authenticate(services.store, credentialsFromHeaders(request.headers), services.clock.now());
-    if (!auth.ok) throw new ApiError('unauthorized', auth.message);
+    if (!auth.ok) throw authFailed(services, request, auth.message);
     await admitCustomer(services, auth.context, request, reply);
   };
 }

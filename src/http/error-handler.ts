@@ -16,17 +16,19 @@ const FASTIFY_CLIENT_ERRORS: Record<string, (e: FastifyError) => ApiError> = {
  * Every error leaves as `{"error", "message"}` with the status the catalogue
  * gives its code; anything unexpected becomes a 500 that reveals nothing.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, maskSecrets: (text: string) => string): void {
+  // A message may repeat what the caller sent (an id, a path): never a key or token pasted into it.
+  const body = (error: ApiError): ErrorBody => ({ error: error.code, message: maskSecrets(error.message) });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error);
     // Errors we raised on purpose (a 502 from the gateway, say) were logged where they arose.
     if (apiError.status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, 'request failed');
     // A store that could not be reached: the caller hears 503, the operator reads why.
     else if (error instanceof ApiError && error.cause !== undefined) request.log.warn({ err: error.cause }, apiError.message);
-    void reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody() satisfies ErrorBody);
+    void reply.code(apiError.status).headers(apiError.headers).send(body(apiError));
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`).toBody());
+    void reply.code(404).send(body(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`)));
   });
 }
 

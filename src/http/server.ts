@@ -4,10 +4,12 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { GatewayConfig } from '../gateway/config.js';
 import { gatewayRoutes } from '../gateway/routes.js';
+import { secretMasker } from '../domain/secrets.js';
 import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
 import { formatValidationErrors, installErrorHandling } from './error-handler.js';
+import { addSecurityHeaders, DOCS_POLICY } from './security-headers.js';
 import { adminAlertRoutes, ALERT_SCHEMAS } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
 import { adminGroupRoutes } from './routes/admin-groups.js';
@@ -21,7 +23,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { adminUsageRoutes, usageRoutes } from './routes/usage.js';
-import { SHARED_SCHEMAS } from './schemas.js';
+import { errors, SHARED_SCHEMAS } from './schemas.js';
 import type { TypedApp } from './typed-app.js';
 
 export interface BuildOptions {
@@ -45,6 +47,8 @@ export async function buildServer(services: Services, options: BuildOptions = {}
       ? false
       : { ...loggerOptions(services.config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     bodyLimit: services.config.bodyLimitBytes,
+    // The client's address (request.ip: the failed-authentication throttle's key) comes from X-Forwarded-For only from trusted proxies.
+    ...(services.config.trustProxy === undefined ? {} : { trustProxy: trustProxy(services.config.trustProxy) }),
     // Fastify's two lines per call would cost more than the call: requests are counted in metrics, and logged once at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -59,8 +63,9 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   for (const schema of [...SHARED_SCHEMAS, ...ALERT_SCHEMAS]) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
-  installErrorHandling(app);
-  installRequestTracking(app, services);
+  const maskSecrets = secretMasker(services.config.keyPrefix);
+  installErrorHandling(app, maskSecrets);
+  installRequestTracking(app, services, maskSecrets);
 
   await app.register(swagger, {
     // Shared schemas keep their $id as their name in the document ("Error", "Plan"), not "def-0".
@@ -100,7 +105,8 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   await app.register(async (admin: TypedApp) => {
     admin.addHook('onRequest', requireAdmin(services));
     admin.addHook('onRoute', (route) => {
-      route.schema = { ...route.schema, security: [{ bearer: [] }] };
+      // Every admin route can refuse an address that failed to authenticate too often.
+      route.schema = { ...route.schema, security: [{ bearer: [] }], response: { ...errors(429), ...route.schema?.response as object } };
     });
     adminPlanRoutes(admin, services);
     adminGroupRoutes(admin, services);
@@ -116,15 +122,22 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   await app.register(async (dashboard: TypedApp) => dashboardRoutes(dashboard, services));
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    // Everything the page loads is served from here (no CDN, no online validator): it works without internet access.
-    staticCSP: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; frame-ancestors 'self'",
-    uiConfig: { deepLinking: true, tryItOutEnabled: false },
+  await app.register(async (docs) => {
+    addSecurityHeaders(docs, DOCS_POLICY);
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      // Everything the page loads is served from here (no CDN, no online validator): it works without internet access.
+      uiConfig: { deepLinking: true, tryItOutEnabled: false },
+    });
   });
   // Last, in its own context: its routes take raw bodies, which no other route should.
   if (options.gateway !== undefined) await app.register(gatewayRoutes, { services, gateway: options.gateway });
   return app;
+}
+
+/** The `trustProxy` setting as Fastify takes it: a number of hops is the nearest `hops` addresses of the chain. */
+function trustProxy(setting: boolean | number | string): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
 
 /**
@@ -132,7 +145,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
  * the request has it as `reqId`), and every request is timed into the HTTP
  * histogram by its route's pattern; at debug level it is also logged, once.
  */
-function installRequestTracking(app: TypedApp, services: Services): void {
+function installRequestTracking(app: TypedApp, services: Services, maskSecrets: (text: string) => string): void {
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     done();
@@ -142,8 +155,8 @@ function installRequestTracking(app: TypedApp, services: Services): void {
     const route = request.routeOptions.url ?? 'unmatched';
     services.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (logRequests) {
-      // The path without its query string: a gateway's upstream may take credentials there.
-      request.log.debug({ method: request.method, path: request.url.split('?')[0], route, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+      // The path without its query string (a gateway's upstream may take credentials there), nor a key pasted into it.
+      request.log.debug({ method: request.method, path: maskSecrets(request.url.split('?')[0]!), route, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
     }
     done();
   });

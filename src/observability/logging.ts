@@ -4,12 +4,12 @@ import type { IncomingMessage } from 'node:http';
 /**
  * Where a secret could sit in a log line's object: request headers (the admin,
  * service and customer credentials), request bodies (POST /v1/check's `key`
- * and `app_key`, the dashboard's sign-in `token`), the dashboard's cookie and CSRF token, answers that carry a new secret (a created key or token),
- * and the configuration's tokens. pino replaces each with "[redacted]".
+ * and `app_key`, the dashboard's sign-in `token`), the dashboard's cookie and CSRF token, answers that carry a new secret (a created key or token,
+ * a webhook endpoint's signing secret), and the configuration's secrets. pino replaces each with "[redacted]".
  */
 export const SECRET_LOG_PATHS = [
   ...['.authorization', '["x-api-key"]', '.app_key', '.cookie', '["set-cookie"]', '["x-csrf-token"]'].flatMap((h) => [`req.headers${h}`, `headers${h}`]),
-  ...['key', 'app_key', 'token', 'csrf_token', 'adminToken', 'metricsToken'].flatMap((f) => [f, `*.${f}`, `req.body.${f}`]),
+  ...['key', 'app_key', 'token', 'csrf_token', 'secret', 'adminToken', 'metricsToken', 'webhookSecret', 'serverSecret'].flatMap((f) => [f, `*.${f}`, `req.body.${f}`]),
 ];
 
 /** A pino configuration for the server's logger: JSON lines at `level`, with every secret path redacted. */

@@ -136,6 +136,25 @@ describe('signing in', () => {
   });
 });
 
+describe('guessing', () => {
+  test('failed sign-ins and forged cookies count as failed authentication: the address is throttled, and a visit without a cookie is not', async () => {
+    const strict = await startTestServer({ config: { authFailureLimit: 3 } });
+    try {
+      const attempt = (body: unknown, headers: Record<string, string> = {}) => request(`${strict.url}/dashboard/session`, { method: 'POST', headers, body });
+      for (let i = 0; i < 5; i += 1) assert.equal((await request(`${strict.url}/dashboard/session`)).status, 401, 'no cookie: not a failure');
+      for (let i = 0; i < 2; i += 1) assert.equal((await attempt({ token: `wrong-${i}` })).status, 401);
+      const forged = await request(`${strict.url}/dashboard/session`, { headers: { cookie: 'tollgate_dashboard=forged' } });
+      assert.equal(forged.status, 401);
+      const refused = await attempt({ token: ADMIN_TOKEN });
+      assert.equal(refused.status, 429, 'even the right token, once the address is refused');
+      assert.equal(refused.body.error, 'rate_limited');
+      assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 describe('the session and CSRF', () => {
   test('a change needs the CSRF token and a same-origin request; reads need only the cookie', async () => {
     const { appId } = await setupCustomer(admin);

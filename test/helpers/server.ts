@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { GatewayConfig } from '../../src/gateway/config.js';
 import { startTollgate, type Tollgate } from '../../src/runtime.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -19,10 +20,12 @@ export interface TestServer {
  * A real Tollgate on a free loopback port with its own SQLite file in a
  * temporary directory, and a known admin token.
  */
-export async function startTestServer(options: { clock?: Clock; dataDir?: string; config?: Partial<Config> } = {}): Promise<TestServer> {
+export async function startTestServer(options: { clock?: Clock; dataDir?: string; config?: Partial<Config>; gateway?: GatewayConfig } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...options.config });
-  const tollgate = await startTollgate(config, { logger: false, ...(options.clock ? { clock: options.clock } : {}) });
+  const tollgate = await startTollgate(config, {
+    logger: false, ...(options.clock ? { clock: options.clock } : {}), ...(options.gateway ? { gateway: options.gateway } : {}),
+  });
   return {
     url: tollgate.url,
     dataDir,

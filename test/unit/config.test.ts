@@ -95,3 +95,21 @@ describe('scale-out settings', () => {
     assert.equal(describeStore(loadConfig({}, { dataDir: '/var/lib/tollgate' })), 'embedded (SQLite in /var/lib/tollgate)');
   });
 });
+
+describe('the failed-authentication throttle and the trusted proxies', () => {
+  test('default to 20 failures a minute, refused for 5 minutes, and no proxy trusted', () => {
+    const config = loadConfig({});
+    assert.deepEqual([config.authFailureLimit, config.authFailureWindowMs, config.authBlockMs, config.trustProxy], [20, 60_000, 300_000, undefined]);
+    assert.equal(loadConfig({ TOLLGATE_AUTH_FAILURE_LIMIT: '0' }).authFailureLimit, 0, '0 turns it off');
+  });
+
+  test('TOLLGATE_TRUST_PROXY takes true or false, a number of hops, or addresses and ranges', () => {
+    assert.equal(loadConfig({ TOLLGATE_TRUST_PROXY: 'true' }).trustProxy, true);
+    assert.equal(loadConfig({ TOLLGATE_TRUST_PROXY: 'FALSE' }).trustProxy, false);
+    assert.equal(loadConfig({ TOLLGATE_TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.equal(loadConfig({ TOLLGATE_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, '10.0.0.0/8, 127.0.0.1');
+    assert.throws(() => loadConfig({ TOLLGATE_TRUST_PROXY: '10.0.0.1; rm' }), /TOLLGATE_TRUST_PROXY/);
+    assert.throws(() => loadConfig({ TOLLGATE_AUTH_FAILURE_LIMIT: 'ten' }), /TOLLGATE_AUTH_FAILURE_LIMIT must be a whole number/);
+    assert.throws(() => loadConfig({ TOLLGATE_AUTH_BLOCK_MS: '10' }), /TOLLGATE_AUTH_BLOCK_MS/);
+  });
+});

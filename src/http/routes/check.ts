@@ -62,7 +62,7 @@ export function checkRoutes(app: TypedApp, services: Services): void {
       tags: ['metering'], summary: "Meter a customer's call: authenticate, rate-limit, apply the quota, record",
       security: [{ bearer: [] }],
       body: CheckBody,
-      response: { 200: CheckAnswerSchema, ...errors(400, 401, 413, 415, 503) },
+      response: { 200: CheckAnswerSchema, ...errors(400, 401, 413, 415, 429, 503) },
     },
   }, async (request, reply) => {
     const body = request.body;

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
-import { applyDashboardSecurityHeaders } from '../../dashboard/security-headers.js';
+import { DASHBOARD_POLICY, securityHeaders } from '../security-headers.js';
 import { readCookie, SESSION_COOKIE, sessionCookie, type DashboardSession } from '../../dashboard/session.js';
 import { billingPeriod } from '../../domain/periods.js';
 import { hashSecret, sameHash } from '../../domain/secrets.js';
@@ -12,7 +12,7 @@ import { ApiError } from '../../errors.js';
 import { authenticate, authenticateHash } from '../../metering/credentials.js';
 import type { Services } from '../../services.js';
 import { queryUsage } from '../../usage/usage-query.js';
-import { admitCustomer } from '../auth.js';
+import { admitCustomer, authFailed } from '../auth.js';
 import { errors, page, PageQuery, pageRequest } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 import { adminAlertRoutes } from './admin-alerts.js';
@@ -95,8 +95,9 @@ function loadAssets(): Map<string, { type: string; body: Buffer }> {
  */
 export async function dashboardRoutes(app: TypedApp, services: Services): Promise<void> {
   const assets = loadAssets();
+  const headers = securityHeaders(DASHBOARD_POLICY);
   app.addHook('onRequest', async (_request, reply) => {
-    applyDashboardSecurityHeaders(reply);
+    void reply.headers(headers);
   });
 
   const sendAsset = (reply: FastifyReply, name: string) => {
@@ -125,7 +126,7 @@ export async function dashboardRoutes(app: TypedApp, services: Services): Promis
 
 /** A dashboard API route in the OpenAPI document: under the dashboard tag, authenticated by the session cookie. */
 function dashboardRoute(route: RouteOptions): void {
-  const response = { ...(route.schema?.response as Record<string, unknown> | undefined), ...errors(401, 403) };
+  const response = { ...(route.schema?.response as Record<string, unknown> | undefined), ...errors(401, 403, 429) };
   route.schema = { ...route.schema, tags: ['dashboard'], security: SESSION_SECURITY, response };
 }
 
@@ -169,11 +170,23 @@ function assertCsrf(request: FastifyRequest, services: Services, session: Dashbo
 
 const NOT_SIGNED_IN = 'Not signed in to the dashboard, or the session has ended: sign in at /dashboard.';
 
+/**
+ * The request's session, or a 401. A cookie that does not open (forged,
+ * from another server, ended) is a failed authentication like a wrong token,
+ * and throttled alike; no cookie at all is only someone not signed in yet.
+ */
+function signedIn(request: FastifyRequest, services: Services): DashboardSession {
+  services.authThrottle.assertAllowed(request.ip);
+  const session = sessionFrom(request, services);
+  if (session !== null) return session;
+  if (readCookie(request.headers.cookie, SESSION_COOKIE) === null) throw new ApiError('unauthorized', NOT_SIGNED_IN);
+  throw authFailed(services, request, NOT_SIGNED_IN);
+}
+
 /** The session cookie for `role`, and for a change its CSRF token from the same origin. */
 function openSession(services: Services, role: DashboardSession['role'], request: FastifyRequest, reply: FastifyReply): DashboardSession {
   void reply.header('cache-control', 'no-store');
-  const session = sessionFrom(request, services);
-  if (session === null) throw new ApiError('unauthorized', NOT_SIGNED_IN);
+  const session = signedIn(request, services);
   if (session.role !== role) throw new ApiError('forbidden', `This part of the dashboard is for the ${role === 'admin' ? 'provider (admin token)' : 'customer (API key)'}.`);
   if (UNSAFE_METHODS.has(request.method)) assertCsrf(request, services, session);
   return session;
@@ -221,12 +234,14 @@ function sessionRoutes(app: TypedApp, services: Services): void {
       body: Type.Object({
         token: Type.String({ minLength: 1, maxLength: 512, description: 'The admin token (the provider) or an API key (a customer).' }),
       }, { additionalProperties: false }),
-      response: { 200: SessionAnswer, ...errors(400, 401, 403, 413, 415) },
+      response: { 200: SessionAnswer, ...errors(400, 401, 403, 413, 415, 429) },
     },
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store');
     // No session yet, so no CSRF token: a sign-in from another site's page is refused by its origin.
     assertSameOrigin(request);
+    // Guessing the admin token or a key here is throttled like anywhere else.
+    services.authThrottle.assertAllowed(request.ip);
     const now = services.clock.now();
     const { token } = request.body;
     let session: DashboardSession;
@@ -237,7 +252,7 @@ function sessionRoutes(app: TypedApp, services: Services): void {
       const auth = await authenticate(services.store, { key: token }, now);
       if (!auth.ok) {
         const why = auth.message === 'Invalid API key.' ? 'it is neither the admin token nor an API key' : auth.message.replace(/\.$/, '');
-        throw new ApiError('unauthorized', `Sign-in failed: ${why}.`);
+        throw authFailed(services, request, `Sign-in failed: ${why}.`);
       }
       context = auth.context;
       session = services.sessions.create({ role: 'customer', keyHash: hashSecret(token) }, now);
@@ -249,21 +264,21 @@ function sessionRoutes(app: TypedApp, services: Services): void {
   app.get('/dashboard/session', {
     schema: {
       tags: ['dashboard'], summary: 'The signed-in session and its CSRF token', security: SESSION_SECURITY,
-      response: { 200: SessionAnswer, ...errors(401) },
+      response: { 200: SessionAnswer, ...errors(401, 429) },
     },
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store');
-    const session = sessionFrom(request, services);
-    if (session === null) throw new ApiError('unauthorized', NOT_SIGNED_IN);
+    const session = signedIn(request, services);
     return answer(session, await contextOf(session));
   });
 
   app.delete('/dashboard/session', {
     schema: {
       tags: ['dashboard'], summary: 'Sign out: clears the session cookie (needs the CSRF token)', security: SESSION_SECURITY,
-      response: { 204: Type.Null({ description: 'Signed out.' }), ...errors(401, 403) },
+      response: { 204: Type.Null({ description: 'Signed out.' }), ...errors(401, 403, 429) },
     },
   }, async (request, reply) => {
+    services.authThrottle.assertAllowed(request.ip);
     const session = sessionFrom(request, services);
     if (session !== null) assertCsrf(request, services, session);
     void reply.header('set-cookie', sessionCookie('', { secure: secure(request), maxAgeMs: 0 }));

@@ -76,7 +76,7 @@ export function eventRoutes(app: TypedApp, services: Services): void {
           'application/x-ndjson': { schema: { description: 'One Tollgate event (as in application/json) per line; any length.' } },
         },
       },
-      response: { 200: IngestAnswer, ...errors(400, 401, 413, 415, 503) },
+      response: { 200: IngestAnswer, ...errors(400, 401, 413, 415, 429, 503) },
     },
     // Per-event problems are reported per event, not as a 400 for the whole batch.
     validatorCompiler: () => () => true,

@@ -14,7 +14,7 @@ export function metricsRoutes(app: TypedApp, services: Services): void {
       security: [{ bearer: [] }],
       response: {
         200: { description: 'Prometheus text exposition format 0.0.4.', content: { 'text/plain': { schema: Type.String() } } },
-        ...errors(401),
+        ...errors(401, 429),
       },
     },
   }, async (_request, reply) => {

@@ -167,7 +167,7 @@ export function adminUsageRoutes(app: TypedApp, services: Services): void {
       tags: ['admin'], summary: "A group's usage over time (the same query as /v3/ocr-usage)",
       params: Type.Object({ group_id: Type.String() }),
       querystring: UsageQueryString,
-      response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 503) },
+      response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 429, 503) },
     },
   }, async (request, reply) => {
     const group = await services.store.getGroup(request.params.group_id);
