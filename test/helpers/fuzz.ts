@@ -139,7 +139,11 @@ export function sendRaw(baseUrl: string, bytes: Buffer, halfClose = false, timeo
       received = Buffer.concat([received, chunk]);
       parse(false);
     });
-    socket.on('error', (error) => finish(error));
+    // A server that answers early (413) and closes may reset the connection under a client still writing: the answer may be in already.
+    socket.on('error', (error) => {
+      parse(true);
+      finish(error);
+    });
     socket.on('close', () => parse(true));
     if (halfClose) socket.end(bytes);
     else socket.write(bytes);
@@ -419,14 +423,21 @@ export function operationRequests(doc: OpenApiDocument, path: string, method: st
     const search = query.map(([k, v]) => `${encode(k)}=${encode(v)}`).join('&');
     const headers: Array<[string, string]> = [...auth, ...extra];
     if (body.type !== null) headers.push(['content-type', body.type]);
-    return {
+    const request: FuzzRequest = {
       operation: `${method.toUpperCase()} ${path}`,
       method: method.toUpperCase(),
       path: search === '' ? p : `${p}?${search}`,
       headers,
       ...(body.body === undefined ? {} : { body: body.body }),
     };
+    // A body over the limit is answered before it is read, and the connection closed: on a socket of its own, the answer is read even if the rest of the body is refused.
+    return (body.body?.length ?? 0) > 1024 * 1024 ? { ...request, raw: toRaw(request) } : request;
   });
+}
+
+function toRaw(request: FuzzRequest): Buffer {
+  const head = [`${request.method} ${request.path} HTTP/1.1`, 'host: 127.0.0.1', ...request.headers.map(([k, v]) => `${k}: ${v}`), `content-length: ${request.body?.length ?? 0}`];
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), request.body ?? Buffer.alloc(0)]);
 }
 
 /**
