@@ -9,15 +9,38 @@ import { createHash } from 'node:crypto';
  * canonicalJson({ b: 1, a: [true, null] }) // '{"a":[true,null],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const text = JSON.stringify(value);
-    // undefined, functions and symbols have no JSON form; inside arrays JSON writes null.
-    return text === undefined ? 'null' : text;
+  // An explicit stack, not recursion: arguments nested a million deep fit in a request body, and must not overflow the call stack.
+  const out: string[] = [];
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item instanceof Literal) {
+      out.push(item.text);
+    } else if (item === null || typeof item !== 'object') {
+      const text = JSON.stringify(item);
+      // undefined, functions and symbols have no JSON form; inside arrays JSON writes null.
+      out.push(text === undefined ? 'null' : text);
+    } else if (Array.isArray(item)) {
+      // Pushed in reverse, to come off the stack in order: "[", the items between commas, "]".
+      stack.push(CLOSE_ARRAY);
+      for (let i = item.length - 1; i >= 0; i--) stack.push(item[i], ...(i > 0 ? [COMMA] : []));
+      stack.push(OPEN_ARRAY);
+    } else {
+      const keys = Object.keys(item).filter((k) => (item as Record<string, unknown>)[k] !== undefined).sort();
+      stack.push(CLOSE_OBJECT);
+      for (let i = keys.length - 1; i >= 0; i--) stack.push((item as Record<string, unknown>)[keys[i]!], new Literal(`${JSON.stringify(keys[i])}:`), ...(i > 0 ? [COMMA] : []));
+      stack.push(OPEN_OBJECT);
+    }
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  return out.join('');
 }
+
+/** Text to write as is, between the values on the stack. */
+class Literal {
+  constructor(readonly text: string) {}
+}
+
+const [OPEN_ARRAY, CLOSE_ARRAY, OPEN_OBJECT, CLOSE_OBJECT, COMMA] = ['[', ']', '{', '}', ','].map((t) => new Literal(t));
 
 /**
  * The `request_args_hash` of a call: SHA-1 hex (40 characters) of the

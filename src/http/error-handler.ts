@@ -1,3 +1,6 @@
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, type ErrorBody } from '../errors.js';
 import { isOutage } from '../store/outage.js';
@@ -25,12 +28,53 @@ export function installErrorHandling(app: FastifyInstance, maskSecrets: (text: s
     if (apiError.status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, 'request failed');
     // A store that could not be reached: the caller hears 503, the operator reads why.
     else if (error instanceof ApiError && error.cause !== undefined) request.log.warn({ err: error.cause }, apiError.message);
+    // Fastify closes the connection after a body it would not read, which resets it under a client still sending, who may then never see
+    // the 413. With a declared length the rest is bounded: Node reads and drops it after the answer, and the connection serves on.
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && request.headers['content-length'] !== undefined) reply.removeHeader('connection');
     void reply.code(apiError.status).headers(apiError.headers).send(body(apiError));
+  });
+  // Node answers an HTTP/1.1 request without Host with a bare 400 (RFC 9112); this one is checked here instead, to answer with the error shape.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) done(new ApiError('invalid_request', 'The Host header is required.'));
+    else done();
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(body(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`)));
   });
 }
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (headers over
+ * `maxHeaderSize`, a malformed request line or header, conflicting lengths, a
+ * request that took too long): answered in the error shape, then the
+ * connection is closed, as the parser cannot find where the next request begins.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const apiError = error.code === 'HPE_HEADER_OVERFLOW' ? new ApiError('headers_too_large', `The request line and headers are larger than ${HEADER_LIMIT_KIB} KiB.`)
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new ApiError('request_timeout')
+      : new ApiError('invalid_request', 'The request is not valid HTTP/1.1.');
+  answerOnSocket(socket, apiError);
+}
+
+/**
+ * Answers on the bare socket, for requests Fastify never sees, and closes
+ * the connection. Not at once: a client may still be sending (the body
+ * behind oversized headers), and closing with its bytes unread would reset
+ * the connection, which can lose the answer before the client reads it. What
+ * it still sends is read and dropped for a moment first.
+ */
+export function answerOnSocket(socket: Duplex, apiError: ApiError): void {
+  // The parser reports each further chunk of a request it gave up on: one answer is enough.
+  if (socket.writableEnded || socket.destroyed) return;
+  const body = JSON.stringify(apiError.toBody() satisfies ErrorBody);
+  socket.end(`HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+const LINGER_MS = 2000;
+
+const HEADER_LIMIT_KIB = Math.floor(maxHeaderSize / 1024);
 
 function toApiError(error: FastifyError): ApiError {
   if (error instanceof ApiError) return error;

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -5,10 +6,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { GatewayConfig } from '../gateway/config.js';
 import { gatewayRoutes } from '../gateway/routes.js';
 import { secretMasker } from '../domain/secrets.js';
+import { ApiError } from '../errors.js';
 import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
-import { formatValidationErrors, installErrorHandling } from './error-handler.js';
+import { answerOnSocket, clientErrorHandler, formatValidationErrors, installErrorHandling } from './error-handler.js';
 import { addSecurityHeaders, DOCS_POLICY } from './security-headers.js';
 import { adminAlertRoutes, ALERT_SCHEMAS } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
@@ -52,6 +54,9 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     // Fastify's two lines per call would cost more than the call: requests are counted in metrics, and logged once at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    clientErrorHandler,
+    // A request without Host is refused by installErrorHandling, in the error shape, rather than by Node with an empty 400.
+    http: { requireHostHeader: false },
     requestIdHeader: false,
     genReqId: requestId,
     schemaErrorFormatter: (errs, dataVar) => formatValidationErrors(errs as never, dataVar),
@@ -59,6 +64,10 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
+  // An Expect other than 100-continue would get Node's bare 417; RFC 9110 lets a server ignore it, and the request is served as usual.
+  app.server.on('checkExpectation', (request, response) => app.routing(request, response));
+  // Node would close a CONNECT's connection without a word: Tollgate is no proxy, and says so.
+  app.server.on('connect', (request: { url?: string }, socket: Duplex) => answerOnSocket(socket, new ApiError('method_not_allowed', `CONNECT ${request.url ?? ''} is not allowed: Tollgate is not a proxy.`)));
 
   for (const schema of [...SHARED_SCHEMAS, ...ALERT_SCHEMAS]) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.

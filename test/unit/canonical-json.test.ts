@@ -31,3 +31,20 @@ test('property: key order never changes the hash, and canonical JSON parses back
     assert.deepEqual(JSON.parse(canonicalJson(obj)), JSON.parse(JSON.stringify(obj)));
   }), { numRuns: 500 });
 });
+
+test('arguments nested far deeper than the call stack is high are written, not a stack overflow', () => {
+  const depth = 200_000;
+  let deep: unknown = 1;
+  for (let i = 0; i < depth; i++) deep = i % 2 === 0 ? [deep] : { b: deep, a: null };
+  const text = canonicalJson(deep);
+  assert.ok(text.startsWith('{"a":null,"b":[{"a":null,"b":['), text.slice(0, 40));
+  assert.equal(text.length, (depth / 2) * ('{"a":null,"b":'.length + '}'.length + 2) + 1);
+  assert.match(requestArgsHash({ deep }), /^[0-9a-f]{40}$/);
+});
+
+test('property: arrays, undefined and functions are written as JSON.stringify writes them', () => {
+  const scalar = fc.oneof(fc.string(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constant(() => 1));
+  fc.assert(fc.property(fc.array(fc.oneof(scalar, fc.array(scalar))), (items) => {
+    assert.equal(canonicalJson(items), JSON.stringify(items));
+  }), { numRuns: 300 });
+});
