@@ -24,6 +24,8 @@ export const ConfigSchema = Type.Object({
   idempotencyWindowDays: Type.Integer({ minimum: 1, maximum: 400 }),
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: Type.Integer({ minimum: 1024 }),
+  /** Most client connections open at once; further ones are closed as they arrive. */
+  maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
   /** How often buffered rollup deltas are written to the rollup tables, in milliseconds. */
   rollupFlushMs: Type.Integer({ minimum: 10, maximum: 60_000 }),
   /**
@@ -92,6 +94,7 @@ export const DEFAULTS: Config = Object.freeze({
   logLevel: 'info',
   idempotencyWindowDays: 35,
   bodyLimitBytes: 1024 * 1024,
+  maxConnections: 10_000,
   rollupFlushMs: 250,
   onStoreDown: 'closed',
   limitsMode: 'strict',
@@ -117,6 +120,7 @@ export const ENVIRONMENT = {
   TOLLGATE_LOG_LEVEL: 'logLevel',
   TOLLGATE_IDEMPOTENCY_WINDOW_DAYS: 'idempotencyWindowDays',
   TOLLGATE_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  TOLLGATE_MAX_CONNECTIONS: 'maxConnections',
   TOLLGATE_ROLLUP_FLUSH_MS: 'rollupFlushMs',
   TOLLGATE_DATABASE_URL: 'databaseUrl',
   TOLLGATE_REDIS_URL: 'redisUrl',
@@ -136,7 +140,7 @@ export const ENVIRONMENT = {
 } as const satisfies Record<string, keyof Config>;
 
 const INTEGER_SETTINGS = new Set<keyof Config>([
-  'port', 'idempotencyWindowDays', 'bodyLimitBytes', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs',
+  'port', 'idempotencyWindowDays', 'bodyLimitBytes', 'maxConnections', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs',
   'keyExpiryNoticeDays', 'alertScanMs', 'webhookTimeoutMs', 'webhookRetryBaseMs',
   'authFailureLimit', 'authFailureWindowMs', 'authBlockMs',
 ]);

@@ -64,6 +64,8 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
+  // A flood of connections (idle ones held open, say) is cut off at the door rather than exhausting file descriptors and memory.
+  app.server.maxConnections = services.config.maxConnections;
   // An Expect other than 100-continue would get Node's bare 417; RFC 9110 lets a server ignore it, and the request is served as usual.
   app.server.on('checkExpectation', (request, response) => app.routing(request, response));
   // Node would close a CONNECT's connection without a word: Tollgate is no proxy, and says so.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { maxHeaderSize } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { sendRaw } from '../helpers/fuzz.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type TestServer } from '../helpers/server.js';
@@ -107,5 +108,38 @@ describe('bodies', () => {
     // Its declared length is read and dropped rather than the connection closed under a client still sending.
     assert.notEqual(res.headers.get('connection'), 'close');
     assert.equal((await request(`${server.url}/healthz`)).status, 200);
+  });
+});
+
+describe('connections', () => {
+  test('past TOLLGATE_MAX_CONNECTIONS a new connection is closed at once; the open ones are served, and room comes back as they close', async () => {
+    const small = await startTestServer({ config: { maxConnections: 2 } });
+    const { port, hostname } = new URL(small.url);
+    const open = () => new Promise<Socket>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => resolve(socket));
+      socket.once('error', reject);
+    });
+    /** Whether the server closes the socket before it answers a request sent on it. */
+    const answered = (socket: Socket) => new Promise<boolean>((resolve) => {
+      let data = '';
+      socket.on('data', (chunk) => { data += chunk.toString(); if (data.includes('\r\n\r\n')) resolve(data.startsWith('HTTP/1.1 200')); });
+      socket.once('close', () => resolve(data.startsWith('HTTP/1.1 200')));
+      socket.once('error', () => resolve(false));
+      socket.write(`GET /healthz HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+    });
+    try {
+      const [a, b] = [await open(), await open()];
+      const c = await open();
+      assert.equal(await answered(c), false, 'the third connection is closed unanswered');
+      assert.equal(await answered(a), true, 'the first two are served');
+      assert.equal(await answered(b), true);
+      a.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      const d = await open();
+      assert.equal(await answered(d), true, 'a closed connection makes room');
+      for (const s of [b, c, d]) s.destroy();
+    } finally {
+      await small.close();
+    }
   });
 });
