@@ -1,7 +1,7 @@
 /**
  * Tollgate's benchmarks: `npm run bench` (or `node dist/bench/run.js` after a build).
  *
- *   --only NAMES          run some of them: check,query,ingest,gateway,scale-out (default: all)
+ *   --only NAMES          run some of them: check,query,ingest,gateway,scale-out,dashboard (default: all)
  *   --duration S          check: seconds measured per server (default 10)
  *   --warmup S            check: warm-up seconds per server (default 2)
  *   --connections N       check: concurrent connections (default 64)
@@ -15,6 +15,7 @@
  *   --ingest-batches N    ingest: batches of 1,000 events per side (default 300)
  *   --ingest-concurrency N  ingest: requests in flight (default 4)
  *   --rounds N            gateway: measured runs per server, alternating (default 1)
+ *   --dashboard-groups N  dashboard: groups in the catalogue it lists (default 3000)
  *   (gateway and scale-out use the check settings for duration, warm-up, connections, keys and groups;
  *    scale-out splits the connections evenly over its instances, and needs PostgreSQL and redis-server)
  *
@@ -36,6 +37,7 @@ import { RESULTS_DIR } from './lib/paths.js';
 import { int, log, met, ms, ratio, round, table } from './lib/stats.js';
 import { runQueryBench, type QueryOptions, type QueryReport } from './query.js';
 import { runScaleOutBench, scaleOutJson, scaleOutSummaryRows, type ScaleOutReport } from './scale-out.js';
+import { dashboardSummaryRows, runDashboardBench, type DashboardReport } from './dashboard.js';
 
 function count(name: string, raw: string | undefined, fallback: number, min = 1): number {
   if (raw === undefined) return fallback;
@@ -63,6 +65,7 @@ function parse() {
       'ingest-batches': { type: 'string' },
       'ingest-concurrency': { type: 'string' },
       rounds: { type: 'string' },
+      'dashboard-groups': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -94,14 +97,15 @@ function parse() {
     concurrency: count('ingest-concurrency', values['ingest-concurrency'], 4),
   };
   const rounds = count('rounds', values.rounds, 1);
-  return { selected, check, query, ingest, rounds, help: values.help === true };
+  const dashboardGroups = count('dashboard-groups', values['dashboard-groups'], 3_000);
+  return { selected, check, query, ingest, rounds, dashboardGroups, help: values.help === true };
 }
 
-const BENCHES = ['check', 'query', 'ingest', 'gateway', 'scale-out'] as const;
+const BENCHES = ['check', 'query', 'ingest', 'gateway', 'scale-out', 'dashboard'] as const;
 type Bench = (typeof BENCHES)[number];
 
 /** The command that reproduces this run, every setting spelled out. */
-function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number): string {
+function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number, dashboardGroups: number): string {
   const args: string[] = [];
   if (selected.size < BENCHES.length) args.push('--only', [...selected].join(','));
   if (selected.has('check') || selected.has('gateway') || selected.has('scale-out')) {
@@ -110,6 +114,7 @@ function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: Que
   }
   if (selected.has('ingest')) args.push('--ingest-batches', String(ingest.batches), '--ingest-concurrency', String(ingest.concurrency));
   if (selected.has('gateway')) args.push('--rounds', String(rounds));
+  if (selected.has('dashboard')) args.push('--dashboard-groups', String(dashboardGroups));
   if (selected.has('query')) {
     args.push('--events', String(query.events), '--http-requests', String(query.httpRequests), '--sql-runs', String(query.sqlRuns));
     if (query.keepRollups) args.push('--keep-rollups');
@@ -119,7 +124,7 @@ function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: Que
 
 
 function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null,
-  scaleOutReport: ScaleOutReport | null): string[][] {
+  scaleOutReport: ScaleOutReport | null, dashboardReport: DashboardReport | null): string[][] {
   const rows: string[][] = [['', 'Tollgate', 'peer / baseline', 'ours/peer', 'note']];
   if (checkReport !== null) {
     const t = checkReport.tollgate.measured;
@@ -157,18 +162,19 @@ function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport |
   }
   if (gatewayReport !== null) rows.push(...gatewaySummaryRows(gatewayReport));
   if (scaleOutReport !== null) rows.push(...scaleOutSummaryRows(scaleOutReport));
+  if (dashboardReport !== null) rows.push(...dashboardSummaryRows(dashboardReport));
   return rows;
 }
 
 async function main(): Promise<number> {
-  const { selected, check, query, ingest, rounds, help } = parse();
+  const { selected, check, query, ingest, rounds, dashboardGroups, help } = parse();
   if (help) {
-    process.stdout.write('Usage: node dist/bench/run.js [--only check,query,ingest,gateway,scale-out] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
+    process.stdout.write('Usage: node dist/bench/run.js [--only check,query,ingest,gateway,scale-out,dashboard] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
       + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n'
-      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N]\n');
+      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N] [--dashboard-groups N]\n');
     return 0;
   }
-  const command = reproduce(selected, check, query, ingest, rounds);
+  const command = reproduce(selected, check, query, ingest, rounds, dashboardGroups);
   log(`node ${process.version}, ${cpus().length} cpus; ${command}`);
 
   const failures: string[] = [];
@@ -178,6 +184,7 @@ async function main(): Promise<number> {
   let ingestReport: IngestReport | null = null;
   let gatewayReport: GatewayBenchReport | null = null;
   let scaleOutReport: ScaleOutReport | null = null;
+  let dashboardReport: DashboardReport | null = null;
   if (selected.has('check')) {
     try {
       checkReport = await runCheckBench(check);
@@ -213,6 +220,14 @@ async function main(): Promise<number> {
       failures.push(`scale-out benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     }
   }
+  if (selected.has('dashboard')) {
+    try {
+      dashboardReport = await runDashboardBench({ groups: dashboardGroups, samples: 100 });
+      failures.push(...dashboardReport.failures);
+    } catch (error) {
+      failures.push(`dashboard benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
   if (selected.has('query')) {
     try {
       queryReport = await runQueryBench(query);
@@ -222,7 +237,7 @@ async function main(): Promise<number> {
     }
   }
 
-  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport, ingestReport, gatewayReport, scaleOutReport))}\n\n`);
+  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport, ingestReport, gatewayReport, scaleOutReport, dashboardReport))}\n\n`);
   process.stdout.write(`reproduce: ${command}\n`);
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   for (const f of failures) process.stdout.write(`FAILED: ${f}\n`);
@@ -272,6 +287,7 @@ async function main(): Promise<number> {
       peer: { reqPerSec: round(gatewayReport.peer.reqPerSec), p99Ms: gatewayReport.peer.latencyP99Ms, cpuUsPerCall: gatewayReport.peer.cpuUsPerCall },
     },
     scaleOut: scaleOutReport === null ? null : scaleOutJson(scaleOutReport),
+    dashboard: dashboardReport,
     correctness: { ok: failures.length === 0, failures, warnings },
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
