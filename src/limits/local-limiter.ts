@@ -152,6 +152,12 @@ export class LocalLimiter {
     this.quotas.delete(`${scope}:${id}`);
   }
 
+  /** Unloads a group's or app's counter and its window. */
+  forget(scope: Scope, id: string): void {
+    this.forgetUsage(scope, id);
+    this.windows.delete(`${scope}:${id}`);
+  }
+
   /** Replaces a window's counts, unless the window kept here is already a later one. */
   rebaseWindow(scope: Scope, id: string, counter: WindowCounter): void {
     const key = `${scope}:${id}`;

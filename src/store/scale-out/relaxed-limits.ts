@@ -145,11 +145,10 @@ export class RelaxedLimits {
     const now = this.options.clock.now();
     for (const [key, { pair, lastSeen }] of this.active) {
       if (now - lastSeen <= IDLE_MS) continue;
-      // No longer read back, so no longer trusted: the next call loads the shared count again.
+      // No longer read back, so no longer trusted: the next call loads the shared counts again.
       this.active.delete(key);
-      for (const scope of SCOPES) this.local.forgetUsage(scope, idOf(pair, scope));
+      for (const scope of SCOPES) this.local.forget(scope, idOf(pair, scope));
     }
-    this.local.sweep(now);
 
     const sent = this.pending;
     this.pending = new Map();
