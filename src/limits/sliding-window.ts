@@ -30,9 +30,14 @@ export interface WindowVerdict {
   retryAfterMs: number | null;
 }
 
+/** Start of the fixed window that contains `now` (a multiple of the window length). */
+export function windowStartAt(now: number, windowMs: number): number {
+  return now - (((now % windowMs) + windowMs) % windowMs);
+}
+
 /** The counter moved forward to the window that contains `now`. */
 export function advance(counter: WindowCounter | undefined, now: number, windowMs: number): WindowCounter {
-  const windowStart = now - (((now % windowMs) + windowMs) % windowMs);
+  const windowStart = windowStartAt(now, windowMs);
   if (counter === undefined || windowStart - counter.windowStart >= 2 * windowMs) {
     return { windowStart, previous: 0, current: 0 };
   }

@@ -244,6 +244,12 @@ export async function addUsageInRedis(redis: Redis, additions: readonly UsageAdd
   await Promise.all([...byGroup.values()].map(({ keys, args }) => runScript(redis, ADD_USAGE_SCRIPT, keys.length, ...keys, ...args)));
 }
 
+/** The group's or the app's counter for the period; null when it does not exist yet. */
+export async function quotaCounter(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): Promise<number | null> {
+  const value = await redis.get(quotaKey(request, scope));
+  return value === null ? null : Number(value);
+}
+
 /** The group's and the app's counters for the period; null where a counter does not exist yet. */
 export async function quotaCounters(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>): Promise<[number | null, number | null]> {
   const [, , group, app] = limiterKeys(request);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
-import { advance, MINUTE_MS } from '../../limits/sliding-window.js';
+import { MINUTE_MS, windowStartAt } from '../../limits/sliding-window.js';
 import { addUsageInRedis, quotaKey, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
 import type { Limits, MeterRequest, MeterResult } from '../store.js';
 
@@ -91,9 +91,24 @@ export class RelaxedLimits {
     this.refuseIfStale();
     await this.load(request);
     const result = this.local.admit(request);
-    this.active.set(pairKey(request), { pair: request, limits: request.limits, lastCall: request.now, lastSeen: this.options.clock.now() });
+    this.markActive(request);
     if (result.allowed) this.count(request, request.cost, request.mode !== 'rate_only');
     return result;
+  }
+
+  /** Notes a call of its group and app, whose shared counts each exchange then reads back. */
+  private markActive(request: MeterRequest): void {
+    const key = pairKey(request);
+    const seen = this.options.clock.now();
+    const entry = this.active.get(key);
+    if (entry === undefined) {
+      this.active.set(key, { pair: request, limits: request.limits, lastCall: request.now, lastSeen: seen });
+    } else {
+      // The latest limits (a plan change) and times; the pair and its period stay the key's.
+      entry.limits = request.limits;
+      entry.lastCall = request.now;
+      entry.lastSeen = seen;
+    }
   }
 
   /** Changes an admitted call's consumption (a settled reservation, or a call that could not be recorded). */
@@ -262,7 +277,7 @@ export class RelaxedLimits {
 const SCOPES: readonly Scope[] = ['group', 'app'];
 
 function minuteOf(ms: number): number {
-  return advance(undefined, ms, MINUTE_MS).windowStart;
+  return windowStartAt(ms, MINUTE_MS);
 }
 
 function pairKey(pair: Pair): string {

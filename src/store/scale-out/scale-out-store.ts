@@ -14,12 +14,12 @@ import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { PgStatements } from '../postgres/pg-statements.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
-import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounters, quotaKey, seedQuota, type UsageAddition } from '../redis/redis-limiter.js';
+import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounter, quotaKey, seedQuota, type UsageAddition } from '../redis/redis-limiter.js';
 import { unitsInPeriod } from '../rollup-segments.js';
 import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import type {
   AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupQuery, RollupSum, Store, StoreBacklog, StoredStatement,
+  Page, PageRequest, PlanPatch, RollupQuery, RollupStore, RollupSum, Store, StoreBacklog, StoredStatement,
 } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
@@ -133,7 +133,7 @@ export class ScaleOutStore implements Store {
     this.relaxed = limits.mode === 'strict' ? null : new RelaxedLimits({
       redis, clock: options.clock, syncMs: limits.syncMs, failOpen: this.failOpen, isOutage,
       sharedUsage: (pair, scope) => this.sharedUsage(pair, scope),
-      durableUsage: (pair, scope) => unitsInPeriod(this.usage, pair.groupId, scope === 'group' ? null : pair.appId, pair.period),
+      durableUsage: (pair, scope) => durableUnits(this.usage, pair, scope),
     });
     // Left by an earlier run that stopped while PostgreSQL was away.
     if (this.spool.pending > 0) this.replaySpool();
@@ -484,7 +484,7 @@ export class ScaleOutStore implements Store {
     for (const { scope } of this.fallback.missingUsage(request.groupId, request.appId, request.period)) {
       let used: number;
       try {
-        used = await unitsInPeriod(this.usage, request.groupId, scope === 'group' ? null : request.appId, request.period);
+        used = await durableUnits(this.usage, request, scope);
       } catch {
         used = this.lastKnown.get(quotaKey(request, scope)) ?? 0;
       }
@@ -581,8 +581,7 @@ export class ScaleOutStore implements Store {
   /** A quota counter's units in Redis, seeded from PostgreSQL first when Redis does not hold it. */
   private async sharedUsage(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): Promise<{ used: number; seeded: boolean }> {
     for (let seeded = false; ; seeded = true) {
-      const [group, app] = await quotaCounters(this.redis, request);
-      const used = scope === 'group' ? group : app;
+      const used = await quotaCounter(this.redis, request, scope);
       if (used !== null) return { used, seeded };
       await this.seed(request, scope);
     }
@@ -604,7 +603,7 @@ export class ScaleOutStore implements Store {
         // This instance's calls admitted before the counter went missing (Redis lost its data) must be in the sum.
         await this.committer.drain();
         if (this.replaying !== null) await this.replaying;
-        const { value: used, snapshot } = await this.usage.snapshotted((rollups) => unitsInPeriod(rollups, request.groupId, scope === 'group' ? null : request.appId, request.period));
+        const { value: used, snapshot } = await this.usage.snapshotted((rollups) => durableUnits(rollups, request, scope));
         await seedQuota(this.redis, request, scope, used, this.quotaTtl(request.period), snapshot);
       })().finally(() => this.seeding.delete(key));
       this.seeding.set(key, seeding);
@@ -703,6 +702,11 @@ export class ScaleOutStore implements Store {
       throw unavailable(error);
     }
   }
+}
+
+/** The units the rollups hold for the group's or the app's quota counter of the period. */
+function durableUnits(rollups: RollupStore, pair: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): Promise<number> {
+  return unitsInPeriod(rollups, pair.groupId, scope === 'group' ? null : pair.appId, pair.period);
 }
 
 function unavailable(error: unknown): ApiError {
