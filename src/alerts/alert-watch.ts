@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import { newSortableId } from '../domain/secrets.js';
-import type { Key } from '../domain/types.js';
+import type { App, Key } from '../domain/types.js';
 import type { IngestEvent, Store } from '../store/store.js';
 import type { AlertLog } from './alerts.js';
 import { defaultAlertSettings, type Alert, type AlertKind, type AlertSettings } from './model.js';
@@ -72,11 +72,19 @@ export class AlertWatch implements UsageObserver {
     this.evaluate(o, cached.value);
   }
 
-  /** Ingested usage: the group's and app's totals are read from the store, after the ingest has answered. */
-  observeIngest(events: readonly IngestEvent[]): void {
-    const pairs = new Map<string, IngestEvent>();
-    for (const e of events) pairs.set(`${e.groupId}\u0000${e.appId}`, e);
-    for (const e of pairs.values()) this.track(this.observeTotals(e.groupId, e.appId));
+  /**
+   * Ingested usage: the totals of each group and app it touched are read
+   * from the store, after the ingest has answered. `apps`: the batch's apps,
+   * as the ingest already read them.
+   */
+  observeIngest(events: readonly IngestEvent[], apps: ReadonlyMap<string, App | null>): void {
+    const appsByGroup = new Map<string, Set<string>>();
+    for (const e of events) {
+      let ids = appsByGroup.get(e.groupId);
+      if (ids === undefined) appsByGroup.set(e.groupId, (ids = new Set()));
+      ids.add(e.appId);
+    }
+    for (const [groupId, appIds] of appsByGroup) this.track(this.observeTotals(groupId, [...appIds].map((id) => apps.get(id) ?? null)));
   }
 
   /** A group's settings changed through this instance: use them from the next decision on. */
@@ -148,17 +156,22 @@ export class AlertWatch implements UsageObserver {
       }));
   }
 
-  private async observeTotals(groupId: string, appId: string): Promise<void> {
+  /** Observes the period's totals of a group and of each of its apps: the group and its plan read once. */
+  private async observeTotals(groupId: string, apps: ReadonlyArray<App | null>): Promise<void> {
     const { store, clock } = this.options;
-    const [group, app] = await Promise.all([store.getGroup(groupId), store.getApp(appId)]);
+    const group = await store.getGroup(groupId);
     const plan = group === null ? null : await store.getPlan(group.planId);
-    if (plan === null || app === null) return;
+    if (plan === null) return;
     const now = clock.now();
     const period = billingPeriod(now, plan.timeZone);
-    const { groupUsed, appUsed } = await store.periodUsage(groupId, appId, period);
-    this.observe({
-      now, groupId, appId, keyId: null, period, groupUsed, appUsed, groupQuota: plan.monthlyQuota, appQuota: app.monthlyQuota ?? -1, rateLimited: null,
-    });
+    for (const app of apps) {
+      // Ingested usage can only cross a quota threshold (no rate limit applies to it): without a quota, nothing to read.
+      if (app === null || (plan.monthlyQuota <= 0 && (app.monthlyQuota ?? -1) <= 0)) continue;
+      const { groupUsed, appUsed } = await store.periodUsage(groupId, app.id, period);
+      this.observe({
+        now, groupId, appId: app.id, keyId: null, period, groupUsed, appUsed, groupQuota: plan.monthlyQuota, appQuota: app.monthlyQuota ?? -1, rateLimited: null,
+      });
+    }
   }
 
   private settingsOf(groupId: string): Promise<AlertSettings> {

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { App } from '../domain/types.js';
 import type { Config } from '../config.js';
 import type { IngestEvent, Store } from '../store/store.js';
 import { AlertWatch, type UsageObservation, type UsageObserver } from './alert-watch.js';
@@ -66,8 +67,8 @@ export class Alerts implements UsageObserver {
     this.watch.observe(observation);
   }
 
-  observeIngest(events: readonly IngestEvent[]): void {
-    this.watch.observeIngest(events);
+  observeIngest(events: readonly IngestEvent[], apps: ReadonlyMap<string, App | null>): void {
+    this.watch.observeIngest(events, apps);
   }
 
   /** The alert settings of a group changed through this instance. */

@@ -71,7 +71,7 @@ export function normalise(raw: unknown, shape: EventShape): NormalisedEvent | st
 export interface IngestDeps {
   store: Store;
   /** Told of the usage accepted (usage alerts), after it is recorded; never awaited. */
-  alerts?: { observeIngest(events: readonly IngestEvent[]): void };
+  alerts?: { observeIngest(events: readonly IngestEvent[], apps: ReadonlyMap<string, App | null>): void };
   /** The dedup window: events older than this are refused, ids are remembered this long. */
   windowMs: number;
 }
@@ -106,7 +106,7 @@ export async function ingestBatch(
     else valid.push(result);
   });
   const outcomes = await deps.store.ingest(valid);
-  deps.alerts?.observeIngest(valid.filter((_, i) => outcomes[i] === 'accepted'));
+  deps.alerts?.observeIngest(valid.filter((_, i) => outcomes[i] === 'accepted'), apps);
   const duplicates = outcomes.filter((o) => o === 'duplicate').length;
   return { accepted: outcomes.length - duplicates, duplicates, rejected };
 }
