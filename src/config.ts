@@ -82,6 +82,13 @@ export const ConfigSchema = Type.Object({
    * proxies' addresses and CIDR ranges, comma-separated. Unset: the socket's peer.
    */
   trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Integer({ minimum: 1, maximum: 100 }), Type.String({ minLength: 1, pattern: '^[0-9A-Za-z.:/, ]+$' })])),
+  /**
+   * HTTPS without a proxy in front: the PEM files of the certificate (its
+   * chain after it, as certbot's fullchain.pem) and of its private key. Both
+   * or neither; read and matched at start, reloaded when they are replaced.
+   */
+  tlsCert: Type.Optional(Type.String({ minLength: 1 })),
+  tlsKey: Type.Optional(Type.String({ minLength: 1 })),
 });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;
@@ -137,6 +144,8 @@ export const ENVIRONMENT = {
   TOLLGATE_AUTH_FAILURE_WINDOW_MS: 'authFailureWindowMs',
   TOLLGATE_AUTH_BLOCK_MS: 'authBlockMs',
   TOLLGATE_TRUST_PROXY: 'trustProxy',
+  TOLLGATE_TLS_CERT: 'tlsCert',
+  TOLLGATE_TLS_KEY: 'tlsKey',
 } as const satisfies Record<string, keyof Config>;
 
 const INTEGER_SETTINGS = new Set<keyof Config>([
@@ -170,6 +179,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
 
   if ((merged.databaseUrl === undefined) !== (merged.redisUrl === undefined)) {
     throw new ConfigError('invalid configuration: scale-out mode needs both TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL');
+  }
+  if ((merged.tlsCert === undefined) !== (merged.tlsKey === undefined)) {
+    throw new ConfigError('invalid configuration: HTTPS needs both TOLLGATE_TLS_CERT and TOLLGATE_TLS_KEY (the certificate and its private key, PEM files)');
   }
   if (merged.databaseUrl !== undefined && merged.adminToken === undefined) {
     // Every instance must accept the same admin token; a generated one would differ per instance.

@@ -1,12 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { Alerts } from './alerts/alerts.js';
 import { resolveWebhookSecret, type WebhookSecret } from './alerts/signing.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { hashSecret, newSecret } from './domain/secrets.js';
 import { authThrottleFor } from './http/auth-throttle.js';
+import { CertificateReloader } from './http/certificate-reloader.js';
 import { buildServer, type BuildOptions } from './http/server.js';
+import { certificatePaths, readCertificatePair, secureContextOptions } from './http/tls-certificate.js';
 import { Metrics } from './observability/metrics.js';
 import { Activity } from './dashboard/activity.js';
 import { SessionSealer } from './dashboard/session.js';
@@ -50,8 +53,10 @@ export interface Tollgate {
   adminToken: AdminToken;
   /** Where the webhook server secret came from (its value is never shown). */
   webhookSecretSource: WebhookSecret['source'];
-  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  /** Where it listens, e.g. http://127.0.0.1:8080, or https://… with TOLLGATE_TLS_CERT. */
   url: string;
+  /** Over HTTPS: serves renewed certificate files (watched; `reload()` on SIGHUP). Null for plain HTTP. */
+  certificates: CertificateReloader | null;
   /** Stops accepting calls, waits for those in flight, and writes everything buffered. */
   close(): Promise<void>;
 }
@@ -63,6 +68,9 @@ export interface StartOptions extends BuildOptions {
 /** Opens the store, builds the HTTP application and starts listening. */
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
   const clock = options.clock ?? systemClock;
+  const tlsPaths = certificatePaths(config);
+  // Read and matched before anything opens: a bad pair stops the start naming the file at fault.
+  const tls = tlsPaths === null ? null : { paths: tlsPaths, current: readCertificatePair(tlsPaths) };
   const adminToken = resolveAdminToken(config);
   const webhookSecret = resolveWebhookSecret(config);
   const metrics = new Metrics({ processDefaults: true });
@@ -73,7 +81,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const services: Services = {
     config, clock, store, metrics, alerts, authThrottle, activity: new Activity(), sessions: new SessionSealer(webhookSecret.value), adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
   };
-  const app = await buildServer(services, options);
+  const app = await buildServer(services, tls === null ? options : { ...options, tls: tls.current });
   let url: string;
   try {
     url = await app.listen({ host: config.host, port: config.port });
@@ -82,11 +90,18 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     throw error;
   }
   alerts.start(app.log);
+  const certificates = tls === null ? null : new CertificateReloader({
+    ...tls,
+    apply: (pair) => (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(pair)),
+    log: app.log,
+  });
+  certificates?.start();
   let closing: Promise<void> | null = null;
   return {
-    app, services, adminToken, url, webhookSecretSource: webhookSecret.source,
+    app, services, adminToken, url, certificates, webhookSecretSource: webhookSecret.source,
     close: () => {
       closing ??= (async () => {
+        certificates?.stop();
         await app.close();
         // The alerts raised by the last calls are recorded before the store closes.
         await alerts.stop();

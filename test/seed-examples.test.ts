@@ -7,9 +7,11 @@
  * server's, the placeholder credentials become a real customer's, and the
  * Mathpix `×pan` (the HTML entity `&times` that ate `&timespan`) is read as
  * `&timespan`. Java and the Mathpix Go fragment are wrapped in the
- * boilerplate that makes them a program; Ruby needs one more edit (see its
- * test). Every example then runs as a real program in its own language
- * against a real server, and its printed output is checked.
+ * boilerplate that makes them a program. The Ruby example turns TLS on
+ * itself (`use_ssl = true`), so it runs against Tollgate serving HTTPS, with
+ * a certificate from a test CA its OpenSSL trusts. Every example then runs as
+ * a real program in its own language against a real server, and its printed
+ * output is checked; a language not installed fails the test under CI=true.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -17,11 +19,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { ManualClock } from '../src/clock.js';
-import { adminClient, request, setupCustomer, startTestServer, type TestServer } from './helpers/server.js';
+import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from './helpers/server.js';
+import { TestCa, trustingAgent } from './helpers/tls.js';
+import { runs, toolMissing } from './helpers/tools.js';
 
 // ---------------------------------------------------------------------------
 // The seed examples, verbatim. (String.raw keeps curl's line-continuation
@@ -208,8 +212,9 @@ function mathpix(template: string): string {
   ]);
 }
 
-function paperguide(template: string, placeholderKey = 'YOUR_API_KEY'): string {
-  return adapt(template, [['https://api.paperguide.ai', server.url], [placeholderKey, customer.key]]);
+/** The Paperguide example aimed at a Tollgate (the test server unless told) with a customer's key. */
+function paperguide(template: string, placeholderKey = 'YOUR_API_KEY', target = { url: server.url, key: customer.key }): string {
+  return adapt(template, [['https://api.paperguide.ai', target.url], [placeholderKey, target.key]]);
 }
 
 /** The boilerplate that turns the Java fragment into a single-file program (`java File.java`). */
@@ -247,9 +252,12 @@ const CHILD_ENV: NodeJS.ProcessEnv = (() => {
   return env;
 })();
 
-function run(command: string, args: string[], options: { cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<Ran> {
+/** Where a program runs (the scratch directory unless told), its standard input, and variables added to its environment. */
+interface RunOptions { cwd?: string; input?: string; env?: NodeJS.ProcessEnv }
+
+function run(command: string, args: string[], options: RunOptions & { timeoutMs?: number } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd ?? workDir, env: CHILD_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd ?? workDir, env: { ...CHILD_ENV, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
@@ -262,7 +270,7 @@ function run(command: string, args: string[], options: { cwd?: string; input?: s
 }
 
 /** Runs a program and requires exit code 0, showing its output otherwise. */
-async function runOk(label: string, command: string, args: string[], options: { cwd?: string; input?: string } = {}): Promise<string> {
+async function runOk(label: string, command: string, args: string[], options: RunOptions = {}): Promise<string> {
   const ran = await run(command, args, options);
   assert.equal(ran.code, 0, `${label} exited with ${ran.code}\n--- stderr ---\n${ran.stderr}\n--- stdout ---\n${ran.stdout}`);
   return ran.stdout;
@@ -285,10 +293,13 @@ async function pythonWithRequests(): Promise<string | null> {
   return null;
 }
 
-/** curl and Python: a required tool missing fails under CI and skips, with the reason, elsewhere. */
-function requiredToolMissing(t: TestContext, reason: string): void {
-  if (process.env.CI === 'true') assert.fail(`${reason} (required when CI=true)`);
-  t.skip(reason);
+/**
+ * Go builds each example into a cache of this run's own (the second build
+ * reuses what the first compiled), and never downloads anything: the
+ * examples need nothing but the standard library.
+ */
+function goEnv(): NodeJS.ProcessEnv {
+  return { GOCACHE: join(workDir, 'go-cache'), GOPATH: join(workDir, 'go-path'), GOPROXY: 'off', GOTOOLCHAIN: 'local', GOFLAGS: '' };
 }
 
 /** Writes a program into the scratch directory and returns its path. */
@@ -334,27 +345,32 @@ let workDir: string;
 before(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'tollgate-seed-examples-'));
   server = await startTestServer({ clock: new ManualClock(CALL_TIME) });
-  const admin = adminClient(server.url);
-  customer = await setupCustomer(admin, PLAN);
-  for (const args of IMAGE_ARGS) {
-    const check = await admin.post('/v1/check', { key: customer.key, usage_type: 'image', request_args: args });
-    assert.equal(check.status, 200, JSON.stringify(check.body));
-    assert.equal(check.body.allowed, true, JSON.stringify(check.body));
-    assert.equal(check.body.request_args_hash, IMAGE_ARGS_HASH);
-  }
-  for (let i = 0; i < ASYNC_CALLS; i++) {
-    // The Mathpix way of naming the customer: app_id + app_key.
-    const check = await admin.post('/v1/check', { app_id: customer.appId, app_key: customer.key, usage_type: 'image-async' });
-    assert.equal(check.status, 200, JSON.stringify(check.body));
-    assert.equal(check.body.allowed, true, JSON.stringify(check.body));
-    assert.equal(check.body.request_args_hash, '');
-  }
+  customer = await customerWithCalls(adminClient(server.url));
 });
 
 after(async () => {
   await server?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
+
+/** The customer the examples ask about, and the calls they then report, made through the admin client. */
+async function customerWithCalls(admin: AdminClient): Promise<Awaited<ReturnType<typeof setupCustomer>>> {
+  const created = await setupCustomer(admin, PLAN);
+  for (const args of IMAGE_ARGS) {
+    const check = await admin.post('/v1/check', { key: created.key, usage_type: 'image', request_args: args });
+    assert.equal(check.status, 200, JSON.stringify(check.body));
+    assert.equal(check.body.allowed, true, JSON.stringify(check.body));
+    assert.equal(check.body.request_args_hash, IMAGE_ARGS_HASH);
+  }
+  for (let i = 0; i < ASYNC_CALLS; i++) {
+    // The Mathpix way of naming the customer: app_id + app_key.
+    const check = await admin.post('/v1/check', { app_id: created.appId, app_key: created.key, usage_type: 'image-async' });
+    assert.equal(check.status, 200, JSON.stringify(check.body));
+    assert.equal(check.body.allowed, true, JSON.stringify(check.body));
+    assert.equal(check.body.request_args_hash, '');
+  }
+  return created;
+}
 
 /** What the Mathpix query must answer: one record per usage type for January 2021. */
 function expectedOcrUsage() {
@@ -403,14 +419,14 @@ test('the examples in this file are verbatim copies of the seed pages', (t) => {
 
 describe('Mathpix GET /v3/ocr-usage: the examples of seeds/000_bd16b83fc6434cef.txt', () => {
   test('cURL prints the usage records', async (t) => {
-    if (!(await installed('curl', ['--version']))) return requiredToolMissing(t, 'curl is not installed');
+    if (!(await installed('curl', ['--version']))) return toolMissing(t, 'curl is not installed');
     const stdout = await runOk('curl', 'bash', ['-c', mathpix(MATHPIX_CURL)]);
     assertOcrUsage(JSON.parse(stdout));
   });
 
   test('Python requests prints the usage records', async (t) => {
     const python = await pythonWithRequests();
-    if (python === null) return requiredToolMissing(t, 'no Python with the requests package (tried python3, /usr/bin/python3)');
+    if (python === null) return toolMissing(t, 'no Python with the requests package (tried python3, /usr/bin/python3)');
     const stdout = await runOk('python', python, [writeProgram('mathpix/example.py', mathpix(MATHPIX_PYTHON))]);
     assertOcrUsage(await parsePythonRepr(python, stdout));
   });
@@ -421,34 +437,34 @@ describe('Mathpix GET /v3/ocr-usage: the examples of seeds/000_bd16b83fc6434cef.
   });
 
   test('Java HttpClient prints the usage records', async (t) => {
-    if (!(await installed('java', ['-version']))) return void t.skip('java is not installed');
+    if (!(await installed('java', ['-version']))) return toolMissing(t, 'java is not installed');
     const stdout = await runOk('java', 'java', [writeProgram('mathpix/SeedExample.java', javaMain(mathpix(MATHPIX_JAVA)))]);
     assertOcrUsage(JSON.parse(stdout));
   });
 
   test('Go net/http prints the usage records', async (t) => {
-    if (!(await installed('go', ['version']))) return void t.skip('go is not installed');
-    const stdout = await runOk('go', 'go', ['run', writeProgram('mathpix-go/main.go', goMain(mathpix(MATHPIX_GO)))]);
+    if (!(await installed('go', ['version']))) return toolMissing(t, 'go is not installed');
+    const stdout = await runOk('go', 'go', ['run', writeProgram('mathpix-go/main.go', goMain(mathpix(MATHPIX_GO)))], { env: goEnv() });
     assertOcrUsage(JSON.parse(stdout));
   });
 });
 
 describe('Paperguide GET /v1/usage: the examples of seeds/004_b14a61ba40583bbd.txt', () => {
   test('cURL prints monthly_used, monthly_quota and rate_limit_per_minute', async (t) => {
-    if (!(await installed('curl', ['--version']))) return requiredToolMissing(t, 'curl is not installed');
+    if (!(await installed('curl', ['--version']))) return toolMissing(t, 'curl is not installed');
     const stdout = await runOk('curl', 'bash', ['-c', paperguide(PAPERGUIDE_CURL)]);
     assertCurrentUsage(JSON.parse(stdout));
   });
 
   test('cURL, the request example with only x-api-key, prints the same', async (t) => {
-    if (!(await installed('curl', ['--version']))) return requiredToolMissing(t, 'curl is not installed');
+    if (!(await installed('curl', ['--version']))) return toolMissing(t, 'curl is not installed');
     const stdout = await runOk('curl', 'bash', ['-c', paperguide(PAPERGUIDE_CURL_REQUEST_EXAMPLE, 'pg_api_example_9xmk7q2r')]);
     assertCurrentUsage(JSON.parse(stdout));
   });
 
   test('Python requests prints the usage', async (t) => {
     const python = await pythonWithRequests();
-    if (python === null) return requiredToolMissing(t, 'no Python with the requests package (tried python3, /usr/bin/python3)');
+    if (python === null) return toolMissing(t, 'no Python with the requests package (tried python3, /usr/bin/python3)');
     const stdout = await runOk('python', python, [writeProgram('paperguide/example.py', paperguide(PAPERGUIDE_PYTHON))]);
     assertCurrentUsage(await parsePythonRepr(python, stdout));
   });
@@ -460,17 +476,27 @@ describe('Paperguide GET /v1/usage: the examples of seeds/004_b14a61ba40583bbd.t
   });
 
   test('Go net/http prints "Response Status: 200 OK"', async (t) => {
-    if (!(await installed('go', ['version']))) return void t.skip('go is not installed');
-    const stdout = await runOk('go', 'go', ['run', writeProgram('paperguide-go/main.go', paperguide(PAPERGUIDE_GO))]);
+    if (!(await installed('go', ['version']))) return toolMissing(t, 'go is not installed');
+    const stdout = await runOk('go', 'go', ['run', writeProgram('paperguide-go/main.go', paperguide(PAPERGUIDE_GO))], { env: goEnv() });
     assert.equal(stdout, 'Response Status: 200 OK\n');
   });
 
-  test('Ruby Net::HTTP prints the usage', async (t) => {
-    if (!(await installed('ruby', ['--version']))) return void t.skip('ruby is not installed');
-    // The one edit beyond the base URL: the page hard-codes TLS, and this test
-    // server speaks plain HTTP, so TLS follows the scheme of the base URL.
-    const program = adapt(paperguide(PAPERGUIDE_RUBY), [['http.use_ssl = true', "http.use_ssl = uri.scheme == 'https'"]]);
-    const stdout = await runOk('ruby', 'ruby', [writeProgram('paperguide/example.rb', program)]);
+  test('Ruby Net::HTTP, with TLS on as the page has it, prints the usage from Tollgate over HTTPS', async (t) => {
+    if (!(await installed('ruby', ['--version']))) return toolMissing(t, 'ruby is not installed');
+    if (!runs('openssl', ['version'])) return toolMissing(t, 'openssl is not installed (it makes the test CA)');
+    // The page sets use_ssl = true: Tollgate serves HTTPS itself, with a certificate for 127.0.0.1 from a test CA.
+    const ca = TestCa.create(mkdtempSync(join(workDir, 'ca-')));
+    const certificate = ca.issue('tollgate');
+    const httpsServer = await startTestServer({ clock: new ManualClock(CALL_TIME), config: { tlsCert: certificate.certPath, tlsKey: certificate.keyPath } });
+    t.after(() => httpsServer.close());
+    assert.match(httpsServer.url, /^https:\/\//);
+    const dispatcher = trustingAgent(ca.pem);
+    t.after(() => dispatcher.close());
+    const httpsCustomer = await customerWithCalls(adminClient(httpsServer.url, ADMIN_TOKEN, dispatcher));
+    const program = paperguide(PAPERGUIDE_RUBY, 'YOUR_API_KEY', { url: httpsServer.url, key: httpsCustomer.key });
+    assert.ok(program.includes('http.use_ssl = true'));
+    // Ruby's OpenSSL trusts the CAs SSL_CERT_FILE names, as a machine that trusts the provider's CA would.
+    const stdout = await runOk('ruby', 'ruby', [writeProgram('paperguide/example.rb', program)], { env: { SSL_CERT_FILE: ca.certPath } });
     assertCurrentUsage(JSON.parse(stdout));
   });
 });

@@ -36,6 +36,9 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
   // on, not once: a second signal while stopping must not kill the process halfway through its close.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Over HTTPS, SIGHUP reads the certificate files again (for renewals the directory watch cannot see).
+  const { certificates } = tollgate;
+  if (certificates !== null) process.on('SIGHUP', () => certificates.reload('SIGHUP'));
 
   const { print } = options;
   print(`Tollgate listening on ${tollgate.url}`);
@@ -46,6 +49,10 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
     }
   }
   print(`Store: ${describeStore(config)}`);
+  if (certificates !== null) {
+    const { subject, serial, validTo } = certificates.served();
+    print(`TLS: ${subject} (serial ${serial}, valid until ${validTo}) from ${config.tlsCert}; read again when its directory changes or on SIGHUP`);
+  }
   print({
     environment: 'Webhook signing: from TOLLGATE_WEBHOOK_SECRET',
     'data directory': `Webhook signing: the server secret in ${config.dataDir} (set TOLLGATE_WEBHOOK_SECRET to share it with other instances)`,

@@ -1,3 +1,5 @@
+import type { ServerOptions } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -26,6 +28,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { adminUsageRoutes, usageRoutes } from './routes/usage.js';
 import { errors, SHARED_SCHEMAS } from './schemas.js';
+import { secureContextOptions, type CertificatePair } from './tls-certificate.js';
 import type { TypedApp } from './typed-app.js';
 
 export interface BuildOptions {
@@ -37,6 +40,8 @@ export interface BuildOptions {
   gateway?: GatewayConfig;
   /** Hears of every route as it is registered, hidden ones included: what the OpenAPI document is checked against. */
   onRoute?: (route: RouteOptions) => void;
+  /** HTTPS with this certificate and key (TOLLGATE_TLS_CERT, TOLLGATE_TLS_KEY); plain HTTP without. */
+  tls?: CertificatePair;
 }
 
 /**
@@ -55,8 +60,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     clientErrorHandler,
-    // A request without Host is refused by installErrorHandling, in the error shape, rather than by Node with an empty 400.
-    http: { requireHostHeader: false },
+    ...nodeServerOptions(options.tls),
     requestIdHeader: false,
     genReqId: requestId,
     schemaErrorFormatter: (errs, dataVar) => formatValidationErrors(errs as never, dataVar),
@@ -144,6 +148,21 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   // Last, in its own context: its routes take raw bodies, which no other route should.
   if (options.gateway !== undefined) await app.register(gatewayRoutes, { services, gateway: options.gateway });
   return app;
+}
+
+/**
+ * The options Fastify hands Node's server: HTTPS with the certificate, or
+ * plain HTTP. A request without Host is refused by installErrorHandling, in
+ * the error shape, rather than by Node with an empty 400; Fastify passes
+ * `http` to Node only for plain HTTP, so over HTTPS that option goes with the
+ * certificate. The app stays typed as a plain HTTP server's: an https.Server
+ * hands handlers the same IncomingMessage and ServerResponse.
+ */
+function nodeServerOptions(tls: CertificatePair | undefined): { http: ServerOptions } | { https: null } {
+  const http: ServerOptions = { requireHostHeader: false };
+  if (tls === undefined) return { http };
+  const https: HttpsServerOptions = { ...secureContextOptions(tls), ...http };
+  return { https: https as unknown as null };
 }
 
 /** The `trustProxy` setting as Fastify takes it: a number of hops is the nearest `hops` addresses of the chain. */

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import fc from 'fast-check';
 import type { Pool } from 'undici';
 
@@ -103,12 +104,14 @@ export async function send(pool: Pool, baseUrl: string, request: FuzzRequest): P
 /**
  * Writes the bytes and reads one HTTP answer (interim 1xx answers skipped).
  * `halfClose` ends the sending side too, for a request left incomplete on
- * purpose; otherwise the socket stays open, as a client's does, until the answer is in.
+ * purpose; otherwise the socket stays open, as a client's does, until the
+ * answer is in. An https:// server is reached over TLS, trusting `ca`.
  */
-export function sendRaw(baseUrl: string, bytes: Buffer, halfClose = false, timeoutMs = 15_000): Promise<FuzzAnswer> {
-  const { hostname, port } = new URL(baseUrl);
+export function sendRaw(baseUrl: string, bytes: Buffer, halfClose = false, timeoutMs = 15_000, ca?: Buffer): Promise<FuzzAnswer> {
+  const { protocol, hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port) });
+    const address = { host: hostname, port: Number(port) };
+    const socket = protocol === 'https:' ? tlsConnect({ ...address, ...(ca === undefined ? {} : { ca }) }) : connect(address);
     let received = Buffer.alloc(0);
     let settled = false;
     const finish = (error: Error | null, answer?: FuzzAnswer) => {

@@ -45,7 +45,7 @@ export async function spawnServer(dataDir: string, options: { env?: Record<strin
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const match = /Tollgate listening on (http:\/\/\S+)/.exec(stdout);
+    const match = /Tollgate listening on (https?:\/\/\S+)/.exec(stdout);
     // The banner ends with the admin token line: wait for all of it, not just the first line.
     if (match && /^Admin token/m.test(stdout)) return { url: match[1]!, child, output: () => stdout, errors: () => stderr, exited };
     if (child.exitCode !== null || Date.now() > deadline) {

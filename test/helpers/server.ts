@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { GatewayConfig } from '../../src/gateway/config.js';
@@ -18,13 +19,15 @@ export interface TestServer {
 
 /**
  * A real Tollgate on a free loopback port with its own SQLite file in a
- * temporary directory, and a known admin token.
+ * temporary directory, and a known admin token; its log lines go to
+ * `logStream` when one is given (at `config.logLevel`), nowhere otherwise.
  */
-export async function startTestServer(options: { clock?: Clock; dataDir?: string; config?: Partial<Config>; gateway?: GatewayConfig } = {}): Promise<TestServer> {
+export async function startTestServer(options: { clock?: Clock; dataDir?: string; config?: Partial<Config>; gateway?: GatewayConfig; logStream?: { write(line: string): void } } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...options.config });
   const tollgate = await startTollgate(config, {
-    logger: false, ...(options.clock ? { clock: options.clock } : {}), ...(options.gateway ? { gateway: options.gateway } : {}),
+    ...(options.logStream ? { logStream: options.logStream } : { logger: false }),
+    ...(options.clock ? { clock: options.clock } : {}), ...(options.gateway ? { gateway: options.gateway } : {}),
   });
   return {
     url: tollgate.url,
@@ -43,13 +46,15 @@ export interface JsonResponse<T = any> {
   body: T;
 }
 
-/** A JSON request over a real socket. */
-export async function request<T = any>(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<JsonResponse<T>> {
-  const response = await fetch(url, {
+/** A JSON request over a real socket; over HTTPS, through a `dispatcher` that trusts the server's CA. */
+export async function request<T = any>(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown; dispatcher?: Dispatcher } = {}): Promise<JsonResponse<T>> {
+  const options = {
     method: init.method ?? 'GET',
     headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
     ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
-  });
+  };
+  // undici's own fetch for a dispatcher of its own: Node's built-in fetch bundles another undici.
+  const response = init.dispatcher === undefined ? await fetch(url, options) : await undiciFetch(url, { ...options, dispatcher: init.dispatcher });
   const text = await response.text();
   let body: unknown = text;
   try {
@@ -60,10 +65,10 @@ export async function request<T = any>(url: string, init: { method?: string; hea
   return { status: response.status, headers: response.headers, body: body as T };
 }
 
-/** Calls the admin API with the test admin token. */
-export function adminClient(baseUrl: string, token = ADMIN_TOKEN) {
+/** Calls the admin API with the test admin token (over HTTPS, through a `dispatcher` that trusts the server's CA). */
+export function adminClient(baseUrl: string, token = ADMIN_TOKEN, dispatcher?: Dispatcher) {
   const call = <T = any>(method: string, path: string, body?: unknown) =>
-    request<T>(`${baseUrl}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body });
+    request<T>(`${baseUrl}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body, ...(dispatcher === undefined ? {} : { dispatcher }) });
   return {
     get: <T = any>(path: string) => call<T>('GET', path),
     post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body ?? {}),

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig, readConfigFile } from '../../src/config.js';
+import { certificatePaths, readCertificatePair } from '../../src/http/tls-certificate.js';
 import { describeStore, redactUrl } from '../../src/store/open-store.js';
+import { TestCa } from '../helpers/tls.js';
+import { runs, toolMissing } from '../helpers/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -111,5 +115,51 @@ describe('the failed-authentication throttle and the trusted proxies', () => {
     assert.throws(() => loadConfig({ TOLLGATE_TRUST_PROXY: '10.0.0.1; rm' }), /TOLLGATE_TRUST_PROXY/);
     assert.throws(() => loadConfig({ TOLLGATE_AUTH_FAILURE_LIMIT: 'ten' }), /TOLLGATE_AUTH_FAILURE_LIMIT must be a whole number/);
     assert.throws(() => loadConfig({ TOLLGATE_AUTH_BLOCK_MS: '10' }), /TOLLGATE_AUTH_BLOCK_MS/);
+  });
+});
+
+describe('HTTPS: TOLLGATE_TLS_CERT and TOLLGATE_TLS_KEY', () => {
+  test('are set together or not at all', () => {
+    const config = loadConfig({ TOLLGATE_TLS_CERT: '/etc/tollgate/fullchain.pem', TOLLGATE_TLS_KEY: '/etc/tollgate/privkey.pem' });
+    assert.deepEqual(certificatePaths(config), { cert: '/etc/tollgate/fullchain.pem', key: '/etc/tollgate/privkey.pem' });
+    assert.equal(certificatePaths(loadConfig({})), null, 'plain HTTP by default');
+    assert.deepEqual(certificatePaths(loadConfig({}, {}, { tlsCert: 'cert.pem', tlsKey: 'key.pem' })), { cert: 'cert.pem', key: 'key.pem' }, 'from the config file');
+    for (const env of [{ TOLLGATE_TLS_CERT: '/etc/tollgate/fullchain.pem' }, { TOLLGATE_TLS_KEY: '/etc/tollgate/privkey.pem' }]) {
+      assert.throws(() => loadConfig(env), (e) => e instanceof ConfigError && /HTTPS needs both TOLLGATE_TLS_CERT and TOLLGATE_TLS_KEY/.test(e.message));
+    }
+  });
+
+  test('the files are read and matched at start: unreadable, not PEM, cut short, encrypted, or a key that is not the certificate\'s stops it, naming the file', (t) => {
+    if (!runs('openssl', ['version'])) return toolMissing(t, 'openssl is not installed');
+    const ca = TestCa.create(mkdtempSync(join(dir, 'ca-')));
+    const server = ca.issue('server');
+    const other = ca.issue('other');
+    const pair = readCertificatePair({ cert: server.certPath, key: server.keyPath });
+    assert.equal(pair.serial, server.serial);
+    assert.equal(pair.subject, 'CN=server');
+    // A chain file (certbot's fullchain.pem: the certificate, then its CA) is read whole.
+    const fullchain = join(dir, 'fullchain.pem');
+    writeFileSync(fullchain, Buffer.concat([readFileSync(server.certPath), ca.pem]));
+    assert.equal(readCertificatePair({ cert: fullchain, key: server.keyPath }).serial, server.serial);
+
+    const refused = (paths: { cert: string; key: string }, message: RegExp) =>
+      assert.throws(() => readCertificatePair(paths), (e) => e instanceof ConfigError && /^invalid configuration: /.test(e.message) && message.test(e.message), String(message));
+    refused({ cert: join(dir, 'missing.pem'), key: server.keyPath }, /TOLLGATE_TLS_CERT: cannot read the certificate file .*missing\.pem: ENOENT/);
+    refused({ cert: server.certPath, key: join(dir, 'missing-key.pem') }, /TOLLGATE_TLS_KEY: cannot read the private key file .*missing-key\.pem: ENOENT/);
+    refused({ cert: server.keyPath, key: server.keyPath }, /TOLLGATE_TLS_CERT: .*server-key\.pem holds no PEM certificate/);
+    refused({ cert: server.certPath, key: server.certPath }, /TOLLGATE_TLS_KEY: .*server\.pem holds no usable PEM private key/);
+    refused({ cert: server.certPath, key: other.keyPath }, /TOLLGATE_TLS_KEY: .*other-key\.pem is not the private key of the certificate in .*server\.pem \(CN=server, serial /);
+
+    const pem = readFileSync(fullchain, 'utf8');
+    const halfWritten = join(dir, 'half.pem');
+    writeFileSync(halfWritten, pem.slice(0, pem.length - 200));
+    refused({ cert: halfWritten, key: server.keyPath }, /TOLLGATE_TLS_CERT: .*half\.pem is cut short \(2 certificates begun, 1 whole\)/);
+    const garbled = join(dir, 'garbled.pem');
+    writeFileSync(garbled, pem.replace(/(-----BEGIN CERTIFICATE-----\n)MII/, '$1XII'));
+    refused({ cert: garbled, key: server.keyPath }, /TOLLGATE_TLS_CERT: certificate 1 in .*garbled\.pem does not parse/);
+
+    const encrypted = join(dir, 'encrypted-key.pem');
+    execFileSync('openssl', ['pkey', '-in', server.keyPath, '-aes256', '-passout', 'pass:secret', '-out', encrypted]);
+    refused({ cert: server.certPath, key: encrypted }, /TOLLGATE_TLS_KEY: .*encrypted-key\.pem holds no usable PEM private key \(an encrypted key is not supported\)/);
   });
 });
