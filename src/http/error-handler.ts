@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, type ErrorBody } from '../errors.js';
 import { isOutage } from '../store/outage.js';
+import { expectedWords } from './patterns.js';
 
 /** Fastify's own errors that a client caused, and what each one becomes. */
 const FASTIFY_CLIENT_ERRORS: Record<string, (e: FastifyError) => ApiError> = {
@@ -110,6 +111,8 @@ export function formatValidationErrors(
     if (e.keyword === 'additionalProperties') return `${where[dataVar] ?? dataVar} "${joinPath(path, String(e.params.additionalProperty))}" is not recognised`;
     const subject = path === '' ? (dataVar === 'body' ? 'the body' : dataVar) : `${where[dataVar] ?? dataVar} "${path}"`;
     if (e.keyword === 'enum') return `${subject} must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    const words = expectedWords(e.keyword, e.params.pattern ?? e.params.format);
+    if (words !== undefined) return `${subject} must be ${words}`;
     return `${subject} ${e.message ?? 'is invalid'}`;
   });
   return new Error(`${sentences.join('; ')}.`);

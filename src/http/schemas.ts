@@ -3,6 +3,8 @@ import type { App, Group, Key, Plan, ServiceToken } from '../domain/types.js';
 import { ERROR_CATALOGUE } from '../errors.js';
 import type { PageRequest } from '../store/store.js';
 import { pricesToWire } from '../billing/pricing.js';
+import { withHeaders, type ResponseHeader } from './openapi.js';
+import { DATE_OR_DATE_TIME_PATTERN, TIME_ZONE_PATTERN } from './patterns.js';
 
 /**
  * The API's shapes, one TypeBox definition each: Fastify validates with
@@ -18,10 +20,22 @@ export const ErrorSchema = Type.Object({
 /**
  * A route's error answers, each the Error shape (`Type.Ref` keeps the
  * document small) described by the codes it can carry; 500 is added to
- * every route, since any of them can fail.
+ * every route, since any of them can fail. Every 429 says when to retry.
  */
 export function errors(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries([...new Set([...statuses, 500])].sort((a, b) => a - b).map((s) => [s, Type.Ref('Error', { description: describeStatus(s) })]));
+  return Object.fromEntries([...new Set([...statuses, 500])].sort((a, b) => a - b)
+    .map((s) => [s, withHeaders(Type.Ref('Error', { description: describeStatus(s) }), s === 429 ? ['Retry-After'] : [])]));
+}
+
+/**
+ * A success answer as the document shows it: the schema, what the answer is,
+ * and the headers it carries besides X-Request-Id (which every answer has).
+ */
+export function answer<T extends object>(description: string, schema: T, headers: ResponseHeader[] = []): T {
+  // A copy that keeps TypeBox's hidden marks (a spread would drop them), so that it is still a TypeBox schema.
+  const described = Object.defineProperties({}, Object.getOwnPropertyDescriptors(schema)) as T & { description: string };
+  described.description = description;
+  return withHeaders(described, headers);
 }
 
 function describeStatus(status: number): string {
@@ -36,6 +50,10 @@ export const Id = (description: string) => Type.String({ pattern: IdPattern, des
 /** -1 or more: -1 means unlimited. */
 export const Limit = (description: string) => Type.Integer({ minimum: -1, maximum: 1e15, description });
 export const Timestamp = Type.String({ format: 'date-time' });
+/** A usage query's bound: a date or a date-time, with or without an offset. */
+export const DateOrDateTime = (description: string) => Type.String({ maxLength: 64, pattern: DATE_OR_DATE_TIME_PATTERN, description });
+/** An IANA time zone name: the pattern is its shape, the handler checks that the zone exists (src/domain/periods.ts, isValidTimeZone). */
+export const TimeZoneName = (description: string) => Type.String({ maxLength: 64, pattern: TIME_ZONE_PATTERN, description });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const Decimal = Type.String({ pattern: '^\\d{1,12}(\\.\\d{1,9})?$', description: 'A decimal amount such as "0.01".' });
 

@@ -13,6 +13,7 @@ import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
 import { requireAdmin } from './auth.js';
 import { answerOnSocket, clientErrorHandler, formatValidationErrors, installErrorHandling } from './error-handler.js';
+import { requireOperationIds, SWAGGER_OPTIONS } from './openapi.js';
 import { addSecurityHeaders, DOCS_POLICY } from './security-headers.js';
 import { adminAlertRoutes, ALERT_SCHEMAS } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
@@ -68,6 +69,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
+  requireOperationIds(app);
   // A flood of connections (idle ones held open, say) is cut off at the door rather than exhausting file descriptors and memory.
   app.server.maxConnections = services.config.maxConnections;
   // An Expect other than 100-continue would get Node's bare 417; RFC 9110 lets a server ignore it, and the request is served as usual.
@@ -82,30 +84,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   installErrorHandling(app, maskSecrets);
   installRequestTracking(app, services, maskSecrets);
 
-  await app.register(swagger, {
-    // Shared schemas keep their $id as their name in the document ("Error", "Plan"), not "def-0".
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Tollgate',
-        version: '0.1.0',
-        description: 'Usage metering, quotas and rate limits for APIs: the check API, the Mathpix and Paperguide usage APIs, and the admin API.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Admin token, or a service token for /v1/check.' },
-          api_key: { type: 'apiKey', in: 'header', name: 'x-api-key' },
-          app_id: { type: 'apiKey', in: 'header', name: 'app_id' },
-          app_key: { type: 'apiKey', in: 'header', name: 'app_key' },
-          dashboard_session: {
-            type: 'apiKey', in: 'cookie', name: 'tollgate_dashboard',
-            description: 'The dashboard session (POST /dashboard/session); requests that change something also need the x-csrf-token header and a same-origin request.',
-          },
-        },
-      },
-    },
-  });
+  await app.register(swagger, SWAGGER_OPTIONS);
 
   healthRoutes(app, services);
   checkRoutes(app, services);

@@ -286,6 +286,8 @@ function fromSchema(doc: OpenApiDocument, schema: Schema | undefined, depth = 0)
   switch (schema.type) {
     case 'string':
       if (schema.format === 'date-time') return fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString());
+      // A URL the server will accept, on a closed local port: whatever is sent there goes nowhere.
+      if (schema.format === 'uri') return fc.webPath().map((path) => `http://127.0.0.1:9${path}`);
       if (typeof schema.pattern === 'string') return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length <= (schema.maxLength ?? 64));
       return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 30, 30) });
     case 'integer':

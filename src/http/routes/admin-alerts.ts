@@ -3,7 +3,8 @@ import { ALERT_KINDS, defaultAlertSettings, type AlertKind, type AlertSettings, 
 import { newId } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { errors, Id, NullableTimestamp, page, PageQuery, pageRequest, Timestamp } from '../schemas.js';
+import { HTTP_URL_PATTERN } from '../patterns.js';
+import { answer, errors, Id, NullableTimestamp, page, PageQuery, pageRequest, Timestamp } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 const GroupParams = Type.Object({ group_id: Type.String() });
@@ -94,8 +95,8 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.get('/admin/groups/:group_id/alert-settings', {
     schema: {
-      tags: ['alerts'], summary: "A group's alert settings (the defaults until it sets its own)", params: GroupParams,
-      response: { 200: Type.Ref('AlertSettings'), ...errors(401, 404) },
+      operationId: 'getAlertSettings', tags: ['alerts'], summary: "A group's alert settings (the defaults until it sets its own)", params: GroupParams,
+      response: { 200: answer("The group's alert settings, or the defaults (`defaults: true`) while it has set none.", Type.Ref('AlertSettings')), ...errors(401, 404) },
     },
   }, async (request) => {
     const own = await store.alerts.getAlertSettings(request.params.group_id);
@@ -104,14 +105,14 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.put('/admin/groups/:group_id/alert-settings', {
     schema: {
-      tags: ['alerts'], summary: "Set a group's alert thresholds and the kinds of alert that fire", params: GroupParams,
+      operationId: 'setAlertSettings', tags: ['alerts'], summary: "Set a group's alert thresholds and the kinds of alert that fire", params: GroupParams,
       body: Type.Object({
         thresholds: Type.Array(Type.Integer({ minimum: 1, maximum: 1000 }), {
           maxItems: 20, description: 'Percentages of the monthly quota (1 to 1000; above 100 for usage past the quota, e.g. ingested).',
         }),
         kinds: Type.Array(Kind, { description: 'The kinds that fire; [] turns alerts off for the group.' }),
       }, { additionalProperties: false }),
-      response: { 200: Type.Ref('AlertSettings'), ...errors(400, 401, 404, 413, 415) },
+      response: { 200: answer("The group's settings as saved (thresholds sorted, duplicates dropped).", Type.Ref('AlertSettings')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const thresholds = [...new Set(request.body.thresholds)].sort((a, b) => a - b);
@@ -123,16 +124,19 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.post('/admin/webhooks', {
     schema: {
-      tags: ['alerts'], summary: 'Create a webhook endpoint (its signing secret is in this answer only)',
+      operationId: 'createWebhook', tags: ['alerts'], summary: 'Create a webhook endpoint (its signing secret is in this answer only)',
       body: Type.Object({
-        url: Type.String({ minLength: 1, maxLength: 2048, description: 'Where alerts are POSTed: http or https.' }),
+        url: Type.String({
+          minLength: 1, maxLength: 2048, format: 'uri', pattern: HTTP_URL_PATTERN,
+          description: 'Where alerts are POSTed: an absolute http or https URL, e.g. https://example.com/hooks/tollgate.',
+        }),
         group_ids: Type.Optional(Type.Array(Id('A group id.'), { minItems: 1, maxItems: 1000, description: "Send only these groups' alerts; default: every group's." })),
         description: Type.Optional(Type.String({ maxLength: 200 })),
       }, { additionalProperties: false }),
       response: {
-        201: Type.Intersect([WebhookEndpointSchema, Type.Object({
+        201: answer('The webhook endpoint, created, with its signing secret.', Type.Intersect([WebhookEndpointSchema, Type.Object({
           secret: Type.String({ description: 'The signing secret of the Tollgate-Signature header. Store it now: it is not shown again.' }),
-        })]),
+        })])),
         ...errors(400, 401, 404, 413, 415),
       },
     },
@@ -149,7 +153,10 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
   });
 
   app.get('/admin/webhooks', {
-    schema: { tags: ['alerts'], summary: 'List webhook endpoints (never their secrets)', querystring: PageQuery, response: { 200: page(Type.Ref('WebhookEndpoint')), ...errors(400, 401) } },
+    schema: {
+      operationId: 'listWebhooks', tags: ['alerts'], summary: 'List webhook endpoints (never their secrets)', querystring: PageQuery,
+      response: { 200: answer('A page of webhook endpoints, by id, deleted ones included.', page(Type.Ref('WebhookEndpoint'))), ...errors(400, 401) },
+    },
   }, async (request) => {
     const result = await store.alerts.listWebhookEndpoints(pageRequest(request.query));
     return { items: result.items.map(endpointJson), next: result.next };
@@ -157,8 +164,8 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.get('/admin/webhooks/:webhook_id', {
     schema: {
-      tags: ['alerts'], summary: 'Show a webhook endpoint', params: Type.Object({ webhook_id: Type.String() }),
-      response: { 200: Type.Ref('WebhookEndpoint'), ...errors(401, 404) },
+      operationId: 'getWebhook', tags: ['alerts'], summary: 'Show a webhook endpoint', params: Type.Object({ webhook_id: Type.String() }),
+      response: { 200: answer('The webhook endpoint (never its secret).', Type.Ref('WebhookEndpoint')), ...errors(401, 404) },
     },
   }, async (request) => {
     const endpoint = await store.alerts.getWebhookEndpoint(request.params.webhook_id);
@@ -168,15 +175,16 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.delete('/admin/webhooks/:webhook_id', {
     schema: {
-      tags: ['alerts'], summary: 'Delete a webhook endpoint: nothing more is sent to it, its pending deliveries fail',
-      params: Type.Object({ webhook_id: Type.String() }), response: { 200: Type.Ref('WebhookEndpoint'), ...errors(401, 404) },
+      operationId: 'deleteWebhook', tags: ['alerts'], summary: 'Delete a webhook endpoint: nothing more is sent to it, its pending deliveries fail',
+      params: Type.Object({ webhook_id: Type.String() }),
+      response: { 200: answer('The webhook endpoint, deleted (`deleted_at` set).', Type.Ref('WebhookEndpoint')), ...errors(401, 404) },
     },
   }, async (request) => endpointJson(await store.alerts.disableWebhookEndpoint(request.params.webhook_id, clock.now())));
 
   app.get('/admin/groups/:group_id/webhook-deliveries', {
     schema: {
-      tags: ['alerts'], summary: "A group's webhook deliveries with their attempts, newest first", params: GroupParams, querystring: PageQuery,
-      response: { 200: page(Type.Ref('WebhookDelivery')), ...errors(400, 401, 404) },
+      operationId: 'listWebhookDeliveries', tags: ['alerts'], summary: "A group's webhook deliveries with their attempts, newest first", params: GroupParams, querystring: PageQuery,
+      response: { 200: answer("A page of the group's deliveries, newest first, each with its attempts.", page(Type.Ref('WebhookDelivery'))), ...errors(400, 401, 404) },
     },
   }, async (request) => {
     if ((await store.getGroup(request.params.group_id)) === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
@@ -186,8 +194,8 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.get('/admin/webhook-deliveries/:delivery_id', {
     schema: {
-      tags: ['alerts'], summary: 'Show a webhook delivery with its attempts', params: Type.Object({ delivery_id: Type.String() }),
-      response: { 200: Type.Ref('WebhookDelivery'), ...errors(401, 404) },
+      operationId: 'getWebhookDelivery', tags: ['alerts'], summary: 'Show a webhook delivery with its attempts', params: Type.Object({ delivery_id: Type.String() }),
+      response: { 200: answer('The delivery, with the body sent and every attempt.', Type.Ref('WebhookDelivery')), ...errors(401, 404) },
     },
   }, async (request) => {
     const delivery = await store.alerts.getDelivery(request.params.delivery_id);
@@ -197,9 +205,9 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.post('/admin/webhook-deliveries/:delivery_id/replay', {
     schema: {
-      tags: ['alerts'], summary: 'Send a delivery again: a new delivery of the same alert to the same endpoint, due now',
+      operationId: 'replayWebhookDelivery', tags: ['alerts'], summary: 'Send a delivery again: a new delivery of the same alert to the same endpoint, due now',
       params: Type.Object({ delivery_id: Type.String() }),
-      response: { 201: Type.Ref('WebhookDelivery'), ...errors(401, 404, 409) },
+      response: { 201: answer('The new delivery, pending, due now.', Type.Ref('WebhookDelivery')), ...errors(401, 404, 409) },
     },
   }, async (request, reply) => {
     const replay = await store.alerts.replayDelivery(request.params.delivery_id, clock.now());

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { newId } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { appJson, errors, Id, page, PageQuery, pageRequest } from '../schemas.js';
+import { answer, appJson, errors, Id, page, PageQuery, pageRequest } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 const AppLimit = (description: string) => Type.Optional(Type.Union([Type.Integer({ minimum: -1, maximum: 1e15 }), Type.Null()], { description }));
@@ -18,10 +18,10 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
 
   app.post('/admin/groups/:group_id/apps', {
     schema: {
-      tags: ['admin'], summary: 'Create an app in a group',
+      operationId: 'createApp', tags: ['admin'], summary: 'Create an app in a group',
       params: Type.Object({ group_id: Type.String() }),
       body: Type.Object({ id: Type.Optional(Id('App id; generated when absent.')), ...AppFields }, { additionalProperties: false }),
-      response: { 201: Type.Ref('App'), ...errors(400, 401, 404, 409, 413, 415) },
+      response: { 201: answer('The app, created.', Type.Ref('App')), ...errors(400, 401, 404, 409, 413, 415) },
     },
   }, async (request, reply) => {
     const body = request.body;
@@ -35,8 +35,8 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
 
   app.get('/admin/groups/:group_id/apps', {
     schema: {
-      tags: ['admin'], summary: "List a group's apps", params: Type.Object({ group_id: Type.String() }), querystring: PageQuery,
-      response: { 200: page(Type.Ref('App')), ...errors(400, 401, 404) },
+      operationId: 'listGroupApps', tags: ['admin'], summary: "List a group's apps", params: Type.Object({ group_id: Type.String() }), querystring: PageQuery,
+      response: { 200: answer("A page of the group's apps, by id.", page(Type.Ref('App'))), ...errors(400, 401, 404) },
     },
   }, async (request) => {
     if ((await store.getGroup(request.params.group_id)) === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
@@ -45,14 +45,20 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
   });
 
   app.get('/admin/apps', {
-    schema: { tags: ['admin'], summary: 'List all apps', querystring: PageQuery, response: { 200: page(Type.Ref('App')), ...errors(400, 401) } },
+    schema: {
+      operationId: 'listApps', tags: ['admin'], summary: 'List all apps', querystring: PageQuery,
+      response: { 200: answer("A page of every group's apps, by id.", page(Type.Ref('App'))), ...errors(400, 401) },
+    },
   }, async (request) => {
     const result = await store.listApps(null, pageRequest(request.query));
     return { items: result.items.map(appJson), next: result.next };
   });
 
   app.get('/admin/apps/:app_id', {
-    schema: { tags: ['admin'], summary: 'Show an app', params: Type.Object({ app_id: Type.String() }), response: { 200: Type.Ref('App'), ...errors(401, 404) } },
+    schema: {
+      operationId: 'getApp', tags: ['admin'], summary: 'Show an app', params: Type.Object({ app_id: Type.String() }),
+      response: { 200: answer('The app.', Type.Ref('App')), ...errors(401, 404) },
+    },
   }, async (request) => {
     const found = await store.getApp(request.params.app_id);
     if (found === null) throw new ApiError('not_found', `No app with id "${request.params.app_id}".`);
@@ -61,10 +67,10 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
 
   app.patch('/admin/apps/:app_id', {
     schema: {
-      tags: ['admin'], summary: "Rename an app or change its own limits (null removes a limit)",
+      operationId: 'updateApp', tags: ['admin'], summary: "Rename an app or change its own limits (null removes a limit)",
       params: Type.Object({ app_id: Type.String() }),
       body: Type.Object({ ...AppFields, disabled: Type.Optional(Type.Boolean({ description: 'true disables the app (its keys and events are refused), false enables it again.' })) }, { additionalProperties: false, minProperties: 1 }),
-      response: { 200: Type.Ref('App'), ...errors(400, 401, 404, 413, 415) },
+      response: { 200: answer('The app as changed.', Type.Ref('App')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const body = request.body;

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { newId } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { errors, groupJson, Id, page, PageQuery, pageRequest } from '../schemas.js';
+import { answer, errors, groupJson, Id, page, PageQuery, pageRequest } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** Groups: the provider's customers (accounts), each on one plan. */
@@ -11,13 +11,13 @@ export function adminGroupRoutes(app: TypedApp, services: Services): void {
 
   app.post('/admin/groups', {
     schema: {
-      tags: ['admin'], summary: 'Create a group',
+      operationId: 'createGroup', tags: ['admin'], summary: 'Create a group',
       body: Type.Object({
         id: Type.Optional(Id('Group id; generated when absent.')),
         name: Type.String({ minLength: 1, maxLength: 200 }),
         plan_id: Type.String({ minLength: 1, maxLength: 64 }),
       }, { additionalProperties: false }),
-      response: { 201: Type.Ref('Group'), ...errors(400, 401, 404, 409, 413, 415) },
+      response: { 201: answer('The group, created.', Type.Ref('Group')), ...errors(400, 401, 404, 409, 413, 415) },
     },
   }, async (request, reply) => {
     const { id, name, plan_id } = request.body;
@@ -26,14 +26,20 @@ export function adminGroupRoutes(app: TypedApp, services: Services): void {
   });
 
   app.get('/admin/groups', {
-    schema: { tags: ['admin'], summary: 'List groups', querystring: PageQuery, response: { 200: page(Type.Ref('Group')), ...errors(400, 401) } },
+    schema: {
+      operationId: 'listGroups', tags: ['admin'], summary: 'List groups', querystring: PageQuery,
+      response: { 200: answer('A page of groups, by id.', page(Type.Ref('Group'))), ...errors(400, 401) },
+    },
   }, async (request) => {
     const result = await store.listGroups(pageRequest(request.query));
     return { items: result.items.map(groupJson), next: result.next };
   });
 
   app.get('/admin/groups/:group_id', {
-    schema: { tags: ['admin'], summary: 'Show a group', params: Type.Object({ group_id: Type.String() }), response: { 200: Type.Ref('Group'), ...errors(401, 404) } },
+    schema: {
+      operationId: 'getGroup', tags: ['admin'], summary: 'Show a group', params: Type.Object({ group_id: Type.String() }),
+      response: { 200: answer('The group.', Type.Ref('Group')), ...errors(401, 404) },
+    },
   }, async (request) => {
     const group = await store.getGroup(request.params.group_id);
     if (group === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
@@ -42,13 +48,13 @@ export function adminGroupRoutes(app: TypedApp, services: Services): void {
 
   app.patch('/admin/groups/:group_id', {
     schema: {
-      tags: ['admin'], summary: "Rename a group or change its plan",
+      operationId: 'updateGroup', tags: ['admin'], summary: "Rename a group or change its plan",
       params: Type.Object({ group_id: Type.String() }),
       body: Type.Object({
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         plan_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
       }, { additionalProperties: false, minProperties: 1 }),
-      response: { 200: Type.Ref('Group'), ...errors(400, 401, 404, 413, 415) },
+      response: { 200: answer('The group as changed.', Type.Ref('Group')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const { name, plan_id } = request.body;

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { hashSecret, newId, newSecret } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { errors, keyJson, KeySchema, page, PageQuery, pageRequest, Timestamp } from '../schemas.js';
+import { answer, errors, keyJson, KeySchema, page, PageQuery, pageRequest } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** How much of a secret a list shows: the prefix and four characters. */
@@ -16,14 +16,16 @@ export function adminKeyRoutes(app: TypedApp, services: Services): void {
 
   app.post('/admin/apps/:app_id/keys', {
     schema: {
-      tags: ['admin'], summary: 'Create a key (the secret is in this answer only)',
+      operationId: 'createKey', tags: ['admin'], summary: 'Create a key (the secret is in this answer only)',
       params: Type.Object({ app_id: Type.String() }),
       body: Type.Optional(Type.Object({
         name: Type.Optional(Type.String({ maxLength: 200 })),
-        expires_at: Type.Optional(Timestamp),
+        expires_at: Type.Optional(Type.String({
+          format: 'date-time', description: 'When the key stops working: an RFC 3339 date-time with its offset, which must be in the future (a past one is refused with 400). Default: never.',
+        })),
       }, { additionalProperties: false })),
       response: {
-        201: Type.Intersect([KeySchema, Type.Object({ key: Type.String({ description: 'The secret. Store it now: it is not shown again.' }) })]),
+        201: answer('The key, created, with its secret.', Type.Intersect([KeySchema, Type.Object({ key: Type.String({ description: 'The secret. Store it now: it is not shown again.' }) })])),
         ...errors(400, 401, 404, 413, 415),
       },
     },
@@ -43,8 +45,8 @@ export function adminKeyRoutes(app: TypedApp, services: Services): void {
 
   app.get('/admin/apps/:app_id/keys', {
     schema: {
-      tags: ['admin'], summary: "List an app's keys (never the secrets)", params: Type.Object({ app_id: Type.String() }), querystring: PageQuery,
-      response: { 200: page(Type.Ref('Key')), ...errors(400, 401, 404) },
+      operationId: 'listAppKeys', tags: ['admin'], summary: "List an app's keys (never the secrets)", params: Type.Object({ app_id: Type.String() }), querystring: PageQuery,
+      response: { 200: answer("A page of the app's keys, by id, revoked and expired ones included.", page(Type.Ref('Key'))), ...errors(400, 401, 404) },
     },
   }, async (request) => {
     if ((await store.getApp(request.params.app_id)) === null) throw new ApiError('not_found', `No app with id "${request.params.app_id}".`);
@@ -53,14 +55,20 @@ export function adminKeyRoutes(app: TypedApp, services: Services): void {
   });
 
   app.get('/admin/keys', {
-    schema: { tags: ['admin'], summary: 'List all keys (never the secrets)', querystring: PageQuery, response: { 200: page(Type.Ref('Key')), ...errors(400, 401) } },
+    schema: {
+      operationId: 'listKeys', tags: ['admin'], summary: 'List all keys (never the secrets)', querystring: PageQuery,
+      response: { 200: answer("A page of every app's keys, by id.", page(Type.Ref('Key'))), ...errors(400, 401) },
+    },
   }, async (request) => {
     const result = await store.listKeys(null, pageRequest(request.query));
     return { items: result.items.map(keyJson), next: result.next };
   });
 
   app.get('/admin/keys/:key_id', {
-    schema: { tags: ['admin'], summary: 'Show a key', params: Type.Object({ key_id: Type.String() }), response: { 200: Type.Ref('Key'), ...errors(401, 404) } },
+    schema: {
+      operationId: 'getKey', tags: ['admin'], summary: 'Show a key', params: Type.Object({ key_id: Type.String() }),
+      response: { 200: answer('The key (never its secret).', Type.Ref('Key')), ...errors(401, 404) },
+    },
   }, async (request) => {
     const key = await store.getKey(request.params.key_id);
     if (key === null) throw new ApiError('not_found', `No key with id "${request.params.key_id}".`);
@@ -69,8 +77,8 @@ export function adminKeyRoutes(app: TypedApp, services: Services): void {
 
   app.delete('/admin/keys/:key_id', {
     schema: {
-      tags: ['admin'], summary: 'Revoke a key, at once', params: Type.Object({ key_id: Type.String() }),
-      response: { 200: Type.Ref('Key'), ...errors(401, 404) },
+      operationId: 'revokeKey', tags: ['admin'], summary: 'Revoke a key, at once', params: Type.Object({ key_id: Type.String() }),
+      response: { 200: answer('The key, revoked: refused from now on.', Type.Ref('Key')), ...errors(401, 404) },
     },
   }, async (request) => keyJson(await store.revokeKey(request.params.key_id, clock.now())));
 }

@@ -5,7 +5,7 @@ import { isValidTimeZone } from '../../domain/periods.js';
 import type { UsagePrice } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { Currency, Decimal, errors, Id, Limit, page, PageQuery, pageRequest, planJson, UsagePriceSchema } from '../schemas.js';
+import { answer, Currency, Decimal, errors, Id, Limit, page, PageQuery, pageRequest, planJson, TimeZoneName, UsagePriceSchema } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 const PlanFields = {
@@ -14,7 +14,7 @@ const PlanFields = {
   price_per_call: Type.Optional(Type.Union([Decimal, Type.Null()], { description: 'Price of a unit of every usage type not in `prices`; null: not priced.' })),
   currency: Type.Optional(Currency),
   prices: Type.Optional(Type.Array(UsagePriceSchema, { maxItems: MAX_PRICES, description: 'Prices per usage type; replaces the whole list on a change.' })),
-  time_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone of the billing month, e.g. "America/New_York".' })),
+  time_zone: Type.Optional(TimeZoneName('IANA zone of the billing month, e.g. "America/New_York" (an unknown zone is refused); default UTC.')),
 };
 
 type PlanBody = Partial<Static<ReturnType<typeof Type.Object<typeof PlanFields>>>>;
@@ -40,9 +40,9 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
 
   app.post('/admin/plans', {
     schema: {
-      tags: ['admin'], summary: 'Create a plan',
+      operationId: 'createPlan', tags: ['admin'], summary: 'Create a plan',
       body: Type.Object({ id: Id('Plan id, e.g. "pro".'), ...PlanFields }, { additionalProperties: false }),
-      response: { 201: Type.Ref('Plan'), ...errors(400, 401, 409, 413, 415) },
+      response: { 201: answer('The plan, created.', Type.Ref('Plan')), ...errors(400, 401, 409, 413, 415) },
     },
   }, async (request, reply) => {
     const body = request.body;
@@ -55,14 +55,20 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
   });
 
   app.get('/admin/plans', {
-    schema: { tags: ['admin'], summary: 'List plans', querystring: PageQuery, response: { 200: page(Type.Ref('Plan')), ...errors(400, 401) } },
+    schema: {
+      operationId: 'listPlans', tags: ['admin'], summary: 'List plans', querystring: PageQuery,
+      response: { 200: answer('A page of plans, by id.', page(Type.Ref('Plan'))), ...errors(400, 401) },
+    },
   }, async (request) => {
     const result = await store.listPlans(pageRequest(request.query));
     return { items: result.items.map(planJson), next: result.next };
   });
 
   app.get('/admin/plans/:plan_id', {
-    schema: { tags: ['admin'], summary: 'Show a plan', params: Type.Object({ plan_id: Type.String() }), response: { 200: Type.Ref('Plan'), ...errors(401, 404) } },
+    schema: {
+      operationId: 'getPlan', tags: ['admin'], summary: 'Show a plan', params: Type.Object({ plan_id: Type.String() }),
+      response: { 200: answer('The plan.', Type.Ref('Plan')), ...errors(401, 404) },
+    },
   }, async (request) => {
     const plan = await store.getPlan(request.params.plan_id);
     if (plan === null) throw new ApiError('not_found', `No plan with id "${request.params.plan_id}".`);
@@ -71,10 +77,10 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
 
   app.patch('/admin/plans/:plan_id', {
     schema: {
-      tags: ['admin'], summary: 'Change a plan',
+      operationId: 'updatePlan', tags: ['admin'], summary: 'Change a plan',
       params: Type.Object({ plan_id: Type.String() }),
       body: Type.Partial(Type.Object(PlanFields), { additionalProperties: false, minProperties: 1 }),
-      response: { 200: Type.Ref('Plan'), ...errors(400, 401, 404, 413, 415) },
+      response: { 200: answer('The plan as changed; the change applies to the next check.', Type.Ref('Plan')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const body = request.body;

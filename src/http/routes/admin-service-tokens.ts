@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { hashSecret, newId, newSecret } from '../../domain/secrets.js';
 import type { Services } from '../../services.js';
-import { errors, page, PageQuery, pageRequest, serviceTokenJson, ServiceTokenSchema } from '../schemas.js';
+import { answer, errors, page, PageQuery, pageRequest, serviceTokenJson, ServiceTokenSchema } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 import { secretHint } from './admin-keys.js';
 
@@ -13,9 +13,14 @@ export function adminServiceTokenRoutes(app: TypedApp, services: Services): void
 
   app.post('/admin/service-tokens', {
     schema: {
-      tags: ['admin'], summary: 'Create a service token for the check API (the secret is in this answer only)',
+      operationId: 'createServiceToken', tags: ['admin'], summary: 'Create a service token for the check API (the secret is in this answer only)',
       body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
-      response: { 201: Type.Intersect([ServiceTokenSchema, Type.Object({ token: Type.String() })]), ...errors(400, 401, 413, 415) },
+      response: {
+        201: answer('The service token, created, with its secret.', Type.Intersect([ServiceTokenSchema, Type.Object({
+          token: Type.String({ description: 'The secret. Store it now: it is not shown again.' }),
+        })])),
+        ...errors(400, 401, 413, 415),
+      },
     },
   }, async (request, reply) => {
     const secret = newSecret(TOKEN_PREFIX);
@@ -27,7 +32,10 @@ export function adminServiceTokenRoutes(app: TypedApp, services: Services): void
   });
 
   app.get('/admin/service-tokens', {
-    schema: { tags: ['admin'], summary: 'List service tokens', querystring: PageQuery, response: { 200: page(Type.Ref('ServiceToken')), ...errors(400, 401) } },
+    schema: {
+      operationId: 'listServiceTokens', tags: ['admin'], summary: 'List service tokens', querystring: PageQuery,
+      response: { 200: answer('A page of service tokens, by id (never their secrets).', page(Type.Ref('ServiceToken'))), ...errors(400, 401) },
+    },
   }, async (request) => {
     const result = await store.listServiceTokens(pageRequest(request.query));
     return { items: result.items.map(serviceTokenJson), next: result.next };
@@ -35,8 +43,8 @@ export function adminServiceTokenRoutes(app: TypedApp, services: Services): void
 
   app.delete('/admin/service-tokens/:token_id', {
     schema: {
-      tags: ['admin'], summary: 'Revoke a service token', params: Type.Object({ token_id: Type.String() }),
-      response: { 200: Type.Ref('ServiceToken'), ...errors(401, 404) },
+      operationId: 'revokeServiceToken', tags: ['admin'], summary: 'Revoke a service token', params: Type.Object({ token_id: Type.String() }),
+      response: { 200: answer('The service token, revoked: refused from now on.', Type.Ref('ServiceToken')), ...errors(401, 404) },
     },
   }, async (request) => serviceTokenJson(await store.revokeServiceToken(request.params.token_id, clock.now())));
 }

@@ -89,11 +89,8 @@ function summary(s: StatementDocument): Static<typeof StatementSummary> {
   };
 }
 
-function checkPeriod(period: string): void {
-  if (!new RegExp(PERIOD_PATTERN).test(period)) {
-    throw new ApiError('invalid_request', `period must be a billing month written YYYY-MM, e.g. 2026-10, got "${period}".`);
-  }
-}
+/** A billing month: the schema refuses anything else, naming the parameter. */
+const Period = (description: string) => Type.String({ pattern: PERIOD_PATTERN, description });
 
 /** The statements engine with the configured grace and late window. */
 export function statementsOf(services: Services): Statements {
@@ -132,11 +129,15 @@ export function adminStatementRoutes(app: TypedApp, services: Services): void {
 
   app.get('/admin/groups/:group_id/statements', {
     schema: {
-      tags: ['admin'], summary: "A group's billing periods with their status and totals (open periods first, then closed ones, newest first); with `period`, that period's statement",
+      operationId: 'listStatements', tags: ['admin'],
+      summary: "A group's billing periods with their status and totals (open periods first, then closed ones, newest first); with `period`, that period's statement",
       params: Type.Object({ group_id: Type.String() }),
-      querystring: Type.Object({ ...PageQuery.properties, period: Type.Optional(Type.String({ maxLength: 16, description: 'A billing month, YYYY-MM: answer its statement.' })), format: Format }),
+      querystring: Type.Object({ ...PageQuery.properties, period: Type.Optional(Period('A billing month, YYYY-MM: answer its statement.')), format: Format }),
       response: {
-        200: { content: { 'application/json': { schema: Type.Union([page(StatementSummary), StatementSchema]) }, 'text/csv': { schema: CsvText } } },
+        200: {
+          description: "A page of the group's billing periods with their totals, or with `period` that period's statement; as JSON or CSV.",
+          content: { 'application/json': { schema: Type.Union([page(StatementSummary), StatementSchema]) }, 'text/csv': { schema: CsvText } },
+        },
         ...errors(400, 401, 404, 503),
       },
     },
@@ -144,7 +145,6 @@ export function adminStatementRoutes(app: TypedApp, services: Services): void {
     const { group, plan } = await groupAndPlan(request.params.group_id);
     const csv = wantsCsv(request.query.format, request.headers.accept);
     if (request.query.period !== undefined) {
-      checkPeriod(request.query.period);
       const statement = await statementOf(statements, services, group, plan, request.query.period);
       return csv ? reply.type(CSV_CONTENT_TYPE).send(statementCsv(statement)) : statement;
     }
@@ -164,13 +164,19 @@ export function adminStatementRoutes(app: TypedApp, services: Services): void {
 
   app.get('/admin/groups/:group_id/statements/:period', {
     schema: {
-      tags: ['admin'], summary: "A group's statement for one billing period: units, prices, amounts and total (a preview while the period is open)",
-      params: Type.Object({ group_id: Type.String(), period: Type.String({ maxLength: 16, description: 'The billing month, YYYY-MM.' }) }),
+      operationId: 'getStatement', tags: ['admin'],
+      summary: "A group's statement for one billing period: units, prices, amounts and total (a preview while the period is open)",
+      params: Type.Object({ group_id: Type.String(), period: Period('The billing month, YYYY-MM.') }),
       querystring: Type.Object({ format: Format }),
-      response: { 200: { content: { 'application/json': { schema: StatementSchema }, 'text/csv': { schema: CsvText } } }, ...errors(400, 401, 404, 503) },
+      response: {
+        200: {
+          description: 'The statement of the period: final once closed, a preview while open; as JSON or CSV (a row per line, tier, app, adjustment and the total).',
+          content: { 'application/json': { schema: StatementSchema }, 'text/csv': { schema: CsvText } },
+        },
+        ...errors(400, 401, 404, 503),
+      },
     },
   }, async (request, reply) => {
-    checkPeriod(request.params.period);
     const { group, plan } = await groupAndPlan(request.params.group_id);
     const statement = await statementOf(statements, services, group, plan, request.params.period);
     return wantsCsv(request.query.format, request.headers.accept) ? reply.type(CSV_CONTENT_TYPE).send(statementCsv(statement)) : statement;

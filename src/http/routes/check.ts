@@ -6,21 +6,29 @@ import { effectiveLimits } from '../../metering/limits.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
 import { rateLimitHeaders } from '../rate-limit-headers.js';
-import { errors, Id } from '../schemas.js';
+import { answer, errors, Id } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 const Secret = Type.String({ minLength: 1, maxLength: 256 });
 
 /** What `POST /v1/check` accepts; the SDK's embedded mode checks its input against it too. */
 export const CheckBody = Type.Object({
-  key: Type.Optional(Secret),
-  app_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  app_key: Type.Optional(Secret),
+  key: Type.Optional(Type.String({ ...Secret, description: "The customer's API key, as they sent it (e.g. in x-api-key). Or send app_id and app_key." })),
+  app_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "The key's app (Mathpix style), with app_key; used when key is absent." })),
+  app_key: Type.Optional(Type.String({ ...Secret, description: "The customer's API key (Mathpix style), with app_id; used when key is absent." })),
   usage_type: Id('Service kind, e.g. "image" or "image-async".'),
   cost: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 1, description: 'Units this call consumes.' })),
   request_args: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Arguments of the call; hashed into request_args_hash.' })),
   idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'A retry with the same key gets the first answer and is counted once.' })),
-}, { additionalProperties: false });
+}, {
+  additionalProperties: false,
+  description: "The customer's credentials are `key`, or `app_id` and `app_key` (`key` is used when both are sent). "
+    + 'A body with neither is not refused: it is answered like a wrong key, `allowed: false` with `code: unauthorized`.',
+  examples: [
+    { key: 'tg_F5CaRruWhC4ia3MhGuT1M1fYcTNos8esK', usage_type: 'image', request_args: { formats: ['text'] } },
+    { app_id: 'acme-ocr', app_key: 'tg_F5CaRruWhC4ia3MhGuT1M1fYcTNos8esK', usage_type: 'image-async', cost: 5, idempotency_key: 'job-7f3a' },
+  ],
+});
 
 const RateLimitState = Type.Object({
   limit: Type.Integer({ description: 'Units per minute; -1: unlimited.' }),
@@ -59,10 +67,17 @@ export function checkRoutes(app: TypedApp, services: Services): void {
   app.post('/v1/check', {
     onRequest: requireServiceCaller(services),
     schema: {
-      tags: ['metering'], summary: "Meter a customer's call: authenticate, rate-limit, apply the quota, record",
+      operationId: 'check', tags: ['metering'], summary: "Meter a customer's call: authenticate, rate-limit, apply the quota, record",
       security: [{ bearer: [] }],
       body: CheckBody,
-      response: { 200: CheckAnswerSchema, ...errors(400, 401, 413, 415, 429, 503) },
+      response: {
+        200: answer(
+          'The verdict, allowed or not (a refusal is an answer, not an error); when allowed, the call is recorded durably before this answer. '
+            + 'RateLimit-Policy and RateLimit describe the limits that bind the customer, Retry-After a refusal that a retry can overcome.',
+          CheckAnswerSchema, ['RateLimit-Policy', 'RateLimit', 'Retry-After'],
+        ),
+        ...errors(400, 401, 413, 415, 429, 503),
+      },
     },
   }, async (request, reply) => {
     const body = request.body;

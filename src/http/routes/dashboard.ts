@@ -13,7 +13,8 @@ import { authenticate, authenticateHash } from '../../metering/credentials.js';
 import type { Services } from '../../services.js';
 import { queryUsage } from '../../usage/usage-query.js';
 import { admitCustomer, authFailed } from '../auth.js';
-import { errors, page, PageQuery, pageRequest } from '../schemas.js';
+import { prefixedOperationId } from '../openapi.js';
+import { answer, errors, page, PageQuery, pageRequest } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 import { adminAlertRoutes } from './admin-alerts.js';
 import { adminAppRoutes } from './admin-apps.js';
@@ -124,10 +125,15 @@ export async function dashboardRoutes(app: TypedApp, services: Services): Promis
   });
 }
 
-/** A dashboard API route in the OpenAPI document: under the dashboard tag, authenticated by the session cookie. */
+/**
+ * A dashboard API route in the OpenAPI document: under the dashboard tag,
+ * authenticated by the session cookie, and named apart from the route it
+ * serves again (`createPlan` is `dashboardCreatePlan` here).
+ */
 function dashboardRoute(route: RouteOptions): void {
-  const response = { ...(route.schema?.response as Record<string, unknown> | undefined), ...errors(401, 403, 429) };
-  route.schema = { ...route.schema, tags: ['dashboard'], security: SESSION_SECURITY, response };
+  const response = { ...errors(401, 403, 429), ...(route.schema?.response as Record<string, unknown> | undefined) };
+  const operationId = prefixedOperationId('dashboard', (route.schema as { operationId?: unknown } | undefined)?.operationId);
+  route.schema = { ...route.schema, operationId, tags: ['dashboard'], security: SESSION_SECURITY, response };
 }
 
 function sessionFrom(request: FastifyRequest, services: Services): DashboardSession | null {
@@ -211,7 +217,7 @@ function requireCustomerSession(services: Services): onRequestHookHandler {
 }
 
 function sessionRoutes(app: TypedApp, services: Services): void {
-  const answer = async (session: DashboardSession, context: KeyContext | null) => ({
+  const sessionJson = async (session: DashboardSession, context: KeyContext | null) => ({
     role: session.role,
     csrf_token: services.sessions.csrfToken(session),
     expires_at: new Date(session.expiresAt).toISOString(),
@@ -230,11 +236,14 @@ function sessionRoutes(app: TypedApp, services: Services): void {
 
   app.post('/dashboard/session', {
     schema: {
-      tags: ['dashboard'], summary: 'Sign in to the dashboard with the admin token or a customer API key; sets the session cookie',
+      operationId: 'createDashboardSession', tags: ['dashboard'],
+      summary: 'Sign in to the dashboard with the admin token or a customer API key; sets the session cookie',
+      // Signing in is how a session begins: the token is in the body, no credential in the headers.
+      security: [],
       body: Type.Object({
         token: Type.String({ minLength: 1, maxLength: 512, description: 'The admin token (the provider) or an API key (a customer).' }),
       }, { additionalProperties: false }),
-      response: { 200: SessionAnswer, ...errors(400, 401, 403, 413, 415, 429) },
+      response: { 200: answer('Signed in: the session cookie is set (Set-Cookie), and this is the session with its CSRF token.', SessionAnswer), ...errors(400, 401, 403, 413, 415, 429) },
     },
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store');
@@ -258,23 +267,23 @@ function sessionRoutes(app: TypedApp, services: Services): void {
       session = services.sessions.create({ role: 'customer', keyHash: hashSecret(token) }, now);
     }
     void reply.header('set-cookie', sessionCookie(services.sessions.seal(session), { secure: secure(request), maxAgeMs: session.expiresAt - now }));
-    return answer(session, context);
+    return sessionJson(session, context);
   });
 
   app.get('/dashboard/session', {
     schema: {
-      tags: ['dashboard'], summary: 'The signed-in session and its CSRF token', security: SESSION_SECURITY,
-      response: { 200: SessionAnswer, ...errors(401, 429) },
+      operationId: 'getDashboardSession', tags: ['dashboard'], summary: 'The signed-in session and its CSRF token', security: SESSION_SECURITY,
+      response: { 200: answer('The session the cookie opens, with its CSRF token.', SessionAnswer), ...errors(401, 429) },
     },
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store');
     const session = signedIn(request, services);
-    return answer(session, await contextOf(session));
+    return sessionJson(session, await contextOf(session));
   });
 
   app.delete('/dashboard/session', {
     schema: {
-      tags: ['dashboard'], summary: 'Sign out: clears the session cookie (needs the CSRF token)', security: SESSION_SECURITY,
+      operationId: 'deleteDashboardSession', tags: ['dashboard'], summary: 'Sign out: clears the session cookie (needs the CSRF token)', security: SESSION_SECURITY,
       response: { 204: Type.Null({ description: 'Signed out.' }), ...errors(401, 403, 429) },
     },
   }, async (request, reply) => {
@@ -292,9 +301,10 @@ function overviewRoutes(app: TypedApp, services: Services): void {
 
   app.get('/groups-overview', {
     schema: {
+      operationId: 'listGroupsOverview',
       summary: "A page of groups with each one's plan limits and units in its current billing period (the quota gauges)",
       querystring: PageQuery,
-      response: { 200: page(GroupGauge), ...errors(400, 401, 403, 503) },
+      response: { 200: answer("A page of groups, each with its plan's limits and its units this billing period.", page(GroupGauge)), ...errors(400, 401, 403, 503) },
     },
   }, async (request) => {
     const now = clock.now();
@@ -319,9 +329,10 @@ function overviewRoutes(app: TypedApp, services: Services): void {
 
   app.get('/activity', {
     schema: {
+      operationId: 'getActivity',
       summary: 'Top consumers and recent denials, as this instance saw them (kept in memory, bounded)',
       querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Entries per list, 1 to 100 (default 10).' })) }),
-      response: { 200: ActivityAnswer, ...errors(400, 401, 403) },
+      response: { 200: answer('The top consumers and the recent denials this instance saw.', ActivityAnswer), ...errors(400, 401, 403) },
     },
   }, async (request) => {
     const limit = request.query.limit === undefined ? 10 : Number(request.query.limit);

@@ -5,7 +5,7 @@ import { ApiError } from '../../errors.js';
 import { ingestBatch, type EventShape, type IngestReport } from '../../ingest/ingest-events.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
-import { errors } from '../schemas.js';
+import { answer, errors } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** Events per JSON batch; longer streams go as NDJSON. */
@@ -66,7 +66,7 @@ export function eventRoutes(app: TypedApp, services: Services): void {
     onRequest: requireServiceCaller(services),
     bodyLimit: JSON_BODY_LIMIT,
     schema: {
-      tags: ['metering'],
+      operationId: 'ingestEvents', tags: ['metering'],
       summary: 'Record usage that was already served: a JSON array (up to 10,000 events), NDJSON, or a CloudEvents batch',
       security: [{ bearer: [] }],
       body: {
@@ -76,7 +76,10 @@ export function eventRoutes(app: TypedApp, services: Services): void {
           'application/x-ndjson': { schema: { description: 'One Tollgate event (as in application/json) per line; any length.' } },
         },
       },
-      response: { 200: IngestAnswer, ...errors(400, 401, 413, 415, 429, 503) },
+      response: {
+        200: answer("Every event's verdict: the accepted and duplicate ones counted, each rejected one with its reason. The whole request is durable before this answer.", IngestAnswer),
+        ...errors(400, 401, 413, 415, 429, 503),
+      },
     },
     // Per-event problems are reported per event, not as a 400 for the whole batch.
     validatorCompiler: () => () => true,

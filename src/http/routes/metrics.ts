@@ -9,7 +9,7 @@ export function metricsRoutes(app: TypedApp, services: Services): void {
   app.get('/metrics', {
     onRequest: requireMetricsReader(services),
     schema: {
-      tags: ['operations'],
+      operationId: 'getMetrics', tags: ['operations'],
       summary: "This instance's metrics in the Prometheus text format: checks by outcome, latencies, commit batches, backlog, process",
       security: [{ bearer: [] }],
       response: {

@@ -10,15 +10,16 @@ import { CSV_CONTENT_TYPE, wantsCsv } from '../csv.js';
 import { queryUsage, TooManyPeriodsError, type UsageQuery, type UsageRecord } from '../../usage/usage-query.js';
 import { requireCustomer, type Customer } from '../auth.js';
 import { currentCharges, statementsOf } from './admin-statements.js';
-import { errors } from '../schemas.js';
+import { withHeaders, type ResponseHeader } from '../openapi.js';
+import { answer, DateOrDateTime, errors, TimeZoneName } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 
 const UsageQueryString = Type.Object({
-  from_date: Type.Optional(Type.String({ maxLength: 64, description: 'Start, included: an ISO 8601 date-time (or date). Default: start of the current billing month.' })),
-  to_date: Type.Optional(Type.String({ maxLength: 64, description: 'End, excluded: an ISO 8601 date-time (or date). Default: now.' })),
+  from_date: Type.Optional(DateOrDateTime('Start, included: an ISO 8601 date-time or date, between the years 1970 and 9999; without an offset it is read in the query\'s time zone. Default: start of the current billing month.')),
+  to_date: Type.Optional(DateOrDateTime('End, excluded, after from_date: an ISO 8601 date-time or date, between the years 1970 and 9999. Default: now.')),
   group_by: Type.Optional(Type.Enum(USAGE_DIMENSIONS, { description: 'Default: usage_type.' })),
   timespan: Type.Optional(Type.Enum(TIMESPANS, { description: 'Length of each period. Default: month.' })),
-  tz: Type.Optional(Type.String({ maxLength: 64, description: "IANA zone that aligns the periods. Default: the plan's time zone." })),
+  tz: Type.Optional(TimeZoneName("IANA zone that aligns the periods, e.g. \"America/New_York\" (an unknown zone is refused). Default: the plan's time zone.")),
   format: Type.Optional(Type.Enum(['json', 'csv'], { description: 'Answer as JSON or CSV. Default: JSON, or CSV when the Accept header prefers text/csv.' })),
 });
 type UsageQueryString = Static<typeof UsageQueryString>;
@@ -36,7 +37,7 @@ const OcrUsageAnswer = Type.Object({ ocr_usage: Type.Array(UsageRecordSchema) })
 
 /** The usage answer in either form; errors are JSON whatever was asked. */
 const OcrUsageResponse = {
-  description: 'The usage records, as JSON or as CSV (a header line, then a line per record with the same fields).',
+  description: 'The usage records, one per period and value of group_by, as JSON or as CSV (a header line, then a line per record with the same fields).',
   content: {
     'application/json': { schema: OcrUsageAnswer },
     'text/csv': { schema: Type.String({ examples: ['from_date,app_id,group_id,usage_type,request_args_hash,count\r\n2026-11-01T04:00:00.000Z,acme-ocr,acme,image,,3\r\n'] }) },
@@ -102,6 +103,19 @@ async function answerUsage(
   return { ocr_usage: records };
 }
 
+/** The customer's credentials: `x-api-key`, or `app_id` and `app_key` together. */
+const CUSTOMER_SECURITY: Array<Record<string, string[]>> = [{ api_key: [] }, { app_id: [], app_key: [] }];
+
+const RATE_LIMIT_HEADERS: ResponseHeader[] = ['RateLimit-Policy', 'RateLimit'];
+
+/**
+ * A customer route's answers: each call counts against the per-minute
+ * limits, so the answer and its refusal (429) say where the caller stands.
+ */
+function customerResponses(success: object, failures: Record<number, object>): Record<number, object> {
+  return { ...failures, 200: withHeaders(success, RATE_LIMIT_HEADERS), 429: withHeaders(failures[429]!, [...RATE_LIMIT_HEADERS, 'Retry-After']) };
+}
+
 /**
  * The two usage APIs of the seed documents, for customers with their own key,
  * and the same query for the provider over any group.
@@ -121,10 +135,10 @@ export function customerUsageRoutes(app: TypedApp, services: Services, options: 
   app.get(`${options.prefix}/v3/ocr-usage`, {
     onRequest: options.onRequest,
     schema: {
-      tags: ['usage'], summary: "Usage over time for the caller's group, grouped by usage type, request arguments hash or app",
-      security: [{ app_id: [], app_key: [] }, { api_key: [] }],
+      operationId: 'getOcrUsage', tags: ['usage'], summary: "Usage over time for the caller's group, grouped by usage type, request arguments hash or app",
+      security: CUSTOMER_SECURITY,
       querystring: UsageQueryString,
-      response: { 200: OcrUsageResponse, ...errors(400, 401, 429, 503) },
+      response: customerResponses(OcrUsageResponse, errors(400, 401, 429, 503)),
     },
   }, async (request, reply) => {
     const { context } = customer(request);
@@ -134,9 +148,9 @@ export function customerUsageRoutes(app: TypedApp, services: Services, options: 
   app.get(`${options.prefix}/v1/usage`, {
     onRequest: options.onRequest,
     schema: {
-      tags: ['usage'], summary: "The caller's usage in the current billing period, and the plan's limits",
-      security: [{ api_key: [] }, { app_id: [], app_key: [] }],
-      response: { 200: CurrentUsageAnswer, ...errors(401, 429, 503) },
+      operationId: 'getUsage', tags: ['usage'], summary: "The caller's usage in the current billing period, and the plan's limits",
+      security: CUSTOMER_SECURITY,
+      response: customerResponses(answer("The group's units in the current billing period, its plan's limits, and the charges so far.", CurrentUsageAnswer), errors(401, 429, 503)),
     },
   }, async (request) => {
     const { context, meter, period } = customer(request);
@@ -164,7 +178,7 @@ export function customerUsageRoutes(app: TypedApp, services: Services, options: 
 export function adminUsageRoutes(app: TypedApp, services: Services): void {
   app.get('/admin/groups/:group_id/usage', {
     schema: {
-      tags: ['admin'], summary: "A group's usage over time (the same query as /v3/ocr-usage)",
+      operationId: 'getGroupUsage', tags: ['admin'], summary: "A group's usage over time (the same query as /v3/ocr-usage)",
       params: Type.Object({ group_id: Type.String() }),
       querystring: UsageQueryString,
       response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 429, 503) },
