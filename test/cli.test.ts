@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { hashSecret } from '../src/domain/secrets.js';
 import { ADMIN_TOKEN, adminClient, type AdminClient, setupCustomer, startTestServer, type TestServer } from './helpers/server.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
@@ -325,6 +329,21 @@ describe('demo', () => {
     }
     assert.ok(!second.includes(ADMIN_TOKEN), 'the admin token itself is not printed');
     assert.equal((await check(secrets[1]!)).body.allowed, true);
+  });
+});
+
+describe('admin-token', () => {
+  test('rotate prints a new token once, then keeps only its hash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-rotate-'));
+    try {
+      const out = await ok(['admin-token', 'rotate', '--data-dir', dir]);
+      const token = /^New admin token \(shown this once\): (tga_\S+)$/m.exec(out)?.[1];
+      assert.ok(token, out);
+      assert.deepEqual(readdirSync(dir), ['admin-token.sha256'], 'nothing else, no file written aside left over');
+      assert.equal(readFileSync(join(dir, 'admin-token.sha256'), 'utf8'), `${hashSecret(token)}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { request } from './helpers/server.js';
-import { spawnServer } from './helpers/process.js';
+import { CLI, spawnServer } from './helpers/process.js';
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-serve-'));
@@ -50,6 +51,38 @@ test('first start: generates the admin token, prints it once, keeps only its has
   assert.equal(afterRestart.body.monthly_used, 1);
   again.child.kill('SIGINT');
   assert.equal((await again.exited).code, 0);
+});
+
+test('a first start whose port is taken fails and keeps no admin token; the next start generates and prints one that works', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-port-'));
+  const taken = createServer();
+  try {
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const failed = await run(process.execPath, [CLI, 'serve'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TOLLGATE_DATA_DIR: dir, TOLLGATE_ADMIN_TOKEN: '' }, timeout: 20_000,
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal((failed as { code: number }).code, 1);
+    assert.match((failed as { stderr: string }).stderr, /EADDRINUSE/);
+    assert.doesNotMatch((failed as { stdout: string }).stdout, /Admin token/, 'no token was shown');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('admin')), [], 'and none was kept');
+    await new Promise((resolve) => taken.close(resolve));
+
+    const server = await spawnServer(dir, { env: { TOLLGATE_ADMIN_TOKEN: '' } });
+    const token = /^Admin token \(generated; shown this once, only its hash is kept\): (tga_\S+)$/m.exec(server.output())?.[1];
+    assert.ok(token, server.output());
+    assert.equal((await request(`${server.url}/admin/plans`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    server.child.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+    const again = await spawnServer(dir, { env: { TOLLGATE_ADMIN_TOKEN: '' } });
+    assert.match(again.output(), /^Admin token: as printed at first start/m);
+    assert.equal((await request(`${again.url}/admin/plans`, { headers: { authorization: `Bearer ${token}` } })).status, 200, 'the printed token was kept');
+    again.child.kill('SIGTERM');
+    assert.equal((await again.exited).code, 0);
+  } finally {
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a second stop signal while stopping does not cut the clean stop short', { timeout: 30_000 }, async () => {

@@ -44,8 +44,7 @@ program
   .action(async (opts: { dataDir?: string }) => {
     const { rotateAdminToken } = await import('../runtime.js');
     const config = loadConfig(process.env, opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
-    const token = rotateAdminToken(config.dataDir);
-    process.stdout.write(`New admin token (shown this once): ${token.generated}\n`);
+    rotateAdminToken(config.dataDir, (token) => process.stdout.write(`New admin token (shown this once): ${token}\n`));
   });
 
 program
