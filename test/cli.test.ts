@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { type Command, CommanderError } from 'commander';
+import { buildProgram } from '../src/cli/program.js';
 import { hashSecret } from '../src/domain/secrets.js';
 import { ADMIN_TOKEN, adminClient, type AdminClient, setupCustomer, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -143,7 +145,7 @@ describe('plans', () => {
 
   test('update with nothing to change fails and names the options', async () => {
     const run = await tollgate(['plans', 'update', 'whatever']);
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 2, 'a usage error, found before any call');
     assert.match(run.stderr, /nothing to change.*--monthly-quota.*--time-zone/);
   });
 });
@@ -329,6 +331,67 @@ describe('demo', () => {
     }
     assert.ok(!second.includes(ADMIN_TOKEN), 'the admin token itself is not printed');
     assert.equal((await check(secrets[1]!)).body.allowed, true);
+  });
+});
+
+describe('command line', () => {
+  test('--version and -V print the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+    assert.equal(await ok(['--version']), `${version}\n`);
+    assert.equal(await ok(['-V']), `${version}\n`);
+  });
+
+  test('no command takes an unknown option or an extra argument: each is refused (exit 2), never ignored', async () => {
+    // Every command of the program, the groups (`plans`) and the root included, with what it requires.
+    const all = (command: Command, path: string[] = []): string[][] => [path, ...command.commands.flatMap((sub) => all(sub, [...path, sub.name()]))];
+    const quiet = (command: Command): void => {
+      command.configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+      command.commands.forEach(quiet);
+    };
+    const commandAt = (program: Command, path: string[]) => path.reduce((c, name) => c.commands.find((sub) => sub.name() === name)!, program);
+    const refusal = async (path: string[], extra: string[]): Promise<string | undefined> => {
+      const program = buildProgram();
+      quiet(program);
+      const command = commandAt(program, path);
+      const required = [
+        ...command.registeredArguments.filter((a) => a.required).map(() => 'x'),
+        ...command.options.filter((o) => o.mandatory).flatMap((o) => [o.long!, '1']),
+      ];
+      return program.parseAsync([...path, ...required, ...extra], { from: 'user' }).then(
+        () => 'accepted',
+        (error: unknown) => (error instanceof CommanderError ? error.code : String(error)),
+      );
+    };
+    const paths = all(buildProgram());
+    assert.ok(paths.length > 30, `${paths.length} commands`);
+    for (const path of paths) {
+      assert.equal(await refusal(path, ['--no-such-option']), 'commander.unknownOption', `tollgate ${path.join(' ')} --no-such-option`);
+      if (commandAt(buildProgram(), path).commands.length === 0) {
+        assert.equal(await refusal(path, ['extra-argument']), 'commander.excessArguments', `tollgate ${path.join(' ')} extra-argument`);
+      }
+    }
+    // As the CLI runs: the message names the option, exit code 2, nothing called.
+    const run = await tollgate(['keys', 'create', 'any-app', '--monthly-quota', '5']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^error: unknown option '--monthly-quota'/);
+  });
+
+  test("the API's errors about a field name the option that set it, and the CLI's own checks too", async () => {
+    const plan = await tollgate(['plans', 'create', unique('plan'), '--monthly-quota', '5', '--rate-limit', '5', '--time-zone', 'Mars/Base']);
+    assert.equal(plan.code, 1);
+    assert.equal(plan.stderr.trim(), 'tollgate: --time-zone must be an IANA time zone such as "UTC" or "Asia/Kolkata", got "Mars/Base". (invalid_request, HTTP 400)');
+    const prices = await tollgate(['plans', 'create', unique('plan'), '--monthly-quota', '5', '--rate-limit', '5', '--prices', '[{"usage_type": "ocr"}]']);
+    assert.match(prices.stderr, /^tollgate: --prices at \[0\] must have either "unit_price"/);
+    const { groupId } = await customer();
+    const app = await tollgate(['apps', 'create', groupId, '--id', 'not an id']);
+    assert.match(app.stderr, /^tollgate: --id must match pattern/);
+    const usage = await tollgate(['usage', groupId, '--from', '2030-01-01', '--to', '2029-01-01']);
+    assert.match(usage.stderr, /^tollgate: --to \(2029-01-01T00:00:00.000Z\) must be after --from/);
+    for (const run of [plan, prices, app, usage]) assert.doesNotMatch(run.stderr, /time_zone|body field|query parameter|from_date/);
+
+    const price = await tollgate(['plans', 'create', unique('plan'), '--monthly-quota', '5', '--rate-limit', '5', '--price-per-call', 'cheap']);
+    assert.equal(price.code, 2);
+    assert.match(price.stderr, /--price-per-call <decimal>' argument 'cheap' is invalid\. Expected a decimal such as 0\.01/);
   });
 });
 

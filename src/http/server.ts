@@ -9,6 +9,7 @@ import { secretMasker } from '../domain/secrets.js';
 import { ApiError } from '../errors.js';
 import { loggerOptions, requestId } from '../observability/logging.js';
 import type { Services } from '../services.js';
+import { VERSION } from '../version.js';
 import { requireAdmin } from './auth.js';
 import { answerOnSocket, clientErrorHandler, formatValidationErrors, installErrorHandling } from './error-handler.js';
 import { addSecurityHeaders, DOCS_POLICY } from './security-headers.js';
@@ -85,7 +86,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
       openapi: '3.1.0',
       info: {
         title: 'Tollgate',
-        version: '0.1.0',
+        version: VERSION,
         description: 'Usage metering, quotas and rate limits for APIs: the check API, the Mathpix and Paperguide usage APIs, and the admin API.',
       },
       components: {
