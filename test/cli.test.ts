@@ -324,6 +324,12 @@ describe('demo', () => {
 
     const secrets = [first, second].map((out) => /^Demo key \(shown this once\): (\S+)$/m.exec(out)?.[1]);
     assert.ok(secrets[0] && secrets[1] && secrets[0] !== secrets[1], 'each run issues a new key');
+    // ... and revokes the one before: one live demo key at a time.
+    assert.match(second, new RegExp(`^The previous demo key \\(${secrets[0].slice(0, 6)}\\S*\\) was revoked`, 'm'));
+    assert.equal((await check(secrets[0])).body.code, 'unauthorized');
+    const live = (await admin.get('/admin/apps/demo-app/keys')).body.items.filter((k: { revoked_at: string | null }) => k.revoked_at === null);
+    assert.equal(live.length, 1);
+    assert.match(second, new RegExp(`^Dashboard: ${server.url}/dashboard: sign in with the admin token .*or with the demo key`, 'm'));
     for (const fragment of [`curl -s -X POST '${server.url}/v1/check' -H "Authorization: Bearer $TOLLGATE_ADMIN_TOKEN"`,
       `"key": "${secrets[1]}"`, `'${server.url}/v1/usage'`, `-H 'x-api-key: ${secrets[1]}'`,
       `${server.url}/v3/ocr-usage?from_date=`, 'group_by=usage_type&timespan=month', `-H 'app_id: demo-app' -H 'app_key: ${secrets[1]}'`]) {

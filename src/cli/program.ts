@@ -30,7 +30,7 @@ function registerServerCommands(program: Command): void {
     .option('--port <port>', 'port to listen on (PORT, default 8080)')
     .option('--host <host>', 'address to listen on (HOST, default 127.0.0.1)')
     .option('--data-dir <dir>', 'where data is kept (TOLLGATE_DATA_DIR, default ./data)')
-    .option('--demo', 'create a demo plan, group, app and key, and print curl commands to try')
+    .option('--demo', 'create (or reuse) a demo plan, group and app, replace the demo key, and print curl commands to try and the dashboard')
     .option('--gateway <file>', 'gateway mode: meter and forward the routes of this YAML or JSON file to their upstreams')
     .option('--config <file>', 'settings from a YAML or JSON file (TOLLGATE_CONFIG); the environment and flags win')
     .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean; gateway?: string; config?: string }) => {

@@ -51,7 +51,7 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
   return tollgate;
 }
 
-/** Where Tollgate listens, what it serves from, and where its secrets come from; the admin token line last. */
+/** Where Tollgate listens, what it serves from, where its secrets come from, and the dashboard; the admin token line last. */
 function banner(config: Config, tollgate: Tollgate, gateway: GatewayConfig | undefined): string[] {
   const lines = [`Tollgate listening on ${tollgate.url}`];
   if (gateway !== undefined) {
@@ -64,7 +64,7 @@ function banner(config: Config, tollgate: Tollgate, gateway: GatewayConfig | und
     environment: 'Webhook signing: from TOLLGATE_WEBHOOK_SECRET',
     'data directory': `Webhook signing: the server secret in ${config.dataDir} (set TOLLGATE_WEBHOOK_SECRET to share it with other instances)`,
     generated: `Webhook signing: a server secret was generated into ${config.dataDir} (never printed)`,
-  }[tollgate.webhookSecretSource], {
+  }[tollgate.webhookSecretSource], `Dashboard: ${tollgate.url}/dashboard (sign in with the admin token)`, {
     generated: `Admin token (generated; shown this once, only its hash is kept): ${tollgate.adminToken.generated}`,
     environment: 'Admin token: from TOLLGATE_ADMIN_TOKEN',
     'data directory': 'Admin token: as printed at first start (only its hash is kept); `tollgate admin-token rotate` issues a new one',
