@@ -7,7 +7,7 @@ export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError';
 }
 
-export const LOCK_FILE = 'tollgate.lock';
+const LOCK_FILE = 'tollgate.lock';
 
 const SQLITE_HEADER = 'SQLite format 3\0';
 
@@ -31,7 +31,8 @@ const heldHere = new Set<string>();
  * The file stays in the directory after release: removing it would let a
  * process waiting on the old file and one creating a new file both hold "the"
  * lock. The holder's pid is written into it for the message of a refused
- * start only; it never decides anything.
+ * start only; it never decides anything. The owner keeps the instance until
+ * release: the connection that holds the lock lives in it.
  */
 export class DataDirLock {
   private constructor(private readonly db: Database.Database, private readonly key: string) {}
