@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { Alerts } from './alerts/alerts.js';
@@ -28,23 +28,52 @@ export interface AdminToken {
 
 /**
  * The admin token's hash: from TOLLGATE_ADMIN_TOKEN, or from the data
- * directory, or newly generated. Only the hash is written to disk; a
- * generated token is returned once so that it can be printed.
+ * directory, or newly generated. A generated token is held in memory only:
+ * its hash is written down by keepAdminToken once the token has been shown.
  */
 export function resolveAdminToken(config: Config): AdminToken {
   if (config.adminToken !== undefined) return { hash: hashSecret(config.adminToken), generated: null, source: 'environment' };
   const file = join(config.dataDir, ADMIN_TOKEN_FILE);
   if (existsSync(file)) return { hash: readFileSync(file, 'utf8').trim(), generated: null, source: 'data directory' };
-  return rotateAdminToken(config.dataDir);
+  return newAdminToken();
 }
 
-/** Issues a new admin token, keeping only its hash in the data directory. */
-export function rotateAdminToken(dataDir: string): AdminToken {
-  mkdirSync(dataDir, { recursive: true });
+function newAdminToken(): AdminToken {
   const token = newSecret('tga_');
-  const hash = hashSecret(token);
-  writeFileSync(join(dataDir, ADMIN_TOKEN_FILE), `${hash}\n`, { mode: 0o600 });
-  return { hash, generated: token, source: 'generated' };
+  return { hash: hashSecret(token), generated: token, source: 'generated' };
+}
+
+/**
+ * Writes a generated token's hash into the data directory, whole or not at
+ * all (written aside, flushed, then renamed over the old one). Called after
+ * the token was shown, never before: a crash in between leaves a token that
+ * was shown and not kept (the next start generates and shows another), never
+ * a kept one that nobody saw.
+ */
+export function keepAdminToken(dataDir: string, token: AdminToken): void {
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    const aside = `${file}.tmp`;
+    const fd = openSync(aside, 'w', 0o600);
+    try {
+      writeSync(fd, `${token.hash}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(aside, file);
+  } catch (error) {
+    throw new Error(`could not keep the admin token's hash in ${file} (${error instanceof Error ? error.message : String(error)}); the token shown is not in effect.`);
+  }
+}
+
+/** Issues a new admin token: shows it (`show`), then keeps only its hash in the data directory. */
+export function rotateAdminToken(dataDir: string, show: (token: string) => void = () => undefined): AdminToken {
+  const token = newAdminToken();
+  show(token.generated!);
+  keepAdminToken(dataDir, token);
+  return token;
 }
 
 export interface Tollgate {
@@ -63,6 +92,12 @@ export interface Tollgate {
 
 export interface StartOptions extends BuildOptions {
   clock?: Clock;
+  /**
+   * Shows what a person needs to know once Tollgate listens (where, and a
+   * generated admin token). A generated token's hash is kept only after this
+   * returns, so a start that fails before (its port taken) stores nothing.
+   */
+  announce?: (tollgate: Tollgate) => void;
 }
 
 /** Opens the store, builds the HTTP application and starts listening. */
@@ -97,7 +132,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   });
   certificates?.start();
   let closing: Promise<void> | null = null;
-  return {
+  const tollgate: Tollgate = {
     app, services, adminToken, url, certificates, webhookSecretSource: webhookSecret.source,
     close: () => {
       closing ??= (async () => {
@@ -110,4 +145,12 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       return closing;
     },
   };
+  try {
+    options.announce?.(tollgate);
+    if (adminToken.generated !== null) keepAdminToken(config.dataDir, adminToken);
+  } catch (error) {
+    await tollgate.close();
+    throw error;
+  }
+  return tollgate;
 }

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { type Command, CommanderError } from 'commander';
+import { buildProgram } from '../src/cli/program.js';
+import { hashSecret } from '../src/domain/secrets.js';
 import { ADMIN_TOKEN, adminClient, type AdminClient, setupCustomer, startTestServer, type TestServer } from './helpers/server.js';
 
 const BIN = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
@@ -139,7 +145,7 @@ describe('plans', () => {
 
   test('update with nothing to change fails and names the options', async () => {
     const run = await tollgate(['plans', 'update', 'whatever']);
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 2, 'a usage error, found before any call');
     assert.match(run.stderr, /nothing to change.*--monthly-quota.*--time-zone/);
   });
 });
@@ -318,6 +324,12 @@ describe('demo', () => {
 
     const secrets = [first, second].map((out) => /^Demo key \(shown this once\): (\S+)$/m.exec(out)?.[1]);
     assert.ok(secrets[0] && secrets[1] && secrets[0] !== secrets[1], 'each run issues a new key');
+    // ... and revokes the one before: one live demo key at a time.
+    assert.match(second, new RegExp(`^The previous demo key \\(${secrets[0].slice(0, 6)}\\S*\\) was revoked`, 'm'));
+    assert.equal((await check(secrets[0])).body.code, 'unauthorized');
+    const live = (await admin.get('/admin/apps/demo-app/keys')).body.items.filter((k: { revoked_at: string | null }) => k.revoked_at === null);
+    assert.equal(live.length, 1);
+    assert.match(second, new RegExp(`^Dashboard: ${server.url}/dashboard: sign in with the admin token .*or with the demo key`, 'm'));
     for (const fragment of [`curl -s -X POST '${server.url}/v1/check' -H "Authorization: Bearer $TOLLGATE_ADMIN_TOKEN"`,
       `"key": "${secrets[1]}"`, `'${server.url}/v1/usage'`, `-H 'x-api-key: ${secrets[1]}'`,
       `${server.url}/v3/ocr-usage?from_date=`, 'group_by=usage_type&timespan=month', `-H 'app_id: demo-app' -H 'app_key: ${secrets[1]}'`]) {
@@ -325,6 +337,82 @@ describe('demo', () => {
     }
     assert.ok(!second.includes(ADMIN_TOKEN), 'the admin token itself is not printed');
     assert.equal((await check(secrets[1]!)).body.allowed, true);
+  });
+});
+
+describe('command line', () => {
+  test('--version and -V print the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+    assert.equal(await ok(['--version']), `${version}\n`);
+    assert.equal(await ok(['-V']), `${version}\n`);
+  });
+
+  test('no command takes an unknown option or an extra argument: each is refused (exit 2), never ignored', async () => {
+    // Every command of the program, the groups (`plans`) and the root included, with what it requires.
+    const all = (command: Command, path: string[] = []): string[][] => [path, ...command.commands.flatMap((sub) => all(sub, [...path, sub.name()]))];
+    const quiet = (command: Command): void => {
+      command.configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+      command.commands.forEach(quiet);
+    };
+    const commandAt = (program: Command, path: string[]) => path.reduce((c, name) => c.commands.find((sub) => sub.name() === name)!, program);
+    const refusal = async (path: string[], extra: string[]): Promise<string | undefined> => {
+      const program = buildProgram();
+      quiet(program);
+      const command = commandAt(program, path);
+      const required = [
+        ...command.registeredArguments.filter((a) => a.required).map(() => 'x'),
+        ...command.options.filter((o) => o.mandatory).flatMap((o) => [o.long!, '1']),
+      ];
+      return program.parseAsync([...path, ...required, ...extra], { from: 'user' }).then(
+        () => 'accepted',
+        (error: unknown) => (error instanceof CommanderError ? error.code : String(error)),
+      );
+    };
+    const paths = all(buildProgram());
+    assert.ok(paths.length > 30, `${paths.length} commands`);
+    for (const path of paths) {
+      assert.equal(await refusal(path, ['--no-such-option']), 'commander.unknownOption', `tollgate ${path.join(' ')} --no-such-option`);
+      if (commandAt(buildProgram(), path).commands.length === 0) {
+        assert.equal(await refusal(path, ['extra-argument']), 'commander.excessArguments', `tollgate ${path.join(' ')} extra-argument`);
+      }
+    }
+    // As the CLI runs: the message names the option, exit code 2, nothing called.
+    const run = await tollgate(['keys', 'create', 'any-app', '--monthly-quota', '5']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^error: unknown option '--monthly-quota'/);
+  });
+
+  test("the API's errors about a field name the option that set it, and the CLI's own checks too", async () => {
+    const plan = await tollgate(['plans', 'create', unique('plan'), '--monthly-quota', '5', '--rate-limit', '5', '--time-zone', 'Mars/Base']);
+    assert.equal(plan.code, 1);
+    assert.equal(plan.stderr.trim(), 'tollgate: --time-zone must be an IANA time zone such as "UTC" or "Asia/Kolkata", got "Mars/Base". (invalid_request, HTTP 400)');
+    const prices = await tollgate(['plans', 'create', unique('plan'), '--monthly-quota', '5', '--rate-limit', '5', '--prices', '[{"usage_type": "ocr"}]']);
+    assert.match(prices.stderr, /^tollgate: --prices at \[0\] must have either "unit_price"/);
+    const { groupId } = await customer();
+    const app = await tollgate(['apps', 'create', groupId, '--id', 'not an id']);
+    assert.match(app.stderr, /^tollgate: --id must match pattern/);
+    const usage = await tollgate(['usage', groupId, '--from', '2030-01-01', '--to', '2029-01-01']);
+    assert.match(usage.stderr, /^tollgate: --to \(2029-01-01T00:00:00.000Z\) must be after --from/);
+    for (const run of [plan, prices, app, usage]) assert.doesNotMatch(run.stderr, /time_zone|body field|query parameter|from_date/);
+
+    const price = await tollgate(['plans', 'create', unique('plan'), '--monthly-quota', '5', '--rate-limit', '5', '--price-per-call', 'cheap']);
+    assert.equal(price.code, 2);
+    assert.match(price.stderr, /--price-per-call <decimal>' argument 'cheap' is invalid\. Expected a decimal such as 0\.01/);
+  });
+});
+
+describe('admin-token', () => {
+  test('rotate prints a new token once, then keeps only its hash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-rotate-'));
+    try {
+      const out = await ok(['admin-token', 'rotate', '--data-dir', dir]);
+      const token = /^New admin token \(shown this once\): (tga_\S+)$/m.exec(out)?.[1];
+      assert.ok(token, out);
+      assert.deepEqual(readdirSync(dir), ['admin-token.sha256'], 'nothing else, no file written aside left over');
+      assert.equal(readFileSync(join(dir, 'admin-token.sha256'), 'utf8'), `${hashSecret(token)}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { request } from './helpers/server.js';
-import { spawnServer } from './helpers/process.js';
+import { ADMIN_TOKEN, request } from './helpers/server.js';
+import { CLI, spawnServer } from './helpers/process.js';
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-serve-'));
@@ -50,6 +51,78 @@ test('first start: generates the admin token, prints it once, keeps only its has
   assert.equal(afterRestart.body.monthly_used, 1);
   again.child.kill('SIGINT');
   assert.equal((await again.exited).code, 0);
+});
+
+test('started again with --demo: the demo customer is reused, its key replaced (one live demo key), and the dashboard shown with how to sign in', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-demo-'));
+  const env = { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN };
+  const demoKey = (out: string) => /^Demo key \(shown this once\): (\S+)$/m.exec(out)?.[1];
+  try {
+    const first = await spawnServer(dir, { env, args: ['--demo'] });
+    await waitFor(() => /app_key: /.test(first.output()));
+    const firstKey = demoKey(first.output())!;
+    assert.equal((await request(`${first.url}/v1/check`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: { key: firstKey, usage_type: 'image' } })).body.allowed, true);
+    assert.match(first.output(), new RegExp(`^Dashboard: ${first.url}/dashboard \\(sign in with the admin token\\)$`, 'm'));
+    assert.match(first.output(), new RegExp(`^Dashboard: ${first.url}/dashboard: sign in with the admin token .*, or with the demo key `, 'm'));
+    assert.doesNotMatch(first.output(), /previous demo key/);
+    first.child.kill('SIGTERM');
+    assert.equal((await first.exited).code, 0);
+
+    const again = await spawnServer(dir, { env, args: ['--demo'] });
+    await waitFor(() => /app_key: /.test(again.output()));
+    const secondKey = demoKey(again.output())!;
+    assert.ok(secondKey && secondKey !== firstKey, again.output());
+    assert.match(again.output(), new RegExp(`^The previous demo key \\(${firstKey.slice(0, 6)}\\S*\\) was revoked`, 'm'));
+    const keys = (await request(`${again.url}/admin/apps/demo-app/keys`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body.items as Array<{ revoked_at: string | null }>;
+    assert.deepEqual([keys.length, keys.filter((k) => k.revoked_at === null).length], [2, 1], 'one live demo key');
+    assert.equal((await request(`${again.url}/v1/usage`, { headers: { 'x-api-key': firstKey } })).status, 401);
+    const usage = await request(`${again.url}/v1/usage`, { headers: { 'x-api-key': secondKey } });
+    assert.equal(usage.body.monthly_used, 1, 'the same demo customer, with its usage');
+    assert.equal((await request(`${again.url}/admin/groups`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).body.items.length, 1);
+
+    // The dashboard printed, and both ways in that it names.
+    assert.equal((await fetch(`${again.url}/dashboard`)).status, 200);
+    const asProvider = await request(`${again.url}/dashboard/session`, { method: 'POST', body: { token: ADMIN_TOKEN } });
+    assert.equal(asProvider.body.role, 'admin', JSON.stringify(asProvider.body));
+    const asCustomer = await request(`${again.url}/dashboard/session`, { method: 'POST', body: { token: secondKey } });
+    assert.deepEqual([asCustomer.body.role, asCustomer.body.group_id], ['customer', 'demo-group']);
+    again.child.kill('SIGTERM');
+    assert.equal((await again.exited).code, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a first start whose port is taken fails and keeps no admin token; the next start generates and prints one that works', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-port-'));
+  const taken = createServer();
+  try {
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const failed = await run(process.execPath, [CLI, 'serve'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TOLLGATE_DATA_DIR: dir, TOLLGATE_ADMIN_TOKEN: '' }, timeout: 20_000,
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal((failed as { code: number }).code, 1);
+    assert.match((failed as { stderr: string }).stderr, /EADDRINUSE/);
+    assert.doesNotMatch((failed as { stdout: string }).stdout, /Admin token/, 'no token was shown');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('admin')), [], 'and none was kept');
+    await new Promise((resolve) => taken.close(resolve));
+
+    const server = await spawnServer(dir, { env: { TOLLGATE_ADMIN_TOKEN: '' } });
+    const token = /^Admin token \(generated; shown this once, only its hash is kept\): (tga_\S+)$/m.exec(server.output())?.[1];
+    assert.ok(token, server.output());
+    assert.equal((await request(`${server.url}/admin/plans`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    server.child.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+    const again = await spawnServer(dir, { env: { TOLLGATE_ADMIN_TOKEN: '' } });
+    assert.match(again.output(), /^Admin token: as printed at first start/m);
+    assert.equal((await request(`${again.url}/admin/plans`, { headers: { authorization: `Bearer ${token}` } })).status, 200, 'the printed token was kept');
+    again.child.kill('SIGTERM');
+    assert.equal((await again.exited).code, 0);
+  } finally {
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a second stop signal while stopping does not cut the clean stop short', { timeout: 30_000 }, async () => {

@@ -1,86 +1,17 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { ConfigError, loadConfig, readConfigFile } from '../config.js';
-import { registerAdminCommands } from './commands/index.js';
+import { CommanderError } from 'commander';
+import { ConfigError } from '../config.js';
+import { UsageError } from './commands/common.js';
+import { buildProgram } from './program.js';
 
-const program = new Command()
-  .name('tollgate')
-  .description('Usage metering, quotas and rate limits for APIs.')
-  .showHelpAfterError();
-
-program
-  .command('serve')
-  .description('Start Tollgate: on its embedded store, or on PostgreSQL and Redis when TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL are set')
-  .option('--port <port>', 'port to listen on (PORT, default 8080)')
-  .option('--host <host>', 'address to listen on (HOST, default 127.0.0.1)')
-  .option('--data-dir <dir>', 'where data is kept (TOLLGATE_DATA_DIR, default ./data)')
-  .option('--demo', 'create a demo plan, group, app and key, and print curl commands to try')
-  .option('--gateway <file>', 'gateway mode: meter and forward the routes of this YAML or JSON file to their upstreams')
-  .option('--config <file>', 'settings from a YAML or JSON file (TOLLGATE_CONFIG); the environment and flags win')
-  .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean; gateway?: string; config?: string }) => {
-    const file = opts.config ?? process.env.TOLLGATE_CONFIG;
-    const config = loadConfig(process.env, {
-      ...(opts.port !== undefined ? { port: Number(opts.port) } : {}),
-      ...(opts.host !== undefined ? { host: opts.host } : {}),
-      ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
-    }, file === undefined || file === '' ? {} : await readConfigFile(file));
-    // Checked before anything starts: a bad file stops the start with the line at fault (exit 2).
-    const gateway = opts.gateway === undefined ? undefined : (await import('../gateway/config.js')).loadGatewayConfig(opts.gateway);
-    // Loaded on demand: the admin client commands need neither Fastify nor SQLite.
-    const { serve } = await import('./serve.js');
-    await serve(config, {
-      demo: opts.demo === true,
-      print: (line) => process.stdout.write(`${line}\n`),
-      ...(gateway === undefined ? {} : { gateway }),
-    });
-  });
-
-program
-  .command('admin-token')
-  .description('Manage the admin token')
-  .command('rotate')
-  .description('Issue a new admin token (restart the server to use it); prints it once')
-  .option('--data-dir <dir>', 'data directory (TOLLGATE_DATA_DIR, default ./data)')
-  .action(async (opts: { dataDir?: string }) => {
-    const { rotateAdminToken } = await import('../runtime.js');
-    const config = loadConfig(process.env, opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
-    const token = rotateAdminToken(config.dataDir);
-    process.stdout.write(`New admin token (shown this once): ${token.generated}\n`);
-  });
-
-program
-  .command('migrate')
-  .description('Copy an embedded store into PostgreSQL for scale-out mode (a fresh database: no plans, no events); stop its server first')
-  .requiredOption('--from <dir>', "the embedded store's data directory")
-  .option('--database-url <url>', 'the PostgreSQL database, postgres://... (TOLLGATE_DATABASE_URL)')
-  .action(async (opts: { from: string; databaseUrl?: string }) => {
-    // Read here rather than through loadConfig, which would also demand the Redis URL and admin token of a server.
-    const databaseUrl = opts.databaseUrl ?? process.env.TOLLGATE_DATABASE_URL ?? '';
-    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
-      throw new ConfigError('migrate needs the target database: --database-url postgres://... or TOLLGATE_DATABASE_URL');
-    }
-    const [{ default: pg }, { PG_TYPES }, { redactUrl }, { migrateEmbedded, migrationSummary }] = await Promise.all([
-      import('pg'), import('../store/postgres/pg-catalog.js'), import('../store/open-store.js'), import('../store/migrate-embedded.js'),
-    ]);
-    const print = (line: string) => process.stdout.write(`${line}\n`);
-    print(`Migrating the embedded store in ${opts.from} into PostgreSQL ${redactUrl(databaseUrl)}`);
-    const pool = new pg.Pool({ connectionString: databaseUrl, types: PG_TYPES, max: 2, connectionTimeoutMillis: 5_000 });
-    pool.on('error', () => undefined); // an idle connection that breaks; the query using it reports the failure
-    try {
-      const counts = await migrateEmbedded(opts.from, pool, print);
-      for (const line of migrationSummary(counts, opts.from)) print(line);
-    } finally {
-      await pool.end();
-    }
-  });
-
-registerAdminCommands(program);
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`tollgate: ${error.message}\n`);
-    process.exit(2);
-  }
+/**
+ * Exit codes: 0 done (and --help, --version); 1 the work failed (the API
+ * refused, the server cannot be reached, the data directory is in use);
+ * 2 the command line or the configuration is wrong, found before any work.
+ */
+buildProgram().parseAsync(process.argv).catch((error: unknown) => {
+  // Commander has printed its own message (unknown option, bad value, help) already.
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
   process.stderr.write(`tollgate: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  process.exit(error instanceof ConfigError || error instanceof UsageError ? 2 : 1);
 });

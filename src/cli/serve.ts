@@ -18,7 +18,12 @@ export interface ServeOptions {
  * flight finish, everything acknowledged is on disk before exit.
  */
 export async function serve(config: Config, options: ServeOptions): Promise<Tollgate> {
-  const tollgate = await startTollgate(config, options.gateway === undefined ? {} : { gateway: options.gateway });
+  const { print } = options;
+  const tollgate = await startTollgate(config, {
+    ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
+    // Printed before a generated admin token's hash is written down: nothing is kept that was not shown.
+    announce: (started) => { for (const line of banner(config, started, options.gateway)) print(line); },
+  });
   // Listening from here on: a stop signal must find its handler even while the demo is being set up.
   let stopping = false;
   const stop = (signal: string) => {
@@ -40,35 +45,6 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
   const { certificates } = tollgate;
   if (certificates !== null) process.on('SIGHUP', () => certificates.reload('SIGHUP'));
 
-  const { print } = options;
-  print(`Tollgate listening on ${tollgate.url}`);
-  if (options.gateway !== undefined) {
-    print(`Gateway: ${options.gateway.routes.length} route${options.gateway.routes.length === 1 ? '' : 's'} from ${options.gateway.source}`);
-    for (const route of options.gateway.routes) {
-      print(`  ${route.methods.join(',')} ${route.path} -> ${route.upstream.origin}${route.upstream.basePath} (usage_type ${route.usageType})`);
-    }
-  }
-  print(`Store: ${describeStore(config)}`);
-  if (certificates !== null) {
-    const { subject, serial, validTo } = certificates.served();
-    print(`TLS: ${subject} (serial ${serial}, valid until ${validTo}) from ${config.tlsCert}; read again when its directory changes or on SIGHUP`);
-  }
-  print({
-    environment: 'Webhook signing: from TOLLGATE_WEBHOOK_SECRET',
-    'data directory': `Webhook signing: the server secret in ${config.dataDir} (set TOLLGATE_WEBHOOK_SECRET to share it with other instances)`,
-    generated: `Webhook signing: a server secret was generated into ${config.dataDir} (never printed)`,
-  }[tollgate.webhookSecretSource]);
-  switch (tollgate.adminToken.source) {
-    case 'generated':
-      print(`Admin token (generated; shown this once, only its hash is kept): ${tollgate.adminToken.generated}`);
-      break;
-    case 'environment':
-      print('Admin token: from TOLLGATE_ADMIN_TOKEN');
-      break;
-    case 'data directory':
-      print('Admin token: as printed at first start (only its hash is kept); `tollgate admin-token rotate` issues a new one');
-      break;
-  }
   if (options.demo) {
     // The curl commands carry a token that works as pasted: the one just generated, or the variable it came from.
     const token = { generated: tollgate.adminToken.generated ?? '', environment: '$TOLLGATE_ADMIN_TOKEN', 'data directory': '<admin token>' }[tollgate.adminToken.source];
@@ -76,4 +52,30 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
   }
 
   return tollgate;
+}
+
+/** Where Tollgate listens, what it serves from, where its secrets come from, and the dashboard; the admin token line last. */
+function banner(config: Config, tollgate: Tollgate, gateway: GatewayConfig | undefined): string[] {
+  const lines = [`Tollgate listening on ${tollgate.url}`];
+  if (gateway !== undefined) {
+    lines.push(`Gateway: ${gateway.routes.length} route${gateway.routes.length === 1 ? '' : 's'} from ${gateway.source}`);
+    for (const route of gateway.routes) {
+      lines.push(`  ${route.methods.join(',')} ${route.path} -> ${route.upstream.origin}${route.upstream.basePath} (usage_type ${route.usageType})`);
+    }
+  }
+  lines.push(`Store: ${describeStore(config)}`);
+  if (tollgate.certificates !== null) {
+    const { subject, serial, validTo } = tollgate.certificates.served();
+    lines.push(`TLS: ${subject} (serial ${serial}, valid until ${validTo}) from ${config.tlsCert}; read again when its directory changes or on SIGHUP`);
+  }
+  lines.push({
+    environment: 'Webhook signing: from TOLLGATE_WEBHOOK_SECRET',
+    'data directory': `Webhook signing: the server secret in ${config.dataDir} (set TOLLGATE_WEBHOOK_SECRET to share it with other instances)`,
+    generated: `Webhook signing: a server secret was generated into ${config.dataDir} (never printed)`,
+  }[tollgate.webhookSecretSource], `Dashboard: ${tollgate.url}/dashboard (sign in with the admin token)`, {
+    generated: `Admin token (generated; shown this once, only its hash is kept): ${tollgate.adminToken.generated}`,
+    environment: 'Admin token: from TOLLGATE_ADMIN_TOKEN',
+    'data directory': 'Admin token: as printed at first start (only its hash is kept); `tollgate admin-token rotate` issues a new one',
+  }[tollgate.adminToken.source]);
+  return lines;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { SwaggerOptions } from '@fastify/swagger';
+import { VERSION } from '../version.js';
 
 /**
  * What /openapi.json says beyond the routes' own schemas: the document's
@@ -52,7 +53,7 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
     openapi: '3.1.0',
     info: {
       title: 'Tollgate',
-      version: '0.1.0',
+      version: VERSION,
       description: 'Usage metering, quotas and rate limits for APIs: the check API, the Mathpix and Paperguide usage APIs, and the admin API.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },

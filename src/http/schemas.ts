@@ -55,7 +55,9 @@ export const DateOrDateTime = (description: string) => Type.String({ maxLength: 
 /** An IANA time zone name: the pattern is its shape, the handler checks that the zone exists (src/domain/periods.ts, isValidTimeZone). */
 export const TimeZoneName = (description: string) => Type.String({ maxLength: 64, pattern: TIME_ZONE_PATTERN, description });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
-export const Decimal = Type.String({ pattern: '^\\d{1,12}(\\.\\d{1,9})?$', description: 'A decimal amount such as "0.01".' });
+/** A decimal amount as the API takes it (the CLI checks its price options against it too). */
+export const DECIMAL_PATTERN = '^\\d{1,12}(\\.\\d{1,9})?$';
+export const Decimal = Type.String({ pattern: DECIMAL_PATTERN, description: 'A decimal amount such as "0.01".' });
 
 export const PageQuery = Type.Object({
   limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: 'Items per page, 1 to 1000 (default 100).' })),

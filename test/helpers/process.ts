@@ -31,8 +31,10 @@ after(() => {
  * Starts `tollgate serve` in its own process on a free port and waits for it
  * to say where it listens.
  */
-export async function spawnServer(dataDir: string, options: { env?: Record<string, string>; args?: string[] } = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...(options.args ?? [])], {
+export async function spawnServer(dataDir: string, options: { env?: Record<string, string>; args?: string[]; wrap?: string[] } = {}): Promise<ServerProcess> {
+  // `wrap`: a command that runs the server in turn (`unshare ...`, a shell that does not reap it); `child` is then that command.
+  const [file, ...args] = [...(options.wrap ?? []), process.execPath, CLI, 'serve', ...(options.args ?? [])];
+  const child = spawn(file!, args, {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', TOLLGATE_DATA_DIR: dataDir, TOLLGATE_LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

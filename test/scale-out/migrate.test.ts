@@ -115,7 +115,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   // ---- while the embedded server runs, its data directory is refused
   const busy = await cli(migrateArgs(dataDir));
   assert.equal(busy.code, 1, busy.stdout + busy.stderr);
-  assert.match(busy.stderr, /is in use by process \d+.*Stop that server first/);
+  assert.match(busy.stderr, /is in use by another process \(pid \d+\).*Stop that server first/);
   const untouched = await snapshot(cluster.postgres.url);
   assert.equal(untouched.plans, '0');
   assert.equal(untouched.events, '0');

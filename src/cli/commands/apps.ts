@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Static } from 'typebox';
 import type { AppSchema } from '../../http/schemas.js';
 import { apiPath } from './api-client.js';
-import { changes, clientCommand, itemCommand, listCommand, parseLimit, parseLimitOrNone, run } from './common.js';
+import { changes, clientCommand, type FieldOptions, itemCommand, listCommand, parseLimit, parseLimitOrNone, run } from './common.js';
 import { type Column, formatLimit } from './table.js';
 
 type App = Static<typeof AppSchema>;
@@ -26,6 +26,9 @@ const columns: Column<App>[] = [
 /** "none" is sent as null, which removes the app's own limit. */
 const noneAsNull = (limit: number | 'none' | undefined) => (limit === 'none' ? null : limit);
 
+/** The option behind each field of appBody. */
+const APP_FIELDS: FieldOptions = { name: '--name', monthly_quota: '--monthly-quota', rate_limit_per_minute: '--rate-limit' };
+
 function appBody(opts: AppOptions) {
   return { name: opts.name, monthly_quota: noneAsNull(opts.monthlyQuota), rate_limit_per_minute: noneAsNull(opts.rateLimit) };
 }
@@ -41,7 +44,7 @@ export function registerAppCommands(program: Command): void {
     .option('--rate-limit <n>', "the app's own per-minute limit, on top of its group's plan; -1: unlimited", parseLimit)
     .action(run<AppOptions & { id?: string }>(async ({ api, opts, show }, [groupId]) => {
       show(await api.post<App>(apiPath`/admin/groups/${groupId!}/apps`, { id: opts.id, ...appBody(opts) }), columns);
-    }));
+    }, { id: '--id', ...APP_FIELDS }));
   listCommand<App, { group?: string }>(apps, "List apps: all, or one group's", columns,
     (opts) => (opts.group === undefined ? '/admin/apps' : apiPath`/admin/groups/${opts.group}/apps`))
     .option('--group <group_id>', "only this group's apps");
@@ -52,5 +55,5 @@ export function registerAppCommands(program: Command): void {
     .option('--rate-limit <n|none>', 'own per-minute limit; -1: unlimited; none: remove it', parseLimitOrNone)
     .action(run<AppOptions>(async ({ api, opts, show, command }, [appId]) => {
       show(await api.patch<App>(apiPath`/admin/apps/${appId!}`, changes(command, appBody(opts))), columns);
-    }));
+    }, APP_FIELDS));
 }

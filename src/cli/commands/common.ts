@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { AdminClient, type Page } from './api-client.js';
+import { DECIMAL_PATTERN } from '../../http/schemas.js';
+import { AdminClient, ApiAnswerError, type Page } from './api-client.js';
 import { type Column, formatRecord, formatTable } from './table.js';
 
 /** Where the admin commands look for the server when neither --url nor TOLLGATE_URL says. */
@@ -26,6 +27,11 @@ export interface Context<O> {
   show<T>(item: T, columns: readonly Column<T>[]): void;
 }
 
+/** A command line the CLI refuses before calling anything (exit code 2), like commander's own checks. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 /** Writes a line to stdout. */
 export function println(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -41,11 +47,34 @@ export function clientCommand(parent: Command, nameAndArgs: string, description:
 }
 
 /**
+ * The option (or argument) behind each field a command sends to the API,
+ * e.g. `{ monthly_quota: '--monthly-quota' }`, so that the API's error
+ * messages name what the user typed.
+ */
+export type FieldOptions = Readonly<Record<string, string>>;
+
+/**
+ * An API error with each field of `fields` named by its option: `body field
+ * "monthly_quota" must be...` becomes `--monthly-quota must be...`, `body
+ * field "prices.0.tiers.1.up_to"` becomes `--prices at [0].tiers[1].up_to`,
+ * and `after "from_date"` becomes `after --from`.
+ */
+export function namingOptions(error: ApiAnswerError, fields: FieldOptions): ApiAnswerError {
+  const message = error.apiMessage.replace(/(?:(?:body field|query parameter) )?"(\w+)((?:\.[^"]*)?)"/g, (whole, field: string, rest: string) => {
+    const option = Object.hasOwn(fields, field) ? fields[field]! : undefined;
+    if (option === undefined) return whole;
+    return rest === '' ? option : `${option} at ${rest.slice(1).replace(/(^|\.)(\d+)/g, '[$2]')}`;
+  });
+  return message === error.apiMessage ? error : new ApiAnswerError(error.status, error.code, message);
+}
+
+/**
  * An action for a client command: builds the client from the options (which
  * fails, saying how to give one, without a token) and calls `handler` with
- * the context and the command's positional arguments.
+ * the context and the command's positional arguments. An API error about a
+ * field of `fields` names its option.
  */
-export function run<O extends object = object>(handler: (ctx: Context<O>, args: string[]) => Promise<void>) {
+export function run<O extends object = object>(handler: (ctx: Context<O>, args: string[]) => Promise<void>, fields: FieldOptions = {}) {
   return async (...received: unknown[]): Promise<void> => {
     const command = received[received.length - 1] as Command;
     const opts = command.opts<ClientOptions & O>();
@@ -57,7 +86,11 @@ export function run<O extends object = object>(handler: (ctx: Context<O>, args: 
       output,
       show: (item, columns) => output(item, () => formatRecord(columns, item)),
     };
-    await handler(ctx, command.processedArgs as string[]);
+    try {
+      await handler(ctx, command.processedArgs as string[]);
+    } catch (error) {
+      throw error instanceof ApiAnswerError ? namingOptions(error, fields) : error;
+    }
   };
 }
 
@@ -86,7 +119,7 @@ export function listCommand<T, O extends object = object>(
     .action(run<O & { limit?: number; after?: string }>(async (ctx) => {
       const page = await ctx.api.get<Page<T>>(path(ctx.opts), { limit: ctx.opts.limit, after: ctx.opts.after });
       ctx.output(page, () => formatTable(columns, page.items) + (page.next === null ? '' : `\n\nMore: add --after ${page.next}`));
-    }));
+    }, { limit: '--limit', after: '--after' }));
 }
 
 /**
@@ -96,7 +129,7 @@ export function listCommand<T, O extends object = object>(
 export function changes<B extends object>(command: Command, body: B): B {
   if (Object.values(body).every((v) => v === undefined)) {
     const options = command.options.map((o) => o.long).filter((long) => long !== undefined && !CLIENT_OPTIONS.has(long));
-    throw new Error(`nothing to change: give at least one of ${options.join(', ')}.`);
+    throw new UsageError(`nothing to change: give at least one of ${options.join(', ')}.`);
   }
   return body;
 }
@@ -135,6 +168,14 @@ const parseAppLimit = integer(-1, 1e15, 'a whole number, -1 for unlimited, or "n
 
 /** Parses --limit of a list: 1 to 1000. */
 export const parsePageSize = integer(1, 1000, 'a whole number from 1 to 1000');
+
+const DECIMAL = new RegExp(DECIMAL_PATTERN);
+
+/** Parses a price: a decimal as the API takes it, checked here so that the message is about the option. */
+export function parseDecimal(value: string): string {
+  if (!DECIMAL.test(value)) throw new InvalidArgumentError('Expected a decimal such as 0.01: up to 12 digits, and up to 9 after the point.');
+  return value;
+}
 
 /** Parses an instant (a date alone is midnight UTC), giving it to the API as an ISO 8601 date-time. */
 export function parseInstant(value: string): string {

@@ -5,7 +5,8 @@ import { apiPath } from './api-client.js';
 import { clientCommand, itemCommand, listCommand, parseInstant, showWithSecret, run } from './common.js';
 import type { Column } from './table.js';
 
-type Key = Static<typeof KeySchema>;
+/** A key as the API answers it. */
+export type Key = Static<typeof KeySchema>;
 
 /** The answer to creating a key: the key and, this once, its secret. */
 export type CreatedKey = Key & { key: string };
@@ -31,7 +32,7 @@ export function registerKeyCommands(program: Command): void {
     .action(run<{ name?: string; expiresAt?: string }>(async (ctx, [appId]) => {
       const created = await ctx.api.post<CreatedKey>(apiPath`/admin/apps/${appId!}/keys`, { name: ctx.opts.name, expires_at: ctx.opts.expiresAt });
       showWithSecret(ctx, created, columns, 'Secret key', created.key);
-    }));
+    }, { name: '--name', expires_at: '--expires-at' }));
   listCommand<Key, { app?: string }>(keys, "List keys (never the secrets): all, or one app's", columns,
     (opts) => (opts.app === undefined ? '/admin/keys' : apiPath`/admin/apps/${opts.app}/keys`))
     .option('--app <app_id>', "only this app's keys");

@@ -25,7 +25,7 @@ export function registerServiceTokenCommands(program: Command): void {
     .action(run<{ name?: string }>(async (ctx) => {
       const created = await ctx.api.post<ServiceToken & { token: string }>('/admin/service-tokens', { name: ctx.opts.name });
       showWithSecret(ctx, created, columns, 'Service token (send it as "Authorization: Bearer <token>")', created.token);
-    }));
+    }, { name: '--name' }));
   listCommand(tokens, 'List service tokens (never the secrets)', columns, () => '/admin/service-tokens');
   itemCommand(tokens, 'revoke <id>', 'Revoke a service token', 'DELETE', (id) => apiPath`/admin/service-tokens/${id}`, columns);
 }

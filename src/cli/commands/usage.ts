@@ -32,5 +32,5 @@ export function registerUsageCommand(program: Command): void {
         { header: dimension.replace(/_/g, ' ').toUpperCase(), value: dimension },
         { header: 'COUNT', value: 'count' },
       ], answer.ocr_usage));
-    }));
+    }, { from_date: '--from', to_date: '--to', group_by: '--group-by', timespan: '--timespan', tz: '--tz' }));
 }
