@@ -39,7 +39,12 @@ export function installErrorHandling(app: FastifyInstance, maskSecrets: (text: s
     else done();
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(body(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`)));
+    const path = request.url.split('?')[0]!;
+    // A path that exists with other methods is answered 405 with the methods it has (RFC 9110, 15.5.6), not 404.
+    const allowed = app.supportedMethods.filter((method) => app.findRoute({ method, url: path }) !== null).sort();
+    if (allowed.length === 0) return void reply.code(404).send(body(new ApiError('not_found', `No route for ${request.method} ${path}.`)));
+    void reply.code(405).header('allow', allowed.join(', '))
+      .send(body(new ApiError('method_not_allowed', `${request.method} is not allowed on ${path}; it allows ${allowed.join(', ')}.`)));
   });
 }
 

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parseList, type Item } from 'structured-headers';
 import { ManualClock } from '../../src/clock.js';
-import { parseGatewayConfig } from '../../src/gateway/config.js';
-import { adminClient, request, setupCustomer, startTestServer, type AdminClient, type JsonResponse, type TestServer } from '../helpers/server.js';
+import { adminClient, request, setupCustomer, type AdminClient, type JsonResponse, type TestServer } from '../helpers/server.js';
+import { startGatewayTestServer } from '../helpers/upstream.js';
 
 // The headers are read with an RFC 8941 parser, as a client of the draft
 // (draft-ietf-httpapi-ratelimit-headers-10) reads them, and their promises
@@ -17,29 +14,19 @@ import { adminClient, request, setupCustomer, startTestServer, type AdminClient,
 const T0 = Date.parse('2026-03-15T12:00:10Z');
 const MONTH_END = Date.parse('2026-04-01T00:00:00Z');
 const clock = new ManualClock(T0);
-let upstream: Server;
 let server: TestServer;
 let admin: AdminClient;
 
 before(async () => {
-  upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
-  upstream.listen(0, '127.0.0.1');
-  await once(upstream, 'listening');
-  const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  const gateway = parseGatewayConfig(`routes:
-  - method: POST
+  server = await startGatewayTestServer((origin) => `  - method: POST
     path: /v1/ocr
     upstream: ${origin}
     usage_type: image
     cost: { request_header: x-pages, default: 1 }
-`, 'gateway.yaml');
-  server = await startTestServer({ clock, gateway });
+`, { clock });
   admin = adminClient(server.url);
 });
-after(async () => {
-  await server.close();
-  upstream.close();
-});
+after(async () => server.close());
 
 interface Limit {
   /** RateLimit-Policy: quota and window. */
