@@ -96,8 +96,9 @@ export class LocalLimiter {
       deniedBy: null,
       groupUsed: groupQuota.used,
       appUsed: appQuota.used,
-      groupRate: groupWindow && rateState(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute),
-      appRate: appWindow && rateState(appWindow, now, MINUTE_MS, limits.appRatePerMinute),
+      // The verdicts were worked out on the counts with this call's cost: what the windows now hold.
+      groupRate: groupWindow && rateState(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, groupVerdict!),
+      appRate: appWindow && rateState(appWindow, now, MINUTE_MS, limits.appRatePerMinute, appVerdict!),
       retryAfterMs: null,
       eventId: null,
       replayed: false,

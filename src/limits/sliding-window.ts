@@ -96,8 +96,9 @@ export interface RateState extends WindowState {
   window: WindowCounter;
 }
 
-export function rateState(counter: WindowCounter, now: number, windowMs: number, limit: number): RateState {
-  return { limit, ...windowState(counter, now, windowMs, limit), window: { ...counter } };
+/** `state`: the counter's state when it is known already (a verdict's, worked out on the counts after the call). */
+export function rateState(counter: WindowCounter, now: number, windowMs: number, limit: number, state: WindowState = windowState(counter, now, windowMs, limit)): RateState {
+  return { limit, remaining: state.remaining, resetMs: state.resetMs, nextUnitMs: state.nextUnitMs, window: { ...counter } };
 }
 
 /**
