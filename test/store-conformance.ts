@@ -106,6 +106,21 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         assert.equal(rateLimited.deniedBy, 'app');
       });
 
+      test('a refusal waits for every limit that refused it; each window says when its next unit comes back', async () => {
+        const c = await customer();
+        const limits = { ...UNLIMITED, groupRatePerMinute: 3, appRatePerMinute: 2 };
+        assert.equal((await store.meter(meterRequest(c, { limits }))).allowed, true);
+        assert.equal((await store.meter(meterRequest(c, { limits, now: T0 + 30_000 }))).allowed, true);
+        // Both windows hold 2 units of 12:00. Cost 2 at 12:00:30: the group's (3) needs them to weigh 1, at 12:01:30;
+        // the app's (2) needs them to weigh 0, at 12:02:00. The group is named, and the wait is the app's.
+        const refused = await store.meter(meterRequest(c, { limits, now: T0 + 30_000, cost: 2 }));
+        assert.equal(refused.code, 'rate_limited');
+        assert.equal(refused.deniedBy, 'group');
+        assert.equal(refused.retryAfterMs, 90_000);
+        assert.deepEqual([refused.groupRate!.remaining, refused.groupRate!.nextUnitMs], [1, 60_000]);
+        assert.deepEqual([refused.appRate!.remaining, refused.appRate!.nextUnitMs], [0, 60_000]);
+      });
+
       test('rate_only counts against the minute window but neither the quota nor the records', async () => {
         const c = await customer();
         const limits = { ...UNLIMITED, groupRatePerMinute: 2, groupMonthlyQuota: 1 };

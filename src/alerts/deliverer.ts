@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import type { AlertStore } from '../store/store.js';
 import type { AlertLog } from './alerts.js';
 import type { ClaimedDelivery, DeliveryAttempt, DeliveryNext } from './model.js';
-import { signatureHeader } from './signing.js';
+import { signatureHeaders } from './signing.js';
 
 /** How long a delivery is retried after it was created, before it is marked failed. */
 export const RETRY_FOR_MS = 24 * 3_600_000;
@@ -113,7 +113,7 @@ export class WebhookDeliverer {
       'content-type': 'application/json',
       'user-agent': 'Tollgate-Webhooks/0.1',
       'tollgate-delivery': delivery.id,
-      'tollgate-signature': signatureHeader(this.options.signingSecret(delivery.endpointId), Math.floor(at / 1000), delivery.body),
+      ...signatureHeaders(this.options.signingSecret(delivery.endpointId), delivery.id, Math.floor(at / 1000), delivery.body),
     };
     let statusCode: number | null = null;
     let error: string | null = null;

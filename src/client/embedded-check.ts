@@ -35,6 +35,6 @@ export async function embeddedCheck(deps: MeteringDeps & { clock: Clock }, input
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
   });
   if (outcome.kind === 'unauthorized') return { ...camelize<Omit<CheckResult, 'headers'>>(unauthorizedAnswer(outcome.message)), headers: {} };
-  const headers = rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, deps.clock.now());
+  const headers = rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, outcome.now);
   return { ...camelize<Omit<CheckResult, 'headers'>>(checkAnswer(outcome)), headers: pickRateLimitHeaders((name) => headers[name]) };
 }

@@ -10,6 +10,7 @@ import type { TypedApp } from '../http/typed-app.js';
 import { authenticate } from '../metering/credentials.js';
 import { effectiveLimits } from '../metering/limits.js';
 import { reserveCall } from '../metering/meter-call.js';
+import { advance, MINUTE_MS, rateState } from '../limits/sliding-window.js';
 import { meteredOutcome } from '../observability/metrics.js';
 import type { Services } from '../services.js';
 import type { MeterResult, RateState } from '../store/store.js';
@@ -88,8 +89,9 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
     metrics.check('gateway', meteredOutcome(result), seconds());
     const limits = effectiveLimits(context);
     if (!result.allowed) {
-      const message = denialMessage({ kind: 'metered', context, result, period, requestArgsHash: argsHash });
-      throw new ApiError(result.code === 'quota_exceeded' ? 'quota_exceeded' : 'rate_limited', message, rateLimitHeaders(result, limits, period, clock.now()));
+      const { now } = reservation.request;
+      const message = denialMessage({ kind: 'metered', context, result, period, requestArgsHash: argsHash, now });
+      throw new ApiError(result.code === 'quota_exceeded' ? 'quota_exceeded' : 'rate_limited', message, rateLimitHeaders(result, limits, period, now));
     }
 
     const body = request.body instanceof Object && typeof (request.body as Readable).pipe === 'function' ? request.body as Readable : null;
@@ -132,7 +134,7 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
       .code(answer.statusCode)
       .headers(clientResponseHeaders(answer.headers))
       .header('x-request-id', request.id)
-      .headers(rateLimitHeaders(afterSettle(result, cost.units - reserved), limits, period, clock.now()));
+      .headers(rateLimitHeaders(afterSettle(result, cost.units - reserved, clock.now()), limits, period, clock.now()));
     if (request.method === 'HEAD' || answer.statusCode === 204 || answer.statusCode === 304) {
       await answer.body.dump();
       return reply.send();
@@ -169,11 +171,16 @@ function pathAndQuery(url: string): string {
   return parsed.pathname + parsed.search;
 }
 
-/** The reservation's counters as they stand once the call settled `delta` units above (or below) it. */
-function afterSettle(result: MeterResult, delta: number): MeterResult {
-  if (delta === 0) return result;
-  const window = (state: RateState | null): RateState | null =>
-    state === null ? null : { ...state, remaining: Math.min(state.limit, Math.max(0, state.remaining - delta)) };
+/**
+ * The reservation's counters as they stand once the call settled `delta`
+ * units above (or below) it, at `now`: the answer's RateLimit header is
+ * worked out when the answer is sent, which is after the upstream answered.
+ */
+function afterSettle(result: MeterResult, delta: number, now: number): MeterResult {
+  // The window takes the difference as the store's settle does: on its current count, never below zero.
+  const window = (state: RateState | null): RateState | null => state === null
+    ? null
+    : rateState(advance({ ...state.window, current: Math.max(0, state.window.current + delta) }, now, MINUTE_MS), now, MINUTE_MS, state.limit);
   return {
     ...result,
     groupUsed: Math.max(0, result.groupUsed + delta),

@@ -103,8 +103,8 @@ export function requireCustomer(services: Services): onRequestHookHandler {
  * request (shared by the key headers and the dashboard's customer session).
  */
 export async function admitCustomer(services: Services, context: KeyContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const { result, period } = await touchRateLimits(services, context);
-  const headers = rateLimitHeaders(result, effectiveLimits(context), period, services.clock.now());
+  const { result, period, now } = await touchRateLimits(services, context);
+  const headers = rateLimitHeaders(result, effectiveLimits(context), period, now);
   void reply.headers(headers);
   if (!result.allowed) {
     const limit = result.deniedBy === 'app' ? result.appRate?.limit : result.groupRate?.limit;

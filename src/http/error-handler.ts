@@ -1,15 +1,15 @@
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, type ErrorBody } from '../errors.js';
 import { isOutage } from '../store/outage.js';
 import { expectedWords } from './patterns.js';
 
 /** Fastify's own errors that a client caused, and what each one becomes. */
-const FASTIFY_CLIENT_ERRORS: Record<string, (e: FastifyError) => ApiError> = {
+const FASTIFY_CLIENT_ERRORS: Record<string, (e: FastifyError, request: FastifyRequest) => ApiError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new ApiError('payload_too_large'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new ApiError('unsupported_media_type'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_e, request) => new ApiError('unsupported_media_type', unsupportedMediaType(request)),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new ApiError('invalid_request', 'The Content-Length header does not match the body.'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new ApiError('invalid_request', 'The request body is empty; send a JSON object.'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new ApiError('invalid_request', 'The request body is not valid JSON.'),
@@ -24,7 +24,7 @@ export function installErrorHandling(app: FastifyInstance, maskSecrets: (text: s
   // A message may repeat what the caller sent (an id, a path): never a key or token pasted into it.
   const body = (error: ApiError): ErrorBody => ({ error: error.code, message: maskSecrets(error.message) });
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const apiError = toApiError(error);
+    const apiError = toApiError(error, request);
     // Errors we raised on purpose (a 502 from the gateway, say) were logged where they arose.
     if (apiError.status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, 'request failed');
     // A store that could not be reached: the caller hears 503, the operator reads why.
@@ -40,7 +40,12 @@ export function installErrorHandling(app: FastifyInstance, maskSecrets: (text: s
     else done();
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(body(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`)));
+    const path = request.url.split('?')[0]!;
+    // A path that exists with other methods is answered 405 with the methods it has (RFC 9110, 15.5.6), not 404.
+    const allowed = app.supportedMethods.filter((method) => app.findRoute({ method, url: path }) !== null).sort();
+    if (allowed.length === 0) return void reply.code(404).send(body(new ApiError('not_found', `No route for ${request.method} ${path}.`)));
+    void reply.code(405).header('allow', allowed.join(', '))
+      .send(body(new ApiError('method_not_allowed', `${request.method} is not allowed on ${path}; it allows ${allowed.join(', ')}.`)));
   });
 }
 
@@ -75,13 +80,22 @@ export function answerOnSocket(socket: Duplex, apiError: ApiError): void {
 
 const LINGER_MS = 2000;
 
+/** Which content types the route takes (those its body schema lists, else JSON), and which one came. */
+function unsupportedMediaType(request: FastifyRequest): string {
+  const content = (request.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined)?.content;
+  const accepted = content === undefined ? ['application/json'] : Object.keys(content);
+  const given = request.headers['content-type']?.slice(0, 100);
+  const list = accepted.length === 1 ? accepted[0] : `${accepted.slice(0, -1).join(', ')} or ${accepted.at(-1)}`;
+  return `${given === undefined ? 'A body without a Content-Type' : `Content-Type "${given}"`} is not accepted here; send ${list}.`;
+}
+
 const HEADER_LIMIT_KIB = Math.floor(maxHeaderSize / 1024);
 
-function toApiError(error: FastifyError): ApiError {
+function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
   if (error.validation) return new ApiError('invalid_request', error.message);
   const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
-  if (known) return known(error);
+  if (known) return known(error, request);
   if (error instanceof SyntaxError && error.statusCode === 400) return new ApiError('invalid_request', 'The request body is not valid JSON.');
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
     return new ApiError('invalid_request', error.message);

@@ -1,6 +1,10 @@
 import { requestArgsHash } from '../domain/canonical-json.js';
 import type { App } from '../domain/types.js';
 import type { IngestEvent, Store } from '../store/store.js';
+import { normaliseCloudEvent } from './cloudevents.js';
+import type { NormalisedEvent, Refusal } from './normalised-event.js';
+
+export type { RejectionCode } from './normalised-event.js';
 
 /** How far ahead of the receiving clock an event's timestamp may be. */
 export const MAX_FUTURE_MS = 5 * 60_000;
@@ -9,17 +13,10 @@ export const USAGE_TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const HASH_PATTERN = /^([0-9a-f]{40})?$/;
 const MAX_COUNT = 1_000_000_000;
 
-/** Why an event was refused; the rest of its batch is not affected. */
-export type RejectionCode =
-  | 'invalid_event' | 'unknown_app' | 'app_disabled' | 'invalid_usage_type' | 'invalid_count'
-  | 'invalid_timestamp' | 'timestamp_in_future' | 'timestamp_too_old' | 'invalid_request_args';
-
-export interface Rejection {
+export interface Rejection extends Refusal {
   /** Position of the event in the batch (0-based; the line for NDJSON, from 0). */
   index: number;
   id: string | null;
-  error: RejectionCode;
-  message: string;
 }
 
 export interface IngestReport {
@@ -28,43 +25,21 @@ export interface IngestReport {
   rejected: Rejection[];
 }
 
-/** An event in one of the accepted shapes, reduced to what Tollgate counts. */
-export interface NormalisedEvent {
-  dedupKey: string;
-  id: string;
-  appId: unknown;
-  usageType: unknown;
-  count: unknown;
-  timestamp: unknown;
-  requestArgs: unknown;
-  requestArgsHash: unknown;
-}
-
 export type EventShape = 'tollgate' | 'cloudevents';
 
 /**
  * Reads one event of the Tollgate shape (`id`, `app_id`, `usage_type`,
  * `count`, `timestamp`, `request_args` or `request_args_hash`) or a
- * CloudEvent (`id`, `source`, `type` as the usage type, `subject` as the app,
- * `time`, `data` with `count` and the arguments). CloudEvents are
- * deduplicated on source and id, as OpenMeter does.
+ * CloudEvent (see cloudevents.ts).
  */
-export function normalise(raw: unknown, shape: EventShape): NormalisedEvent | string {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return 'An event must be a JSON object.';
+export function normalise(raw: unknown, shape: EventShape): NormalisedEvent | Refusal {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { error: 'invalid_event', message: 'An event must be a JSON object.' };
   const e = raw as Record<string, unknown>;
-  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 255) return '"id" must be a string of 1 to 255 characters.';
-  if (shape === 'tollgate') {
-    return {
-      dedupKey: `id:${e.id}`, id: e.id, appId: e.app_id, usageType: e.usage_type, count: e.count ?? 1,
-      timestamp: e.timestamp, requestArgs: e.request_args, requestArgsHash: e.request_args_hash,
-    };
-  }
-  if (typeof e.source !== 'string' || e.source.length === 0) return '"source" must be a non-empty string.';
-  const data = (e.data ?? {}) as Record<string, unknown>;
-  if (typeof data !== 'object' || Array.isArray(data)) return '"data" must be a JSON object.';
+  if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 255) return { error: 'invalid_event', message: '"id" must be a string of 1 to 255 characters.' };
+  if (shape === 'cloudevents') return normaliseCloudEvent(e as Record<string, unknown> & { id: string });
   return {
-    dedupKey: `ce:${e.source}\u0000${e.id}`, id: e.id, appId: e.subject, usageType: e.type, count: data.count ?? 1,
-    timestamp: e.time, requestArgs: data.request_args, requestArgsHash: data.request_args_hash,
+    dedupKey: `id:${e.id}`, id: e.id, appId: e.app_id, usageType: e.usage_type, count: e.count ?? 1,
+    timestamp: e.timestamp, requestArgs: e.request_args, requestArgsHash: e.request_args_hash,
   };
 }
 
@@ -92,13 +67,13 @@ export async function ingestBatch(
   // The apps a batch names, read once each, so that checking each event is synchronous.
   const apps = new Map<string, App | null>();
   for (const e of events) {
-    if (typeof e !== 'string' && typeof e.appId === 'string' && !apps.has(e.appId)) apps.set(e.appId, await deps.store.getApp(e.appId));
+    if (!('error' in e) && typeof e.appId === 'string' && !apps.has(e.appId)) apps.set(e.appId, await deps.store.getApp(e.appId));
   }
   events.forEach((event, i) => {
     const index = indexOf(i);
-    if (typeof event === 'string') {
+    if ('error' in event) {
       const id = (raws[i] as { id?: unknown } | null)?.id;
-      rejected.push({ index, id: typeof id === 'string' ? id : null, error: 'invalid_event', message: event });
+      rejected.push({ index, id: typeof id === 'string' ? id : null, ...event });
       return;
     }
     const result = validate(deps, event, now, apps);
@@ -111,7 +86,7 @@ export async function ingestBatch(
   return { accepted: outcomes.length - duplicates, duplicates, rejected };
 }
 
-function validate(deps: IngestDeps, e: NormalisedEvent, now: number, apps: ReadonlyMap<string, App | null>): IngestEvent | { error: RejectionCode; message: string } {
+function validate(deps: IngestDeps, e: NormalisedEvent, now: number, apps: ReadonlyMap<string, App | null>): IngestEvent | Refusal {
   if (typeof e.appId !== 'string' || e.appId.length === 0) return { error: 'unknown_app', message: 'The event names no app (app_id, or subject for a CloudEvent).' };
   const app = apps.get(e.appId);
   if (app === null || app === undefined) return { error: 'unknown_app', message: `No app with id "${e.appId}".` };

@@ -1,6 +1,6 @@
 import type { Span } from '../domain/periods.js';
-import type { MeterRequest, MeterResult, RateState } from '../store/store.js';
-import { advance, evaluate, MINUTE_MS, type WindowCounter, type WindowVerdict } from './sliding-window.js';
+import type { MeterRequest, MeterResult } from '../store/store.js';
+import { advance, evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from './sliding-window.js';
 
 interface QuotaCounter {
   periodStart: number;
@@ -54,27 +54,31 @@ export class LocalLimiter {
 
     const groupVerdict = groupWindow && evaluate(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, cost);
     const appVerdict = appWindow && evaluate(appWindow, now, MINUTE_MS, limits.appRatePerMinute, cost);
-    const quotaUntil = request.period.end - now;
+    const checkQuota = request.mode !== 'rate_only';
+    const groupOver = checkQuota && overQuota(groupQuota.used, cost, limits.groupMonthlyQuota);
+    const appOver = checkQuota && overQuota(appQuota.used, cost, limits.appMonthlyQuota);
+    const groupLimited = groupVerdict !== null && !groupVerdict.allowed;
+    const appLimited = appVerdict !== null && !appVerdict.allowed;
 
-    let denial: Pick<MeterResult, 'code' | 'deniedBy' | 'retryAfterMs'> | null = null;
-    if (request.mode !== 'rate_only' && overQuota(groupQuota.used, cost, limits.groupMonthlyQuota)) {
-      denial = { code: 'quota_exceeded', deniedBy: 'group', retryAfterMs: quotaUntil };
-    } else if (request.mode !== 'rate_only' && overQuota(appQuota.used, cost, limits.appMonthlyQuota)) {
-      denial = { code: 'quota_exceeded', deniedBy: 'app', retryAfterMs: quotaUntil };
-    } else if (groupVerdict && !groupVerdict.allowed) {
-      denial = { code: 'rate_limited', deniedBy: 'group', retryAfterMs: groupVerdict.retryAfterMs };
-    } else if (appVerdict && !appVerdict.allowed) {
-      denial = { code: 'rate_limited', deniedBy: 'app', retryAfterMs: appVerdict.retryAfterMs };
-    }
-
-    if (denial !== null) {
+    if (groupOver || appOver || groupLimited || appLimited) {
+      // The first limit that refused is named; the retry waits for every one that refused.
+      const code = groupOver || appOver ? 'quota_exceeded' : 'rate_limited';
+      const deniedBy = groupOver || (!appOver && groupLimited) ? 'group' : 'app';
+      const quotaUntil = request.period.end - now;
+      const waits = [
+        ...(groupOver || appOver ? [quotaUntil] : []),
+        ...(groupLimited ? [groupVerdict.retryAfterMs] : []),
+        ...(appLimited ? [appVerdict.retryAfterMs] : []),
+      ];
       return {
         allowed: false,
-        ...denial,
+        code,
+        deniedBy,
+        retryAfterMs: latestRetry(waits),
         groupUsed: groupQuota.used,
         appUsed: appQuota.used,
-        groupRate: groupWindow && rateState(evaluate(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, 0), limits.groupRatePerMinute),
-        appRate: appWindow && rateState(evaluate(appWindow, now, MINUTE_MS, limits.appRatePerMinute, 0), limits.appRatePerMinute),
+        groupRate: groupWindow && rateState(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute),
+        appRate: appWindow && rateState(appWindow, now, MINUTE_MS, limits.appRatePerMinute),
         eventId: null,
         replayed: false,
       };
@@ -82,7 +86,7 @@ export class LocalLimiter {
 
     if (groupWindow) groupWindow.current += cost;
     if (appWindow) appWindow.current += cost;
-    if (request.mode !== 'rate_only') {
+    if (checkQuota) {
       groupQuota.used += cost;
       appQuota.used += cost;
     }
@@ -92,8 +96,9 @@ export class LocalLimiter {
       deniedBy: null,
       groupUsed: groupQuota.used,
       appUsed: appQuota.used,
-      groupRate: groupVerdict ? rateState(groupVerdict, limits.groupRatePerMinute) : null,
-      appRate: appVerdict ? rateState(appVerdict, limits.appRatePerMinute) : null,
+      // The verdicts were worked out on the counts with this call's cost: what the windows now hold.
+      groupRate: groupWindow && rateState(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, groupVerdict!),
+      appRate: appWindow && rateState(appWindow, now, MINUTE_MS, limits.appRatePerMinute, appVerdict!),
       retryAfterMs: null,
       eventId: null,
       replayed: false,
@@ -196,8 +201,4 @@ export class LocalLimiter {
 
 function overQuota(used: number, cost: number, quota: number): boolean {
   return quota >= 0 && used + cost > quota;
-}
-
-function rateState(verdict: WindowVerdict, limit: number): RateState {
-  return { limit, remaining: verdict.remaining, resetMs: verdict.resetMs };
 }

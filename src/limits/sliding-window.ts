@@ -20,12 +20,22 @@ export interface WindowCounter {
 
 export const MINUTE_MS = 60_000;
 
-export interface WindowVerdict {
-  allowed: boolean;
-  /** Whole units that could still be spent now, after this call if it was allowed. */
+/** What a window holds for a caller at one moment. */
+export interface WindowState {
+  /** Whole units that could still be spent now. */
   remaining: number;
   /** Milliseconds until the window holds nothing counted (full capacity again). */
   resetMs: number;
+  /**
+   * Milliseconds until at least one unit more than `remaining` can be spent:
+   * when the next unit comes back, which is what the RateLimit header's `t`
+   * announces. Null when the whole limit remains (no unit to come back).
+   */
+  nextUnitMs: number | null;
+}
+
+export interface WindowVerdict extends WindowState {
+  allowed: boolean;
   /** Milliseconds until a call of this cost would be allowed; null when it never can (cost above the limit). */
   retryAfterMs: number | null;
 }
@@ -59,20 +69,54 @@ export function weightedCount(counter: WindowCounter, now: number, windowMs: num
  * be advanced to `now`; nothing is changed.
  */
 export function evaluate(counter: WindowCounter, now: number, windowMs: number, limit: number, cost: number): WindowVerdict {
-  const used = weightedCount(counter, now, windowMs);
   // A hair of tolerance so that float rounding of the weight never refuses an exact fit.
-  const allowed = used + cost <= limit + 1e-9;
-  const after = allowed ? used + cost : used;
+  const allowed = weightedCount(counter, now, windowMs) + cost <= limit + 1e-9;
   return {
     allowed,
-    remaining: Math.max(0, Math.floor(limit - after + 1e-9)),
-    resetMs: resetAfter(counter, now, windowMs, allowed ? cost : 0),
+    ...windowState(allowed ? { ...counter, current: counter.current + cost } : counter, now, windowMs, limit),
     retryAfterMs: allowed ? 0 : retryAfter(counter, now, windowMs, limit, cost),
   };
 }
 
-function resetAfter(counter: WindowCounter, now: number, windowMs: number, added: number): number {
-  if (counter.current + added > 0) return counter.windowStart + 2 * windowMs - now;
+/** The window's state at `now` (`counter` advanced to `now`), for a caller with `limit` units. */
+export function windowState(counter: WindowCounter, now: number, windowMs: number, limit: number): WindowState {
+  const remaining = Math.max(0, Math.floor(limit - weightedCount(counter, now, windowMs) + 1e-9));
+  return {
+    remaining,
+    resetMs: resetAfter(counter, now, windowMs),
+    // One unit more than remains fits exactly when a call costing that much would: the same equation as a retry's.
+    nextUnitMs: remaining >= limit ? null : retryAfter(counter, now, windowMs, limit, remaining + 1),
+  };
+}
+
+/** A caller's per-minute window as an answer reports it: its limit, its state, and the counts it was worked out from. */
+export interface RateState extends WindowState {
+  limit: number;
+  /** The counts at the decision, from which the state can be worked out again after a change (a gateway call settled). */
+  window: WindowCounter;
+}
+
+/** `state`: the counter's state when it is known already (a verdict's, worked out on the counts after the call). */
+export function rateState(counter: WindowCounter, now: number, windowMs: number, limit: number, state: WindowState = windowState(counter, now, windowMs, limit)): RateState {
+  return { limit, remaining: state.remaining, resetMs: state.resetMs, nextUnitMs: state.nextUnitMs, window: { ...counter } };
+}
+
+/**
+ * When a refused call can be retried, from what each limit that refused it
+ * says: the latest of them (the call must fit them all), or null when any
+ * says never.
+ */
+export function latestRetry(waits: ReadonlyArray<number | null>): number | null {
+  let latest = 0;
+  for (const wait of waits) {
+    if (wait === null) return null;
+    latest = Math.max(latest, wait);
+  }
+  return latest;
+}
+
+function resetAfter(counter: WindowCounter, now: number, windowMs: number): number {
+  if (counter.current > 0) return counter.windowStart + 2 * windowMs - now;
   if (counter.previous > 0) return counter.windowStart + windowMs - now;
   return 0;
 }

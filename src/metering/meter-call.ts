@@ -26,7 +26,8 @@ export interface CheckInput {
 
 export type CheckOutcome =
   | { kind: 'unauthorized'; message: string }
-  | { kind: 'metered'; context: KeyContext; result: MeterResult; period: Span; requestArgsHash: string };
+  /** `now`: when the call was decided, the moment its answer's limits and waits are counted from. */
+  | { kind: 'metered'; context: KeyContext; result: MeterResult; period: Span; requestArgsHash: string; now: number };
 
 /**
  * The check API's whole decision: authenticate the key, apply its limits
@@ -47,19 +48,19 @@ export async function checkCall(deps: MeteringDeps, input: CheckInput): Promise<
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
   }));
   observe(deps, context, now, period, result, true);
-  return { kind: 'metered', context, result, period, requestArgsHash: argsHash };
+  return { kind: 'metered', context, result, period, requestArgsHash: argsHash, now };
 }
 
 /**
  * Counts a call to a usage endpoint against the caller's per-minute limits
  * (not against the monthly quota, and nothing is recorded).
  */
-export async function touchRateLimits(deps: MeteringDeps, context: KeyContext): Promise<{ result: MeterResult; period: Span }> {
+export async function touchRateLimits(deps: MeteringDeps, context: KeyContext): Promise<{ result: MeterResult; period: Span; now: number }> {
   const now = deps.clock.now();
   const period = billingPeriod(now, context.plan.timeZone);
   const result = await deps.store.meter(meterRequest(context, now, period, { mode: 'rate_only', usageType: '', requestArgsHash: '', cost: 1 }));
   observe(deps, context, now, period, result, false);
-  return { result, period };
+  return { result, period, now };
 }
 
 /** A call whose units are held until the upstream has answered (the gateway). */

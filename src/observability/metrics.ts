@@ -86,7 +86,10 @@ export class Metrics {
     backlogGauge('tollgate_writes_committing', 'Admitted calls and ingested events in the batches being committed.', (b) => b.committingWrites);
     backlogGauge('tollgate_rollup_pending_events', 'Committed events not yet summed into the rollup tables (embedded store).', (b) => b.rollupPendingEvents);
     backlogGauge('tollgate_spool_batches', 'Batches spooled to local disk while PostgreSQL is away (scale-out store, fail-open).', (b) => b.spooledBatches);
-    if (options.processDefaults === true) collectDefaultMetrics({ register: this.registry });
+    if (options.processDefaults === true) {
+      collectDefaultMetrics({ register: this.registry });
+      dropMisnamedGauges(this.registry);
+    }
   }
 
   /** Where the backlog gauges read from at each scrape: the store, once it is open. */
@@ -135,3 +138,19 @@ export class Metrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
+
+/**
+ * prom-client's defaults include gauges named `..._total`
+ * (`nodejs_active_handles_total`, `nodejs_active_requests_total`,
+ * `nodejs_active_resources_total`), a suffix the Prometheus conventions keep
+ * for counters, so `promtool check metrics` refuses the exposition. Each only
+ * sums the gauge of the same name without the suffix over its `type` label
+ * (`sum(nodejs_active_handles)` gives it back), so they are dropped: any
+ * gauge whose name ends in `_total`, should a later prom-client add one.
+ */
+function dropMisnamedGauges(registry: Registry): void {
+  for (const metric of registry.getMetricsAsArray()) {
+    if (metric instanceof Gauge && metric.name.endsWith('_total')) registry.removeSingleMetric(metric.name);
+  }
+}
+

@@ -1,5 +1,6 @@
 import type { App, Group, Key, KeyContext, Plan, ServiceToken, UsageDimension } from '../domain/types.js';
 import type { Span } from '../domain/periods.js';
+import type { RateState } from '../limits/sliding-window.js';
 import type {
   Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
 } from '../alerts/model.js';
@@ -138,11 +139,7 @@ export interface MeterRequest {
 
 export type MeterCode = 'ok' | 'rate_limited' | 'quota_exceeded';
 
-export interface RateState {
-  limit: number;
-  remaining: number;
-  resetMs: number;
-}
+export type { RateState };
 
 export interface MeterResult {
   allowed: boolean;

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '../../src/clock.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
-import { startReceiver, until, verifyTollgateSignature, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startReceiver, until, verifyStandardWebhook, verifyTollgateSignature, verifyWithStripe, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const T0 = Date.parse('2026-03-15T12:00:00Z');
 const receivers: WebhookReceiver[] = [];
@@ -189,7 +189,7 @@ describe('webhook endpoints', () => {
     const a = await setupCustomer(admin, { monthlyQuota: 10 });
     const b = await setupCustomer(admin, { monthlyQuota: 10 });
     const created = await webhook(admin, hooks.url, [a.groupId]);
-    assert.match(created.secret, /^whsec_[1-9A-HJ-NP-Za-km-z]{40,}$/);
+    assert.match(created.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
     const shown = await admin.get(`/admin/webhooks/${created.id}`);
     assert.equal(shown.body.secret, undefined);
     assert.deepEqual([shown.body.url, shown.body.group_ids, shown.body.deleted_at], [hooks.url, [a.groupId], null]);
@@ -288,6 +288,35 @@ describe('retries and replays', () => {
     assert.equal((await admin.post('/admin/webhook-deliveries/dlv_nope/replay')).status, 404);
     assert.equal((await admin.get('/admin/webhook-deliveries/dlv_nope')).status, 404);
     assert.equal((await admin.get('/admin/groups/nobody/webhook-deliveries')).status, 404);
+  });
+
+  test("integrators' libraries verify every attempt: standardwebhooks the webhook-* headers, stripe Tollgate-Signature; webhook-id holds across retries", async () => {
+    const hooks = await receiver((n) => (n < 2 ? 503 : 204));
+    const c = await setupCustomer(admin, { monthlyQuota: 5 });
+    const { secret } = await webhook(admin, hooks.url, [c.groupId]);
+    assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/, 'a Standard Webhooks secret: whsec_ and base64');
+    for (let i = 0; i < 4; i += 1) await check(admin, c.key);
+    await until('delivered on the third attempt', async () => (await deliveries(admin, c.groupId))[0]?.status === 'delivered');
+    const [delivery] = await deliveries(admin, c.groupId);
+    assert.equal(hooks.received.length, 3);
+    for (const hook of hooks.received) {
+      assert.deepEqual(verifyStandardWebhook(secret, hook), hook.event, 'standardwebhooks verifies it, and gives the body back');
+      assert.equal(hook.headers['webhook-id'], delivery.id, 'the idempotency id: the delivery, the same on every retry');
+      assert.equal(hook.headers['tollgate-delivery'], delivery.id);
+      assert.match(hook.headers['webhook-signature'] as string, /^v1,[A-Za-z0-9+/]{43}=$/);
+      assert.equal(hook.headers['webhook-timestamp'], /^t=(\d+),/.exec(hook.headers['tollgate-signature'] as string)![1], 'one timestamp for both');
+      assert.deepEqual(verifyWithStripe(secret, hook), hook.event, "Stripe's library verifies Tollgate-Signature, keyed with the whole secret");
+      assert.ok(verifyTollgateSignature(secret, hook.headers['tollgate-signature'] as string, hook.body), 'and so does the README snippet');
+      assert.throws(() => verifyWithStripe(secret, { ...hook, body: hook.body.replace('80', '81') }), /No signatures found/);
+      assert.throws(() => verifyStandardWebhook(secret, { ...hook, body: hook.body.replace('80', '81') }), /No matching signature/, 'a changed body does not verify');
+      assert.throws(() => verifyStandardWebhook(secret, { ...hook, headers: { ...hook.headers, 'webhook-id': 'dlv_other' } }), /No matching signature/, 'nor another id');
+      assert.throws(() => verifyStandardWebhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, hook), /No matching signature/, 'nor another secret');
+    }
+    const replay = await admin.post(`/admin/webhook-deliveries/${delivery.id}/replay`);
+    await until('the replay', () => hooks.received.length === 4);
+    const resent = hooks.received[3]!;
+    assert.equal(resent.headers['webhook-id'], replay.body.id, 'a replay is a new delivery, to be processed again');
+    assert.deepEqual(verifyStandardWebhook(secret, resent), hooks.received[0]!.event);
   });
 
   test('the OpenAPI document describes the alert routes', async () => {

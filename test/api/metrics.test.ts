@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
+import { startReceiver, until } from '../helpers/webhook-receiver.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -140,5 +144,45 @@ describe('GET /metrics: what it counts', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('GET /metrics: the exposition passes promtool', () => {
+  test('promtool check metrics finds nothing to object to in a scrape that shows every Tollgate metric family', async (t) => {
+    const promtool = ['/usr/bin/promtool', ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'promtool'))].find((path) => existsSync(path));
+    if (promtool === undefined) {
+      if (process.env.CI === 'true') assert.fail('promtool is missing: .ci/run installs it (apt-get install prometheus)');
+      return t.skip('promtool is missing (apt-get install prometheus)');
+    }
+    // Traffic that touches every family: allowed and refused checks, an unknown key, ingested events of each
+    // outcome, a route that does not exist, and a webhook delivered (the 80% threshold of a quota of 5).
+    const hooks = await startReceiver();
+    try {
+      const c = await setupCustomer(admin, { monthlyQuota: 5, ratePerMinute: 4 });
+      assert.equal((await admin.post('/admin/webhooks', { url: hooks.url, group_ids: [c.groupId] })).status, 201);
+      const codes = [];
+      for (let i = 0; i < 6; i += 1) codes.push((await admin.post('/v1/check', { key: c.key, usage_type: 'image' })).body.code);
+      assert.deepEqual(codes, ['ok', 'ok', 'ok', 'ok', 'rate_limited', 'rate_limited']);
+      assert.equal((await admin.post('/v1/check', { key: c.key, usage_type: 'image', cost: 9 })).body.code, 'quota_exceeded');
+      assert.equal((await admin.post('/v1/check', { key: 'tg_no-such-key', usage_type: 'image' })).body.code, 'unauthorized');
+      const events = [{ id: 'p-1', app_id: c.appId, usage_type: 'pdf' }, { id: 'p-1', app_id: c.appId, usage_type: 'pdf' }, { id: 'p-2', app_id: 'nobody', usage_type: 'pdf' }];
+      assert.equal((await admin.post('/v1/events', events)).status, 200);
+      assert.equal((await request(`${server.url}/no/such/route`)).status, 404);
+      await until('the webhook to be delivered and counted', async () => sample(await scrape(server.url), 'tollgate_webhook_deliveries_total', { outcome: 'delivered' }) >= 1);
+    } finally {
+      await hooks.close();
+    }
+
+    const text = await scrape(server.url);
+    const families = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => ({ name: m[1]!, type: m[2]! }));
+    for (const { name } of families.filter((f) => f.name.startsWith('tollgate_'))) {
+      assert.match(text, new RegExp(`^${name}(_bucket|_sum|_count)?(\\{[^}]*\\})? `, 'm'), `${name} has samples`);
+    }
+    assert.ok(families.length > 20, `${families.length} families`);
+    for (const { name, type } of families) assert.ok(type === 'counter' || !name.endsWith('_total'), `${name} is a ${type}, not a counter: no _total`);
+    const checked = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(checked.error, undefined);
+    assert.equal(`${checked.stdout}${checked.stderr}`.trim(), '', 'promtool has nothing to say');
+    assert.equal(checked.status, 0);
   });
 });

@@ -2,6 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import Stripe from 'stripe';
 
 export interface ReceivedHook {
   headers: IncomingHttpHeaders;
@@ -65,7 +67,32 @@ export async function until(what: string, condition: () => boolean | Promise<boo
   }
 }
 
-// The README's verification snippet, as a receiver would paste it (README.md, "Verifying a signature").
+/**
+ * Verifies a received delivery's `webhook-*` headers with the Standard
+ * Webhooks library itself (npm `standardwebhooks`), given the secret as
+ * Tollgate shows it, and returns the parsed body; throws when they do not
+ * verify (wrong signature, timestamp more than 5 minutes off the real clock).
+ */
+export function verifyStandardWebhook(secret: string, hook: ReceivedHook): unknown {
+  const headers = Object.fromEntries(Object.entries(hook.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  return new Webhook(secret).verify(hook.body, headers);
+}
+
+/**
+ * Verifies a received delivery's `Tollgate-Signature` with Stripe's own
+ * library (npm `stripe`, `webhooks.constructEvent`, which reads the header's
+ * value whatever its name), given the whole `whsec_...` secret; returns the
+ * parsed body, throws when it does not verify. Nothing is sent to Stripe.
+ */
+export function verifyWithStripe(secret: string, hook: ReceivedHook): unknown {
+  stripe ??= new Stripe('sk_test_tollgate_never_used');
+  return stripe.webhooks.constructEvent(hook.body, hook.headers['tollgate-signature'] as string, secret);
+}
+
+let stripe: Stripe | undefined;
+
+// The README's verification snippet, as a receiver would paste it (README.md, "Verifying a signature"): Stripe's
+// check (its libraries' constructEvent), the whole `whsec_...` string as the HMAC key.
 export function verifyTollgateSignature(secret: string, header: string, body: string, toleranceSeconds = 300, now = Date.now()): boolean {
   const parts = Object.fromEntries(header.split(',').map((part) => part.split('=', 2)));
   const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex');

@@ -135,7 +135,7 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
       }, { additionalProperties: false }),
       response: {
         201: answer('The webhook endpoint, created, with its signing secret.', Type.Intersect([WebhookEndpointSchema, Type.Object({
-          secret: Type.String({ description: 'The signing secret of the Tollgate-Signature header. Store it now: it is not shown again.' }),
+          secret: Type.String({ description: 'The signing secret (whsec_ and the base64 of the key, as Standard Webhooks writes them) of the webhook-signature and Tollgate-Signature headers. Store it now: it is not shown again.' }),
         })])),
         ...errors(400, 401, 404, 413, 415),
       },

@@ -104,7 +104,7 @@ export function checkRoutes(app: TypedApp, services: Services): void {
     }
     services.metrics.check('check_api', outcome.kind === 'unauthorized' ? 'unauthorized' : meteredOutcome(outcome.result), seconds());
     if (outcome.kind === 'unauthorized') return unauthorizedAnswer(outcome.message);
-    void reply.headers(rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, services.clock.now()));
+    void reply.headers(rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, outcome.now));
     return checkAnswer(outcome);
   });
 }

@@ -1,7 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
+import { binaryModeEvent, isBinaryMode } from '../../ingest/cloudevents.js';
 import { ingestBatch, type EventShape, type IngestReport } from '../../ingest/ingest-events.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
@@ -27,7 +29,7 @@ const EventSchema = Type.Object({
 });
 
 const CloudEventSchema = Type.Object({
-  specversion: Type.Optional(Type.String()),
+  specversion: Type.Literal('1.0', { description: 'CloudEvents 1.0; an event of another version is refused (unsupported_specversion).' }),
   id: Type.String(),
   source: Type.String(),
   type: Type.String({ description: 'The usage type.' }),
@@ -38,6 +40,8 @@ const CloudEventSchema = Type.Object({
     request_args: Type.Optional(Type.Object({}, { additionalProperties: true })),
     request_args_hash: Type.Optional(Type.String()),
   }, { additionalProperties: true })),
+  data_base64: Type.Optional(Type.String({ description: 'The data as base64 of its JSON, instead of "data" (datacontenttype JSON, or none).' })),
+  datacontenttype: Type.Optional(Type.String()),
 });
 
 const IngestAnswer = Type.Object({
@@ -60,19 +64,24 @@ export function eventRoutes(app: TypedApp, services: Services): void {
 
   // An NDJSON body is read as a stream, a chunk at a time, never held whole.
   app.addContentTypeParser('application/x-ndjson', (_request, payload, done) => done(null, payload));
-  app.addContentTypeParser('application/cloudevents-batch+json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, app.getDefaultJsonParser('ignore', 'ignore'));
+  for (const type of ['application/cloudevents-batch+json', 'application/cloudevents+json']) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, app.getDefaultJsonParser('ignore', 'ignore'));
+  }
 
   app.post('/v1/events', {
     onRequest: requireServiceCaller(services),
     bodyLimit: JSON_BODY_LIMIT,
     schema: {
       operationId: 'ingestEvents', tags: ['metering'],
-      summary: 'Record usage that was already served: a JSON array (up to 10,000 events), NDJSON, or a CloudEvents batch',
+      summary: 'Record usage that was already served: a JSON array (up to 10,000 events), NDJSON, or CloudEvents (a batch, one structured event, or one in binary mode)',
+      description: 'A CloudEvent in binary mode carries its attributes in ce-specversion, ce-id, ce-source, ce-type, ce-subject and ce-time headers and its data as a JSON body (application/json). '
+        + 'A single CloudEvent (structured or binary) that is refused is answered 400, its reason in the message; in a batch, each refused event is listed in "rejected".',
       security: [{ bearer: [] }],
       body: {
         content: {
           'application/json': { schema: Type.Array(EventSchema, { maxItems: MAX_BATCH }) },
           'application/cloudevents-batch+json': { schema: Type.Array(CloudEventSchema, { maxItems: MAX_BATCH }) },
+          'application/cloudevents+json': { schema: CloudEventSchema },
           'application/x-ndjson': { schema: { description: 'One Tollgate event (as in application/json) per line; any length.' } },
         },
       },
@@ -84,22 +93,28 @@ export function eventRoutes(app: TypedApp, services: Services): void {
     // Per-event problems are reported per event, not as a 400 for the whole batch.
     validatorCompiler: () => () => true,
   }, async (request) => {
-    const report = await ingestRequest(request.headers['content-type'], request.body, services.clock.now());
+    const { report, single } = await ingestRequest(request.headers, request.body, services.clock.now());
     services.metrics.ingested('accepted', report.accepted);
     services.metrics.ingested('duplicate', report.duplicates);
     services.metrics.ingested('rejected', report.rejected.length);
+    // One event is the whole request: refused, the request is (so a CloudEvents sender sees the failure).
+    const [refused] = report.rejected;
+    if (single && refused !== undefined) throw new ApiError('invalid_request', `The event was refused (${refused.error}): ${refused.message}`);
     return report;
   });
 
-  function ingestRequest(contentType: string | undefined, body: unknown, now: number): Promise<IngestReport> {
-    const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type === 'application/x-ndjson') return ingestNdjson(deps, body as Readable, now);
+  /** What the request carries, by its content type (and `ce-*` headers), recorded; `single` when it is one CloudEvent. */
+  async function ingestRequest(headers: FastifyRequest['headers'], body: unknown, now: number): Promise<{ report: IngestReport; single: boolean }> {
+    const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type === 'application/x-ndjson') return { report: await ingestNdjson(deps, body as Readable, now), single: false };
+    if (type === 'application/cloudevents+json') return { report: await ingestBatch(deps, [body], 'cloudevents', now), single: true };
+    if (isBinaryMode(headers)) return { report: await ingestBatch(deps, [binaryModeEvent(headers, body)], 'cloudevents', now), single: true };
     const shape: EventShape = type === 'application/cloudevents-batch+json' ? 'cloudevents' : 'tollgate';
     if (!Array.isArray(body)) throw new ApiError('invalid_request', 'The body must be a JSON array of events.');
     if (body.length > MAX_BATCH) {
       throw new ApiError('invalid_request', `A batch holds at most ${MAX_BATCH} events, this one has ${body.length}; send longer streams as application/x-ndjson.`);
     }
-    return ingestBatch(deps, body, shape, now);
+    return { report: await ingestBatch(deps, body, shape, now), single: false };
   }
 }
 

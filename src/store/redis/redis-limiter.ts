@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { evaluate, MINUTE_MS, type WindowCounter } from '../../limits/sliding-window.js';
+import { evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../../limits/sliding-window.js';
 import type { MeterRequest, MeterResult, RateState } from '../store.js';
 
 /**
@@ -135,26 +135,25 @@ export async function admitInRedis(redis: Redis, request: MeterRequest, quotaTtl
     { windowStart: num(4), previous: num(5), current: num(6) },
     { windowStart: num(7), previous: num(8), current: num(9) },
   ];
-  const state = (i: 0 | 1, limit: number): RateState | null => {
-    if (limit < 0) return null;
-    // The counters already hold this call's cost when it was admitted: what remains is read with cost 0.
-    const verdict = evaluate(windows[i]!, request.now, MINUTE_MS, limit, 0);
-    return { limit, remaining: verdict.remaining, resetMs: verdict.resetMs };
-  };
+  const rateLimits = [limits.groupRatePerMinute, limits.appRatePerMinute] as const;
+  // The counters already hold this call's cost when it was admitted: the state is read as they are.
+  const state = (i: 0 | 1): RateState | null => (rateLimits[i] < 0 ? null : rateState(windows[i]!, request.now, MINUTE_MS, rateLimits[i]));
   const deniedBy = raw[1] === '' ? null : (raw[1] as 'group' | 'app');
   let retryAfterMs: number | null = null;
-  if (code === 'quota_exceeded') retryAfterMs = request.period.end - request.now;
-  if (code === 'rate_limited') {
-    const i = deniedBy === 'app' ? 1 : 0;
-    const limit = i === 1 ? limits.appRatePerMinute : limits.groupRatePerMinute;
-    retryAfterMs = evaluate(windows[i]!, request.now, MINUTE_MS, limit, request.cost).retryAfterMs;
+  if (!allowed) {
+    // The retry waits for every limit that refused (nothing was consumed: the windows are as the call found them).
+    const waits = ([0, 1] as const)
+      .map((i) => (rateLimits[i] < 0 ? null : evaluate(windows[i]!, request.now, MINUTE_MS, rateLimits[i], request.cost)))
+      .filter((verdict) => verdict !== null && !verdict.allowed)
+      .map((verdict) => verdict!.retryAfterMs);
+    retryAfterMs = latestRetry(code === 'quota_exceeded' ? [request.period.end - request.now, ...waits] : waits);
   }
   return {
     kind: 'decided',
     result: {
       allowed, code, deniedBy: allowed ? null : deniedBy,
       groupUsed: num(2), appUsed: num(3),
-      groupRate: state(0, limits.groupRatePerMinute), appRate: state(1, limits.appRatePerMinute),
+      groupRate: state(0), appRate: state(1),
       retryAfterMs: allowed ? null : retryAfterMs,
       eventId: null, replayed: false,
     },
