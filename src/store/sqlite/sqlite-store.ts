@@ -18,6 +18,7 @@ import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
+import { SqliteEndedSessions } from './sqlite-sessions.js';
 import { WriterClient } from './writer-client.js';
 import { DUPLICATE, type PendingWrite } from './writer-protocol.js';
 
@@ -63,6 +64,8 @@ export class SqliteStore implements Store {
   private readonly stmt: ReturnType<typeof prepare>;
   /** Alerts and the webhook outbox, in the same SQLite file. */
   readonly alerts: SqliteAlerts;
+  /** Dashboard sessions signed out of, in the same SQLite file. */
+  readonly endedSessions: SqliteEndedSessions;
   private closed = false;
 
   constructor(private readonly options: SqliteStoreOptions) {
@@ -74,6 +77,7 @@ export class SqliteStore implements Store {
       migrate(this.db);
       this.stmt = prepare(this.db);
       this.alerts = new SqliteAlerts(this.db);
+      this.endedSessions = new SqliteEndedSessions(this.db);
       new RollupWriter(this.db).recover();
       this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
       // The writer thread commits messages in order, so a second batch can wait there while the first is fsynced.
