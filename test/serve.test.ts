@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { request } from './helpers/server.js';
-import { spawnServer } from './helpers/process.js';
+import { CLI, spawnServer } from './helpers/process.js';
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-serve-'));
@@ -81,6 +81,40 @@ test('serve --config reads settings from a file, and a bad file stops the start 
   const result = await run(process.execPath, [new URL('../src/cli/bin.js', import.meta.url).pathname, 'serve', '--config', file], { timeout: 15_000 }).catch((e: { code: number; stderr: string }) => e);
   assert.equal((result as { code: number }).code, 2);
   assert.match((result as { stderr: string }).stderr, /scale-out mode needs both TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL/);
+});
+
+test('`tollgate admin-token rotate` and a restart end the dashboard sessions signed in with the old token', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-rotate-'));
+  try {
+    const env = { TOLLGATE_ADMIN_TOKEN: '' };
+    const first = await spawnServer(dir, { env });
+    const oldToken = /Admin token \(generated; shown this once, only its hash is kept\): (tga_\S+)/.exec(first.output())![1]!;
+    const signed = await request(`${first.url}/dashboard/session`, { method: 'POST', body: { token: oldToken } });
+    assert.equal(signed.status, 200);
+    const cookie = signed.headers.get('set-cookie')!.split(';')[0]!;
+    assert.equal((await request(`${first.url}/dashboard/api/admin/groups`, { headers: { cookie } })).status, 200);
+
+    const rotated = await run(process.execPath, [CLI, 'admin-token', 'rotate', '--data-dir', dir], { env: { ...process.env, ...env } });
+    const newToken = /New admin token \(shown this once\): (tga_\S+)/.exec(rotated.stdout)![1]!;
+    first.child.kill('SIGTERM');
+    assert.equal((await first.exited).code, 0);
+
+    const second = await spawnServer(dir, { env });
+    try {
+      // The same server secret (kept in the data directory) still opens the cookie: only the token's hash in it ends the session.
+      const groups = await request(`${second.url}/dashboard/api/admin/groups`, { headers: { cookie } });
+      assert.equal(groups.status, 401, JSON.stringify(groups.body));
+      assert.equal(groups.body.error, 'unauthorized');
+      assert.equal((await request(`${second.url}/dashboard/session`, { headers: { cookie } })).status, 401);
+      assert.equal((await request(`${second.url}/admin/plans`, { headers: { authorization: `Bearer ${oldToken}` } })).status, 401);
+      assert.equal((await request(`${second.url}/dashboard/session`, { method: 'POST', body: { token: newToken } })).status, 200);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
