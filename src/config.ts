@@ -70,7 +70,8 @@ export const ConfigSchema = Type.Object({
   /**
    * Failed authentications (admin, metrics or service token, customer key)
    * from one client address within `authFailureWindowMs` after which the
-   * address is refused with 429 for `authBlockMs`; 0 turns the throttle off.
+   * address's failing requests get 429 instead of 401 for `authBlockMs` (a
+   * valid credential always passes); 0 turns the throttle off.
    */
   authFailureLimit: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
   authFailureWindowMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),

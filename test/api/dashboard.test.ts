@@ -137,7 +137,7 @@ describe('signing in', () => {
 });
 
 describe('guessing', () => {
-  test('failed sign-ins and forged cookies count as failed authentication: the address is throttled, and a visit without a cookie is not', async () => {
+  test('failed sign-ins and forged cookies count as failed authentication: the address is throttled for wrong credentials, a right one signs in, and a visit without a cookie is not a failure', async () => {
     const strict = await startTestServer({ config: { authFailureLimit: 3 } });
     try {
       const attempt = (body: unknown, headers: Record<string, string> = {}) => request(`${strict.url}/dashboard/session`, { method: 'POST', headers, body });
@@ -145,10 +145,16 @@ describe('guessing', () => {
       for (let i = 0; i < 2; i += 1) assert.equal((await attempt({ token: `wrong-${i}` })).status, 401);
       const forged = await request(`${strict.url}/dashboard/session`, { headers: { cookie: 'tollgate_dashboard=forged' } });
       assert.equal(forged.status, 401);
-      const refused = await attempt({ token: ADMIN_TOKEN });
-      assert.equal(refused.status, 429, 'even the right token, once the address is refused');
+      const refused = await attempt({ token: 'wrong-again' });
+      assert.equal(refused.status, 429, 'a wrong token, once the address is refused');
       assert.equal(refused.body.error, 'rate_limited');
       assert.ok(Number(refused.headers.get('retry-after')) > 0);
+      assert.equal((await request(`${strict.url}/dashboard/session`, { headers: { cookie: 'tollgate_dashboard=forged-again' } })).status, 429);
+      // The right token is checked first and signs in: others behind the same address are not locked out.
+      const right = await attempt({ token: ADMIN_TOKEN });
+      assert.equal(right.status, 200, JSON.stringify(right.body));
+      const cookie = right.headers.get('set-cookie')!.split(';')[0]!;
+      assert.equal((await request(`${strict.url}/dashboard/api/admin/groups`, { headers: { cookie } })).status, 200);
     } finally {
       await strict.close();
     }

@@ -189,7 +189,6 @@ const NOT_SIGNED_IN = 'Not signed in to the dashboard, or the session has ended:
  * and throttled alike; no cookie at all is only someone not signed in yet.
  */
 async function signedIn(request: FastifyRequest, services: Services): Promise<DashboardSession> {
-  services.authThrottle.assertAllowed(request.ip);
   const session = await sessionFrom(request, services);
   if (session !== null) return session;
   if (readCookie(request.headers.cookie, SESSION_COOKIE) === null) throw new ApiError('unauthorized', NOT_SIGNED_IN);
@@ -253,8 +252,6 @@ function sessionRoutes(app: TypedApp, services: Services): void {
     void reply.header('cache-control', 'no-store');
     // No session yet, so no CSRF token: a sign-in from another site's page is refused by its origin.
     assertSameOrigin(request);
-    // Guessing the admin token or a key here is throttled like anywhere else.
-    services.authThrottle.assertAllowed(request.ip);
     const now = services.clock.now();
     const { token } = request.body;
     let session: DashboardSession;
@@ -265,6 +262,7 @@ function sessionRoutes(app: TypedApp, services: Services): void {
       const auth = await authenticate(services.store, { key: token }, now);
       if (!auth.ok) {
         const why = auth.message === 'Invalid API key.' ? 'it is neither the admin token nor an API key' : auth.message.replace(/\.$/, '');
+        // Guessing the admin token or a key here is throttled like anywhere else.
         throw authFailed(services, request, `Sign-in failed: ${why}.`);
       }
       context = auth.context;
@@ -291,7 +289,7 @@ function sessionRoutes(app: TypedApp, services: Services): void {
       response: { 204: Type.Null({ description: 'Signed out.' }), ...errors(401, 403, 429) },
     },
   }, async (request, reply) => {
-    services.authThrottle.assertAllowed(request.ip);
+    // A cookie that does not open is only cleared: signing out proves nothing, so it is no failure either.
     const session = await sessionFrom(request, services);
     if (session !== null) {
       assertCsrf(request, services, session);

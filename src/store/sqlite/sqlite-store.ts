@@ -13,6 +13,7 @@ import type {
 } from '../store.js';
 import { defined, LATEST_PERIOD_BOUND, mapApp, mapGroup, mapKey, mapPlan, mapStatement, mapToken, statementPage, withPriceDefaults } from '../catalog-rows.js';
 import { DataDirLock } from '../data-dir-lock.js';
+import { LookupMemo } from '../lookup-memo.js';
 import { openDatabase } from './database.js';
 import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
@@ -57,9 +58,9 @@ export class SqliteStore implements Store {
   private readonly lock: DataDirLock;
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
   /** Lookups on every call (by secret hash, by app id); dropped whenever the catalogue changes. */
-  private readonly keyCache = new Map<string, KeyContext | null>();
-  private readonly tokenCache = new Map<string, ServiceToken | null>();
-  private readonly appCache = new Map<string, App | null>();
+  private readonly keyCache = new LookupMemo<KeyContext | null>(CACHE_LIMIT, (v) => v === null);
+  private readonly tokenCache = new LookupMemo<ServiceToken | null>(CACHE_LIMIT, (v) => v === null);
+  private readonly appCache = new LookupMemo<App | null>(CACHE_LIMIT, (v) => v === null);
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly stmt: ReturnType<typeof prepare>;
   /** Alerts and the webhook outbox, in the same SQLite file. */
@@ -480,12 +481,10 @@ function prepare(db: DB) {
   };
 }
 
-/** A bounded memo: unknown secrets are remembered too, so a flood of bad keys costs no query each. */
-function cached<T>(cache: Map<string, T>, key: string, load: () => T): T {
+function cached<T>(cache: LookupMemo<T>, key: string, load: () => T): T {
   let value = cache.get(key);
   if (value === undefined) {
     value = load();
-    if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(key, value);
   }
   return value;
