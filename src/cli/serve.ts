@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import { secretWarnings, type Config } from '../config.js';
 import type { GatewayConfig } from '../gateway/config.js';
 import { startTollgate, type Tollgate } from '../runtime.js';
 import { describeStore } from '../store/open-store.js';
@@ -46,6 +46,8 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
     }
   }
   print(`Store: ${describeStore(config)}`);
+  // Weak secrets stop a start beyond loopback (loadConfig); on loopback they are only pointed out.
+  for (const warning of secretWarnings(config)) print(warning);
   print({
     environment: 'Webhook signing: from TOLLGATE_WEBHOOK_SECRET',
     'data directory': `Webhook signing: the server secret in ${config.dataDir} (set TOLLGATE_WEBHOOK_SECRET to share it with other instances)`,

@@ -180,6 +180,9 @@ describe('failed authentication is throttled per client address', () => {
       for (let i = 0; i < LIMIT; i++) assert.equal((await viaProxy(trusting.server, '203.0.113.7', WRONG)).status, 401);
       assert.equal((await viaProxy(trusting.server, '203.0.113.7', WRONG)).status, 429, 'the client behind the proxy is refused');
       assert.equal((await viaProxy(trusting.server, '203.0.113.8', WRONG)).status, 401, 'another client behind the same proxy is not');
+      // As nginx sends it ($proxy_add_x_forwarded_for): what the client wrote, then the address nginx saw. A client writing
+      // another address in front does not escape its own count.
+      assert.equal((await viaProxy(trusting.server, '198.51.100.99, 203.0.113.7', WRONG)).status, 429);
 
       // Untrusted, the header is the caller's word: changing it on every guess does not escape the count.
       for (let i = 0; i < LIMIT; i++) assert.equal((await viaProxy(ignoring.server, `203.0.113.${i}`, WRONG)).status, 401);
