@@ -33,9 +33,10 @@ const DEFAULT_MAX_ADDRESSES = 100_000;
  * many customers share one address behind a NAT or a corporate proxy, and
  * one of them sending wrong keys must not lock the others (or the
  * provider's own backend) out. That "valid passes" answer is no oracle
- * worth having: every credential is a long random secret (192 bits, or an
- * operator's token of 32 characters or more), so a guesser never finds one
- * by trying, whatever the answers say. What the throttle bounds is the work
+ * worth having: every credential is a long random secret (192 bits for
+ * those Tollgate issues; an operator's token shorter than 32 characters, or
+ * a placeholder, stops a start beyond loopback), so a guesser never finds
+ * one by trying, whatever the answers say. What the throttle bounds is the work
  * and the noise of guessing: a refused address gets its 429 before anything
  * is counted or logged, and each failure costs one hash and one indexed
  * lookup, like a success.

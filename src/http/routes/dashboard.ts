@@ -286,7 +286,7 @@ function sessionRoutes(app: TypedApp, services: Services): void {
   app.delete('/dashboard/session', {
     schema: {
       tags: ['dashboard'], summary: 'Sign out: ends the session on every instance and clears the cookie (needs the CSRF token)', security: SESSION_SECURITY,
-      response: { 204: Type.Null({ description: 'Signed out.' }), ...errors(401, 403, 429) },
+      response: { 204: Type.Null({ description: 'Signed out (also when the cookie no longer opened: it is cleared all the same).' }), ...errors(401, 403, 429) },
     },
   }, async (request, reply) => {
     // A cookie that does not open is only cleared: signing out proves nothing, so it is no failure either.
