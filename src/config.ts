@@ -70,7 +70,8 @@ export const ConfigSchema = Type.Object({
   /**
    * Failed authentications (admin, metrics or service token, customer key)
    * from one client address within `authFailureWindowMs` after which the
-   * address is refused with 429 for `authBlockMs`; 0 turns the throttle off.
+   * address's failing requests get 429 instead of 401 for `authBlockMs` (a
+   * valid credential always passes); 0 turns the throttle off.
    */
   authFailureLimit: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
   authFailureWindowMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
@@ -196,14 +197,80 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     throw new ConfigError('invalid configuration: scale-out mode needs TOLLGATE_WEBHOOK_SECRET, the same on every instance');
   }
   if (!Value.Check(ConfigSchema, merged)) {
-    const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => {
-      const setting = e.instancePath.replace(/^\//, '');
-      const variable = Object.entries(ENVIRONMENT).find(([, s]) => s === setting)?.[0];
-      return `${variable ?? setting}: ${e.message}`;
-    });
+    const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => `${settingName(e.instancePath.replace(/^\//, ''))}: ${e.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
-  return Object.freeze(merged as Config);
+  const config = Object.freeze(merged as Config);
+  const weak = weakSecrets(config);
+  if (weak.length > 0 && !isLoopback(config.host)) {
+    throw new ConfigError(`invalid configuration: ${weak.join('; ')}. Tollgate listens on ${config.host}, beyond this machine: ${MAKE_A_SECRET}`);
+  }
+  return config;
+}
+
+/** The environment variable that fills a setting (or the setting's own name, for one no variable fills). */
+function settingName(setting: string): string {
+  return Object.entries(ENVIRONMENT).find(([, s]) => s === setting)?.[0] ?? setting;
+}
+
+// ---------------------------------------------------------------- secrets
+
+/** Shorter than this, a secret an operator chose is too short to be one (the generated ones carry 192 bits). */
+export const MIN_SECRET_LENGTH = 32;
+
+const MAKE_A_SECRET = 'make each secret a long random string, e.g. `openssl rand -base64 32` or '
+  + '`node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64url\'))"`';
+
+/**
+ * Values people paste without changing them, compared lower case without
+ * punctuation: the placeholders of this project's own documentation start
+ * with "change-me", and these are the usual others.
+ */
+const PLACEHOLDER_PREFIXES = ['changeme', 'changeit', 'replaceme', 'yourtoken', 'yoursecret', 'placeholder', 'example'];
+const PLACEHOLDERS = new Set([
+  'admin', 'administrator', 'root', 'secret', 'password', 'passw0rd', 'token', 'admintoken', 'test', 'testing', 'default',
+  'tollgate', 'letmein', 'qwerty', 'abc123', '123456', '12345678', '1234567890', 'none', 'null', 'xxx', 'todo', 'fixme',
+]);
+
+/** The secrets an operator sets (a generated one is random already), by setting. */
+const OPERATOR_SECRETS = ['adminToken', 'metricsToken', 'webhookSecret'] as const;
+
+/**
+ * What is wrong with the secrets the operator set, one line per secret,
+ * naming its variable and never showing its value: a known placeholder, or
+ * too short or too repetitive to be secret. Refused by `loadConfig` when
+ * the server listens beyond loopback; for a server on loopback only, a
+ * warning (`secretWarnings`), so that local tries and tests keep working.
+ */
+export function weakSecrets(config: Config): string[] {
+  const problems: string[] = [];
+  for (const setting of OPERATOR_SECRETS) {
+    const value = config[setting];
+    if (value === undefined) continue;
+    const why = weakness(value);
+    if (why !== null) problems.push(`${settingName(setting)} ${why}`);
+  }
+  return problems;
+}
+
+function weakness(secret: string): string | null {
+  const plain = secret.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (PLACEHOLDERS.has(plain) || PLACEHOLDER_PREFIXES.some((p) => plain.startsWith(p))) return 'is a placeholder, not a secret';
+  if (secret.length < MIN_SECRET_LENGTH) return `is ${secret.length} characters long, too short to be secret (${MIN_SECRET_LENGTH} or more)`;
+  // A random string of 32 characters or more uses far more than 8 different ones, hex included.
+  if (new Set(secret).size < 8) return 'repeats too few characters to be secret';
+  return null;
+}
+
+/** Loopback only: nothing but this machine can reach the server. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** The lines to print at start for weak secrets that are allowed only because the server listens on loopback. */
+export function secretWarnings(config: Config): string[] {
+  return weakSecrets(config).map((problem) => `Warning: ${problem}. Accepted only because Tollgate listens on ${config.host} `
+    + `(loopback); it refuses to start with it on any other address: ${MAKE_A_SECRET}`);
 }
 
 /** TOLLGATE_TRUST_PROXY: `true` / `false`, a number of hops, or a list of addresses as it is. */

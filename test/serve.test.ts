@@ -156,6 +156,62 @@ test('serve --config reads settings from a file, and a bad file stops the start 
   assert.match((result as { stderr: string }).stderr, /scale-out mode needs both TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL/);
 });
 
+test('a placeholder admin token stops a start beyond loopback (exit 2, how to make one) and is only warned about on loopback', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-weak-'));
+  try {
+    const env = { ...process.env, TOLLGATE_DATA_DIR: dir, PORT: '0', TOLLGATE_ADMIN_TOKEN: 'change-me-to-a-long-random-string' };
+    const refused = await run(process.execPath, [CLI, 'serve'], { env: { ...env, HOST: '0.0.0.0' }, timeout: 15_000 }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal((refused as { code: number }).code, 2);
+    assert.match((refused as { stderr: string }).stderr, /TOLLGATE_ADMIN_TOKEN is a placeholder, not a secret\. Tollgate listens on 0\.0\.0\.0, beyond this machine: .*openssl rand -base64 32/);
+    assert.doesNotMatch((refused as { stdout: string }).stdout, /listening/, 'it never listened');
+
+    const local = await spawnServer(dir, { env: { TOLLGATE_ADMIN_TOKEN: 'change-me-to-a-long-random-string' } });
+    try {
+      assert.match(local.output(), /^Warning: TOLLGATE_ADMIN_TOKEN is a placeholder, not a secret\. Accepted only because Tollgate listens on 127\.0\.0\.1 \(loopback\)/m);
+      assert.equal((await request(`${local.url}/admin/plans`, { headers: { authorization: 'Bearer change-me-to-a-long-random-string' } })).status, 200);
+    } finally {
+      local.child.kill('SIGTERM');
+      await local.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('`tollgate admin-token rotate` and a restart end the dashboard sessions signed in with the old token', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-serve-rotate-'));
+  try {
+    const env = { TOLLGATE_ADMIN_TOKEN: '' };
+    const first = await spawnServer(dir, { env });
+    const oldToken = /Admin token \(generated; shown this once, only its hash is kept\): (tga_\S+)/.exec(first.output())![1]!;
+    const signed = await request(`${first.url}/dashboard/session`, { method: 'POST', body: { token: oldToken } });
+    assert.equal(signed.status, 200);
+    const cookie = signed.headers.get('set-cookie')!.split(';')[0]!;
+    assert.equal((await request(`${first.url}/dashboard/api/admin/groups`, { headers: { cookie } })).status, 200);
+
+    const rotated = await run(process.execPath, [CLI, 'admin-token', 'rotate', '--data-dir', dir], { env: { ...process.env, ...env } });
+    const newToken = /New admin token \(shown this once\): (tga_\S+)/.exec(rotated.stdout)![1]!;
+    first.child.kill('SIGTERM');
+    assert.equal((await first.exited).code, 0);
+
+    const second = await spawnServer(dir, { env });
+    try {
+      // The same server secret (kept in the data directory) still opens the cookie: only the token's hash in it ends the session.
+      const groups = await request(`${second.url}/dashboard/api/admin/groups`, { headers: { cookie } });
+      assert.equal(groups.status, 401, JSON.stringify(groups.body));
+      assert.equal(groups.body.error, 'unauthorized');
+      assert.equal((await request(`${second.url}/dashboard/session`, { headers: { cookie } })).status, 401);
+      assert.equal((await request(`${second.url}/admin/plans`, { headers: { authorization: `Bearer ${oldToken}` } })).status, 401);
+      assert.equal((await request(`${second.url}/dashboard/session`, { method: 'POST', body: { token: newToken } })).status, 200);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {

@@ -376,6 +376,27 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
       });
     });
 
+    describe('ended dashboard sessions', () => {
+      test('an ended session is remembered, across a reopen, until the purge of those expired by then; ending twice changes nothing', async () => {
+        const [early, late, never] = [uid('sid'), uid('sid'), uid('sid')];
+        await store.endedSessions.end(early, T0 + 1_000);
+        await store.endedSessions.end(late, T0 + 2_000);
+        await store.endedSessions.end(late, T0 + 9_000);
+        assert.equal(await store.endedSessions.isEnded(early), true);
+        assert.equal(await store.endedSessions.isEnded(late), true);
+        assert.equal(await store.endedSessions.isEnded(never), false);
+        store = await harness.reopen();
+        assert.equal(await store.endedSessions.isEnded(early), true, 'a sign-out survives a restart');
+        assert.equal(await store.endedSessions.purge(T0 + 1_000), 0);
+        assert.equal(await store.endedSessions.isEnded(early), true, 'kept while its cookie would still open');
+        assert.equal(await store.endedSessions.purge(T0 + 1_001), 1);
+        assert.equal(await store.endedSessions.isEnded(early), false, 'forgotten once it would have expired anyway');
+        assert.equal(await store.endedSessions.isEnded(late), true, 'the first expiry recorded holds: ending again changed nothing');
+        assert.equal(await store.endedSessions.purge(T0 + 2_001), 1);
+        assert.equal(await store.endedSessions.isEnded(late), false);
+      });
+    });
+
     describe('durability', () => {
       test('everything acknowledged is there after a reopen', async () => {
         const c = await customer();

@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import { secretWarnings, type Config } from '../config.js';
 import type { GatewayConfig } from '../gateway/config.js';
 import { startTollgate, type Tollgate } from '../runtime.js';
 import { describeStore } from '../store/open-store.js';
@@ -64,6 +64,8 @@ function banner(config: Config, tollgate: Tollgate, gateway: GatewayConfig | und
     }
   }
   lines.push(`Store: ${describeStore(config)}`);
+  // Weak secrets stop a start beyond loopback (loadConfig); on loopback they are only pointed out.
+  lines.push(...secretWarnings(config));
   if (tollgate.certificates !== null) {
     const { subject, serial, validTo } = tollgate.certificates.served();
     lines.push(`TLS: ${subject} (serial ${serial}, valid until ${validTo}) from ${config.tlsCert}; read again when its directory changes or on SIGHUP`);

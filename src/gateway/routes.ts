@@ -67,7 +67,6 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
-    services.authThrottle.assertAllowed(request.ip);
     const credentials = gatewayCredentials(request, config.keyPrefix);
     const auth = await authenticate(store, credentials, clock.now()).catch((error: unknown) => {
       metrics.check('gateway', 'error', seconds());

@@ -26,14 +26,23 @@ const DEFAULT_MAX_ADDRESSES = 100_000;
 
 /**
  * Failed authentications counted per client address, in this process: once an
- * address has failed `limit` times within `windowMs`, every authenticated
- * request from it is refused with 429 for `blockMs`, before its credentials
- * are looked at (so a refused guess tells nothing, right or wrong).
+ * address has failed `limit` times within `windowMs`, its failing requests
+ * are answered 429 instead of 401 for `blockMs`.
  *
- * Only failures are written; a request that authenticates costs one lookup
- * in a map that holds nothing but addresses that failed recently (none, in
- * normal operation). Memory is bounded by `maxAddresses`: the map is kept in
- * order of last failure, and the oldest entry makes room for a new one.
+ * The credential is always checked first, and a valid one always passes:
+ * many customers share one address behind a NAT or a corporate proxy, and
+ * one of them sending wrong keys must not lock the others (or the
+ * provider's own backend) out. That "valid passes" answer is no oracle
+ * worth having: every credential is a long random secret (192 bits for
+ * those Tollgate issues; an operator's token shorter than 32 characters, or
+ * a placeholder, stops a start beyond loopback), so a guesser never finds
+ * one by trying, whatever the answers say. What the throttle bounds is the work
+ * and the noise of guessing: a refused address gets its 429 before anything
+ * is counted or logged, and each failure costs one hash and one indexed
+ * lookup, like a success.
+ *
+ * Only failures are written. Memory is bounded by `maxAddresses`: the map is
+ * kept in order of last failure, and the oldest entry makes room for a new one.
  */
 export class AuthThrottle {
   private readonly addresses = new Map<string, Failures>();
@@ -54,7 +63,7 @@ export class AuthThrottle {
 
   /**
    * Throws the 429 when `ip` is refused for now; otherwise returns at once.
-   * Called before any credential is looked at.
+   * Called once a credential has failed, never before a credential is checked.
    */
   assertAllowed(ip: string): void {
     if (this.addresses.size === 0) return;

@@ -31,10 +31,13 @@ function bearerToken(request: FastifyRequest): string | null {
 }
 
 /**
- * A failed authentication: counted against the caller's address (which is
- * refused for a while once it has failed too often), and the 401 to throw.
+ * A failed authentication, and the error to throw: the 429 when the
+ * caller's address is refused for now (after too many failures), otherwise
+ * the 401, and the failure is counted against the address. Only failures
+ * come here: a valid credential is never refused for its address.
  */
 export function authFailed(services: Services, request: FastifyRequest, message: string): ApiError {
+  services.authThrottle.assertAllowed(request.ip);
   if (services.authThrottle.failed(request.ip)) {
     request.log.warn({ ip: request.ip }, `authentication: too many failures from this address, refused for ${services.config.authBlockMs / 1000} s`);
   }
@@ -44,7 +47,6 @@ export function authFailed(services: Services, request: FastifyRequest, message:
 /** Admin routes: `Authorization: Bearer <admin token>`, compared by hash in constant time. */
 export function requireAdmin(services: Services): onRequestHookHandler {
   return async (request) => {
-    services.authThrottle.assertAllowed(request.ip);
     const token = bearerToken(request);
     if (token === null || !sameHash(hashSecret(token), services.adminTokenHash)) {
       throw authFailed(services, request, 'Missing or invalid admin token: send "Authorization: Bearer <admin token>".');
@@ -55,7 +57,6 @@ export function requireAdmin(services: Services): onRequestHookHandler {
 /** `/metrics`: the admin token, or the metrics token (TOLLGATE_METRICS_TOKEN) that reads metrics and nothing else. */
 export function requireMetricsReader(services: Services): onRequestHookHandler {
   return async (request) => {
-    services.authThrottle.assertAllowed(request.ip);
     const token = bearerToken(request);
     if (token !== null) {
       const hash = hashSecret(token);
@@ -71,7 +72,6 @@ export function requireMetricsReader(services: Services): onRequestHookHandler {
 /** The metering APIs (check, events): the admin token, or a service token that is not revoked. */
 export function requireServiceCaller(services: Services): onRequestHookHandler {
   return async (request) => {
-    services.authThrottle.assertAllowed(request.ip);
     const token = bearerToken(request);
     if (token !== null) {
       const hash = hashSecret(token);
@@ -90,7 +90,6 @@ export function requireServiceCaller(services: Services): onRequestHookHandler {
  */
 export function requireCustomer(services: Services): onRequestHookHandler {
   return async (request, reply) => {
-    services.authThrottle.assertAllowed(request.ip);
     const auth = await authenticate(services.store, credentialsFromHeaders(request.headers), services.clock.now());
     if (!auth.ok) throw authFailed(services, request, auth.message);
     await admitCustomer(services, auth.context, request, reply);

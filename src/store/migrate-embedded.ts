@@ -93,6 +93,8 @@ const TABLES: readonly TableCopy[] = [
     table: 'webhook_attempts', order: 'delivery_id, n',
     columns: [['delivery_id', 'text'], ['n', 'bigint'], ['at', 'bigint'], ['duration_ms', 'bigint'], ['status_code', 'bigint'], ['error', 'text']],
   },
+  // The cookies of these sessions still open on the scale-out instances (same server secret): they stay ended.
+  { table: 'ended_sessions', order: 'sid', columns: [['sid', 'text'], ['expires_at', 'bigint']] },
 ];
 
 /** Rows copied, per table, in the order they were copied. */

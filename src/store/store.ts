@@ -18,11 +18,14 @@ import type {
  *   before it resolves;
  * - usage reads, from time-bucketed rollups, never from raw events;
  * - closed billing statements, written once;
- * - alerts, and the outbox of their webhook deliveries.
+ * - alerts, and the outbox of their webhook deliveries;
+ * - the dashboard sessions ended before their time.
  */
 export interface Store extends CatalogStore, MeterStore, RollupStore, StatementStore {
   /** Usage alerts and the outbox of their webhook deliveries. */
   readonly alerts: AlertStore;
+  /** Dashboard sessions signed out of, shared by every instance. */
+  readonly endedSessions: EndedSessionStore;
   /** Writes whatever is buffered and releases the store's resources. */
   close(): Promise<void>;
   /** Whether the store can serve requests (for `/healthz`). */
@@ -264,6 +267,23 @@ export interface StatementStore {
   getStatement(groupId: string, period: string): Promise<StoredStatement | null>;
   /** Newest first; `after` is a period, and the page holds the periods before it; `next` is a period. */
   listStatements(groupId: string, page: PageRequest): Promise<Page<StoredStatement>>;
+}
+
+// ---------------------------------------------------------------- dashboard sessions
+
+/**
+ * The dashboard's sessions are sealed cookies, stored nowhere, so a session
+ * ends early (signing out) only by remembering its id until the cookie
+ * would have expired by itself. Rows are few (the sign-outs of the last
+ * session lifetime) and every dashboard request looks one id up.
+ */
+export interface EndedSessionStore {
+  /** Records that session `sid` ended; `expiresAt` is when it would have ended anyway. Ending a session twice changes nothing. */
+  end(sid: string, expiresAt: number): Promise<void>;
+  /** Whether session `sid` was ended (and not purged since). */
+  isEnded(sid: string): Promise<boolean>;
+  /** Forgets the sessions that would have expired by `before` (their cookies no longer open); returns how many. */
+  purge(before: number): Promise<number>;
 }
 
 // ---------------------------------------------------------------- alerts

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { addressKey, AuthThrottle } from '../../src/http/auth-throttle.js';
 import type { Config } from '../../src/config.js';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { ADMIN_TOKEN, adminClient, setupCustomer, startTestServer, type TestServer } from '../helpers/server.js';
 
 const WRONG = 'a-wrong-token-0123456789abcdef';
+const METRICS_TOKEN = 'a-metrics-token-0123456789abcdef-0123';
 const LIMIT = 5;
 const WINDOW_MS = 60_000;
 const BLOCK_MS = 300_000;
@@ -28,7 +32,8 @@ function from(localAddress: string, url: string, init: { method?: string; header
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
+      // JSON but for /metrics, whose text is kept as it is.
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: /json/.test(res.headers['content-type'] ?? '') ? JSON.parse(text) : text }));
     });
     req.on('error', reject);
     req.end(body);
@@ -52,7 +57,7 @@ function assertRefused(answer: Answer, retryAfter: number) {
 }
 
 describe('failed authentication is throttled per client address', () => {
-  test('after the limit of failures an address is refused, right credentials included, until the block ends; other addresses are not', async () => {
+  test('after the limit of failures an address gets 429 for wrong credentials, while right ones pass, until the block ends; other addresses are not affected', async () => {
     const { server, clock, admin } = await throttledServer();
     try {
       const c = await setupCustomer(admin);
@@ -69,11 +74,12 @@ describe('failed authentication is throttled per client address', () => {
       for (const fail of failures) assert.equal((await fail()).status, 401);
 
       clock.advance(10_000);
-      // Refused before the credentials are looked at: the right admin token gets the same 429 as a guess.
-      assertRefused(await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(ADMIN_TOKEN) }), 290);
-      assertRefused(await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(WRONG) }), 290);
-      assertRefused(await from('127.0.0.2', `${server.url}/v1/usage`, { headers: { 'x-api-key': c.key } }), 290);
-      assertRefused(await from('127.0.0.2', `${server.url}/v1/check`, { method: 'POST', headers: bearer(serviceToken), body: { key: c.key, usage_type: 'image' } }), 290);
+      // Refused: every wrong credential, of every kind, gets the 429 and its Retry-After.
+      for (const fail of failures) assertRefused(await fail(), 290);
+      // The right credentials are checked first and pass: the address is shared by whoever is behind it.
+      assert.equal((await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(ADMIN_TOKEN) })).status, 200);
+      assert.equal((await from('127.0.0.2', `${server.url}/v1/usage`, { headers: { 'x-api-key': c.key } })).status, 200);
+      assert.equal((await from('127.0.0.2', `${server.url}/v1/check`, { method: 'POST', headers: bearer(serviceToken), body: { key: c.key, usage_type: 'image' } })).body.allowed, true);
       // What needs no credentials still answers.
       assert.equal((await from('127.0.0.2', `${server.url}/healthz`)).status, 200);
 
@@ -84,11 +90,59 @@ describe('failed authentication is throttled per client address', () => {
 
       // Once the block is over the address is heard again, and counted afresh.
       clock.advance(BLOCK_MS - 10_000);
+      assert.equal((await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(WRONG) })).status, 401);
+      for (let i = 0; i < LIMIT - 2; i++) assert.equal((await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(WRONG) })).status, 401);
       assert.equal((await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(ADMIN_TOKEN) })).status, 200);
-      for (let i = 0; i < LIMIT - 1; i++) assert.equal((await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(WRONG) })).status, 401);
-      assert.equal((await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(ADMIN_TOKEN) })).status, 200);
+      assert.equal((await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(WRONG) })).status, 401, 'the limit-th failure itself is answered');
+      assertRefused(await from('127.0.0.2', `${server.url}/admin/plans`, { headers: bearer(WRONG) }), BLOCK_MS / 1000);
     } finally {
       await server.close();
+    }
+  });
+
+  test('behind one address (a NAT, a corporate proxy), 30 wrong keys lock out nobody with a valid credential, and the next wrong key is still refused', async () => {
+    // The default limits: 20 failures a minute, then refused for 5 minutes.
+    const clock = new ManualClock(Date.parse('2026-11-20T10:00:00Z'));
+    const upstream = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"served":true}'));
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    const gateway = parseGatewayConfig(
+      `routes:\n  - method: GET\n    path: /v1/ocr\n    upstream: http://127.0.0.1:${(upstream.address() as AddressInfo).port}\n    usage_type: image\n`, 'gateway.yaml');
+    const server = await startTestServer({ clock, gateway, config: { metricsToken: METRICS_TOKEN } });
+    try {
+      const admin = adminClient(server.url);
+      const c = await setupCustomer(admin);
+      const serviceToken = (await admin.post('/admin/service-tokens', { name: 'backend' })).body.token as string;
+      const wrongKey = (i: number) => from('127.0.0.6', `${server.url}/v1/usage`, { headers: { 'x-api-key': `tg_wrong${i}` } });
+      const answers = [];
+      for (let i = 0; i < 30; i++) answers.push((await wrongKey(i)).status);
+      assert.deepEqual(answers, [...Array<number>(20).fill(401), ...Array<number>(10).fill(429)]);
+
+      const usage = await from('127.0.0.6', `${server.url}/v1/usage`, { headers: { 'x-api-key': c.key } });
+      assert.equal(usage.status, 200, JSON.stringify(usage.body));
+      const check = await from('127.0.0.6', `${server.url}/v1/check`, { method: 'POST', headers: bearer(serviceToken), body: { key: c.key, usage_type: 'image' } });
+      assert.equal(check.status, 200, JSON.stringify(check.body));
+      assert.equal(check.body.allowed, true);
+      assert.equal((await from('127.0.0.6', `${server.url}/admin/plans`, { headers: bearer(ADMIN_TOKEN) })).status, 200);
+      assert.equal((await from('127.0.0.6', `${server.url}/metrics`, { headers: bearer(METRICS_TOKEN) })).status, 200);
+      const proxied = await from('127.0.0.6', `${server.url}/v1/ocr`, { headers: { 'x-api-key': c.key } });
+      assert.equal(proxied.status, 200, JSON.stringify(proxied.body));
+      assert.deepEqual(proxied.body, { served: true });
+      const signIn = await from('127.0.0.6', `${server.url}/dashboard/session`, { method: 'POST', body: { token: ADMIN_TOKEN } });
+      assert.equal(signIn.status, 200, JSON.stringify(signIn.body));
+      const customerSignIn = await from('127.0.0.6', `${server.url}/dashboard/session`, { method: 'POST', body: { token: c.key } });
+      assert.equal(customerSignIn.status, 200, JSON.stringify(customerSignIn.body));
+      const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
+      assert.equal((await from('127.0.0.6', `${server.url}/dashboard/api/admin/groups`, { headers: { cookie } })).status, 200);
+
+      assertRefused(await wrongKey(30), 300);
+      assertRefused(await from('127.0.0.6', `${server.url}/dashboard/session`, { method: 'POST', body: { token: WRONG } }), 300);
+      assertRefused(await from('127.0.0.6', `${server.url}/v1/check`, { method: 'POST', headers: bearer(WRONG), body: { key: c.key, usage_type: 'image' } }), 300);
+      assertRefused(await from('127.0.0.6', `${server.url}/v1/ocr`, { headers: { 'x-api-key': 'tg_wrong' } }), 300);
+      assertRefused(await from('127.0.0.6', `${server.url}/metrics`, { headers: bearer(WRONG) }), 300);
+    } finally {
+      await server.close();
+      upstream.close();
     }
   });
 
@@ -110,7 +164,7 @@ describe('failed authentication is throttled per client address', () => {
       for (let i = 0; i < LIMIT - 1; i++) assert.equal((await from('127.0.0.4', `${server.url}/admin/plans`, { headers: bearer(WRONG) })).status, 401);
       assert.equal((await from('127.0.0.4', `${server.url}/admin/plans`, { headers: bearer(ADMIN_TOKEN) })).status, 200);
       assert.equal((await from('127.0.0.4', `${server.url}/admin/plans`, { headers: bearer(WRONG) })).status, 401, 'the limit-th failure itself is answered');
-      assertRefused(await from('127.0.0.4', `${server.url}/admin/plans`, { headers: bearer(ADMIN_TOKEN) }), BLOCK_MS / 1000);
+      assertRefused(await from('127.0.0.4', `${server.url}/admin/plans`, { headers: bearer(WRONG) }), BLOCK_MS / 1000);
       assert.equal(server.tollgate.services.authThrottle.size, 1, 'only the failing address is remembered');
     } finally {
       await server.close();
@@ -124,12 +178,16 @@ describe('failed authentication is throttled per client address', () => {
       const viaProxy = (server: TestServer, client: string, token: string) =>
         from('127.0.0.1', `${server.url}/admin/plans`, { headers: { ...bearer(token), 'x-forwarded-for': client } });
       for (let i = 0; i < LIMIT; i++) assert.equal((await viaProxy(trusting.server, '203.0.113.7', WRONG)).status, 401);
-      assert.equal((await viaProxy(trusting.server, '203.0.113.7', ADMIN_TOKEN)).status, 429, 'the client behind the proxy is refused');
-      assert.equal((await viaProxy(trusting.server, '203.0.113.8', ADMIN_TOKEN)).status, 200, 'another client behind the same proxy is not');
+      assert.equal((await viaProxy(trusting.server, '203.0.113.7', WRONG)).status, 429, 'the client behind the proxy is refused');
+      assert.equal((await viaProxy(trusting.server, '203.0.113.8', WRONG)).status, 401, 'another client behind the same proxy is not');
+      // As nginx sends it ($proxy_add_x_forwarded_for): what the client wrote, then the address nginx saw. A client writing
+      // another address in front does not escape its own count.
+      assert.equal((await viaProxy(trusting.server, '198.51.100.99, 203.0.113.7', WRONG)).status, 429);
 
       // Untrusted, the header is the caller's word: changing it on every guess does not escape the count.
       for (let i = 0; i < LIMIT; i++) assert.equal((await viaProxy(ignoring.server, `203.0.113.${i}`, WRONG)).status, 401);
-      assert.equal((await viaProxy(ignoring.server, '198.51.100.1', ADMIN_TOKEN)).status, 429);
+      assert.equal((await viaProxy(ignoring.server, '198.51.100.1', WRONG)).status, 429);
+      assert.equal((await viaProxy(ignoring.server, '198.51.100.1', ADMIN_TOKEN)).status, 200, 'the right token passes all the same');
     } finally {
       await trusting.server.close();
       await ignoring.server.close();

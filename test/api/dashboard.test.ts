@@ -137,7 +137,7 @@ describe('signing in', () => {
 });
 
 describe('guessing', () => {
-  test('failed sign-ins and forged cookies count as failed authentication: the address is throttled, and a visit without a cookie is not', async () => {
+  test('failed sign-ins and forged cookies count as failed authentication: the address is throttled for wrong credentials, a right one signs in, and a visit without a cookie is not a failure', async () => {
     const strict = await startTestServer({ config: { authFailureLimit: 3 } });
     try {
       const attempt = (body: unknown, headers: Record<string, string> = {}) => request(`${strict.url}/dashboard/session`, { method: 'POST', headers, body });
@@ -145,10 +145,16 @@ describe('guessing', () => {
       for (let i = 0; i < 2; i += 1) assert.equal((await attempt({ token: `wrong-${i}` })).status, 401);
       const forged = await request(`${strict.url}/dashboard/session`, { headers: { cookie: 'tollgate_dashboard=forged' } });
       assert.equal(forged.status, 401);
-      const refused = await attempt({ token: ADMIN_TOKEN });
-      assert.equal(refused.status, 429, 'even the right token, once the address is refused');
+      const refused = await attempt({ token: 'wrong-again' });
+      assert.equal(refused.status, 429, 'a wrong token, once the address is refused');
       assert.equal(refused.body.error, 'rate_limited');
       assert.ok(Number(refused.headers.get('retry-after')) > 0);
+      assert.equal((await request(`${strict.url}/dashboard/session`, { headers: { cookie: 'tollgate_dashboard=forged-again' } })).status, 429);
+      // The right token is checked first and signs in: others behind the same address are not locked out.
+      const right = await attempt({ token: ADMIN_TOKEN });
+      assert.equal(right.status, 200, JSON.stringify(right.body));
+      const cookie = right.headers.get('set-cookie')!.split(';')[0]!;
+      assert.equal((await request(`${strict.url}/dashboard/api/admin/groups`, { headers: { cookie } })).status, 200);
     } finally {
       await strict.close();
     }
@@ -191,6 +197,45 @@ describe('the session and CSRF', () => {
     assert.equal(out.status, 204);
     assert.match(out.headers.get('set-cookie')!, /^tollgate_dashboard=; Path=\/dashboard; Max-Age=0; HttpOnly; SameSite=Strict$/);
   });
+
+  test('signing out ends the session on the server: a copy of the cookie gets 401 for reads and writes, also after a restart', async () => {
+    const { appId } = await setupCustomer(admin);
+    const { session } = await signIn(ADMIN_TOKEN);
+    const other = (await signIn(ADMIN_TOKEN)).session!;
+    const host = new URL(server.url).host;
+    const write = (s: Session) => dash(s, 'POST', `/dashboard/api/admin/apps/${appId}/keys`, { body: { name: 'after-sign-out' }, headers: { origin: `http://${host}` } });
+    assert.equal((await dash(session!, 'GET', '/dashboard/api/admin/groups')).status, 200, 'the cookie opened before');
+    assert.equal((await dash(session!, 'DELETE', '/dashboard/session')).status, 204);
+    // The copied cookie, as it was before the browser dropped it.
+    assertError(await dash(session!, 'GET', '/dashboard/session'), 401, 'unauthorized', /session has ended/);
+    assertError(await dash(session!, 'GET', '/dashboard/api/admin/groups'), 401, 'unauthorized');
+    assertError(await write(session!), 401, 'unauthorized');
+    assert.equal((await admin.get(`/admin/apps/${appId}/keys`)).body.items.length, 1, 'the refused write created nothing');
+    // Only that session ended: another sign-in with the same token goes on.
+    assert.equal((await write(other)).status, 201);
+    // Signing out again with the ended cookie is harmless.
+    assert.equal((await dash(session!, 'DELETE', '/dashboard/session')).status, 204);
+
+    // On disk: a restarted server still refuses it (the same data directory, the same server secret).
+    const own = await startTestServer({ clock });
+    try {
+      const url = (path: string) => `${own.url}${path}`;
+      const signed = await request(url('/dashboard/session'), { method: 'POST', body: { token: ADMIN_TOKEN } });
+      const cookie = signed.headers.get('set-cookie')!.split(';')[0]!;
+      const out = await request(url('/dashboard/session'), { method: 'DELETE', headers: { cookie, 'x-csrf-token': signed.body.csrf_token } });
+      assert.equal(out.status, 204);
+      await own.close({ keepData: true });
+      const again = await startTestServer({ clock, dataDir: own.dataDir });
+      try {
+        assertError(await request(`${again.url}/dashboard/api/admin/groups`, { headers: { cookie } }), 401, 'unauthorized');
+        assert.equal((await request(`${again.url}/dashboard/session`, { method: 'POST', body: { token: ADMIN_TOKEN } })).status, 200);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe('the customer session', () => {
@@ -219,6 +264,26 @@ describe('the customer session', () => {
     assert.equal((await admin.delete(`/admin/keys/${customer.keyId}`)).status, 200);
     assertError(await dash(session, 'GET', '/dashboard/api/me/v1/usage'), 401, 'unauthorized', /revoked/);
     assertError(await dash(session, 'GET', '/dashboard/session'), 401, 'unauthorized', /revoked/);
+  });
+});
+
+describe('the customer session ends with its key', () => {
+  test('once the key is revoked, every customer route of the OpenAPI document and GET /dashboard/session answer 401; signing out ends it too', async () => {
+    const document = (await request(`${server.url}/openapi.json`)).body;
+    const routes = Object.keys(document.paths).filter((path) => path.startsWith('/dashboard/api/me/'));
+    assert.ok(routes.length >= 2, routes.join());
+    for (const path of routes) assert.deepEqual(Object.keys(document.paths[path]), ['get'], `${path}: a read, as the customer's part has only reads`);
+
+    const customer = await setupCustomer(admin);
+    const session = (await signIn(customer.key)).session!;
+    for (const path of routes) assert.equal((await dash(session, 'GET', path)).status, 200, path);
+    assert.equal((await admin.delete(`/admin/keys/${customer.keyId}`)).status, 200);
+    for (const path of [...routes, '/dashboard/session']) assertError(await dash(session, 'GET', path), 401, 'unauthorized', /revoked/);
+
+    const kept = await setupCustomer(admin);
+    const signedOut = (await signIn(kept.key)).session!;
+    assert.equal((await dash(signedOut, 'DELETE', '/dashboard/session')).status, 204);
+    for (const path of [...routes, '/dashboard/session']) assertError(await dash(signedOut, 'GET', path), 401, 'unauthorized', /session has ended/);
   });
 });
 

@@ -112,6 +112,16 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.equal(monthBefore.status, 200);
   assert.equal(monthBefore.body.ocr_usage.reduce((s: number, r: { count: number }) => s + r.count, 0), units);
 
+  // Two dashboard sessions, one of them signed out of: it stays ended on the scale-out server, which shares the server secret.
+  const signIn = async () => {
+    const res = await request(`${embedded.url}/dashboard/session`, { method: 'POST', body: { token: ADMIN_TOKEN } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrf: res.body.csrf_token as string };
+  };
+  const [keptSession, endedSession] = [await signIn(), await signIn()];
+  const signOut = await request(`${embedded.url}/dashboard/session`, { method: 'DELETE', headers: { cookie: endedSession.cookie, 'x-csrf-token': endedSession.csrf } });
+  assert.equal(signOut.status, 204);
+
   // ---- while the embedded server runs, its data directory is refused
   const busy = await cli(migrateArgs(dataDir));
   assert.equal(busy.code, 1, busy.stdout + busy.stderr);
@@ -142,7 +152,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   for (const [table, rows] of Object.entries({
     plans: 1, customer_groups: 1, apps: 1, api_keys: 1, service_tokens: 1,
     events: 3 + EVENTS, event_keys: EVENTS, check_replies: 3, statements: 2,
-    alert_settings: 1, alerts: 1, webhook_endpoints: 1, webhook_deliveries: 1, webhook_attempts: 1,
+    alert_settings: 1, alerts: 1, webhook_endpoints: 1, webhook_deliveries: 1, webhook_attempts: 1, ended_sessions: 1,
   })) {
     assert.match(out, new RegExp(`^  ${table} +${rows.toLocaleString('en-US')}$`, 'm'), `${table}: ${rows} in\n${out}`);
   }
@@ -176,6 +186,10 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.equal(resentHook.body, hooks.received[0]!.body);
   assert.ok(verifyTollgateSignature(endpoint.body.secret, resentHook.headers['tollgate-signature'] as string, resentHook.body), 'signed with the secret shown at creation');
   await hooks.close();
+
+  const dashboard = (session: { cookie: string }) => request(`${scaleOut.url}/dashboard/api/admin/groups`, { headers: { cookie: session.cookie } });
+  assert.equal((await dashboard(keptSession)).status, 200, 'a session of the embedded server opens here');
+  assert.equal((await dashboard(endedSession)).status, 401, 'a session signed out of there stays ended');
 
   const usageAfter = await usage(scaleOut.url);
   assert.equal(usageAfter.status, 200, JSON.stringify(usageAfter.body));

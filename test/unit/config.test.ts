@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, loadConfig, readConfigFile } from '../../src/config.js';
+import { ConfigError, isLoopback, loadConfig, readConfigFile, secretWarnings, weakSecrets } from '../../src/config.js';
 import { certificatePaths, readCertificatePair } from '../../src/http/tls-certificate.js';
 import { describeStore, redactUrl } from '../../src/store/open-store.js';
 import { TestCa } from '../helpers/tls.js';
@@ -161,5 +162,75 @@ describe('HTTPS: TOLLGATE_TLS_CERT and TOLLGATE_TLS_KEY', () => {
     const encrypted = join(dir, 'encrypted-key.pem');
     execFileSync('openssl', ['pkey', '-in', server.keyPath, '-aes256', '-passout', 'pass:secret', '-out', encrypted]);
     refused({ cert: server.certPath, key: encrypted }, /TOLLGATE_TLS_KEY: .*encrypted-key\.pem holds no usable PEM private key \(an encrypted key is not supported\)/);
+  });
+});
+
+describe('the secrets an operator sets', () => {
+  const STRONG = randomBytes(32).toString('base64url');
+  const HEX = randomBytes(32).toString('hex');
+  const WEAK: Array<[string, RegExp]> = [
+    // The placeholders this project's README and deploy/.env.example used to show.
+    ['change-me-to-a-long-random-string', /placeholder/],
+    ['change-me-to-another-long-random-string', /placeholder/],
+    ['CHANGEME_please_0123456789abcdef0123', /placeholder/],
+    ['changeme', /placeholder/],
+    ['admin', /placeholder/],
+    ['secret', /placeholder/],
+    ['Password', /placeholder/],
+    ['your-token-here-0123456789abcdefghij', /placeholder/],
+    [randomBytes(12).toString('hex'), /24 characters long, too short to be secret \(32 or more\)/],
+    ['x'.repeat(40), /repeats too few characters/],
+    ['abababababababababababababababababab', /repeats too few characters/],
+  ];
+  const settings = [
+    ['TOLLGATE_ADMIN_TOKEN', {}],
+    ['TOLLGATE_METRICS_TOKEN', { TOLLGATE_ADMIN_TOKEN: STRONG }],
+    ['TOLLGATE_WEBHOOK_SECRET', { TOLLGATE_ADMIN_TOKEN: STRONG }],
+  ] as const;
+
+  test('beyond loopback, a placeholder or a token too short or too repetitive to be secret stops the start, saying how to make one and never showing it', () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'tollgate.internal']) {
+      for (const [variable, others] of settings) {
+        for (const [value, why] of WEAK) {
+          if (variable === 'TOLLGATE_WEBHOOK_SECRET' && value.length < 32) continue; // the schema's own minimum refuses it first
+          if (variable !== 'TOLLGATE_WEBHOOK_SECRET' && value.length < 16) continue;
+          assert.throws(() => loadConfig({ HOST: host, ...others, [variable]: value }), (e) => {
+            assert.ok(e instanceof ConfigError);
+            assert.match(e.message, new RegExp(`${variable} `));
+            assert.match(e.message, why);
+            assert.match(e.message, new RegExp(`listens on ${host.replace(/\./g, '\\.')}, beyond this machine`));
+            assert.match(e.message, /openssl rand -base64 32/);
+            assert.match(e.message, /randomBytes\(32\)\.toString\('base64url'\)/);
+            assert.ok(!e.message.includes(value), 'the value itself is not repeated');
+            return true;
+          }, `${variable}=${value} on ${host}`);
+        }
+      }
+      // Long random ones are taken, hex included.
+      for (const value of [STRONG, HEX, randomBytes(32).toString('base64')]) {
+        const config = loadConfig({ HOST: host, TOLLGATE_ADMIN_TOKEN: value, TOLLGATE_METRICS_TOKEN: value, TOLLGATE_WEBHOOK_SECRET: value });
+        assert.deepEqual(weakSecrets(config), []);
+      }
+    }
+    // Every weak secret at once is named in one message.
+    assert.throws(() => loadConfig({ HOST: '0.0.0.0', TOLLGATE_ADMIN_TOKEN: 'change-me-to-a-long-random-string', TOLLGATE_METRICS_TOKEN: 'metrics-token-12345' }),
+      /TOLLGATE_ADMIN_TOKEN is a placeholder, not a secret; TOLLGATE_METRICS_TOKEN is 19 characters long/);
+    // A secret from the config file is named by its variable too.
+    assert.throws(() => loadConfig({ HOST: '0.0.0.0' }, {}, { adminToken: 'admin-admin-admin' }), /TOLLGATE_ADMIN_TOKEN is 17 characters long/);
+  });
+
+  test('on loopback the same secrets are taken, with a warning that says they would be refused elsewhere', () => {
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) {
+      assert.ok(isLoopback(host), host);
+      const config = loadConfig({ HOST: host, TOLLGATE_ADMIN_TOKEN: 'change-me-to-a-long-random-string', TOLLGATE_METRICS_TOKEN: 'short-metrics-token' });
+      const warnings = secretWarnings(config);
+      assert.equal(warnings.length, 2);
+      assert.match(warnings[0]!, new RegExp(`^Warning: TOLLGATE_ADMIN_TOKEN is a placeholder, not a secret\\. Accepted only because Tollgate listens on ${host.replace(/\./g, '\\.')} \\(loopback\\); it refuses to start with it on any other address: .*openssl rand -base64 32`));
+      assert.match(warnings[1]!, /^Warning: TOLLGATE_METRICS_TOKEN is 19 characters long/);
+      assert.ok(!warnings.join().includes('short-metrics-token'));
+    }
+    for (const host of ['0.0.0.0', '::', '127.0.0.1.example', '10.127.0.1']) assert.ok(!isLoopback(host), host);
+    assert.deepEqual(secretWarnings(loadConfig({ TOLLGATE_ADMIN_TOKEN: STRONG })), []);
+    assert.deepEqual(secretWarnings(loadConfig({})), [], 'no token set: the generated one is random');
   });
 });

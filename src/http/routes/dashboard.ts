@@ -136,12 +136,19 @@ function dashboardRoute(route: RouteOptions): void {
   route.schema = { ...route.schema, operationId, tags: ['dashboard'], security: SESSION_SECURITY, response };
 }
 
-function sessionFrom(request: FastifyRequest, services: Services): DashboardSession | null {
+/**
+ * The session the request's cookie holds, when it still stands: sealed here,
+ * not expired, opened with the admin token in force (a new admin token ends
+ * the sessions of the old one), and not signed out of, on any instance.
+ */
+async function sessionFrom(request: FastifyRequest, services: Services): Promise<DashboardSession | null> {
   const value = readCookie(request.headers.cookie, SESSION_COOKIE);
   if (value === null) return null;
   const session = services.sessions.open(value, services.clock.now());
-  // A new admin token ends the sessions opened with the old one.
-  if (session?.role === 'admin' && !sameHash(session.adminTokenHash, services.adminTokenHash)) return null;
+  if (session === null) return null;
+  if (session.role === 'admin' && !sameHash(session.adminTokenHash, services.adminTokenHash)) return null;
+  // The cookie itself cannot be taken back: a copy of it keeps opening until its expiry, unless the store says it ended.
+  if (await services.store.endedSessions.isEnded(session.sid)) return null;
   return session;
 }
 
@@ -174,6 +181,12 @@ function assertCsrf(request: FastifyRequest, services: Services, session: Dashbo
   }
 }
 
+/**
+ * How long past its expiry an ended session is still remembered: an
+ * instance whose clock runs behind would otherwise take its cookie again.
+ */
+const ENDED_SESSION_GRACE_MS = 3_600_000;
+
 const NOT_SIGNED_IN = 'Not signed in to the dashboard, or the session has ended: sign in at /dashboard.';
 
 /**
@@ -181,18 +194,17 @@ const NOT_SIGNED_IN = 'Not signed in to the dashboard, or the session has ended:
  * from another server, ended) is a failed authentication like a wrong token,
  * and throttled alike; no cookie at all is only someone not signed in yet.
  */
-function signedIn(request: FastifyRequest, services: Services): DashboardSession {
-  services.authThrottle.assertAllowed(request.ip);
-  const session = sessionFrom(request, services);
+async function signedIn(request: FastifyRequest, services: Services): Promise<DashboardSession> {
+  const session = await sessionFrom(request, services);
   if (session !== null) return session;
   if (readCookie(request.headers.cookie, SESSION_COOKIE) === null) throw new ApiError('unauthorized', NOT_SIGNED_IN);
   throw authFailed(services, request, NOT_SIGNED_IN);
 }
 
 /** The session cookie for `role`, and for a change its CSRF token from the same origin. */
-function openSession(services: Services, role: DashboardSession['role'], request: FastifyRequest, reply: FastifyReply): DashboardSession {
+async function openSession(services: Services, role: DashboardSession['role'], request: FastifyRequest, reply: FastifyReply): Promise<DashboardSession> {
   void reply.header('cache-control', 'no-store');
-  const session = signedIn(request, services);
+  const session = await signedIn(request, services);
   if (session.role !== role) throw new ApiError('forbidden', `This part of the dashboard is for the ${role === 'admin' ? 'provider (admin token)' : 'customer (API key)'}.`);
   if (UNSAFE_METHODS.has(request.method)) assertCsrf(request, services, session);
   return session;
@@ -200,14 +212,14 @@ function openSession(services: Services, role: DashboardSession['role'], request
 
 function requireSession(services: Services, role: DashboardSession['role']): onRequestHookHandler {
   return async (request, reply) => {
-    request.dashboardSession = openSession(services, role, request, reply);
+    request.dashboardSession = await openSession(services, role, request, reply);
   };
 }
 
 /** A customer's session: its key is looked up again (revoked or expired since sign-in ends it) and the call counts against the per-minute limit, as /v1/usage does. */
 function requireCustomerSession(services: Services): onRequestHookHandler {
   return async (request, reply) => {
-    const session = openSession(services, 'customer', request, reply);
+    const session = await openSession(services, 'customer', request, reply);
     if (session.role !== 'customer') return;
     const auth = await authenticateHash(services.store, session.keyHash, null, services.clock.now());
     if (!auth.ok) throw new ApiError('unauthorized', `${auth.message} Sign in again.`);
@@ -249,8 +261,6 @@ function sessionRoutes(app: TypedApp, services: Services): void {
     void reply.header('cache-control', 'no-store');
     // No session yet, so no CSRF token: a sign-in from another site's page is refused by its origin.
     assertSameOrigin(request);
-    // Guessing the admin token or a key here is throttled like anywhere else.
-    services.authThrottle.assertAllowed(request.ip);
     const now = services.clock.now();
     const { token } = request.body;
     let session: DashboardSession;
@@ -261,6 +271,7 @@ function sessionRoutes(app: TypedApp, services: Services): void {
       const auth = await authenticate(services.store, { key: token }, now);
       if (!auth.ok) {
         const why = auth.message === 'Invalid API key.' ? 'it is neither the admin token nor an API key' : auth.message.replace(/\.$/, '');
+        // Guessing the admin token or a key here is throttled like anywhere else.
         throw authFailed(services, request, `Sign-in failed: ${why}.`);
       }
       context = auth.context;
@@ -277,19 +288,24 @@ function sessionRoutes(app: TypedApp, services: Services): void {
     },
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store');
-    const session = signedIn(request, services);
+    const session = await signedIn(request, services);
     return sessionJson(session, await contextOf(session));
   });
 
   app.delete('/dashboard/session', {
     schema: {
-      operationId: 'deleteDashboardSession', tags: ['dashboard'], summary: 'Sign out: clears the session cookie (needs the CSRF token)', security: SESSION_SECURITY,
-      response: { 204: Type.Null({ description: 'Signed out.' }), ...errors(401, 403, 429) },
+      operationId: 'deleteDashboardSession', tags: ['dashboard'], summary: 'Sign out: ends the session on every instance and clears the cookie (needs the CSRF token)', security: SESSION_SECURITY,
+      response: { 204: Type.Null({ description: 'Signed out (also when the cookie no longer opened: it is cleared all the same).' }), ...errors(401, 403, 429) },
     },
   }, async (request, reply) => {
-    services.authThrottle.assertAllowed(request.ip);
-    const session = sessionFrom(request, services);
-    if (session !== null) assertCsrf(request, services, session);
+    // A cookie that does not open is only cleared: signing out proves nothing, so it is no failure either.
+    const session = await sessionFrom(request, services);
+    if (session !== null) {
+      assertCsrf(request, services, session);
+      // Ended in the store, not only in this browser: a copy of the cookie is refused from now on, by every instance.
+      await services.store.endedSessions.end(session.sid, session.expiresAt);
+      await services.store.endedSessions.purge(services.clock.now() - ENDED_SESSION_GRACE_MS);
+    }
     void reply.header('set-cookie', sessionCookie('', { secure: secure(request), maxAgeMs: 0 }));
     return reply.code(204).send(null);
   });

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { ALERT_TABLES } from '../alert-rows.js';
+import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
 
 /**
  * The scale-out store's schema in PostgreSQL: the same model as the embedded
@@ -129,6 +130,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // Usage alerts and the outbox of their webhook deliveries.
   ALERT_TABLES,
+  // Dashboard sessions signed out of before they expired.
+  ENDED_SESSIONS_TABLE,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

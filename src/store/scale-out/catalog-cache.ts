@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { LookupMemo } from '../lookup-memo.js';
 
 /** The channel on which instances say "the catalogue changed". */
 export const CATALOG_CHANNEL = 'tollgate:catalog';
@@ -17,7 +18,7 @@ const LIMIT = 100_000;
  * while PostgreSQL cannot be reached.
  */
 export class CatalogCache {
-  private readonly maps = new Map<string, Map<string, { value: unknown; at: number }>>();
+  private readonly maps = new Map<string, LookupMemo<{ value: unknown; at: number }>>();
   /** Bumped on every invalidation: a load that began before it must not be cached. */
   private generation = 0;
 
@@ -26,7 +27,8 @@ export class CatalogCache {
   async get<T>(kind: string, id: string, load: () => Promise<T>): Promise<T> {
     let map = this.maps.get(kind);
     if (map === undefined) {
-      map = new Map();
+      // Unknown ids and secrets are remembered apart: a flood of wrong keys never pushes the known ones out.
+      map = new LookupMemo(LIMIT, (entry) => entry.value === null);
       this.maps.set(kind, map);
     }
     const hit = map.get(id);
@@ -41,7 +43,6 @@ export class CatalogCache {
       throw error;
     }
     if (generation === this.generation) {
-      if (map.size >= LIMIT) map.clear();
       map.set(id, { value, at: this.now() });
     }
     return value;

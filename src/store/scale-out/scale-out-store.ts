@@ -12,6 +12,7 @@ import { PgAlerts } from '../postgres/pg-alerts.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { PgStatements } from '../postgres/pg-statements.js';
+import { PgEndedSessions } from '../postgres/pg-sessions.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
 import { DUPLICATE, type PendingWrite } from '../pending-write.js';
 import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounter, quotaKey, seedQuota, type UsageAddition } from '../redis/redis-limiter.js';
@@ -112,6 +113,8 @@ export class ScaleOutStore implements Store {
   private readonly relaxed: RelaxedLimits | null;
   /** Alerts and the webhook outbox, in PostgreSQL. */
   readonly alerts: PgAlerts;
+  /** Dashboard sessions signed out of, in PostgreSQL: shared by every instance. */
+  readonly endedSessions: PgEndedSessions;
   private closed = false;
 
   private constructor(
@@ -128,6 +131,7 @@ export class ScaleOutStore implements Store {
     // Several batches at once: each is its own transaction on its own connection, and their order does not matter.
     this.committer = new GroupCommitter((items) => this.writeDurably(items), 10_000, 4, options.commitObserver);
     this.alerts = new PgAlerts(pool);
+    this.endedSessions = new PgEndedSessions(pool);
     this.spool = new Spool(join(options.dataDir, 'spool'));
     const limits = options.limits ?? { mode: 'strict' };
     this.relaxed = limits.mode === 'strict' ? null : new RelaxedLimits({

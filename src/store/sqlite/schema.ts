@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { ALERT_TABLES } from '../alert-rows.js';
+import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
 
 /**
  * Versioned migrations, applied in order at open inside one transaction each;
@@ -125,6 +126,8 @@ const MIGRATIONS: readonly string[] = [
   `,
   // Usage alerts and the outbox of their webhook deliveries.
   ALERT_TABLES,
+  // Dashboard sessions signed out of before they expired.
+  ENDED_SESSIONS_TABLE,
 ];
 
 export function migrate(db: Database): void {

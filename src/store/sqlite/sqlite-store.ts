@@ -13,11 +13,13 @@ import type {
 } from '../store.js';
 import { defined, LATEST_PERIOD_BOUND, mapApp, mapGroup, mapKey, mapPlan, mapStatement, mapToken, statementPage, withPriceDefaults } from '../catalog-rows.js';
 import { DataDirLock } from '../data-dir-lock.js';
+import { LookupMemo } from '../lookup-memo.js';
 import { openDatabase } from './database.js';
 import { GroupCommitter, type CommitObserver } from '../group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
+import { SqliteEndedSessions } from './sqlite-sessions.js';
 import { WriterClient } from './writer-client.js';
 import { DUPLICATE, type PendingWrite } from './writer-protocol.js';
 
@@ -56,13 +58,15 @@ export class SqliteStore implements Store {
   private readonly lock: DataDirLock;
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
   /** Lookups on every call (by secret hash, by app id); dropped whenever the catalogue changes. */
-  private readonly keyCache = new Map<string, KeyContext | null>();
-  private readonly tokenCache = new Map<string, ServiceToken | null>();
-  private readonly appCache = new Map<string, App | null>();
+  private readonly keyCache = new LookupMemo<KeyContext | null>(CACHE_LIMIT, (v) => v === null);
+  private readonly tokenCache = new LookupMemo<ServiceToken | null>(CACHE_LIMIT, (v) => v === null);
+  private readonly appCache = new LookupMemo<App | null>(CACHE_LIMIT, (v) => v === null);
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly stmt: ReturnType<typeof prepare>;
   /** Alerts and the webhook outbox, in the same SQLite file. */
   readonly alerts: SqliteAlerts;
+  /** Dashboard sessions signed out of, in the same SQLite file. */
+  readonly endedSessions: SqliteEndedSessions;
   private closed = false;
 
   constructor(private readonly options: SqliteStoreOptions) {
@@ -74,6 +78,7 @@ export class SqliteStore implements Store {
       migrate(this.db);
       this.stmt = prepare(this.db);
       this.alerts = new SqliteAlerts(this.db);
+      this.endedSessions = new SqliteEndedSessions(this.db);
       new RollupWriter(this.db).recover();
       this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
       // The writer thread commits messages in order, so a second batch can wait there while the first is fsynced.
@@ -476,12 +481,10 @@ function prepare(db: DB) {
   };
 }
 
-/** A bounded memo: unknown secrets are remembered too, so a flood of bad keys costs no query each. */
-function cached<T>(cache: Map<string, T>, key: string, load: () => T): T {
+function cached<T>(cache: LookupMemo<T>, key: string, load: () => T): T {
   let value = cache.get(key);
   if (value === undefined) {
     value = load();
-    if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(key, value);
   }
   return value;
