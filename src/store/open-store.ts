@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { Scheduler } from '../scheduler.js';
 import type { Config } from '../config.js';
 import type { CommitObserver } from './group-commit.js';
 import type { Store } from './store.js';
@@ -9,7 +10,7 @@ import type { Store } from './store.js';
  * set, the scale-out store on PostgreSQL and Redis. Each is loaded only when
  * used, so the embedded mode never loads the PostgreSQL and Redis clients.
  */
-export async function openStore(config: Config, clock: Clock, commitObserver?: CommitObserver): Promise<Store> {
+export async function openStore(config: Config, clock: Clock, commitObserver?: CommitObserver, scheduler?: Scheduler): Promise<Store> {
   const idempotencyWindowMs = config.idempotencyWindowDays * 86_400_000;
   if (config.databaseUrl !== undefined && config.redisUrl !== undefined) {
     const { ScaleOutStore } = await import('./scale-out/scale-out-store.js');
@@ -17,10 +18,11 @@ export async function openStore(config: Config, clock: Clock, commitObserver?: C
       databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, clock, idempotencyWindowMs, dataDir: config.dataDir, onStoreDown: config.onStoreDown,
       limits: config.limitsMode === 'relaxed' ? { mode: 'relaxed', syncMs: config.limitsSyncMs } : { mode: 'strict' },
       ...(commitObserver === undefined ? {} : { commitObserver }),
+      ...(scheduler === undefined ? {} : { scheduler }),
     });
   }
   const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-  return new SqliteStore({ dataDir: config.dataDir, clock, idempotencyWindowMs, rollupFlushMs: config.rollupFlushMs, ...(commitObserver === undefined ? {} : { commitObserver }) });
+  return new SqliteStore({ dataDir: config.dataDir, clock, idempotencyWindowMs, rollupFlushMs: config.rollupFlushMs, ...(commitObserver === undefined ? {} : { commitObserver }), ...(scheduler === undefined ? {} : { scheduler }) });
 }
 
 /** Where the store keeps its data, for the start-up banner; passwords are never shown. */

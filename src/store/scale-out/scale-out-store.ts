@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Clock } from '../../clock.js';
+import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import { billingPeriod, type Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
@@ -34,6 +35,8 @@ export interface ScaleOutStoreOptions {
   /** redis://… : rate-limit windows and quota counters, catalogue invalidation. */
   redisUrl: string;
   clock: Clock;
+  /** Runs the store's background work (pruning, partitions, retries); default: Node's timers. */
+  scheduler?: Scheduler;
   /** How long idempotency keys and ingest ids are remembered. */
   idempotencyWindowMs: number;
   /** Longest a catalogue entry is served from memory without news from Redis (default 30 s). */
@@ -108,7 +111,7 @@ export class ScaleOutStore implements Store {
   private recovering: NodeJS.Timeout | null = null;
   private readonly seeding = new Map<string, Promise<void>>();
   private readonly inFlightReplies = new Map<string, Promise<MeterResult>>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly background: Cancel[] = [];
   /** Relaxed mode's limiter; null in strict mode, where Redis decides every call. */
   private readonly relaxed: RelaxedLimits | null;
   /** Alerts and the webhook outbox, in PostgreSQL. */
@@ -141,13 +144,11 @@ export class ScaleOutStore implements Store {
     });
     // Left by an earlier run that stopped while PostgreSQL was away.
     if (this.spool.pending > 0) this.replaySpool();
-    const every = (ms: number, fn: () => Promise<unknown>): void => {
-      const timer = setInterval(() => void fn().catch(() => undefined), ms);
-      timer.unref();
-      this.timers.push(timer);
-    };
-    every(3_600_000, () => this.usage.prune(options.clock.now() - options.idempotencyWindowMs - 5 * 60_000));
-    every(86_400_000, () => ensurePartitions(pool, options.clock.now()));
+    const scheduler = options.scheduler ?? systemScheduler();
+    this.background.push(
+      scheduler.every(3_600_000, () => this.usage.prune(options.clock.now() - options.idempotencyWindowMs - 5 * 60_000)),
+      scheduler.every(86_400_000, () => ensurePartitions(pool, options.clock.now())),
+    );
   }
 
   /** Connects to both servers, brings the schema up to date and joins the catalogue invalidation channel. */
@@ -200,7 +201,7 @@ export class ScaleOutStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    for (const cancel of this.background) cancel();
     if (this.recovering !== null) clearInterval(this.recovering);
     await this.committer.drain();
     await this.relaxed?.close();

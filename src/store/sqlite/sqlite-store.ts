@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database, { type Database as DB, type Statement } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
+import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import type { Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
@@ -27,6 +28,8 @@ export interface SqliteStoreOptions {
   /** Directory that holds `tollgate.db`; created when missing. */
   dataDir: string;
   clock: Clock;
+  /** Runs the store's background work (sweeps, pruning); default: Node's timers. */
+  scheduler?: Scheduler;
   /** How long idempotency keys are remembered. */
   idempotencyWindowMs: number;
   /** How often buffered rollup deltas are written. */
@@ -61,7 +64,7 @@ export class SqliteStore implements Store {
   private readonly keyCache = new LookupMemo<KeyContext | null>(CACHE_LIMIT, (v) => v === null);
   private readonly tokenCache = new LookupMemo<ServiceToken | null>(CACHE_LIMIT, (v) => v === null);
   private readonly appCache = new LookupMemo<App | null>(CACHE_LIMIT, (v) => v === null);
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly background: Cancel[] = [];
   private readonly stmt: ReturnType<typeof prepare>;
   /** Alerts and the webhook outbox, in the same SQLite file. */
   readonly alerts: SqliteAlerts;
@@ -89,13 +92,11 @@ export class SqliteStore implements Store {
       throw error;
     }
 
-    const every = (ms: number, fn: () => void): void => {
-      const timer = setInterval(fn, ms);
-      timer.unref();
-      this.timers.push(timer);
-    };
-    every(60_000, () => this.limiter.sweep(options.clock.now()));
-    every(3_600_000, () => this.pruneReplies());
+    const scheduler = options.scheduler ?? systemScheduler();
+    this.background.push(
+      scheduler.every(60_000, () => this.limiter.sweep(options.clock.now())),
+      scheduler.every(3_600_000, () => this.pruneReplies()),
+    );
   }
 
   async healthy(): Promise<boolean> {
@@ -111,7 +112,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    for (const cancel of this.background) cancel();
     await this.committer.drain();
     await this.writer.close();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
