@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,15 +8,16 @@ import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig, weakSecrets } from '../src/config.js';
 
-// The deployment files and the README's steps, as an operator would use
-// them: the secrets they make are accepted by a server listening beyond
-// loopback, and the compose file trusts its own nginx, and only it, to name
-// the client.
+// The deployment files and the steps of the README and docs/operations.md,
+// as an operator would use them: the secrets they make are accepted by a
+// server listening beyond loopback, and the compose file trusts its own nginx,
+// and only it, to name the client.
 
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 const readme = read('README.md');
+const operations = read('docs/operations.md');
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-deploy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -38,14 +39,14 @@ describe('secrets made as the docs say', () => {
     }
   });
 
-  test("the README's and the compose file's deploy/.env command make secrets a scale-out instance on 0.0.0.0 accepts", async () => {
-    const fromReadme = /^(printf 'TOLLGATE_ADMIN_TOKEN=[^\n]*\\\n[^\n]*> deploy\/\.env)$/m.exec(readme)?.[1];
-    assert.ok(fromReadme, 'the README makes deploy/.env with random values');
+  test("the operations guide's and the compose file's deploy/.env command make secrets a scale-out instance on 0.0.0.0 accepts", async () => {
+    const fromDocs = /^(printf 'TOLLGATE_ADMIN_TOKEN=[^\n]*\\\n[^\n]*> deploy\/\.env)$/m.exec(operations)?.[1];
+    assert.ok(fromDocs, 'docs/operations.md makes deploy/.env with random values');
     const compose = read('deploy/docker-compose.yml');
     const fromCompose = compose.split('\n').filter((l) => /^#\s{3}(printf|\s+"\$\(openssl)/.test(l)).map((l) => l.replace(/^#\s{3}/, '')).join('\n');
-    assert.equal(fromCompose, fromReadme, "the compose file's comment shows the same command");
+    assert.equal(fromCompose, fromDocs, "the compose file's comment shows the same command");
     mkdirSync(join(dir, 'deploy'), { recursive: true });
-    await shell(fromReadme);
+    await shell(fromDocs);
     const env = Object.fromEntries(readFileSync(join(dir, 'deploy/.env'), 'utf8').trim().split('\n').map((l) => l.split('=') as [string, string]));
     assert.deepEqual(Object.keys(env).sort(), ['POSTGRES_PASSWORD', 'TOLLGATE_ADMIN_TOKEN', 'TOLLGATE_WEBHOOK_SECRET']);
     assert.match(env.POSTGRES_PASSWORD!, /^[A-Za-z0-9._~-]{32,}$/, 'safe in a URL as it is');
@@ -60,7 +61,8 @@ describe('secrets made as the docs say', () => {
       assert.match(example, new RegExp(`^${variable}=$`, 'm'), variable);
     }
     assert.match(example, /openssl rand -hex 32/);
-    for (const file of ['README.md', 'SECURITY.md', 'deploy/.env.example', 'deploy/docker-compose.yml']) {
+    const docs = readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+    for (const file of ['README.md', 'SECURITY.md', ...docs, 'deploy/.env.example', 'deploy/docker-compose.yml']) {
       assert.doesNotMatch(read(file), /change-me-to|=change-?me/i, file);
     }
     // The placeholders they showed before are refused beyond loopback.

@@ -91,7 +91,7 @@ export function verifyWithStripe(secret: string, hook: ReceivedHook): unknown {
 
 let stripe: Stripe | undefined;
 
-// The README's verification snippet, as a receiver would paste it (README.md, "Verifying a signature"): Stripe's
+// The documented verification snippet, as a receiver would paste it (docs/alerts-and-webhooks.md, "What is sent"): Stripe's
 // check (its libraries' constructEvent), the whole `whsec_...` string as the HMAC key.
 export function verifyTollgateSignature(secret: string, header: string, body: string, toleranceSeconds = 300, now = Date.now()): boolean {
   const parts = Object.fromEntries(header.split(',').map((part) => part.split('=', 2)));

@@ -6,7 +6,7 @@ import { scaleOutCluster } from '../helpers/scale-out.js';
 // store: the instance is killed, PostgreSQL and Redis live on. Its data
 // directory (the spool of fail-open mode) is kept across the restarts. The
 // records are exact; the quota counter in Redis may be off by the calls in
-// flight at the kills (see README, "Strict and relaxed mode").
+// flight at the kills (see docs/operations.md, "Strict and relaxed mode, and store outages").
 const cluster = scaleOutCluster('scale-crash');
 
 for (const onStoreDown of ['closed', 'open'] as const) {
