@@ -14,6 +14,7 @@ import { Metrics } from './observability/metrics.js';
 import { Activity } from './dashboard/activity.js';
 import { SessionSealer } from './dashboard/session.js';
 import type { TypedApp } from './http/typed-app.js';
+import { systemScheduler, type Scheduler } from './scheduler.js';
 import type { Services } from './services.js';
 import { openStore } from './store/open-store.js';
 
@@ -92,6 +93,8 @@ export interface Tollgate {
 
 export interface StartOptions extends BuildOptions {
   clock?: Clock;
+  /** What every background job runs on (store sweeps, alert scans, webhook retries, the certificate's settling); default Node's timers. */
+  scheduler?: Scheduler;
   /**
    * Shows what a person needs to know once Tollgate listens (where, and a
    * generated admin token). A generated token's hash is kept only after this
@@ -103,15 +106,16 @@ export interface StartOptions extends BuildOptions {
 /** Opens the store, builds the HTTP application and starts listening. */
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
   const clock = options.clock ?? systemClock;
+  const scheduler = options.scheduler ?? systemScheduler();
   const tlsPaths = certificatePaths(config);
   // Read and matched before anything opens: a bad pair stops the start naming the file at fault.
   const tls = tlsPaths === null ? null : { paths: tlsPaths, current: readCertificatePair(tlsPaths) };
   const adminToken = resolveAdminToken(config);
   const webhookSecret = resolveWebhookSecret(config);
   const metrics = new Metrics({ processDefaults: true });
-  const store = await openStore(config, clock, metrics.commitObserver);
+  const store = await openStore(config, clock, metrics.commitObserver, scheduler);
   metrics.watchBacklog(() => store.backlog());
-  const alerts = new Alerts({ config, store, clock, serverSecret: webhookSecret.value, onDeliveryOutcome: metrics.webhookDelivery });
+  const alerts = new Alerts({ config, store, clock, scheduler, serverSecret: webhookSecret.value, onDeliveryOutcome: metrics.webhookDelivery });
   const authThrottle = authThrottleFor(config, clock);
   const services: Services = {
     config, clock, store, metrics, alerts, authThrottle, activity: new Activity(), sessions: new SessionSealer(webhookSecret.value), adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
@@ -129,6 +133,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     ...tls,
     apply: (pair) => (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(pair)),
     log: app.log,
+    scheduler,
   });
   certificates?.start();
   let closing: Promise<void> | null = null;

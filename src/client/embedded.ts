@@ -10,6 +10,7 @@ import { Activity } from '../dashboard/activity.js';
 import { SessionSealer } from '../dashboard/session.js';
 import { Metrics } from '../observability/metrics.js';
 import type { TypedApp } from '../http/typed-app.js';
+import { systemScheduler } from '../scheduler.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { AdminApi } from './admin.js';
 import { Tollgate } from './client.js';
@@ -59,7 +60,7 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
     dataDir, clock: systemClock, idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000, rollupFlushMs: config.rollupFlushMs,
   });
   const serverSecret = resolveWebhookSecret(config).value;
-  const alerts = new Alerts({ config, store, clock: systemClock, serverSecret });
+  const alerts = new Alerts({ config, store, clock: systemClock, scheduler: systemScheduler(), serverSecret });
   try {
     // No process metrics: the process is the host app's, which may export its own.
     const services = {
