@@ -58,7 +58,7 @@ function registerServerCommands(program: Command): void {
     .description('Issue a new admin token (restart the server to use it); prints it once')
     .option('--data-dir <dir>', 'data directory (TOLLGATE_DATA_DIR, default ./data)')
     .action(async (opts: { dataDir?: string }) => {
-      const { rotateAdminToken } = await import('../runtime.js');
+      const { rotateAdminToken } = await import('../admin-token.js');
       const config = loadConfig(process.env, opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
       rotateAdminToken(config.dataDir, (token) => process.stdout.write(`New admin token (shown this once): ${token}\n`));
     });
