@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { Clock } from '../../src/clock.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Settings } from '../../src/config.js';
 import type { GatewayConfig } from '../../src/gateway/config.js';
 import { startTollgate, type Tollgate } from '../../src/runtime.js';
 import type { Scheduler } from '../../src/scheduler.js';
@@ -26,7 +26,7 @@ export interface TestServer {
  * background jobs run only when the test advances it.
  */
 export async function startTestServer(options: {
-  clock?: Clock; scheduler?: Scheduler; dataDir?: string; config?: Partial<Config>; gateway?: GatewayConfig; logStream?: { write(line: string): void };
+  clock?: Clock; scheduler?: Scheduler; dataDir?: string; config?: Partial<Settings>; gateway?: GatewayConfig; logStream?: { write(line: string): void };
 } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...options.config });
