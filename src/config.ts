@@ -183,6 +183,9 @@ export const ENVIRONMENT = {
   TOLLGATE_TLS_KEY: 'tlsKey',
 } as const satisfies Record<string, keyof Settings>;
 
+/** The environment variable naming a config file for `tollgate serve` (`--config` wins). */
+export const CONFIG_FILE_VARIABLE = 'TOLLGATE_CONFIG';
+
 const INTEGER_SETTINGS = new Set<keyof Settings>([
   'port', 'idempotencyWindowDays', 'bodyLimitBytes', 'maxConnections', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs',
   'keyExpiryNoticeDays', 'alertScanMs', 'webhookTimeoutMs', 'webhookRetryBaseMs',
@@ -258,6 +261,34 @@ function toConfig(settings: Settings): Config {
 function deepFreeze<T extends object>(value: T): T {
   for (const inner of Object.values(value)) if (inner !== null && typeof inner === 'object') deepFreeze(inner);
   return Object.freeze(value);
+}
+
+/**
+ * `tollgate serve`'s configuration: the config file named by `--config`
+ * (`configFile`) or else by TOLLGATE_CONFIG, then the environment, then the
+ * flags.
+ */
+export async function serveConfig(flags: Partial<Settings>, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const file = configFile ?? env[CONFIG_FILE_VARIABLE];
+  return loadConfig(env, flags, file === undefined || file === '' ? {} : await readConfigFile(file));
+}
+
+/** A command's configuration from the environment and its flags (no config file): `admin-token rotate`. */
+export function commandConfig(flags: Partial<Settings>, env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig(env, flags);
+}
+
+/**
+ * `tollgate migrate`'s target: `--database-url`, or else
+ * TOLLGATE_DATABASE_URL. Only this setting: loadConfig would also demand the
+ * Redis URL and the admin token of a server.
+ */
+export function migrationDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const databaseUrl = flag ?? env[settingName('databaseUrl')] ?? '';
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('migrate needs the target database: --database-url postgres://... or TOLLGATE_DATABASE_URL');
+  }
+  return databaseUrl;
 }
 
 /** The environment variable that fills a setting (or the setting's own name, for one no variable fills). */

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { ConfigError, isLoopback, loadConfig, readConfigFile, secretWarnings, weakSecrets, type Config, type StoreConfig } from '../../src/config.js';
+import {
+  commandConfig, ConfigError, isLoopback, loadConfig, migrationDatabaseUrl, readConfigFile, secretWarnings, serveConfig, weakSecrets, type Config, type StoreConfig,
+} from '../../src/config.js';
 import { certificatePaths, readCertificatePair } from '../../src/http/tls-certificate.js';
 import { describeStore, redactUrl } from '../../src/store/open-store.js';
 import { TestCa } from '../helpers/tls.js';
@@ -67,6 +70,28 @@ describe('configuration sources', () => {
     writeFileSync(list, '- port\n');
     await assert.rejects(readConfigFile(list), (e) => e instanceof ConfigError && /must hold an object of settings/.test(e.message));
     await assert.rejects(readConfigFile(join(dir, 'missing.yaml')), (e) => e instanceof ConfigError && /cannot read the config file/.test(e.message));
+  });
+});
+
+describe("the commands' configuration, from the environment they are given", () => {
+  test('serve reads the file of --config, or else of TOLLGATE_CONFIG; the environment and flags win over it', async () => {
+    const fromEnv = join(dir, 'from-env.yaml');
+    const fromFlag = join(dir, 'from-flag.yaml');
+    writeFileSync(fromEnv, 'port: 8181\nkeyPrefix: file_\n');
+    writeFileSync(fromFlag, 'port: 8282\n');
+    assert.deepEqual([(await serveConfig({}, undefined, { TOLLGATE_CONFIG: fromEnv })).port, (await serveConfig({}, undefined, { TOLLGATE_CONFIG: fromEnv })).keyPrefix], [8181, 'file_']);
+    assert.equal((await serveConfig({}, fromFlag, { TOLLGATE_CONFIG: fromEnv })).port, 8282, '--config wins');
+    assert.equal((await serveConfig({ port: 9393 }, undefined, { TOLLGATE_CONFIG: fromEnv, PORT: '9292' })).port, 9393);
+    assert.equal((await serveConfig({}, undefined, { TOLLGATE_CONFIG: '' })).port, 8080, 'an empty TOLLGATE_CONFIG names no file');
+    assert.equal(commandConfig({}, { TOLLGATE_CONFIG: fromEnv }).port, 8080, 'other commands read no config file');
+  });
+
+  test("migrate's target database: --database-url, or else TOLLGATE_DATABASE_URL, and nothing else a server needs", () => {
+    assert.equal(migrationDatabaseUrl('postgres://flag/db', { TOLLGATE_DATABASE_URL: 'postgres://env/db' }), 'postgres://flag/db');
+    assert.equal(migrationDatabaseUrl(undefined, { TOLLGATE_DATABASE_URL: 'postgresql://env/db' }), 'postgresql://env/db');
+    for (const env of [{}, { TOLLGATE_DATABASE_URL: 'mysql://env/db' }]) {
+      assert.throws(() => migrationDatabaseUrl(undefined, env), (e) => e instanceof ConfigError && /^migrate needs the target database: --database-url postgres:\/\/\.\.\. or TOLLGATE_DATABASE_URL$/.test(e.message));
+    }
   });
 });
 
@@ -145,6 +170,15 @@ describe('the configuration Tollgate runs with', () => {
       { kind: 'scale-out', databaseUrl: 'postgres://db/tollgate', redisUrl: 'redis://cache', onStoreDown: 'closed', limits: { mode: 'relaxed' } },
     ];
     assert.equal(stores.length, 4);
+  });
+
+  test('only src/config.ts reads the environment', () => {
+    const src = fileURLToPath(new URL('../../../src/', import.meta.url));
+    const readers = readdirSync(src, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      // Code only: the SDK's documentation shows a caller's own process.env.
+      .filter((file) => readFileSync(join(src, file), 'utf8').split('\n').some((line) => !/^\s*(\*|\/\/)/.test(line) && line.includes('process.env')));
+    assert.deepEqual(readers, ['config.ts']);
   });
 });
 
