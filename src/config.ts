@@ -3,12 +3,24 @@ import { Value } from 'typebox/value';
 
 /**
  * Tollgate's whole configuration: read once at start from the environment
- * (and command-line flags, which win), checked against one schema, frozen,
- * and handed to whatever needs it. Nothing else reads `process.env`.
+ * (and a config file, and command-line flags), checked, frozen, and handed
+ * to whatever needs it. Nothing else reads `process.env`.
+ *
+ * Two shapes: the settings as an operator writes them (flat, one per
+ * environment variable or config-file key, checked against one schema), and
+ * the `Config` built from them, where the store's settings are one of the
+ * store modes (`Config['store']`), so that code switches on the mode and a
+ * setting of the other mode cannot be read by mistake.
  */
-export const ConfigSchema = Type.Object({
+export const SettingsSchema = Type.Object({
   host: Type.String({ minLength: 1 }),
   port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /**
+   * The data directory, in every mode: the admin token's hash and the
+   * generated webhook secret; embedded, the SQLite database; scale-out, the
+   * lock that keeps a second instance off it and the spool of usage kept
+   * while the store is down.
+   */
   dataDir: Type.String({ minLength: 1 }),
   /** Admin token given by the operator; when absent one is generated on first start. */
   adminToken: Type.Optional(Type.String({ minLength: 16 })),
@@ -92,9 +104,31 @@ export const ConfigSchema = Type.Object({
   tlsKey: Type.Optional(Type.String({ minLength: 1 })),
 });
 
-export type Config = Readonly<Static<typeof ConfigSchema>>;
+/** The settings as given: one per environment variable or config-file key. */
+export type Settings = Readonly<Static<typeof SettingsSchema>>;
 
-export const DEFAULTS: Config = Object.freeze({
+/** How the scale-out store decides limits: in Redis for every call, or in each instance against counters synced every `syncMs`. */
+export type LimitsConfig = { readonly mode: 'strict' } | { readonly mode: 'relaxed'; readonly syncMs: number };
+
+/**
+ * The store mode and its own settings: the embedded SQLite store in the
+ * data directory, or the scale-out store on PostgreSQL and Redis (which
+ * uses the data directory for its lock and spool only).
+ */
+export type StoreConfig =
+  | { readonly kind: 'embedded'; readonly rollupFlushMs: number }
+  | {
+    readonly kind: 'scale-out'; readonly databaseUrl: string; readonly redisUrl: string;
+    readonly onStoreDown: 'closed' | 'open'; readonly limits: LimitsConfig;
+  };
+
+/** The settings that make up `Config['store']`. */
+type StoreSetting = 'rollupFlushMs' | 'databaseUrl' | 'redisUrl' | 'onStoreDown' | 'limitsMode' | 'limitsSyncMs';
+
+/** The configuration Tollgate runs with: the settings, the store's gathered into its mode. */
+export type Config = Readonly<Omit<Settings, StoreSetting>> & { readonly store: StoreConfig };
+
+export const DEFAULTS: Settings = Object.freeze({
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
@@ -147,9 +181,12 @@ export const ENVIRONMENT = {
   TOLLGATE_TRUST_PROXY: 'trustProxy',
   TOLLGATE_TLS_CERT: 'tlsCert',
   TOLLGATE_TLS_KEY: 'tlsKey',
-} as const satisfies Record<string, keyof Config>;
+} as const satisfies Record<string, keyof Settings>;
 
-const INTEGER_SETTINGS = new Set<keyof Config>([
+/** The environment variable naming a config file for `tollgate serve` (`--config` wins). */
+export const CONFIG_FILE_VARIABLE = 'TOLLGATE_CONFIG';
+
+const INTEGER_SETTINGS = new Set<keyof Settings>([
   'port', 'idempotencyWindowDays', 'bodyLimitBytes', 'maxConnections', 'rollupFlushMs', 'limitsSyncMs', 'statementGraceMs',
   'keyExpiryNoticeDays', 'alertScanMs', 'webhookTimeoutMs', 'webhookRetryBaseMs',
   'authFailureLimit', 'authFailureWindowMs', 'authBlockMs',
@@ -166,8 +203,8 @@ export class ConfigError extends Error {
  * @example
  * const config = loadConfig(process.env, { port: 0 });
  */
-export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}, file: Record<string, unknown> = {}): Config {
-  const unknownSetting = Object.keys(file).find((k) => !(k in ConfigSchema.properties));
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Settings> = {}, file: Record<string, unknown> = {}): Config {
+  const unknownSetting = Object.keys(file).find((k) => !(k in SettingsSchema.properties));
   if (unknownSetting !== undefined) throw new ConfigError(`invalid configuration: "${unknownSetting}" in the config file is not a setting`);
   const fromEnv: Record<string, unknown> = {};
   for (const [variable, setting] of Object.entries(ENVIRONMENT)) {
@@ -196,16 +233,62 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     // Webhook signatures must verify whichever instance sends them; a generated secret would differ per instance.
     throw new ConfigError('invalid configuration: scale-out mode needs TOLLGATE_WEBHOOK_SECRET, the same on every instance');
   }
-  if (!Value.Check(ConfigSchema, merged)) {
-    const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => `${settingName(e.instancePath.replace(/^\//, ''))}: ${e.message}`);
+  if (!Value.Check(SettingsSchema, merged)) {
+    const problems = [...Value.Errors(SettingsSchema, merged)].map((e) => `${settingName(e.instancePath.replace(/^\//, ''))}: ${e.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
-  const config = Object.freeze(merged as Config);
+  const config = toConfig(merged as Settings);
   const weak = weakSecrets(config);
   if (weak.length > 0 && !isLoopback(config.host)) {
     throw new ConfigError(`invalid configuration: ${weak.join('; ')}. Tollgate listens on ${config.host}, beyond this machine: ${MAKE_A_SECRET}`);
   }
   return config;
+}
+
+/** Checked settings as the configuration Tollgate runs with: the store's settings gathered into its mode, the other mode's dropped. */
+function toConfig(settings: Settings): Config {
+  const { rollupFlushMs, databaseUrl, redisUrl, onStoreDown, limitsMode, limitsSyncMs, ...rest } = settings;
+  // loadConfig has refused one URL without the other.
+  const store: StoreConfig = databaseUrl === undefined || redisUrl === undefined
+    ? { kind: 'embedded', rollupFlushMs }
+    : {
+      kind: 'scale-out', databaseUrl, redisUrl, onStoreDown,
+      limits: limitsMode === 'relaxed' ? { mode: 'relaxed', syncMs: limitsSyncMs } : { mode: 'strict' },
+    };
+  return deepFreeze({ ...rest, store });
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const inner of Object.values(value)) if (inner !== null && typeof inner === 'object') deepFreeze(inner);
+  return Object.freeze(value);
+}
+
+/**
+ * `tollgate serve`'s configuration: the config file named by `--config`
+ * (`configFile`) or else by TOLLGATE_CONFIG, then the environment, then the
+ * flags.
+ */
+export async function serveConfig(flags: Partial<Settings>, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const file = configFile ?? env[CONFIG_FILE_VARIABLE];
+  return loadConfig(env, flags, file === undefined || file === '' ? {} : await readConfigFile(file));
+}
+
+/** A command's configuration from the environment and its flags (no config file): `admin-token rotate`. */
+export function commandConfig(flags: Partial<Settings>, env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig(env, flags);
+}
+
+/**
+ * `tollgate migrate`'s target: `--database-url`, or else
+ * TOLLGATE_DATABASE_URL. Only this setting: loadConfig would also demand the
+ * Redis URL and the admin token of a server.
+ */
+export function migrationDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const databaseUrl = flag ?? env[settingName('databaseUrl')] ?? '';
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('migrate needs the target database: --database-url postgres://... or TOLLGATE_DATABASE_URL');
+  }
+  return databaseUrl;
 }
 
 /** The environment variable that fills a setting (or the setting's own name, for one no variable fills). */

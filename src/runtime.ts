@@ -1,80 +1,12 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { Alerts } from './alerts/alerts.js';
-import { resolveWebhookSecret, type WebhookSecret } from './alerts/signing.js';
-import { systemClock, type Clock } from './clock.js';
+import { keepAdminToken, type AdminToken } from './admin-token.js';
+import type { WebhookSecret } from './alerts/signing.js';
+import { createTollgate, type ComposeOptions } from './compose.js';
 import type { Config } from './config.js';
-import { hashSecret, newSecret } from './domain/secrets.js';
-import { authThrottleFor } from './http/auth-throttle.js';
 import { CertificateReloader } from './http/certificate-reloader.js';
-import { buildServer, type BuildOptions } from './http/server.js';
 import { certificatePaths, readCertificatePair, secureContextOptions } from './http/tls-certificate.js';
-import { Metrics } from './observability/metrics.js';
-import { Activity } from './dashboard/activity.js';
-import { SessionSealer } from './dashboard/session.js';
 import type { TypedApp } from './http/typed-app.js';
 import type { Services } from './services.js';
-import { openStore } from './store/open-store.js';
-
-export const ADMIN_TOKEN_FILE = 'admin-token.sha256';
-
-export interface AdminToken {
-  hash: string;
-  /** Set only when the token was generated just now: the one time it can be shown. */
-  generated: string | null;
-  source: 'environment' | 'data directory' | 'generated';
-}
-
-/**
- * The admin token's hash: from TOLLGATE_ADMIN_TOKEN, or from the data
- * directory, or newly generated. A generated token is held in memory only:
- * its hash is written down by keepAdminToken once the token has been shown.
- */
-export function resolveAdminToken(config: Config): AdminToken {
-  if (config.adminToken !== undefined) return { hash: hashSecret(config.adminToken), generated: null, source: 'environment' };
-  const file = join(config.dataDir, ADMIN_TOKEN_FILE);
-  if (existsSync(file)) return { hash: readFileSync(file, 'utf8').trim(), generated: null, source: 'data directory' };
-  return newAdminToken();
-}
-
-function newAdminToken(): AdminToken {
-  const token = newSecret('tga_');
-  return { hash: hashSecret(token), generated: token, source: 'generated' };
-}
-
-/**
- * Writes a generated token's hash into the data directory, whole or not at
- * all (written aside, flushed, then renamed over the old one). Called after
- * the token was shown, never before: a crash in between leaves a token that
- * was shown and not kept (the next start generates and shows another), never
- * a kept one that nobody saw.
- */
-export function keepAdminToken(dataDir: string, token: AdminToken): void {
-  const file = join(dataDir, ADMIN_TOKEN_FILE);
-  try {
-    mkdirSync(dataDir, { recursive: true });
-    const aside = `${file}.tmp`;
-    const fd = openSync(aside, 'w', 0o600);
-    try {
-      writeSync(fd, `${token.hash}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(aside, file);
-  } catch (error) {
-    throw new Error(`could not keep the admin token's hash in ${file} (${error instanceof Error ? error.message : String(error)}); the token shown is not in effect.`);
-  }
-}
-
-/** Issues a new admin token: shows it (`show`), then keeps only its hash in the data directory. */
-export function rotateAdminToken(dataDir: string, show: (token: string) => void = () => undefined): AdminToken {
-  const token = newAdminToken();
-  show(token.generated!);
-  keepAdminToken(dataDir, token);
-  return token;
-}
 
 export interface Tollgate {
   app: TypedApp;
@@ -90,8 +22,7 @@ export interface Tollgate {
   close(): Promise<void>;
 }
 
-export interface StartOptions extends BuildOptions {
-  clock?: Clock;
+export interface StartOptions extends Omit<ComposeOptions, 'tls'> {
   /**
    * Shows what a person needs to know once Tollgate listens (where, and a
    * generated admin token). A generated token's hash is kept only after this
@@ -100,54 +31,47 @@ export interface StartOptions extends BuildOptions {
   announce?: (tollgate: Tollgate) => void;
 }
 
-/** Opens the store, builds the HTTP application and starts listening. */
+/**
+ * Tollgate as a server: assembled by `createTollgate`, listening on the
+ * configured address (over HTTPS with TOLLGATE_TLS_CERT, the certificate
+ * reloaded when renewed), its background jobs started, announced.
+ */
 export async function startTollgate(config: Config, options: StartOptions = {}): Promise<Tollgate> {
-  const clock = options.clock ?? systemClock;
+  const { announce, ...compose } = options;
   const tlsPaths = certificatePaths(config);
   // Read and matched before anything opens: a bad pair stops the start naming the file at fault.
   const tls = tlsPaths === null ? null : { paths: tlsPaths, current: readCertificatePair(tlsPaths) };
-  const adminToken = resolveAdminToken(config);
-  const webhookSecret = resolveWebhookSecret(config);
-  const metrics = new Metrics({ processDefaults: true });
-  const store = await openStore(config, clock, metrics.commitObserver);
-  metrics.watchBacklog(() => store.backlog());
-  const alerts = new Alerts({ config, store, clock, serverSecret: webhookSecret.value, onDeliveryOutcome: metrics.webhookDelivery });
-  const authThrottle = authThrottleFor(config, clock);
-  const services: Services = {
-    config, clock, store, metrics, alerts, authThrottle, activity: new Activity(), sessions: new SessionSealer(webhookSecret.value), adminTokenHash: adminToken.hash, metricsTokenHash: config.metricsToken === undefined ? null : hashSecret(config.metricsToken),
-  };
-  const app = await buildServer(services, tls === null ? options : { ...options, tls: tls.current });
+  const core = await createTollgate(config, tls === null ? compose : { ...compose, tls: tls.current });
+  const { app } = core;
   let url: string;
   try {
     url = await app.listen({ host: config.host, port: config.port });
   } catch (error) {
-    await store.close();
+    await core.close();
     throw error;
   }
-  alerts.start(app.log);
+  core.start();
   const certificates = tls === null ? null : new CertificateReloader({
     ...tls,
     apply: (pair) => (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(pair)),
     log: app.log,
+    scheduler: core.scheduler,
   });
   certificates?.start();
   let closing: Promise<void> | null = null;
   const tollgate: Tollgate = {
-    app, services, adminToken, url, certificates, webhookSecretSource: webhookSecret.source,
+    app, services: core.services, adminToken: core.adminToken, url, certificates, webhookSecretSource: core.webhookSecretSource,
     close: () => {
       closing ??= (async () => {
         certificates?.stop();
-        await app.close();
-        // The alerts raised by the last calls are recorded before the store closes.
-        await alerts.stop();
-        await store.close();
+        await core.close();
       })();
       return closing;
     },
   };
   try {
-    options.announce?.(tollgate);
-    if (adminToken.generated !== null) keepAdminToken(config.dataDir, adminToken);
+    announce?.(tollgate);
+    if (core.adminToken.generated !== null) keepAdminToken(config.dataDir, core.adminToken);
   } catch (error) {
     await tollgate.close();
     throw error;

@@ -26,11 +26,22 @@ export interface Scheduler {
 /** What a task's failure is reported to; the default ignores it (a task logs what it must itself). */
 export type TaskErrorHandler = (error: unknown) => void;
 
+export interface SystemSchedulerOptions {
+  /**
+   * Whether a scheduled task keeps the process alive until it has run.
+   * Default false: a server's background work never holds a process that has
+   * nothing else to do. True for work that must not be lost when the rest of
+   * the process is done (the SDK's batcher sending the events it holds).
+   */
+  keepAlive?: boolean;
+}
+
 /**
- * The real scheduler: Node's timers, unref'd so that a scheduled task never
- * keeps a process alive that has nothing else to do.
+ * The real scheduler: Node's timers, unref'd (unless `keepAlive`) so that a
+ * scheduled task never keeps a process alive that has nothing else to do.
  */
-export function systemScheduler(onError: TaskErrorHandler = () => undefined): Scheduler {
+export function systemScheduler(onError: TaskErrorHandler = () => undefined, options: SystemSchedulerOptions = {}): Scheduler {
+  const applyKeepAlive = <T extends NodeJS.Timeout>(timer: T): T => (options.keepAlive === true ? timer : timer.unref());
   const run = async (task: () => unknown) => {
     try {
       await task();
@@ -41,23 +52,21 @@ export function systemScheduler(onError: TaskErrorHandler = () => undefined): Sc
   return {
     every(intervalMs, task) {
       let running = false;
-      const timer = setInterval(() => {
+      const timer = applyKeepAlive(setInterval(() => {
         if (running) return;
         running = true;
         void run(task).finally(() => {
           running = false;
         });
-      }, intervalMs);
-      timer.unref();
+      }, intervalMs));
       return () => clearInterval(timer);
     },
     after(delayMs, task) {
-      const timer = setTimeout(() => void run(task), delayMs);
-      timer.unref();
+      const timer = applyKeepAlive(setTimeout(() => void run(task), delayMs));
       return () => clearTimeout(timer);
     },
     delay(delayMs) {
-      return new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      return new Promise((resolve) => void applyKeepAlive(setTimeout(resolve, delayMs)));
     },
   };
 }

@@ -6,6 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { requestArgsHash } from '../src/domain/canonical-json.js';
 import { Tollgate, TollgateError, type FetchLike } from '../src/client/index.js';
 import { backoffDelay, parseRetryAfter } from '../src/client/retry.js';
+import { ManualClock } from '../src/clock.js';
+import { ManualScheduler } from '../src/scheduler.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -381,6 +383,24 @@ describe('the event batcher', () => {
     await waitFor(() => batcher.pending === 0, 'the buffer to empty');
     await batcher.flush();
     assert.equal((await tollgate.usage.current({ key: c.key })).monthlyUsed, 5);
+    await batcher.close();
+  });
+
+  test('the wait before a partial batch is sent runs on the scheduler it is given: the batch goes when the clock reaches the interval, not before', async () => {
+    const c = await customer();
+    const { client, sent } = countingClient(server.url);
+    const clock = new ManualClock(0);
+    const scheduler = new ManualScheduler(clock);
+    const batcher = client.events.batcher({ maxBatch: 1000, flushIntervalMs: 1_000, scheduler });
+    batcher.enqueue({ appId: c.appId, usageType: 'pdf' });
+    batcher.enqueue({ appId: c.appId, usageType: 'pdf', count: 2 });
+    assert.equal(scheduler.pending, 1, 'one wait for the batch, however many events it holds');
+    await scheduler.advance(999);
+    assert.deepEqual([sent.length, batcher.pending], [0, 2], 'nothing is sent before the interval');
+    await scheduler.advance(1);
+    assert.deepEqual([sent.length, sent[0]!.length, batcher.pending], [1, 2, 0], 'sent (and answered) as the interval passes');
+    assert.equal((await tollgate.usage.current({ key: c.key })).monthlyUsed, 3);
+    assert.equal(scheduler.pending, 0, 'an idle batcher waits for nothing');
     await batcher.close();
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigSchema, DEFAULTS, ENVIRONMENT } from '../src/config.js';
+import { DEFAULTS, ENVIRONMENT, SettingsSchema } from '../src/config.js';
 
 const page = readFileSync(fileURLToPath(new URL('../../docs/configuration.md', import.meta.url)), 'utf8');
 
@@ -43,5 +43,5 @@ test('the config file keys listed are exactly the settings', () => {
   const listed = /reads a YAML or JSON object whose keys are the settings' names\s*\(([^)]*)\)/.exec(page);
   assert.ok(listed !== null, 'the paragraph listing the config file keys');
   const keys = [...listed[1]!.matchAll(/`([a-zA-Z]+)`/g)].map((m) => m[1]!).sort();
-  assert.deepEqual(keys, Object.keys(ConfigSchema.properties).sort());
+  assert.deepEqual(keys, Object.keys(SettingsSchema.properties).sort());
 });

@@ -20,13 +20,13 @@ try {
 
   let storeOpenMs: number | null = null;
   let rssAfterStoreOpenMb: number | null = null;
-  if (process.env.BENCH_TIME_STORE_OPEN === '1') {
+  if (process.env.BENCH_TIME_STORE_OPEN === '1' && config.store.kind === 'embedded') {
     const t0 = performance.now();
     const store = new SqliteStore({
       dataDir: config.dataDir,
       clock: systemClock,
       idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000,
-      rollupFlushMs: config.rollupFlushMs,
+      rollupFlushMs: config.store.rollupFlushMs,
     });
     storeOpenMs = performance.now() - t0;
     rssAfterStoreOpenMb = Math.round(process.memoryUsage().rss / 1e6);

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { App } from '../domain/types.js';
 import type { Config } from '../config.js';
+import type { Cancel, Scheduler } from '../scheduler.js';
 import type { IngestEvent, Store } from '../store/store.js';
 import { AlertWatch, type UsageObservation, type UsageObserver } from './alert-watch.js';
 import { WebhookDeliverer, type DeliveryOutcome } from './deliverer.js';
@@ -19,6 +20,8 @@ export interface AlertsOptions {
   config: Config;
   store: Store;
   clock: Clock;
+  /** What the key scan, the outbox poll and the retries run on. */
+  scheduler: Scheduler;
   /** The server secret endpoints' signing secrets are derived from (src/alerts/signing.ts). */
   serverSecret: string;
   /** Told each delivery attempt's outcome. */
@@ -34,17 +37,17 @@ export class Alerts implements UsageObserver {
   private readonly watch: AlertWatch;
   private readonly deliverer: WebhookDeliverer;
   private log: AlertLog = SILENT;
-  private scanner: NodeJS.Timeout | null = null;
+  private scanner: Cancel | null = null;
 
   constructor(private readonly options: AlertsOptions) {
-    const { config, store, clock } = options;
+    const { config, store, clock, scheduler } = options;
     const log: AlertLog = {
       debug: (context, message) => this.log.debug(context, message),
       info: (context, message) => this.log.info(context, message),
       warn: (context, message) => this.log.warn(context, message),
     };
     this.deliverer = new WebhookDeliverer({
-      store: store.alerts, clock, log, timeoutMs: config.webhookTimeoutMs, retryBaseMs: config.webhookRetryBaseMs,
+      store: store.alerts, clock, scheduler, log, timeoutMs: config.webhookTimeoutMs, retryBaseMs: config.webhookRetryBaseMs,
       signingSecret: (endpointId) => this.signingSecret(endpointId),
       ...(options.onDeliveryOutcome === undefined ? {} : { onOutcome: options.onDeliveryOutcome }),
     });
@@ -57,10 +60,9 @@ export class Alerts implements UsageObserver {
   start(log: AlertLog): void {
     this.log = log;
     this.deliverer.start();
-    const scan = () => void this.watch.scanExpiringKeys().catch((error: unknown) => this.log.warn({ err: error }, 'alerts: cannot scan for expiring keys'));
-    this.scanner = setInterval(scan, this.options.config.alertScanMs);
-    this.scanner.unref();
-    scan();
+    const scan = () => this.watch.scanExpiringKeys().catch((error: unknown) => this.log.warn({ err: error }, 'alerts: cannot scan for expiring keys'));
+    this.scanner = this.options.scheduler.every(this.options.config.alertScanMs, scan);
+    void scan();
   }
 
   observe(observation: UsageObservation): void {
@@ -76,6 +78,11 @@ export class Alerts implements UsageObserver {
     return this.watch;
   }
 
+  /** Resolves once the alerts raised so far are recorded, their deliveries in the outbox. */
+  settled(): Promise<void> {
+    return this.watch.drain();
+  }
+
   /** A new delivery (a replay) is due now. */
   deliverNow(): void {
     this.deliverer.kick();
@@ -87,7 +94,7 @@ export class Alerts implements UsageObserver {
 
   /** Records the alerts still being raised and stops delivering; call before the store closes. */
   async stop(): Promise<void> {
-    if (this.scanner !== null) clearInterval(this.scanner);
+    this.scanner?.();
     await this.watch.drain();
     await this.deliverer.stop();
   }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import type { Clock } from '../clock.js';
+import type { Cancel, Scheduler } from '../scheduler.js';
 import type { AlertStore } from '../store/store.js';
 import type { AlertLog } from './alerts.js';
 import type { ClaimedDelivery, DeliveryAttempt, DeliveryNext } from './model.js';
@@ -20,6 +21,8 @@ const POLL_MS = 1_000;
 export interface DelivererOptions {
   store: AlertStore;
   clock: Clock;
+  /** What the outbox poll and the retries run on. */
+  scheduler: Scheduler;
   /** The endpoint's signing secret (derived, never stored). */
   signingSecret(endpointId: string): string;
   timeoutMs: number;
@@ -44,8 +47,9 @@ export class WebhookDeliverer {
   private readonly agent: Agent;
   private readonly stopping = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private poller: NodeJS.Timeout | null = null;
+  /** The wake-ups scheduled for retries. */
+  private readonly wakeUps = new Set<Cancel>();
+  private poller: Cancel | null = null;
   private draining: Promise<void> | null = null;
   private again = false;
 
@@ -54,8 +58,7 @@ export class WebhookDeliverer {
   }
 
   start(): void {
-    this.poller = setInterval(() => this.kick(), POLL_MS);
-    this.poller.unref();
+    this.poller = this.options.scheduler.every(POLL_MS, () => this.kick());
     this.kick();
   }
 
@@ -80,8 +83,8 @@ export class WebhookDeliverer {
   /** Stops claiming; attempts in flight are abandoned (their lease runs out, and they are sent again). */
   async stop(): Promise<void> {
     this.stopping.abort();
-    if (this.poller !== null) clearInterval(this.poller);
-    for (const timer of this.timers) clearTimeout(timer);
+    this.poller?.();
+    for (const cancel of this.wakeUps) cancel();
     await this.draining;
     await Promise.allSettled([...this.inFlight]);
     await this.agent.close();
@@ -162,12 +165,11 @@ export class WebhookDeliverer {
   }
 
   private wakeAt(ms: number): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
+    const cancel = this.options.scheduler.after(Math.max(ms - this.options.clock.now(), 0), () => {
+      this.wakeUps.delete(cancel);
       this.kick();
-    }, Math.max(ms - this.options.clock.now(), 0));
-    timer.unref();
-    this.timers.add(timer);
+    });
+    this.wakeUps.add(cancel);
   }
 }
 

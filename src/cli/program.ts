@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ConfigError, loadConfig, readConfigFile } from '../config.js';
+import { commandConfig, migrationDatabaseUrl, serveConfig } from '../config.js';
 import { VERSION } from '../version.js';
 import { registerAdminCommands } from './commands/index.js';
 
@@ -34,12 +34,11 @@ function registerServerCommands(program: Command): void {
     .option('--gateway <file>', 'gateway mode: meter and forward the routes of this YAML or JSON file to their upstreams')
     .option('--config <file>', 'settings from a YAML or JSON file (TOLLGATE_CONFIG); the environment and flags win')
     .action(async (opts: { port?: string; host?: string; dataDir?: string; demo?: boolean; gateway?: string; config?: string }) => {
-      const file = opts.config ?? process.env.TOLLGATE_CONFIG;
-      const config = loadConfig(process.env, {
+      const config = await serveConfig({
         ...(opts.port !== undefined ? { port: Number(opts.port) } : {}),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
         ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
-      }, file === undefined || file === '' ? {} : await readConfigFile(file));
+      }, opts.config);
       // Checked before anything starts: a bad file stops the start with the line at fault (exit 2).
       const gateway = opts.gateway === undefined ? undefined : (await import('../gateway/config.js')).loadGatewayConfig(opts.gateway);
       // Loaded on demand: the admin client commands need neither Fastify nor SQLite.
@@ -58,8 +57,8 @@ function registerServerCommands(program: Command): void {
     .description('Issue a new admin token (restart the server to use it); prints it once')
     .option('--data-dir <dir>', 'data directory (TOLLGATE_DATA_DIR, default ./data)')
     .action(async (opts: { dataDir?: string }) => {
-      const { rotateAdminToken } = await import('../runtime.js');
-      const config = loadConfig(process.env, opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
+      const { rotateAdminToken } = await import('../admin-token.js');
+      const config = commandConfig(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {});
       rotateAdminToken(config.dataDir, (token) => process.stdout.write(`New admin token (shown this once): ${token}\n`));
     });
 
@@ -69,11 +68,7 @@ function registerServerCommands(program: Command): void {
     .requiredOption('--from <dir>', "the embedded store's data directory")
     .option('--database-url <url>', 'the PostgreSQL database, postgres://... (TOLLGATE_DATABASE_URL)')
     .action(async (opts: { from: string; databaseUrl?: string }) => {
-      // Read here rather than through loadConfig, which would also demand the Redis URL and admin token of a server.
-      const databaseUrl = opts.databaseUrl ?? process.env.TOLLGATE_DATABASE_URL ?? '';
-      if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
-        throw new ConfigError('migrate needs the target database: --database-url postgres://... or TOLLGATE_DATABASE_URL');
-      }
+      const databaseUrl = migrationDatabaseUrl(opts.databaseUrl);
       const [{ default: pg }, { PG_TYPES }, { redactUrl }, { migrateEmbedded, migrationSummary }] = await Promise.all([
         import('pg'), import('../store/postgres/pg-catalog.js'), import('../store/open-store.js'), import('../store/migrate-embedded.js'),
       ]);

@@ -1,3 +1,4 @@
+import { systemScheduler, type Cancel, type Scheduler } from '../scheduler.js';
 import type { TollgateError } from './errors.js';
 import { MAX_EVENTS_PER_REQUEST, withId } from './event-id.js';
 import type { EventRejection, IngestReport, UsageEvent } from './types.js';
@@ -17,6 +18,12 @@ export interface BatcherOptions {
   onError?: (error: TollgateError, events: Array<UsageEvent & { id: string }>) => void;
   /** Events Tollgate refused one by one (`unknown_app`, `invalid_count`…), with the batch they came in. */
   onRejected?: (rejections: EventRejection[], events: Array<UsageEvent & { id: string }>) => void;
+  /**
+   * What the wait before a partial batch is sent runs on. Default: Node's
+   * timers, holding the process open while events wait to be sent; a test
+   * passes a `ManualScheduler` to send them when it advances its clock.
+   */
+  scheduler?: Scheduler;
 }
 
 type Send = (events: Array<UsageEvent & { id: string }>, retries: number | undefined) => Promise<IngestReport>;
@@ -48,17 +55,21 @@ export interface BatcherTotals {
  */
 export class EventBatcher {
   private buffer: Array<UsageEvent & { id: string }> = [];
-  private timer: NodeJS.Timeout | null = null;
+  /** Cancels the scheduled send of a partial batch; set only while events wait. */
+  private timer: Cancel | null = null;
   /** The batches in flight, in order: each send waits for the one before. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly counts: BatcherTotals = { accepted: 0, duplicates: 0, rejected: 0, failed: 0 };
   private readonly maxBatch: number;
   private readonly flushIntervalMs: number;
+  private readonly scheduler: Scheduler;
 
   constructor(private readonly send: Send, private readonly options: BatcherOptions = {}) {
     this.maxBatch = Math.min(options.maxBatch ?? 1000, MAX_EVENTS_PER_REQUEST);
     this.flushIntervalMs = options.flushIntervalMs ?? 1000;
+    // Held open: events waiting to be sent are not dropped because the rest of the process is done.
+    this.scheduler = options.scheduler ?? systemScheduler(undefined, { keepAlive: true });
     if (!(this.maxBatch >= 1)) throw new RangeError('maxBatch must be 1 or more.');
   }
 
@@ -81,7 +92,7 @@ export class EventBatcher {
       this.flush().catch(() => undefined);
     } else {
       // The timer runs only while events wait, so an idle batcher keeps no process alive.
-      this.timer ??= setTimeout(() => this.flush().catch(() => undefined), this.flushIntervalMs);
+      this.timer ??= this.scheduler.after(this.flushIntervalMs, () => this.flush().catch(() => undefined));
     }
     return identified.id;
   }
@@ -90,10 +101,8 @@ export class EventBatcher {
   flush(): Promise<FlushReport> {
     // A full batch is sent as soon as it fills, so what waits is never more than one batch.
     const events = this.buffer.splice(0);
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.timer?.();
+    this.timer = null;
     const done = this.queue.then(() => (events.length === 0 ? { accepted: 0, duplicates: 0, rejected: [], failed: 0 } : this.sendBatch(events)));
     // Only a throwing onError can make a flush fail; the next batches are sent all the same.
     this.queue = done.catch(() => undefined);

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { rateLimitHeaders } from '../http/rate-limit-headers.js';
 import { CheckBody } from '../http/routes/check.js';
 import { checkAnswer, unauthorizedAnswer } from '../metering/check-answer.js';
+import { credentialsFromCheckBody } from '../metering/credentials.js';
 import { effectiveLimits } from '../metering/limits.js';
 import { checkCall, type MeteringDeps } from '../metering/meter-call.js';
 import { pickRateLimitHeaders } from './check.js';
@@ -23,9 +24,8 @@ export async function embeddedCheck(deps: MeteringDeps & { clock: Clock }, input
     const field = first?.instancePath.replace(/^\//, '') || 'the check';
     throw new TollgateError(400, 'invalid_request', `"${field}" ${first?.message ?? 'is invalid'}.`);
   }
-  const given = input as Partial<{ key: string; appId: string; appKey: string }>;
-  const credentials = given.key !== undefined ? { key: given.key }
-    : given.appId !== undefined && given.appKey !== undefined ? { appId: given.appId, appKey: given.appKey } : null;
+  // The body as the route reads it (snake_case, checked against its schema above): the credentials are read the same way.
+  const credentials = credentialsFromCheckBody(body);
   if (credentials === null) return { ...camelize<Omit<CheckResult, 'headers'>>(unauthorizedAnswer('Missing customer credentials: send "key", or "appId" and "appKey".')), headers: {} };
   const outcome = await checkCall(deps, {
     credentials,

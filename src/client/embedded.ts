@@ -1,16 +1,8 @@
 import { resolve } from 'node:path';
-import { Alerts } from '../alerts/alerts.js';
-import { resolveWebhookSecret } from '../alerts/signing.js';
 import { systemClock } from '../clock.js';
+import { createTollgate, type ComposedTollgate } from '../compose.js';
 import { loadConfig } from '../config.js';
-import { hashSecret, newSecret } from '../domain/secrets.js';
-import { authThrottleFor } from '../http/auth-throttle.js';
-import { buildServer } from '../http/server.js';
-import { Activity } from '../dashboard/activity.js';
-import { SessionSealer } from '../dashboard/session.js';
-import { Metrics } from '../observability/metrics.js';
-import type { TypedApp } from '../http/typed-app.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { newSecret } from '../domain/secrets.js';
 import type { AdminApi } from './admin.js';
 import { Tollgate } from './client.js';
 import { embeddedCheck } from './embedded-check.js';
@@ -30,11 +22,9 @@ export interface EmbeddedOptions {
   rollupFlushMs?: number;
 }
 
-/** One open data directory: its store, Tollgate's routes over it, and a client of those routes. */
+/** One open data directory: Tollgate assembled over it, and a client of its routes. */
 interface Engine {
-  store: SqliteStore;
-  alerts: Alerts;
-  app: TypedApp;
+  core: ComposedTollgate;
   client: Tollgate;
 }
 
@@ -55,25 +45,11 @@ async function startEngine(dataDir: string, options: EmbeddedOptions): Promise<E
     ...(options.idempotencyWindowDays === undefined ? {} : { idempotencyWindowDays: options.idempotencyWindowDays }),
     ...(options.rollupFlushMs === undefined ? {} : { rollupFlushMs: options.rollupFlushMs }),
   });
-  const store = new SqliteStore({
-    dataDir, clock: systemClock, idempotencyWindowMs: config.idempotencyWindowDays * 86_400_000, rollupFlushMs: config.rollupFlushMs,
-  });
-  const serverSecret = resolveWebhookSecret(config).value;
-  const alerts = new Alerts({ config, store, clock: systemClock, serverSecret });
-  try {
-    // No process metrics: the process is the host app's, which may export its own.
-    const services = {
-      config, clock: systemClock, store, adminTokenHash: hashSecret(adminToken), metricsTokenHash: null, metrics: new Metrics(), alerts,
-      activity: new Activity(), sessions: new SessionSealer(serverSecret), authThrottle: authThrottleFor(config, systemClock),
-    };
-    const app = await buildServer(services, { logger: false });
-    const client = new Tollgate({ baseUrl: 'http://embedded.tollgate', token: adminToken, fetch: injectFetch(app), retries: 0 });
-    alerts.start(app.log);
-    return { store, alerts, app, client };
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
+  // No process metrics: the process is the host app's, which may export its own.
+  const core = await createTollgate(config, { clock: systemClock, processMetrics: false, logger: false });
+  const client = new Tollgate({ baseUrl: 'http://embedded.tollgate', token: adminToken, fetch: injectFetch(core.app), retries: 0 });
+  core.start();
+  return { core, client };
 }
 
 /**
@@ -135,7 +111,8 @@ export class EmbeddedTollgate {
    * API would refuse.
    */
   check(input: CheckInput): Promise<CheckResult> {
-    return embeddedCheck({ store: this.engine.store, clock: systemClock, alerts: this.engine.alerts }, input);
+    const { store, clock, alerts } = this.engine.core.services;
+    return embeddedCheck({ store, clock, alerts }, input);
   }
 
   /** Lets go of the data directory; the last handle to close writes everything buffered and closes the store. */
@@ -146,9 +123,7 @@ export class EmbeddedTollgate {
       entry.handles -= 1;
       if (entry.handles > 0) return;
       engines.delete(this.dataDir);
-      await this.engine.app.close();
-      await this.engine.alerts.stop();
-      await this.engine.store.close();
+      await this.engine.core.close();
     })();
     return this.closing;
   }

@@ -1,8 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { KeyContext } from '../domain/types.js';
-import { credentialsFromHeaders } from '../metering/credentials.js';
-import type { Credentials } from '../metering/credentials.js';
+import { bearerToken, credentialsFromHeaders, type Credentials } from '../metering/credentials.js';
 import type { ResponseHeaders } from './cost.js';
 
 /**
@@ -37,15 +36,8 @@ export const TRUSTED_PREFIX = 'x-tollgate-';
 export function gatewayCredentials(request: FastifyRequest, keyPrefix: string): Credentials | null {
   const seed = credentialsFromHeaders(request.headers);
   if (seed !== null) return seed;
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match !== null && match[1]!.startsWith(keyPrefix) ? { key: match[1]! } : null;
-}
-
-/** The secret a customer authenticated with. */
-export function credentialSecret(credentials: Credentials): string {
-  return 'key' in credentials ? credentials.key : credentials.appKey;
+  const token = bearerToken(request.headers.authorization);
+  return token !== null && token.startsWith(keyPrefix) ? { key: token } : null;
 }
 
 export interface ClientView {

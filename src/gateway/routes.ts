@@ -7,7 +7,7 @@ import { authFailed } from '../http/auth.js';
 import { rateLimitHeaders } from '../http/rate-limit-headers.js';
 import { denialMessage } from '../metering/check-answer.js';
 import type { TypedApp } from '../http/typed-app.js';
-import { authenticate } from '../metering/credentials.js';
+import { authenticate, credentialSecret } from '../metering/credentials.js';
 import { effectiveLimits } from '../metering/limits.js';
 import { reserveCall } from '../metering/meter-call.js';
 import { advance, MINUTE_MS, rateState } from '../limits/sliding-window.js';
@@ -17,7 +17,7 @@ import type { MeterResult, RateState } from '../store/store.js';
 import { GatewayConfigError, type GatewayConfig, type GatewayRoute } from './config.js';
 import { reservedCost, settledCost } from './cost.js';
 import { Upstreams, upstreamFailure } from './forward.js';
-import { clientResponseHeaders, credentialSecret, gatewayCredentials, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, gatewayCredentials, upstreamRequestHeaders } from './headers.js';
 
 export interface GatewayPluginOptions {
   services: Services;

@@ -3,7 +3,7 @@ import type { Span } from '../domain/periods.js';
 import { hashSecret, sameHash } from '../domain/secrets.js';
 import type { KeyContext } from '../domain/types.js';
 import { ApiError } from '../errors.js';
-import { authenticate, credentialsFromHeaders } from '../metering/credentials.js';
+import { authenticate, bearerToken, credentialsFromHeaders } from '../metering/credentials.js';
 import { touchRateLimits } from '../metering/meter-call.js';
 import { effectiveLimits } from '../metering/limits.js';
 import type { Services } from '../services.js';
@@ -23,13 +23,6 @@ declare module 'fastify' {
   }
 }
 
-function bearerToken(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? match[1]! : null;
-}
-
 /**
  * A failed authentication, and the error to throw: the 429 when the
  * caller's address is refused for now (after too many failures), otherwise
@@ -47,7 +40,7 @@ export function authFailed(services: Services, request: FastifyRequest, message:
 /** Admin routes: `Authorization: Bearer <admin token>`, compared by hash in constant time. */
 export function requireAdmin(services: Services): onRequestHookHandler {
   return async (request) => {
-    const token = bearerToken(request);
+    const token = bearerToken(request.headers.authorization);
     if (token === null || !sameHash(hashSecret(token), services.adminTokenHash)) {
       throw authFailed(services, request, 'Missing or invalid admin token: send "Authorization: Bearer <admin token>".');
     }
@@ -57,7 +50,7 @@ export function requireAdmin(services: Services): onRequestHookHandler {
 /** `/metrics`: the admin token, or the metrics token (TOLLGATE_METRICS_TOKEN) that reads metrics and nothing else. */
 export function requireMetricsReader(services: Services): onRequestHookHandler {
   return async (request) => {
-    const token = bearerToken(request);
+    const token = bearerToken(request.headers.authorization);
     if (token !== null) {
       const hash = hashSecret(token);
       // Both compared, whichever matches: the time taken says nothing about which token was close.
@@ -72,7 +65,7 @@ export function requireMetricsReader(services: Services): onRequestHookHandler {
 /** The metering APIs (check, events): the admin token, or a service token that is not revoked. */
 export function requireServiceCaller(services: Services): onRequestHookHandler {
   return async (request) => {
-    const token = bearerToken(request);
+    const token = bearerToken(request.headers.authorization);
     if (token !== null) {
       const hash = hashSecret(token);
       if (sameHash(hash, services.adminTokenHash)) return;

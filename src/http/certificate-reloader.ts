@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
+import { systemScheduler, type Cancel, type Scheduler } from '../scheduler.js';
 import { checkCertificatePair, readCertificateFiles, type CertificatePair, type CertificatePaths } from './tls-certificate.js';
 
 export interface CertificateReloaderOptions {
@@ -17,6 +18,8 @@ export interface CertificateReloaderOptions {
    * would find a key that is not the certificate's.
    */
   settleMs?: number;
+  /** What the settling wait runs on; default the system's timers. */
+  scheduler?: Scheduler;
 }
 
 export type ReloadReason = 'file change' | 'SIGHUP';
@@ -41,12 +44,14 @@ export class CertificateReloader extends EventEmitter<CertificateReloaderEvents>
   /** The files last refused, so that the same broken pair is not logged at every change of its directory. */
   private refused: { cert: Buffer; key: Buffer } | null = null;
   private watchers: FSWatcher[] = [];
-  private settling: NodeJS.Timeout | null = null;
+  private settling: Cancel | null = null;
+  private readonly scheduler: Scheduler;
   private stopped = false;
 
   constructor(private readonly options: CertificateReloaderOptions) {
     super();
     this.current = options.current;
+    this.scheduler = options.scheduler ?? systemScheduler();
   }
 
   /** The pair new connections are offered. */
@@ -98,7 +103,7 @@ export class CertificateReloader extends EventEmitter<CertificateReloaderEvents>
   /** Stops watching. */
   stop(): void {
     this.stopped = true;
-    if (this.settling !== null) clearTimeout(this.settling);
+    this.settling?.();
     for (const watcher of this.watchers) watcher.close();
     this.watchers = [];
   }
@@ -106,12 +111,11 @@ export class CertificateReloader extends EventEmitter<CertificateReloaderEvents>
   /** A change in a watched directory: read the files once the changes stop coming. */
   private changed(): void {
     if (this.stopped) return;
-    if (this.settling !== null) clearTimeout(this.settling);
-    this.settling = setTimeout(() => {
+    this.settling?.();
+    this.settling = this.scheduler.after(this.options.settleMs ?? 200, () => {
       this.settling = null;
       this.reload('file change');
-    }, this.options.settleMs ?? 200);
-    this.settling.unref();
+    });
   }
 }
 

@@ -19,6 +19,24 @@ export function credentialsFromHeaders(headers: IncomingHttpHeaders): Credential
   return null;
 }
 
+/** The credentials of a check's body (`POST /v1/check`, the SDK's `check`): `key`, else `app_id` with `app_key`. Null when neither is complete. */
+export function credentialsFromCheckBody(body: { key?: string; app_id?: string; app_key?: string }): Credentials | null {
+  if (body.key !== undefined) return { key: body.key };
+  return body.app_id !== undefined && body.app_key !== undefined ? { appId: body.app_id, appKey: body.app_key } : null;
+}
+
+/** The token of an `Authorization: Bearer <token>` header; null for any other header, or none. */
+export function bearerToken(authorization: string | string[] | undefined): string | null {
+  if (typeof authorization !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match === null ? null : match[1]!;
+}
+
+/** The secret a customer authenticates with: the key, in either style. */
+export function credentialSecret(credentials: Credentials): string {
+  return 'key' in credentials ? credentials.key : credentials.appKey;
+}
+
 export type Authentication =
   | { ok: true; context: KeyContext }
   | { ok: false; message: string };
@@ -32,8 +50,7 @@ export async function authenticate(store: CatalogStore, credentials: Credentials
   if (credentials === null) {
     return { ok: false, message: 'Missing API key: send it in the x-api-key header, or send the app_id and app_key headers.' };
   }
-  const secret = 'key' in credentials ? credentials.key : credentials.appKey;
-  return authenticateHash(store, hashSecret(secret), 'appId' in credentials ? credentials.appId : null, now);
+  return authenticateHash(store, hashSecret(credentialSecret(credentials)), 'appId' in credentials ? credentials.appId : null, now);
 }
 
 /**

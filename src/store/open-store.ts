@@ -6,30 +6,40 @@ import type { Store } from './store.js';
 
 /**
  * The store the configuration asks for: the embedded SQLite store in the
- * data directory, or, when TOLLGATE_DATABASE_URL and TOLLGATE_REDIS_URL are
- * set, the scale-out store on PostgreSQL and Redis. Each is loaded only when
- * used, so the embedded mode never loads the PostgreSQL and Redis clients.
+ * data directory, or the scale-out store on PostgreSQL and Redis. Each is
+ * loaded only when used, so the embedded mode never loads the PostgreSQL
+ * and Redis clients.
  */
 export async function openStore(config: Config, clock: Clock, commitObserver?: CommitObserver, scheduler?: Scheduler): Promise<Store> {
   const idempotencyWindowMs = config.idempotencyWindowDays * 86_400_000;
-  if (config.databaseUrl !== undefined && config.redisUrl !== undefined) {
-    const { ScaleOutStore } = await import('./scale-out/scale-out-store.js');
-    return ScaleOutStore.open({
-      databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, clock, idempotencyWindowMs, dataDir: config.dataDir, onStoreDown: config.onStoreDown,
-      limits: config.limitsMode === 'relaxed' ? { mode: 'relaxed', syncMs: config.limitsSyncMs } : { mode: 'strict' },
-      ...(commitObserver === undefined ? {} : { commitObserver }),
-      ...(scheduler === undefined ? {} : { scheduler }),
-    });
+  const optional = { ...(commitObserver === undefined ? {} : { commitObserver }), ...(scheduler === undefined ? {} : { scheduler }) };
+  const { store } = config;
+  switch (store.kind) {
+    case 'scale-out': {
+      const { ScaleOutStore } = await import('./scale-out/scale-out-store.js');
+      return ScaleOutStore.open({
+        databaseUrl: store.databaseUrl, redisUrl: store.redisUrl, clock, idempotencyWindowMs, dataDir: config.dataDir, onStoreDown: store.onStoreDown,
+        limits: store.limits, ...optional,
+      });
+    }
+    case 'embedded': {
+      const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+      return new SqliteStore({ dataDir: config.dataDir, clock, idempotencyWindowMs, rollupFlushMs: store.rollupFlushMs, ...optional });
+    }
   }
-  const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-  return new SqliteStore({ dataDir: config.dataDir, clock, idempotencyWindowMs, rollupFlushMs: config.rollupFlushMs, ...(commitObserver === undefined ? {} : { commitObserver }), ...(scheduler === undefined ? {} : { scheduler }) });
 }
 
 /** Where the store keeps its data, for the start-up banner; passwords are never shown. */
 export function describeStore(config: Config): string {
-  if (config.databaseUrl === undefined || config.redisUrl === undefined) return `embedded (SQLite in ${config.dataDir})`;
-  const limits = config.limitsMode === 'relaxed' ? `relaxed limits, synced every ${config.limitsSyncMs} ms` : 'strict limits';
-  return `scale-out (PostgreSQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}, ${limits})`;
+  const { store } = config;
+  switch (store.kind) {
+    case 'embedded':
+      return `embedded (SQLite in ${config.dataDir})`;
+    case 'scale-out': {
+      const limits = store.limits.mode === 'relaxed' ? `relaxed limits, synced every ${store.limits.syncMs} ms` : 'strict limits';
+      return `scale-out (PostgreSQL ${redactUrl(store.databaseUrl)}, Redis ${redactUrl(store.redisUrl)}, ${limits})`;
+    }
+  }
 }
 
 export function redactUrl(raw: string): string {

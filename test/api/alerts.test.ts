@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '../../src/clock.js';
+import { ManualScheduler } from '../../src/scheduler.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
 import { startReceiver, until, verifyStandardWebhook, verifyTollgateSignature, verifyWithStripe, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -213,20 +214,6 @@ describe('webhook endpoints', () => {
     assert.equal((await admin.delete('/admin/webhooks/whe_nope')).status, 404);
   });
 
-  test('key expiring: once per key, some days before', async () => {
-    const hooks = await receiver();
-    const c = await setupCustomer(admin);
-    await webhook(admin, hooks.url, [c.groupId]);
-    const expiring = await admin.post(`/admin/apps/${c.appId}/keys`, { name: 'soon', expires_at: new Date(T0 + 3 * 86_400_000).toISOString() });
-    await admin.post(`/admin/apps/${c.appId}/keys`, { name: 'later', expires_at: new Date(T0 + 30 * 86_400_000).toISOString() });
-    await until('the key_expiring alert', () => hooks.received.length >= 1);
-    await sleep(400); // several scans
-    assert.equal(hooks.received.length, 1);
-    const event = hooks.received[0]!.event;
-    assert.deepEqual([event.type, event.data.key_id, event.data.app_id, event.data.expires_at, event.data.notice_days],
-      ['key_expiring', expiring.body.key_id, c.appId, expiring.body.expires_at, 7]);
-  });
-
   test('a receiver that keeps failing is retried until 24 hours have passed, then the delivery fails', async () => {
     const hooks = await receiver(() => 503);
     const c = await setupCustomer(admin, { monthlyQuota: 10 });
@@ -240,6 +227,39 @@ describe('webhook endpoints', () => {
     const [failed] = await deliveries(admin, c.groupId);
     assert.equal(failed.next_attempt_at, null);
     assert.deepEqual(failed.attempts.map((a: any) => [a.status_code, a.error]), [[503, 'the receiver answered 503'], [503, 'the receiver answered 503']]);
+  });
+});
+
+describe('the expiring-key scan, run by the scheduler', () => {
+  const clock = new ManualClock(T0);
+  // Every background job of this server runs when the test advances the scheduler, and only then.
+  const scheduler = new ManualScheduler(clock);
+  let server: TestServer;
+  let admin: AdminClient;
+
+  before(async () => {
+    server = await startTestServer({ clock, scheduler, config: { alertScanMs: 100 } });
+    admin = adminClient(server.url);
+  });
+  after(async () => server.close());
+
+  test('key expiring: once per key, some days before', async () => {
+    const hooks = await receiver();
+    const c = await setupCustomer(admin);
+    await webhook(admin, hooks.url, [c.groupId]);
+    const expiring = await admin.post(`/admin/apps/${c.appId}/keys`, { name: 'soon', expires_at: new Date(T0 + 3 * 86_400_000).toISOString() });
+    await admin.post(`/admin/apps/${c.appId}/keys`, { name: 'later', expires_at: new Date(T0 + 30 * 86_400_000).toISOString() });
+    await server.tollgate.services.alerts.settled();
+    assert.deepEqual(await deliveries(admin, c.groupId), [], 'no scan has run since the keys were made');
+    await scheduler.advance(100); // one scan
+    await until('the key_expiring alert', () => hooks.received.length >= 1);
+    await scheduler.advance(400); // several scans
+    await server.tollgate.services.alerts.settled();
+    assert.equal((await deliveries(admin, c.groupId)).length, 1, 'one alert, one delivery, however many scans');
+    assert.equal(hooks.received.length, 1);
+    const event = hooks.received[0]!.event;
+    assert.deepEqual([event.type, event.data.key_id, event.data.app_id, event.data.expires_at, event.data.notice_days],
+      ['key_expiring', expiring.body.key_id, c.appId, expiring.body.expires_at, 7]);
   });
 });
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { addressKey, AuthThrottle } from '../../src/http/auth-throttle.js';
-import type { Config } from '../../src/config.js';
+import type { Settings } from '../../src/config.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { ADMIN_TOKEN, adminClient, setupCustomer, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -40,7 +40,7 @@ function from(localAddress: string, url: string, init: { method?: string; header
   });
 }
 
-async function throttledServer(config: Partial<Config> = {}) {
+async function throttledServer(config: Partial<Settings> = {}) {
   const clock = new ManualClock(Date.parse('2026-11-20T10:00:00Z'));
   const server = await startTestServer({ clock, config: { authFailureLimit: LIMIT, authFailureWindowMs: WINDOW_MS, authBlockMs: BLOCK_MS, ...config } });
   return { server, clock, admin: adminClient(server.url) };

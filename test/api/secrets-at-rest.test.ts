@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { WEBHOOK_SECRET_FILE } from '../../src/alerts/signing.js';
 import { loadConfig } from '../../src/config.js';
-import { ADMIN_TOKEN_FILE, startTollgate } from '../../src/runtime.js';
+import { ADMIN_TOKEN_FILE } from '../../src/admin-token.js';
+import { startTollgate } from '../../src/runtime.js';
 import { assertNoSecret, filesUnder, issueAndUseSecrets } from '../helpers/secrets-at-rest.js';
 
 const METRICS_TOKEN = 'metrics-token-kept-nowhere-0123456789';

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { Clock } from '../../src/clock.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Settings } from '../../src/config.js';
 import type { GatewayConfig } from '../../src/gateway/config.js';
 import { startTollgate, type Tollgate } from '../../src/runtime.js';
+import type { Scheduler } from '../../src/scheduler.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -21,13 +22,18 @@ export interface TestServer {
  * A real Tollgate on a free loopback port with its own SQLite file in a
  * temporary directory, and a known admin token; its log lines go to
  * `logStream` when one is given (at `config.logLevel`), nowhere otherwise.
+ * With a `scheduler` (a ManualScheduler on the test's ManualClock), its
+ * background jobs run only when the test advances it.
  */
-export async function startTestServer(options: { clock?: Clock; dataDir?: string; config?: Partial<Config>; gateway?: GatewayConfig; logStream?: { write(line: string): void } } = {}): Promise<TestServer> {
+export async function startTestServer(options: {
+  clock?: Clock; scheduler?: Scheduler; dataDir?: string; config?: Partial<Settings>; gateway?: GatewayConfig; logStream?: { write(line: string): void };
+} = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...options.config });
   const tollgate = await startTollgate(config, {
     ...(options.logStream ? { logStream: options.logStream } : { logger: false }),
-    ...(options.clock ? { clock: options.clock } : {}), ...(options.gateway ? { gateway: options.gateway } : {}),
+    ...(options.clock ? { clock: options.clock } : {}), ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    ...(options.gateway ? { gateway: options.gateway } : {}),
   });
   return {
     url: tollgate.url,

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { ConfigError, isLoopback, loadConfig, readConfigFile, secretWarnings, weakSecrets } from '../../src/config.js';
+import {
+  commandConfig, ConfigError, isLoopback, loadConfig, migrationDatabaseUrl, readConfigFile, secretWarnings, serveConfig, weakSecrets, type Config, type StoreConfig,
+} from '../../src/config.js';
 import { certificatePaths, readCertificatePair } from '../../src/http/tls-certificate.js';
 import { describeStore, redactUrl } from '../../src/store/open-store.js';
 import { TestCa } from '../helpers/tls.js';
@@ -16,14 +19,29 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SCALE_OUT = { TOLLGATE_DATABASE_URL: 'postgres://tollgate:secret@db:5432/tollgate', TOLLGATE_REDIS_URL: 'redis://cache:6379', TOLLGATE_ADMIN_TOKEN: 'x'.repeat(20), TOLLGATE_WEBHOOK_SECRET: 'w'.repeat(40) };
 
+/** The store settings of a scale-out configuration (failing the test when it is not one). */
+function scaleOut(config: Config): Extract<StoreConfig, { kind: 'scale-out' }> {
+  assert.equal(config.store.kind, 'scale-out');
+  return config.store as Extract<StoreConfig, { kind: 'scale-out' }>;
+}
+
+/** How often a relaxed scale-out configuration syncs its counters (failing the test when it is not relaxed). */
+function syncMs(config: Config): number {
+  const { limits } = scaleOut(config);
+  assert.equal(limits.mode, 'relaxed');
+  return (limits as { syncMs: number }).syncMs;
+}
+
 describe('configuration sources', () => {
   test('defaults, then the config file, then the environment, then flags', () => {
     const file = { port: 9000, keyPrefix: 'file_', logLevel: 'warn' };
-    const config = loadConfig({ TOLLGATE_KEY_PREFIX: 'env_', TOLLGATE_LOG_LEVEL: 'error' }, { logLevel: 'silent' }, file);
+    const env = { TOLLGATE_KEY_PREFIX: 'env_', TOLLGATE_LOG_LEVEL: 'error' };
+    const config = loadConfig(env, { logLevel: 'silent' }, file);
     assert.equal(config.port, 9000, 'from the file');
     assert.equal(config.keyPrefix, 'env_', 'the environment wins over the file');
     assert.equal(config.logLevel, 'silent', 'flags win over both');
-    assert.equal(config.onStoreDown, 'closed', 'default');
+    // A store setting exists in its own mode only: the same sources, in scale-out mode.
+    assert.equal(scaleOut(loadConfig({ ...SCALE_OUT, ...env }, { logLevel: 'silent' }, file)).onStoreDown, 'closed', 'default');
   });
 
   test('a setting the file names that does not exist is refused', () => {
@@ -55,9 +73,31 @@ describe('configuration sources', () => {
   });
 });
 
+describe("the commands' configuration, from the environment they are given", () => {
+  test('serve reads the file of --config, or else of TOLLGATE_CONFIG; the environment and flags win over it', async () => {
+    const fromEnv = join(dir, 'from-env.yaml');
+    const fromFlag = join(dir, 'from-flag.yaml');
+    writeFileSync(fromEnv, 'port: 8181\nkeyPrefix: file_\n');
+    writeFileSync(fromFlag, 'port: 8282\n');
+    assert.deepEqual([(await serveConfig({}, undefined, { TOLLGATE_CONFIG: fromEnv })).port, (await serveConfig({}, undefined, { TOLLGATE_CONFIG: fromEnv })).keyPrefix], [8181, 'file_']);
+    assert.equal((await serveConfig({}, fromFlag, { TOLLGATE_CONFIG: fromEnv })).port, 8282, '--config wins');
+    assert.equal((await serveConfig({ port: 9393 }, undefined, { TOLLGATE_CONFIG: fromEnv, PORT: '9292' })).port, 9393);
+    assert.equal((await serveConfig({}, undefined, { TOLLGATE_CONFIG: '' })).port, 8080, 'an empty TOLLGATE_CONFIG names no file');
+    assert.equal(commandConfig({}, { TOLLGATE_CONFIG: fromEnv }).port, 8080, 'other commands read no config file');
+  });
+
+  test("migrate's target database: --database-url, or else TOLLGATE_DATABASE_URL, and nothing else a server needs", () => {
+    assert.equal(migrationDatabaseUrl('postgres://flag/db', { TOLLGATE_DATABASE_URL: 'postgres://env/db' }), 'postgres://flag/db');
+    assert.equal(migrationDatabaseUrl(undefined, { TOLLGATE_DATABASE_URL: 'postgresql://env/db' }), 'postgresql://env/db');
+    for (const env of [{}, { TOLLGATE_DATABASE_URL: 'mysql://env/db' }]) {
+      assert.throws(() => migrationDatabaseUrl(undefined, env), (e) => e instanceof ConfigError && /^migrate needs the target database: --database-url postgres:\/\/\.\.\. or TOLLGATE_DATABASE_URL$/.test(e.message));
+    }
+  });
+});
+
 describe('scale-out settings', () => {
   test('both URLs and the admin token make a scale-out configuration', () => {
-    const config = loadConfig({ ...SCALE_OUT, TOLLGATE_ON_STORE_DOWN: 'open' });
+    const config = scaleOut(loadConfig({ ...SCALE_OUT, TOLLGATE_ON_STORE_DOWN: 'open' }));
     assert.equal(config.databaseUrl, SCALE_OUT.TOLLGATE_DATABASE_URL);
     assert.equal(config.redisUrl, SCALE_OUT.TOLLGATE_REDIS_URL);
     assert.equal(config.onStoreDown, 'open');
@@ -74,9 +114,10 @@ describe('scale-out settings', () => {
   });
 
   test('limits are strict unless relaxed mode is asked for, and relaxed mode needs the scale-out store', () => {
-    assert.deepEqual([loadConfig(SCALE_OUT).limitsMode, loadConfig(SCALE_OUT).limitsSyncMs], ['strict', 100]);
+    // The sync interval is a setting of relaxed mode only: its default is read there.
+    assert.deepEqual([scaleOut(loadConfig(SCALE_OUT)).limits.mode, syncMs(loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'relaxed' }))], ['strict', 100]);
     const relaxed = loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'relaxed', TOLLGATE_LIMITS_SYNC_MS: '500' });
-    assert.deepEqual([relaxed.limitsMode, relaxed.limitsSyncMs], ['relaxed', 500]);
+    assert.deepEqual([scaleOut(relaxed).limits.mode, syncMs(relaxed)], ['relaxed', 500]);
     assert.throws(() => loadConfig({ TOLLGATE_LIMITS_MODE: 'relaxed' }), (e) => e instanceof ConfigError && /applies to scale-out mode/.test(e.message));
     assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'loose' }), (e) => e instanceof ConfigError && /TOLLGATE_LIMITS_MODE/.test(e.message));
     assert.throws(() => loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_SYNC_MS: '5' }), (e) => e instanceof ConfigError && /TOLLGATE_LIMITS_SYNC_MS/.test(e.message));
@@ -98,6 +139,46 @@ describe('scale-out settings', () => {
     assert.match(describeStore(loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'relaxed', TOLLGATE_LIMITS_SYNC_MS: '250' })), /, relaxed limits, synced every 250 ms\)$/);
     assert.equal(redactUrl('redis://:hunter2@cache:6379'), 'redis://:***@cache:6379');
     assert.equal(describeStore(loadConfig({}, { dataDir: '/var/lib/tollgate' })), 'embedded (SQLite in /var/lib/tollgate)');
+  });
+});
+
+describe('the configuration Tollgate runs with', () => {
+  test('holds the settings of its store mode only, whatever else the environment or the file set', () => {
+    assert.deepEqual(loadConfig({}).store, { kind: 'embedded', rollupFlushMs: 250 });
+    assert.deepEqual(loadConfig({ TOLLGATE_ON_STORE_DOWN: 'open', TOLLGATE_LIMITS_SYNC_MS: '500' }, { rollupFlushMs: 50 }).store, { kind: 'embedded', rollupFlushMs: 50 },
+      'the scale-out settings are checked, and mean nothing to the embedded store');
+    assert.deepEqual(loadConfig({ ...SCALE_OUT, TOLLGATE_ROLLUP_FLUSH_MS: '50' }).store, {
+      kind: 'scale-out', databaseUrl: SCALE_OUT.TOLLGATE_DATABASE_URL, redisUrl: SCALE_OUT.TOLLGATE_REDIS_URL, onStoreDown: 'closed', limits: { mode: 'strict' },
+    });
+    assert.deepEqual(loadConfig({ ...SCALE_OUT, TOLLGATE_LIMITS_MODE: 'relaxed', TOLLGATE_LIMITS_SYNC_MS: '500' }, {}, { onStoreDown: 'open' }).store, {
+      kind: 'scale-out', databaseUrl: SCALE_OUT.TOLLGATE_DATABASE_URL, redisUrl: SCALE_OUT.TOLLGATE_REDIS_URL, onStoreDown: 'open', limits: { mode: 'relaxed', syncMs: 500 },
+    });
+    const config = loadConfig(SCALE_OUT);
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.store) && Object.isFrozen(scaleOut(config).limits), 'frozen through');
+    assert.equal(config.dataDir, './data', 'the data directory, in every mode (scale-out: its lock and spool)');
+  });
+
+  test('a store of one mode with a setting of the other, or half of one, is not a configuration (checked by the compiler)', () => {
+    const stores: StoreConfig[] = [
+      // @ts-expect-error the embedded store has no database
+      { kind: 'embedded', rollupFlushMs: 250, databaseUrl: 'postgres://db/tollgate' },
+      // @ts-expect-error scale-out needs Redis as well as PostgreSQL
+      { kind: 'scale-out', databaseUrl: 'postgres://db/tollgate', onStoreDown: 'closed', limits: { mode: 'strict' } },
+      // @ts-expect-error strict limits have no sync interval
+      { kind: 'scale-out', databaseUrl: 'postgres://db/tollgate', redisUrl: 'redis://cache', onStoreDown: 'closed', limits: { mode: 'strict', syncMs: 100 } },
+      // @ts-expect-error relaxed limits need one
+      { kind: 'scale-out', databaseUrl: 'postgres://db/tollgate', redisUrl: 'redis://cache', onStoreDown: 'closed', limits: { mode: 'relaxed' } },
+    ];
+    assert.equal(stores.length, 4);
+  });
+
+  test('only src/config.ts reads the environment', () => {
+    const src = fileURLToPath(new URL('../../../src/', import.meta.url));
+    const readers = readdirSync(src, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      // Code only: the SDK's documentation shows a caller's own process.env.
+      .filter((file) => readFileSync(join(src, file), 'utf8').split('\n').some((line) => !/^\s*(\*|\/\/)/.test(line) && line.includes('process.env')));
+    assert.deepEqual(readers, ['config.ts']);
   });
 });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { ManualScheduler, systemScheduler } from '../../src/scheduler.js';
@@ -101,5 +102,13 @@ describe('systemScheduler', () => {
     })();
     await scheduler.delay(10);
     assert.equal(ran, false, 'a cancelled one-off never runs');
+  });
+
+  test('a task keeps the process alive until it runs only when asked to (keepAlive): the SDK batcher holding events', () => {
+    const scheduler = new URL('../../src/scheduler.js', import.meta.url).href;
+    const run = (options: string) => execFileSync(process.execPath, ['--input-type=module', '-e',
+      `import { systemScheduler } from ${JSON.stringify(scheduler)}; systemScheduler(undefined, ${options}).after(20, () => console.log('ran'));`], { encoding: 'utf8' });
+    assert.equal(run('{ keepAlive: true }'), 'ran\n');
+    assert.equal(run('{}'), '', 'by default the process, with nothing else to do, exits first');
   });
 });

@@ -1,14 +1,9 @@
 import { Type } from 'typebox';
-import { hashSecret, newId, newSecret } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
+import { issueKey } from '../../metering/keys.js';
 import type { Services } from '../../services.js';
 import { answer, errors, keyJson, KeySchema, page, PageQuery, pageRequest } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
-
-/** How much of a secret a list shows: the prefix and four characters. */
-export function secretHint(secret: string, prefix: string): string {
-  return `${secret.slice(0, prefix.length + 4)}…`;
-}
 
 /** Keys: the secrets customers send. The secret is shown once, at creation; only its hash is kept. */
 export function adminKeyRoutes(app: TypedApp, services: Services): void {
@@ -35,11 +30,7 @@ export function adminKeyRoutes(app: TypedApp, services: Services): void {
     if (expiresAt !== null && expiresAt <= now) {
       throw new ApiError('invalid_request', 'body field "expires_at" must be in the future.');
     }
-    const secret = newSecret(config.keyPrefix);
-    const key = await store.createKey({
-      id: newId('key'), appId: request.params.app_id, name: request.body?.name ?? '',
-      hint: secretHint(secret, config.keyPrefix), secretHash: hashSecret(secret), createdAt: now, expiresAt,
-    });
+    const { key, secret } = await issueKey(store, { appId: request.params.app_id, name: request.body?.name ?? '', expiresAt }, config.keyPrefix, now);
     return reply.code(201).send({ ...keyJson(key), key: secret });
   });
 

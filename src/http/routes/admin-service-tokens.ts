@@ -3,7 +3,7 @@ import { hashSecret, newId, newSecret } from '../../domain/secrets.js';
 import type { Services } from '../../services.js';
 import { answer, errors, page, PageQuery, pageRequest, serviceTokenJson, ServiceTokenSchema } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
-import { secretHint } from './admin-keys.js';
+import { secretHint } from '../../metering/keys.js';
 
 const TOKEN_PREFIX = 'tgs_';
 

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { checkAnswer, unauthorizedAnswer } from '../../metering/check-answer.js';
+import { credentialsFromCheckBody } from '../../metering/credentials.js';
 import { checkCall, type CheckOutcome } from '../../metering/meter-call.js';
 import { meteredOutcome } from '../../observability/metrics.js';
 import { effectiveLimits } from '../../metering/limits.js';
@@ -81,9 +82,7 @@ export function checkRoutes(app: TypedApp, services: Services): void {
     },
   }, async (request, reply) => {
     const body = request.body;
-    const credentials = body.key !== undefined
-      ? { key: body.key }
-      : body.app_id !== undefined && body.app_key !== undefined ? { appId: body.app_id, appKey: body.app_key } : null;
+    const credentials = credentialsFromCheckBody(body);
     if (credentials === null) {
       return unauthorizedAnswer('Missing customer credentials: send "key", or "app_id" and "app_key".');
     }
