@@ -1,5 +1,5 @@
 import type { Span } from '../domain/periods.js';
-import type { Limits, MeterResult, RateState } from '../store/store.js';
+import type { Limits, MeterResult, RateState } from '../domain/metering.js';
 
 /**
  * The RateLimit fields of draft-ietf-httpapi-ratelimit-headers-10, one

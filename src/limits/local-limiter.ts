@@ -1,6 +1,6 @@
 import type { Span } from '../domain/periods.js';
-import type { MeterRequest, MeterResult } from '../store/store.js';
-import { advance, evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from './sliding-window.js';
+import type { MeterRequest, MeterResult } from '../domain/metering.js';
+import { advance, evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../domain/sliding-window.js';
 
 interface QuotaCounter {
   periodStart: number;

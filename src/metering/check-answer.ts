@@ -1,4 +1,4 @@
-import type { MeterResult, RateState } from '../store/store.js';
+import type { MeterResult, RateState } from '../domain/metering.js';
 import type { CheckOutcome } from './meter-call.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Alert, AlertKind, AlertSettings, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint } from '../alerts/model.js';
+import type { Alert, AlertKind, AlertSettings, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
 import type { Row } from './catalog-rows.js';
 import type { Page } from './store.js';
 

@@ -6,7 +6,7 @@ import { billingPeriod } from '../../src/domain/periods.js';
 import { isOutage } from '../../src/store/outage.js';
 import { RelaxedLimits } from '../../src/store/scale-out/relaxed-limits.js';
 import { quotaCounters, seedQuota } from '../../src/store/redis/redis-limiter.js';
-import type { Limits, MeterRequest } from '../../src/store/store.js';
+import type { Limits, MeterRequest } from '../../src/domain/metering.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 // Two relaxed limiters play two instances on one real Redis; the test

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../../limits/sliding-window.js';
-import type { MeterRequest, MeterResult, RateState } from '../store.js';
+import { evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../../domain/sliding-window.js';
+import type { MeterRequest, MeterResult, RateState } from '../../domain/metering.js';
 
 /**
  * One round trip per call: this script applies the group's and the app's

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
-import { MINUTE_MS, windowStartAt } from '../../limits/sliding-window.js';
+import { MINUTE_MS, windowStartAt } from '../../domain/sliding-window.js';
 import { addUsageInRedis, quotaKey, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
-import type { Limits, MeterRequest, MeterResult } from '../store.js';
+import type { Limits, MeterRequest, MeterResult } from '../../domain/metering.js';
 
 type Pair = Pick<MeterRequest, 'groupId' | 'appId' | 'period'>;
 

@@ -7,7 +7,7 @@ import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import { billingPeriod, type Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
-import { ApiError } from '../../errors.js';
+import { DomainError, UnavailableError } from '../../domain/errors.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
 import { PgAlerts } from '../postgres/pg-alerts.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
@@ -15,14 +15,14 @@ import { CommitUncertainError, PgUsage } from '../postgres/pg-usage.js';
 import { PgStatements } from '../postgres/pg-statements.js';
 import { PgEndedSessions } from '../postgres/pg-sessions.js';
 import { ensurePartitions, migrate } from '../postgres/schema.js';
-import { DUPLICATE, type PendingWrite } from '../pending-write.js';
+import { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
 import { addUsageInRedis, adjustInRedis, admitInRedis, quotaCounter, quotaKey, seedQuota, type UsageAddition } from '../redis/redis-limiter.js';
-import { unitsInPeriod } from '../rollup-segments.js';
-import { GroupCommitter, type CommitObserver } from '../group-commit.js';
-import type {
-  AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupQuery, RollupStore, RollupSum, Store, StoreBacklog, StoredStatement,
-} from '../store.js';
+import { unitsInPeriod } from '../../domain/rollup-segments.js';
+import { GroupCommitter, type CommitObserver } from '../../engine/group-commit.js';
+import type { AppPatch, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch, Store, StoredStatement } from '../store.js';
+import type { IngestEvent, IngestOutcome, MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { RollupQuery, RollupStore, RollupSum } from '../../domain/rollups.js';
+import type { StoreBacklog } from '../../engine/ports.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { CatalogCache, CatalogInvalidation } from './catalog-cache.js';
 import { isOutage } from '../outage.js';
@@ -634,7 +634,7 @@ export class ScaleOutStore implements Store {
       if (mine.claimed) break;
       const { value } = mine;
       if (value !== null && value !== PENDING) return { ...(JSON.parse(value) as MeterResult), replayed: true };
-      if (Date.now() > deadline) throw new ApiError('unavailable', 'Another call with this idempotency key is still being decided.');
+      if (Date.now() > deadline) throw new UnavailableError('Another call with this idempotency key is still being decided.');
       if (value === PENDING) await sleep(5);
     }
     try {
@@ -714,8 +714,8 @@ function durableUnits(rollups: RollupStore, pair: Pick<MeterRequest, 'groupId' |
   return unitsInPeriod(rollups, pair.groupId, scope === 'group' ? null : pair.appId, pair.period);
 }
 
-function unavailable(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
+function unavailable(error: unknown): DomainError {
+  if (error instanceof DomainError) return error;
   // The cause is kept for the log; the caller hears only that it may retry.
-  return Object.assign(new ApiError('unavailable', 'The usage store cannot be reached right now. Please try again later.'), { cause: error });
+  return new UnavailableError('The usage store cannot be reached right now. Please try again later.', { cause: error });
 }

@@ -1,10 +1,8 @@
 import Database, { type Database as DB } from 'better-sqlite3';
-import type {
-  Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
-} from '../../alerts/model.js';
+import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../../domain/alerts.js';
 import { newSortableId } from '../../domain/secrets.js';
 import type { Key } from '../../domain/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import {
   alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, endpointTakes, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
 } from '../alert-rows.js';

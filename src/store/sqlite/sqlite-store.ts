@@ -5,18 +5,18 @@ import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import type { Span } from '../../domain/periods.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
-import { unitsInPeriod } from '../rollup-segments.js';
-import type {
-  AppPatch, GroupPatch, IngestEvent, IngestOutcome, MeterRequest, MeterResult, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken,
-  Page, PageRequest, PlanPatch, RollupLevel, RollupQuery, RollupSum, Store, StoreBacklog, StoredStatement,
-} from '../store.js';
+import { unitsInPeriod } from '../../domain/rollup-segments.js';
+import type { AppPatch, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch, Store, StoredStatement } from '../store.js';
+import type { IngestEvent, IngestOutcome, MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { RollupLevel, RollupQuery, RollupSum } from '../../domain/rollups.js';
+import type { StoreBacklog } from '../../engine/ports.js';
 import { defined, LATEST_PERIOD_BOUND, mapApp, mapGroup, mapKey, mapPlan, mapStatement, mapToken, statementPage, withPriceDefaults } from '../catalog-rows.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { LookupMemo } from '../lookup-memo.js';
 import { openDatabase } from './database.js';
-import { GroupCommitter, type CommitObserver } from '../group-commit.js';
+import { GroupCommitter, type CommitObserver } from '../../engine/group-commit.js';
 import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
