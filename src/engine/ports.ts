@@ -37,7 +37,7 @@ export interface Limiter {
   /** Changes an admitted call's consumption (a settled reservation, or a call given back). */
   adjust(request: MeterRequest, delta: number): Promise<void>;
   /** Usage that bypassed the limits (ingested events, already stored). */
-  addUsage(accepted: readonly AcceptedUsage[]): Promise<void>;
+  ingested(accepted: readonly AcceptedUsage[]): Promise<void>;
   /** The period's units of the group and of the app. */
   usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }>;
   close(): Promise<void>;
@@ -57,8 +57,8 @@ export interface Receipt {
  * fail-open mode (src/store/scale-out/spooling-writer.ts).
  */
 export interface DurableWriter {
-  /** Writes one batch in one transaction, in order; one receipt per item. */
-  commit(items: PendingWrite[]): Promise<Receipt[]>;
+  /** Writes one batch in one transaction, in order; one receipt per item. `receivedAt` is stored with the events. */
+  commit(items: PendingWrite[], receivedAt: number): Promise<Receipt[]>;
   /** How many batches may be committing at once (they must land in the order given). */
   readonly concurrency: number;
   /**

@@ -1,3 +1,4 @@
+import type { Scope } from '../engine/ports.js';
 import type { Span } from '../domain/periods.js';
 import type { MeterRequest, MeterResult } from '../domain/metering.js';
 import { advance, evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../domain/sliding-window.js';
@@ -8,7 +9,6 @@ interface QuotaCounter {
   used: number;
 }
 
-export type Scope = 'group' | 'app';
 
 const NONE: Array<{ scope: Scope; id: string }> = [];
 

@@ -41,7 +41,7 @@ beforeEach(async () => {
 
 function instance(failOpen = false): RelaxedLimits {
   const limits = new RelaxedLimits({
-    redis, clock, syncMs: 3_600_000, failOpen, isOutage,
+    redis, clock, syncMs: 3_600_000, failOpen, isOutage, periodOf: async () => period,
     async sharedUsage(pair, scope) {
       const id = scope === 'group' ? pair.groupId : pair.appId;
       for (let seeded = false; ; seeded = true) {
