@@ -110,11 +110,6 @@ export function alertValues(a: Alert): unknown[] {
   return [a.id, a.groupId, a.kind, a.subject, a.threshold, a.periodStart, a.createdAt, a.body];
 }
 
-/** Whether the endpoint takes the group's alerts. */
-export function endpointTakes(endpoint: WebhookEndpoint, groupId: string): boolean {
-  return endpoint.disabledAt === null && (endpoint.groupIds === null || endpoint.groupIds.includes(groupId));
-}
-
 /** Groups attempts by delivery id, in attempt order. */
 export function attemptsByDelivery(rows: readonly unknown[]): Map<string, DeliveryAttempt[]> {
   const byDelivery = new Map<string, DeliveryAttempt[]>();
