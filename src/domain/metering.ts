@@ -8,8 +8,6 @@ import type { RateState } from './sliding-window.js';
  * dashboard read them; no store is needed to know them.
  */
 
-export type { RateState };
-
 /** -1 means unlimited. */
 export interface Limits {
   groupRatePerMinute: number;

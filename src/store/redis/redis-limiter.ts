@@ -3,7 +3,8 @@ import type { AcceptedUsage } from '../../engine/ports.js';
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../../domain/sliding-window.js';
-import type { MeterRequest, MeterResult, RateState } from '../../domain/metering.js';
+import type { MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { RateState } from '../../domain/sliding-window.js';
 
 /**
  * One round trip per call: this script applies the group's and the app's

@@ -1,7 +1,5 @@
 import type { PendingWrite } from '../../engine/pending-write.js';
 
-export { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
-
 export type WriterRequest =
   | { op: 'commit'; id: number; items: PendingWrite[]; receivedAt: number }
   | { op: 'flushRollups'; id: number }
