@@ -5,7 +5,7 @@ import { GroupCommitter, type CommitObserver } from './group-commit.js';
 import { DUPLICATE, type PendingWrite } from './pending-write.js';
 import type { AcceptedUsage, DurableWriter, Limiter, Receipt, ReplyStore, SeedSource, StoreBacklog } from './ports.js';
 
-export interface MeteringEngineOptions {
+export interface MeteringEngineOptions<L extends Limiter> {
   /** Where admitted calls and ingested events are written. */
   writer: DurableWriter;
   /** Where answers given under an idempotency key are remembered. */
@@ -13,7 +13,7 @@ export interface MeteringEngineOptions {
   /** The units the rollups hold for a counter, to seed it. */
   seeds: SeedSource;
   /** Builds the limiter on the engine's seeder (limiters seed their counters through it). */
-  limiter: (seeder: CounterSeeder) => Limiter;
+  limiter: (seeder: CounterSeeder) => L;
   /** The time a batch of writes is received at. */
   now: () => number;
   /** Hears of every commit batch (metrics). */
@@ -32,14 +32,15 @@ export interface MeteringEngineOptions {
  * or relaxed limits, fail-open, a spool) is an implementation of a port
  * (src/engine/ports.ts), never a branch here.
  */
-export class MeteringEngine {
+export class MeteringEngine<L extends Limiter = Limiter> {
   private readonly log: GroupCommitter<PendingWrite, Receipt>;
-  private readonly limiter: Limiter;
+  /** The limiter the engine built, for the store's own upkeep of it (sweeping idle windows). */
+  readonly limiter: L;
   private readonly writer: DurableWriter;
   private readonly replies: ReplyStore;
   private readonly inFlight = new Map<string, Promise<MeterResult>>();
 
-  constructor(options: MeteringEngineOptions) {
+  constructor(options: MeteringEngineOptions<L>) {
     this.writer = options.writer;
     this.replies = options.replies;
     this.log = new GroupCommitter((items) => this.writer.commit(items, options.now()), 10_000, options.writer.concurrency, options.commitObserver);

@@ -53,9 +53,8 @@ export class SqliteStore extends SqliteCatalog implements Store {
   private readonly database: DB;
   private readonly lock: DataDirLock;
   private readonly writer: WriterClient;
-  private readonly engine: MeteringEngine;
+  private readonly engine: MeteringEngine<InProcessLimiter>;
   private readonly statements: SqliteStatements;
-  private readonly limiter: InProcessLimiter;
   private readonly background: Cancel[] = [];
   private readonly ping;
   private readonly sumRollup: Record<RollupLevel, Statement>;
@@ -77,7 +76,6 @@ export class SqliteStore extends SqliteCatalog implements Store {
       this.endedSessions = new SqliteEndedSessions(this.database);
       this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
       const writer = this.writer;
-      let limiter: InProcessLimiter | undefined;
       this.engine = new MeteringEngine({
         writer: {
           // The writer thread commits messages in order, so a second batch can wait there while the first is fsynced.
@@ -88,11 +86,10 @@ export class SqliteStore extends SqliteCatalog implements Store {
         },
         replies: new SqliteReplies(this.database),
         seeds: rollupUnits(this),
-        limiter: (seeder) => (limiter = new InProcessLimiter(seeder)),
+        limiter: (seeder) => new InProcessLimiter(seeder),
         now: () => options.clock.now(),
         ...(options.commitObserver === undefined ? {} : { commitObserver: options.commitObserver }),
       });
-      this.limiter = limiter!;
     } catch (error) {
       this.lock.release();
       throw error;
@@ -100,7 +97,7 @@ export class SqliteStore extends SqliteCatalog implements Store {
 
     const scheduler = options.scheduler ?? systemScheduler();
     this.background.push(
-      scheduler.every(60_000, () => this.limiter.sweep(options.clock.now())),
+      scheduler.every(60_000, () => this.engine.limiter.sweep(options.clock.now())),
       // Event ids are kept 5 minutes past the window: an event may be stamped up to 5 minutes ahead.
       scheduler.every(3_600_000, () => this.writer.prune(options.clock.now() - options.idempotencyWindowMs - 5 * 60_000).catch(() => undefined)),
     );
