@@ -56,17 +56,3 @@ export class ApiError extends Error {
     return { error: this.code, message: this.message };
   }
 }
-
-/** Raised by the store when a create collides with an existing id. */
-export class ConflictError extends ApiError {
-  constructor(message: string) {
-    super('conflict', message);
-  }
-}
-
-/** Raised by the store when a referenced entity does not exist. */
-export class NotFoundError extends ApiError {
-  constructor(message: string) {
-    super('not_found', message);
-  }
-}

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import type { Alert } from '../src/alerts/model.js';
+import type { Alert } from '../src/domain/alerts.js';
 import { newId, newSortableId } from '../src/domain/secrets.js';
-import { ConflictError, NotFoundError } from '../src/errors.js';
+import { ConflictError, NotFoundError } from '../src/domain/errors.js';
 import type { Store } from '../src/store/store.js';
 
 const T0 = Date.parse('2026-03-15T12:00:00Z');

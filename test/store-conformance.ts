@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { billingPeriod } from '../src/domain/periods.js';
-import { ConflictError, NotFoundError } from '../src/errors.js';
-import type { CommitObserver, CommitReport } from '../src/store/group-commit.js';
-import type { CatalogStore, Limits, MeterRequest, Store, StoredStatement } from '../src/store/store.js';
+import { ConflictError, NotFoundError } from '../src/domain/errors.js';
+import type { CommitObserver, CommitReport } from '../src/engine/group-commit.js';
+import type { CatalogStore, Store, StoredStatement } from '../src/store/store.js';
+import type { Limits, MeterRequest } from '../src/domain/metering.js';
 import { alertStoreTests } from './alert-store-conformance.js';
 
 /**

@@ -2,9 +2,10 @@ import type { Clock } from '../clock.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import { newSortableId } from '../domain/secrets.js';
 import type { App, Key } from '../domain/types.js';
-import type { IngestEvent, Store } from '../store/store.js';
-import type { AlertLog } from './alerts.js';
-import { defaultAlertSettings, type Alert, type AlertKind, type AlertSettings } from './model.js';
+import type { IngestEvent } from '../domain/metering.js';
+import type { Store } from '../store/store.js';
+import type { AlertLog } from './alert-log.js';
+import { defaultAlertSettings, type Alert, type AlertKind, type AlertSettings } from '../domain/alerts.js';
 
 /** What a metering decision tells the alerts: enough to see a threshold crossed without asking the store. */
 export interface UsageObservation {

@@ -2,17 +2,12 @@ import type { Clock } from '../clock.js';
 import type { App } from '../domain/types.js';
 import type { Config } from '../config.js';
 import type { Cancel, Scheduler } from '../scheduler.js';
-import type { IngestEvent, Store } from '../store/store.js';
+import type { IngestEvent } from '../domain/metering.js';
+import type { Store } from '../store/store.js';
+import type { AlertLog } from './alert-log.js';
 import { AlertWatch, type UsageObservation, type UsageObserver } from './alert-watch.js';
 import { WebhookDeliverer, type DeliveryOutcome } from './deliverer.js';
 import { endpointSigningSecret } from './signing.js';
-
-/** The few log calls alerts make; the HTTP server's logger once it exists. */
-export interface AlertLog {
-  debug(context: object, message: string): void;
-  info(context: object, message: string): void;
-  warn(context: object, message: string): void;
-}
 
 const SILENT: AlertLog = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 

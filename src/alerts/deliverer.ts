@@ -3,8 +3,8 @@ import { Agent, request } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Cancel, Scheduler } from '../scheduler.js';
 import type { AlertStore } from '../store/store.js';
-import type { AlertLog } from './alerts.js';
-import type { ClaimedDelivery, DeliveryAttempt, DeliveryNext } from './model.js';
+import type { AlertLog } from './alert-log.js';
+import type { ClaimedDelivery, DeliveryAttempt, DeliveryNext } from '../domain/alerts.js';
 import { signatureHeaders } from './signing.js';
 
 /** How long a delivery is retried after it was created, before it is marked failed. */

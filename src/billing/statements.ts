@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import type { Group, Plan, UsageDimension } from '../domain/types.js';
 import { foldSole } from '../store/rollup-buffer.js';
-import { decompose } from '../store/rollup-segments.js';
+import { decompose } from '../domain/rollup-segments.js';
 import type { Store, StoredStatement } from '../store/store.js';
 import { formatMinor, formatScaled, minorDigits, minorToNumber, PRICE_DECIMALS, toMinor } from './money.js';
 import { charge, pricesFromWire, pricesToWire, scheduleFor, type Pricing, type WirePrice } from './pricing.js';

@@ -1,6 +1,6 @@
 import type { AdminApi } from '../client/admin.js';
 import { TollgateError } from '../client/errors.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError } from '../domain/errors.js';
 import { issueKey } from '../metering/keys.js';
 import type { Services } from '../services.js';
 import { DEMO, demoLines } from './demo-text.js';

@@ -1,5 +1,5 @@
 import type { UsageObservation } from '../alerts/alert-watch.js';
-import type { MeterCode } from '../store/store.js';
+import type { MeterCode } from '../domain/metering.js';
 
 /** A refused call, as the dashboard lists it. */
 export interface Denial {

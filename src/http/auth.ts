@@ -7,7 +7,7 @@ import { authenticate, bearerToken, credentialsFromHeaders } from '../metering/c
 import { touchRateLimits } from '../metering/meter-call.js';
 import { effectiveLimits } from '../metering/limits.js';
 import type { Services } from '../services.js';
-import type { MeterResult } from '../store/store.js';
+import type { MeterResult } from '../domain/metering.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
 /** The authenticated customer of a usage endpoint, and what their call cost. */

@@ -1,21 +1,5 @@
-/**
- * CSV as RFC 4180 writes it: comma-separated, CRLF line ends, a field quoted
- * (and its quotes doubled) when it holds a comma, a quote or a line break.
- * Null is an empty field.
- */
-export type CsvValue = string | number | null;
-
+/** How a request asks for CSV, and the type it is answered with (the format itself: src/csv-format.ts). */
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
-
-export function toCsv(header: readonly string[], rows: ReadonlyArray<readonly CsvValue[]>): string {
-  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';
-}
-
-function csvField(value: CsvValue): string {
-  if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 /**
  * Whether a request asks for CSV: `format=csv`, or without `format` an

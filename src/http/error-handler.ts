@@ -2,6 +2,7 @@ import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import { DomainError } from '../domain/errors.js';
 import { ApiError, type ErrorBody } from '../errors.js';
 import { isOutage } from '../store/outage.js';
 import { expectedWords } from './patterns.js';
@@ -25,10 +26,11 @@ export function installErrorHandling(app: FastifyInstance, maskSecrets: (text: s
   const body = (error: ApiError): ErrorBody => ({ error: error.code, message: maskSecrets(error.message) });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error, request);
+    const onPurpose = error instanceof ApiError || error instanceof DomainError;
     // Errors we raised on purpose (a 502 from the gateway, say) were logged where they arose.
-    if (apiError.status >= 500 && !(error instanceof ApiError)) request.log.error({ err: error }, 'request failed');
+    if (apiError.status >= 500 && !onPurpose) request.log.error({ err: error }, 'request failed');
     // A store that could not be reached: the caller hears 503, the operator reads why.
-    else if (error instanceof ApiError && error.cause !== undefined) request.log.warn({ err: error.cause }, apiError.message);
+    else if (onPurpose && error.cause !== undefined) request.log.warn({ err: error.cause }, apiError.message);
     // Fastify closes the connection after a body it would not read, which resets it under a client still sending, who may then never see
     // the 413. With a declared length the rest is bounded: Node reads and drops it after the answer, and the connection serves on.
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && request.headers['content-length'] !== undefined) reply.removeHeader('connection');
@@ -93,6 +95,8 @@ const HEADER_LIMIT_KIB = Math.floor(maxHeaderSize / 1024);
 
 function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
+  // The model's and the stores' refusals: the catalogue has a code of the same name for each.
+  if (error instanceof DomainError) return new ApiError(error.code, error.message);
   if (error.validation) return new ApiError('invalid_request', error.message);
   const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
   if (known) return known(error, request);

@@ -1,5 +1,6 @@
 import type { Span } from '../domain/periods.js';
-import type { Limits, MeterResult, RateState } from '../store/store.js';
+import type { Limits, MeterResult } from '../domain/metering.js';
+import type { RateState } from '../domain/sliding-window.js';
 
 /**
  * The RateLimit fields of draft-ietf-httpapi-ratelimit-headers-10, one

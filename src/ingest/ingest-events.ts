@@ -1,6 +1,7 @@
 import { requestArgsHash } from '../domain/canonical-json.js';
 import type { App } from '../domain/types.js';
-import type { IngestEvent, Store } from '../store/store.js';
+import type { IngestEvent } from '../domain/metering.js';
+import type { Store } from '../store/store.js';
 import { normaliseCloudEvent } from './cloudevents.js';
 import type { NormalisedEvent, Refusal } from './normalised-event.js';
 

@@ -1,6 +1,7 @@
+import type { Scope } from '../engine/ports.js';
 import type { Span } from '../domain/periods.js';
-import type { MeterRequest, MeterResult } from '../store/store.js';
-import { advance, evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from './sliding-window.js';
+import type { MeterRequest, MeterResult } from '../domain/metering.js';
+import { advance, evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../domain/sliding-window.js';
 
 interface QuotaCounter {
   periodStart: number;
@@ -8,7 +9,6 @@ interface QuotaCounter {
   used: number;
 }
 
-export type Scope = 'group' | 'app';
 
 const NONE: Array<{ scope: Scope; id: string }> = [];
 

@@ -1,4 +1,5 @@
-import type { MeterResult, RateState } from '../store/store.js';
+import type { MeterResult } from '../domain/metering.js';
+import type { RateState } from '../domain/sliding-window.js';
 import type { CheckOutcome } from './meter-call.js';
 
 /**

@@ -1,5 +1,5 @@
 import { UNLIMITED, type KeyContext } from '../domain/types.js';
-import type { Limits } from '../store/store.js';
+import type { Limits } from '../domain/metering.js';
 
 /** The limits that bind a key: its group's plan, and its app's own limits on top. */
 export function effectiveLimits(context: KeyContext): Limits {

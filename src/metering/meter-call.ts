@@ -3,7 +3,8 @@ import type { Clock } from '../clock.js';
 import { requestArgsHash } from '../domain/canonical-json.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import type { KeyContext } from '../domain/types.js';
-import type { MeterCode, MeterRequest, MeterResult, Store } from '../store/store.js';
+import type { MeterCode, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { Store } from '../store/store.js';
 import { authenticate, type Credentials } from './credentials.js';
 import { effectiveLimits } from './limits.js';
 

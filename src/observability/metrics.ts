@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CommitObserver, CommitReport } from '../store/group-commit.js';
-import type { MeterResult, StoreBacklog } from '../store/store.js';
+import type { CommitObserver, CommitReport } from '../engine/group-commit.js';
+import type { MeterResult } from '../domain/metering.js';
+import type { StoreBacklog } from '../engine/ports.js';
 
 /** How a check ended: its answer's code, or `error` when it failed (a 5xx). */
 export type CheckOutcomeLabel = 'allowed' | 'rate_limited' | 'quota_exceeded' | 'unauthorized' | 'error';

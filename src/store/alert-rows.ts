@@ -1,4 +1,4 @@
-import type { Alert, AlertKind, AlertSettings, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint } from '../alerts/model.js';
+import type { Alert, AlertKind, AlertSettings, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
 import type { Row } from './catalog-rows.js';
 import type { Page } from './store.js';
 
@@ -108,11 +108,6 @@ export function mapDelivery(row: unknown, attempts: DeliveryAttempt[]): WebhookD
 /** The alert's row values, in the order of the INSERT both stores use. */
 export function alertValues(a: Alert): unknown[] {
   return [a.id, a.groupId, a.kind, a.subject, a.threshold, a.periodStart, a.createdAt, a.body];
-}
-
-/** Whether the endpoint takes the group's alerts. */
-export function endpointTakes(endpoint: WebhookEndpoint, groupId: string): boolean {
-  return endpoint.disabledAt === null && (endpoint.groupIds === null || endpoint.groupIds.includes(groupId));
 }
 
 /** Groups attempts by delivery id, in attempt order. */

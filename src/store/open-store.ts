@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Scheduler } from '../scheduler.js';
 import type { Config } from '../config.js';
-import type { CommitObserver } from './group-commit.js';
+import type { CommitObserver } from '../engine/group-commit.js';
 import type { Store } from './store.js';
 
 /**

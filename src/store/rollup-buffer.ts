@@ -1,6 +1,6 @@
 import type { UsageDimension, UsageEvent } from '../domain/types.js';
 import { USAGE_DIMENSIONS } from '../domain/types.js';
-import { LEVEL_MS, ROLLUP_LEVELS, type RollupLevel } from './store.js';
+import { LEVEL_MS, ROLLUP_LEVELS, type RollupLevel } from '../domain/rollups.js';
 
 /** One rollup row's worth of change: add `count`, and fold the sole values in. */
 export interface RollupDelta {

@@ -1,9 +1,9 @@
-import type { App, Group, Key, KeyContext, Plan, ServiceToken, UsageDimension } from '../domain/types.js';
+import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../domain/types.js';
 import type { Span } from '../domain/periods.js';
-import type { RateState } from '../limits/sliding-window.js';
-import type {
-  Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
-} from '../alerts/model.js';
+import type { IngestEvent, IngestOutcome, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { RollupStore } from '../domain/rollups.js';
+import type { StoreBacklog } from '../engine/ports.js';
+import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
 
 /**
  * The one contract every Tollgate store fulfils: the embedded SQLite store and
@@ -32,17 +32,6 @@ export interface Store extends CatalogStore, MeterStore, RollupStore, StatementS
   healthy(): Promise<boolean>;
   /** Work accepted and not yet fully written, at this moment (for `/metrics`); cheap enough to read on every scrape. */
   backlog(): StoreBacklog;
-}
-
-export interface StoreBacklog {
-  /** Admitted calls and ingested events waiting for their batch's commit to begin. */
-  queuedWrites: number;
-  /** Calls and events in the batches being committed now. */
-  committingWrites: number;
-  /** Committed events not yet summed into the rollup tables (the embedded store writes them every rollupFlushMs). */
-  rollupPendingEvents: number;
-  /** Batches in the local spool, waiting for PostgreSQL to take them (scale-out store, `onStoreDown: open`). */
-  spooledBatches: number;
 }
 
 // ---------------------------------------------------------------- catalogue
@@ -108,74 +97,6 @@ export interface CatalogStore {
 
 // ---------------------------------------------------------------- metering
 
-/** -1 means unlimited. */
-export interface Limits {
-  groupRatePerMinute: number;
-  appRatePerMinute: number;
-  groupMonthlyQuota: number;
-  appMonthlyQuota: number;
-}
-
-export interface MeterRequest {
-  now: number;
-  groupId: string;
-  appId: string;
-  keyId: string;
-  limits: Limits;
-  /** The billing period that contains `now`. */
-  period: Span;
-  /**
-   * `record`: rate limits and quotas, and the usage is recorded (the check API).
-   * `reserve`: rate limits and quotas consumed as for `record`, but nothing is
-   *   written until `settle` says what the call really cost (the gateway, when
-   *   the cost is known only from the upstream's answer).
-   * `rate_only`: only the per-minute limits, nothing recorded (the usage endpoints).
-   */
-  mode: 'record' | 'reserve' | 'rate_only';
-  usageType: string;
-  requestArgsHash: string;
-  /** Units, 1 or more. */
-  cost: number;
-  /** Scoped to the group: the same key from another group is another request. */
-  idempotencyKey?: string;
-}
-
-export type MeterCode = 'ok' | 'rate_limited' | 'quota_exceeded';
-
-export type { RateState };
-
-export interface MeterResult {
-  allowed: boolean;
-  code: MeterCode;
-  /** Which limit refused the call: `group` (the plan's) or `app` (the app's own); null when allowed. */
-  deniedBy: 'group' | 'app' | null;
-  groupUsed: number;
-  appUsed: number;
-  /** The group's and the app's per-minute windows; null where that limit is unlimited. */
-  groupRate: RateState | null;
-  appRate: RateState | null;
-  /** Milliseconds until a retry can succeed; null when allowed, or when it never can. */
-  retryAfterMs: number | null;
-  /** Id of the recorded event; null when nothing was recorded. */
-  eventId: string | null;
-  /** True when this is the stored answer of an earlier call with the same idempotency key. */
-  replayed: boolean;
-}
-
-/** Usage that was already served, sent later (event ingest). */
-export interface IngestEvent {
-  /** Identifies the event for deduplication (the sender's id, scoped as the API defines). */
-  dedupKey: string;
-  ts: number;
-  groupId: string;
-  appId: string;
-  usageType: string;
-  requestArgsHash: string;
-  count: number;
-}
-
-export type IngestOutcome = 'accepted' | 'duplicate';
-
 export interface MeterStore {
   meter(request: MeterRequest): Promise<MeterResult>;
   /**
@@ -192,51 +113,6 @@ export interface MeterStore {
   ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]>;
   /** Units used in `period` by the group and by the app, including everything acknowledged. */
   periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }>;
-}
-
-// ---------------------------------------------------------------- rollups
-
-/**
- * Rollups are kept at three bucket sizes. Any span whose edges are multiples
- * of 15 minutes (every period edge in every current time zone, +05:45
- * included) is a sum of whole buckets: quarters at its ragged ends, hours, and
- * whole UTC days in the middle.
- */
-export type RollupLevel = 'quarter' | 'hour' | 'day';
-export const ROLLUP_LEVELS: readonly RollupLevel[] = ['day', 'hour', 'quarter'];
-export const LEVEL_MS: Readonly<Record<RollupLevel, number>> = { quarter: 900_000, hour: 3_600_000, day: 86_400_000 };
-
-/** A run of whole buckets of one level: the buckets starting in [start, end). */
-export interface RollupSegment {
-  level: RollupLevel;
-  start: number;
-  end: number;
-}
-
-export interface RollupQuery {
-  groupId: string;
-  dimension: UsageDimension;
-  /** Each segment is summed on its own. */
-  segments: readonly RollupSegment[];
-}
-
-/** The usage of one value of the queried dimension, summed over a segment's buckets. */
-export interface RollupSum {
-  value: string;
-  count: number;
-  /** The one value of each other field shared by all usage summed; null when it varies. */
-  appId: string | null;
-  usageType: string | null;
-  requestArgsHash: string | null;
-}
-
-export interface RollupStore {
-  /**
-   * Sums per value for each segment, in the order given (one list per
-   * segment), reflecting every acknowledged call and event. A batch of
-   * segments is one call so that a networked store can answer in one trip.
-   */
-  sumRollups(query: RollupQuery): Promise<RollupSum[][]>;
 }
 
 // ---------------------------------------------------------------- statements

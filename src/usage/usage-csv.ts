@@ -1,4 +1,4 @@
-import { toCsv } from '../http/csv.js';
+import { toCsv } from '../csv-format.js';
 
 /** The columns of a usage record, in the order of the JSON answer's fields. */
 export const USAGE_CSV_COLUMNS = ['from_date', 'app_id', 'group_id', 'usage_type', 'request_args_hash', 'count'] as const;

@@ -1,8 +1,8 @@
 import { periodsBetween, type Timespan } from '../domain/periods.js';
 import type { UsageDimension } from '../domain/types.js';
 import { foldSole } from '../store/rollup-buffer.js';
-import { ceilToQuarter, decompose, floorToQuarter } from '../store/rollup-segments.js';
-import type { RollupStore } from '../store/store.js';
+import { ceilToQuarter, decompose, floorToQuarter } from '../domain/rollup-segments.js';
+import type { RollupStore } from '../domain/rollups.js';
 
 export interface UsageQuery {
   groupId: string;

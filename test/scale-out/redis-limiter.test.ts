@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { billingPeriod } from '../../src/domain/periods.js';
 import { LocalLimiter } from '../../src/limits/local-limiter.js';
 import { addUsageInRedis, admitInRedis, quotaCounters, seedQuota } from '../../src/store/redis/redis-limiter.js';
-import type { Limits, MeterRequest, MeterResult } from '../../src/store/store.js';
+import type { Limits, MeterRequest, MeterResult } from '../../src/domain/metering.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 // The Redis limiter against a real Redis, and against the in-process limiter:

@@ -6,7 +6,7 @@ import { billingPeriod } from '../../src/domain/periods.js';
 import { isOutage } from '../../src/store/outage.js';
 import { RelaxedLimits } from '../../src/store/scale-out/relaxed-limits.js';
 import { quotaCounters, seedQuota } from '../../src/store/redis/redis-limiter.js';
-import type { Limits, MeterRequest } from '../../src/store/store.js';
+import type { Limits, MeterRequest } from '../../src/domain/metering.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 // Two relaxed limiters play two instances on one real Redis; the test
@@ -41,7 +41,7 @@ beforeEach(async () => {
 
 function instance(failOpen = false): RelaxedLimits {
   const limits = new RelaxedLimits({
-    redis, clock, syncMs: 3_600_000, failOpen, isOutage,
+    redis, clock, syncMs: 3_600_000, failOpen, isOutage, periodOf: async () => period,
     async sharedUsage(pair, scope) {
       const id = scope === 'group' ? pair.groupId : pair.appId;
       for (let seeded = false; ; seeded = true) {

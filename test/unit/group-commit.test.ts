@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GroupCommitter } from '../../src/store/group-commit.js';
+import { GroupCommitter } from '../../src/engine/group-commit.js';
 
 /** A commit whose completion the test controls, like an fsync that takes a while. */
 function slowCommit() {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { billingPeriod } from '../../src/domain/periods.js';
-import { decompose } from '../../src/store/rollup-segments.js';
-import { LEVEL_MS } from '../../src/store/store.js';
+import { decompose } from '../../src/domain/rollup-segments.js';
+import { LEVEL_MS } from '../../src/domain/rollups.js';
 
 const at = (iso: string) => Date.parse(iso);
 

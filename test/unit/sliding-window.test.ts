@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { advance, evaluate, MINUTE_MS, weightedCount, type WindowCounter } from '../../src/limits/sliding-window.js';
+import { advance, evaluate, MINUTE_MS, weightedCount, type WindowCounter } from '../../src/domain/sliding-window.js';
 
 const T0 = Date.parse('2026-01-01T12:00:00Z');
 

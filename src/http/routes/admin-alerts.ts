@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { ALERT_KINDS, defaultAlertSettings, type AlertKind, type AlertSettings, type WebhookDelivery, type WebhookEndpoint } from '../../alerts/model.js';
+import { ALERT_KINDS, defaultAlertSettings, type AlertKind, type AlertSettings, type WebhookDelivery, type WebhookEndpoint } from '../../domain/alerts.js';
 import { newId } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';

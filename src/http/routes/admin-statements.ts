@@ -5,7 +5,8 @@ import {
 import type { Group, Plan } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { CSV_CONTENT_TYPE, toCsv, wantsCsv, type CsvValue } from '../csv.js';
+import { toCsv, type CsvValue } from '../../csv-format.js';
+import { CSV_CONTENT_TYPE, wantsCsv } from '../csv.js';
 import { Currency, errors, page, PageQuery, pageRequest, Timestamp, UsagePriceSchema } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
 

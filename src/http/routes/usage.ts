@@ -1,3 +1,4 @@
+import { UnavailableError } from '../../domain/errors.js';
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { DateTime } from 'luxon';
 import { Type, type Static } from 'typebox';
@@ -159,7 +160,7 @@ export function customerUsageRoutes(app: TypedApp, services: Services, options: 
       try {
         return { current_charges: await currentCharges(statements, services, context.group, context.plan) };
       } catch (error) {
-        if (error instanceof ApiError && error.code === 'unavailable') return {};
+        if (error instanceof UnavailableError) return {};
         throw error;
       }
     };

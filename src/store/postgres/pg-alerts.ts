@@ -1,18 +1,17 @@
 import type { Pool, PoolClient } from 'pg';
-import type {
-  Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
-} from '../../alerts/model.js';
-import { newSortableId } from '../../domain/secrets.js';
+import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../../domain/alerts.js';
+import { alertRefusals, fanOut, replayOf, type NewDelivery } from '../../domain/alert-rules.js';
 import type { Key } from '../../domain/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
 import {
-  alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, endpointTakes, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
+  alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
 } from '../alert-rows.js';
 import { mapKey } from '../catalog-rows.js';
 import type { AlertStore, Page, PageRequest } from '../store.js';
 
 const INSERT_DELIVERY = `INSERT INTO webhook_deliveries (id, alert_id, endpoint_id, group_id, status, attempt_count, next_attempt_at, replay_of, created_at)
-  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $5)`;
+  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7)`;
+
+const deliveryValues = (d: NewDelivery) => [d.id, d.alertId, d.endpointId, d.groupId, d.dueAt, d.replayOf, d.createdAt];
 
 /**
  * The scale-out store's alerts and webhook outbox in PostgreSQL, shared by
@@ -26,7 +25,7 @@ export class PgAlerts implements AlertStore {
   async getAlertSettings(groupId: string): Promise<AlertSettings | null> {
     const { rows } = await this.pool.query(`SELECT g.id, s.* FROM customer_groups g LEFT JOIN alert_settings s ON s.group_id = g.id
       WHERE g.id = $1`, [groupId]);
-    if (rows.length === 0) throw new NotFoundError(`No group with id "${groupId}".`);
+    if (rows.length === 0) throw alertRefusals.noGroup(groupId);
     return rows[0].group_id === null ? null : mapAlertSettings(rows[0]);
   }
 
@@ -37,7 +36,7 @@ export class PgAlerts implements AlertStore {
         RETURNING *`, [settings.groupId, JSON.stringify(settings.thresholds), JSON.stringify(settings.kinds), settings.updatedAt]);
       return mapAlertSettings(rows[0])!;
     } catch (error) {
-      if ((error as { code?: string }).code === '23503') throw new NotFoundError(`No group with id "${settings.groupId}".`);
+      if ((error as { code?: string }).code === '23503') throw alertRefusals.noGroup(settings.groupId);
       throw error;
     }
   }
@@ -50,11 +49,9 @@ export class PgAlerts implements AlertStore {
       if (inserted.rowCount === 0) return { recorded: false, deliveries: 0 };
       // FOR SHARE: an endpoint being deleted now waits, and then fails the deliveries made here too.
       const { rows } = await client.query('SELECT * FROM webhook_endpoints WHERE disabled_at IS NULL FOR SHARE');
-      const endpoints = rows.map((r) => mapEndpoint(r)!).filter((e) => endpointTakes(e, alert.groupId));
-      for (const endpoint of endpoints) {
-        await client.query(INSERT_DELIVERY, [newSortableId('dlv', alert.createdAt), alert.id, endpoint.id, alert.groupId, alert.createdAt, null]);
-      }
-      return { recorded: true, deliveries: endpoints.length };
+      const deliveries = fanOut(alert, rows.map((r) => mapEndpoint(r)!));
+      for (const delivery of deliveries) await client.query(INSERT_DELIVERY, deliveryValues(delivery));
+      return { recorded: true, deliveries: deliveries.length };
     });
   }
 
@@ -64,7 +61,7 @@ export class PgAlerts implements AlertStore {
         [endpoint.id, endpoint.url, endpoint.groupIds === null ? null : JSON.stringify(endpoint.groupIds), endpoint.description, endpoint.createdAt]);
       return mapEndpoint(rows[0])!;
     } catch (error) {
-      if ((error as { code?: string }).code === '23505') throw new ConflictError(`A webhook endpoint with id "${endpoint.id}" already exists.`);
+      if ((error as { code?: string }).code === '23505') throw alertRefusals.endpointTaken(endpoint.id);
       throw error;
     }
   }
@@ -83,7 +80,7 @@ export class PgAlerts implements AlertStore {
   async disableWebhookEndpoint(id: string, now: number): Promise<WebhookEndpoint> {
     return this.transaction(async (client) => {
       const { rows } = await client.query('UPDATE webhook_endpoints SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1 RETURNING *', [id, now]);
-      if (rows.length === 0) throw new NotFoundError(`No webhook endpoint with id "${id}".`);
+      if (rows.length === 0) throw alertRefusals.noEndpoint(id);
       await client.query(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL
         WHERE endpoint_id = $1 AND status = 'pending'`, [id]);
       return mapEndpoint(rows[0])!;
@@ -110,7 +107,7 @@ export class PgAlerts implements AlertStore {
         WHERE id = $1 RETURNING id, attempt_count)
       INSERT INTO webhook_attempts (delivery_id, n, at, duration_ms, status_code, error) SELECT id, attempt_count, $4, $5, $6, $7 FROM d`,
     [deliveryId, next.status, next.status === 'pending' ? next.nextAttemptAt : null, attempt.at, attempt.durationMs, attempt.statusCode, attempt.error]);
-    if (rowCount === 0) throw new NotFoundError(`No webhook delivery with id "${deliveryId}".`);
+    if (rowCount === 0) throw alertRefusals.noDelivery(deliveryId);
   }
 
   async listDeliveries(groupId: string, page: PageRequest): Promise<Page<WebhookDelivery>> {
@@ -126,12 +123,10 @@ export class PgAlerts implements AlertStore {
 
   async replayDelivery(id: string, now: number): Promise<WebhookDelivery> {
     const original = await this.getDelivery(id);
-    if (original === null) throw new NotFoundError(`No webhook delivery with id "${id}".`);
-    const endpoint = (await this.getWebhookEndpoint(original.endpointId))!;
-    if (endpoint.disabledAt !== null) throw new ConflictError(`Webhook endpoint "${endpoint.id}" was deleted: its deliveries cannot be replayed.`);
-    const replay = newSortableId('dlv', now);
-    await this.pool.query(INSERT_DELIVERY, [replay, original.alertId, original.endpointId, original.groupId, now, id]);
-    return (await this.getDelivery(replay))!;
+    if (original === null) throw alertRefusals.noDelivery(id);
+    const replay = replayOf(original, (await this.getWebhookEndpoint(original.endpointId))!, now);
+    await this.pool.query(INSERT_DELIVERY, deliveryValues(replay));
+    return (await this.getDelivery(replay.id))!;
   }
 
   async findExpiringKeys(from: number, to: number, limit: number): Promise<Key[]> {

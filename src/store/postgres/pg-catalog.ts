@@ -1,10 +1,8 @@
 import pg, { type Pool, type QueryResultRow } from 'pg';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken, withPriceDefaults } from '../catalog-rows.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
-import type {
-  AppPatch, CatalogStore, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch,
-} from '../store.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import type { AppPatch, CatalogStore, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch } from '../store.js';
 
 /** BIGINT columns hold milliseconds and limits, all far below 2^53: read them as numbers. */
 export const PG_TYPES = {

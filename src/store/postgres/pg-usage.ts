@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
-import { DUPLICATE, type PendingWrite } from '../pending-write.js';
+import { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
 import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
-import type { RollupLevel, RollupQuery, RollupStore, RollupSum } from '../store.js';
+import type { RollupLevel, RollupQuery, RollupStore, RollupSum } from '../../domain/rollups.js';
 
 /**
  * The connection broke while COMMIT was under way: the transaction may or

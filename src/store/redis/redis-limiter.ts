@@ -1,7 +1,10 @@
+import type { Span } from '../../domain/periods.js';
+import type { AcceptedUsage } from '../../engine/ports.js';
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../../limits/sliding-window.js';
-import type { MeterRequest, MeterResult, RateState } from '../store.js';
+import { evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../../domain/sliding-window.js';
+import type { MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { RateState } from '../../domain/sliding-window.js';
 
 /**
  * One round trip per call: this script applies the group's and the app's
@@ -225,6 +228,11 @@ export interface UsageAddition {
   period: MeterRequest['period'];
   count: number;
   xid?: string | undefined;
+}
+
+/** Ingested usage as additions to the counters of the periods it falls in (`periodOf`: the group's period holding `ts`). */
+export function additionsOf(accepted: readonly AcceptedUsage[], periodOf: (groupId: string, ts: number) => Promise<Span>): Promise<UsageAddition[]> {
+  return Promise.all(accepted.map(async ({ event: e, xid }) => ({ groupId: e.groupId, appId: e.appId, count: e.count, period: await periodOf(e.groupId, e.ts), xid })));
 }
 
 /** Adds units to the group's and the app's counters of the period, where those counters exist. */

@@ -1,5 +1,9 @@
 import type { Redis } from 'ioredis';
+import { billingPeriod, type Span } from '../../domain/periods.js';
+import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
 import { LookupMemo } from '../lookup-memo.js';
+import type { PgCatalog } from '../postgres/pg-catalog.js';
+import type { AppPatch, CatalogStore, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch } from '../store.js';
 
 /** The channel on which instances say "the catalogue changed". */
 export const CATALOG_CHANNEL = 'tollgate:catalog';
@@ -78,5 +82,119 @@ export class CatalogInvalidation {
 
   close(): void {
     this.subscriber.disconnect();
+  }
+}
+
+/**
+ * The shared catalogue with what this instance remembers of it: the lookups
+ * every call makes (key contexts, service tokens, apps, groups' time zones)
+ * come from the cache; every change tells every instance (this one too) to
+ * forget what it cached.
+ */
+export class CachedCatalog implements CatalogStore {
+  constructor(private readonly catalog: PgCatalog, private readonly cache: CatalogCache, private readonly invalidation: CatalogInvalidation) {}
+
+  createPlan(plan: NewPlan, now: number): Promise<Plan> {
+    return this.change(() => this.catalog.createPlan(plan, now));
+  }
+
+  getPlan(id: string): Promise<Plan | null> {
+    return this.catalog.getPlan(id);
+  }
+
+  listPlans(page: PageRequest): Promise<Page<Plan>> {
+    return this.catalog.listPlans(page);
+  }
+
+  updatePlan(id: string, patch: PlanPatch, now: number): Promise<Plan> {
+    return this.change(() => this.catalog.updatePlan(id, patch, now));
+  }
+
+  createGroup(group: NewGroup, now: number): Promise<Group> {
+    return this.change(() => this.catalog.createGroup(group, now));
+  }
+
+  getGroup(id: string): Promise<Group | null> {
+    return this.catalog.getGroup(id);
+  }
+
+  listGroups(page: PageRequest): Promise<Page<Group>> {
+    return this.catalog.listGroups(page);
+  }
+
+  updateGroup(id: string, patch: GroupPatch, now: number): Promise<Group> {
+    return this.change(() => this.catalog.updateGroup(id, patch, now));
+  }
+
+  createApp(app: NewApp, now: number): Promise<App> {
+    return this.change(() => this.catalog.createApp(app, now));
+  }
+
+  getApp(id: string): Promise<App | null> {
+    // Every ingested batch looks up the apps it names.
+    return this.cache.get('app', id, () => this.catalog.getApp(id));
+  }
+
+  listApps(groupId: string | null, page: PageRequest): Promise<Page<App>> {
+    return this.catalog.listApps(groupId, page);
+  }
+
+  updateApp(id: string, patch: AppPatch, now: number): Promise<App> {
+    return this.change(() => this.catalog.updateApp(id, patch, now));
+  }
+
+  createKey(key: NewKey): Promise<Key> {
+    return this.change(() => this.catalog.createKey(key));
+  }
+
+  getKey(id: string): Promise<Key | null> {
+    return this.catalog.getKey(id);
+  }
+
+  listKeys(appId: string | null, page: PageRequest): Promise<Page<Key>> {
+    return this.catalog.listKeys(appId, page);
+  }
+
+  revokeKey(id: string, now: number): Promise<Key> {
+    return this.change(() => this.catalog.revokeKey(id, now));
+  }
+
+  findKeyContext(secretHash: string): Promise<KeyContext | null> {
+    return this.cache.get('key', secretHash, () => this.catalog.findKeyContext(secretHash));
+  }
+
+  createServiceToken(token: NewServiceToken): Promise<ServiceToken> {
+    return this.change(() => this.catalog.createServiceToken(token));
+  }
+
+  listServiceTokens(page: PageRequest): Promise<Page<ServiceToken>> {
+    return this.catalog.listServiceTokens(page);
+  }
+
+  revokeServiceToken(id: string, now: number): Promise<ServiceToken> {
+    return this.change(() => this.catalog.revokeServiceToken(id, now));
+  }
+
+  findServiceToken(secretHash: string): Promise<ServiceToken | null> {
+    return this.cache.get('token', secretHash, () => this.catalog.findServiceToken(secretHash));
+  }
+
+  /** The billing period of the group that holds `ts` (its plan's zone; UTC for a group that is gone). */
+  async periodOf(groupId: string, ts: number): Promise<Span> {
+    const timeZone = await this.cache.get('zone', groupId, async () => {
+      const group = await this.catalog.getGroup(groupId);
+      return group === null ? 'UTC' : (await this.catalog.getPlan(group.planId))?.timeZone ?? 'UTC';
+    });
+    return billingPeriod(ts, timeZone);
+  }
+
+  /** Runs a catalogue change, then tells every instance (this one too) to forget what it cached. */
+  private async change<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } finally {
+      this.cache.clear();
+      await this.invalidation.publish();
+    }
   }
 }

@@ -1,9 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
-import { LocalLimiter, type Scope } from '../../limits/local-limiter.js';
-import { MINUTE_MS, windowStartAt } from '../../limits/sliding-window.js';
-import { addUsageInRedis, quotaKey, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
-import type { Limits, MeterRequest, MeterResult } from '../store.js';
+import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
+import type { Span } from '../../domain/periods.js';
+import type { AcceptedUsage, Limiter, Scope } from '../../engine/ports.js';
+import { LocalLimiter } from '../../limits/local-limiter.js';
+import { MINUTE_MS, windowStartAt } from '../../domain/sliding-window.js';
+import { additionsOf, addUsageInRedis, quotaKey, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
+import type { Limits, MeterRequest, MeterResult } from '../../domain/metering.js';
 
 type Pair = Pick<MeterRequest, 'groupId' | 'appId' | 'period'>;
 
@@ -12,6 +15,10 @@ export interface RelaxedLimitsOptions {
   clock: Clock;
   /** How often counts are exchanged with Redis. */
   syncMs: number;
+  /** Runs the exchange every `syncMs`; default: Node's timers. */
+  scheduler?: Scheduler;
+  /** The billing period of the group that holds `ts` (for ingested events). */
+  periodOf(groupId: string, ts: number): Promise<Span>;
   /**
    * Fail-open: keep deciding here however long Redis is away. Fail-closed:
    * refuse (throw) once the last successful sync is older than `staleAfterMs`.
@@ -64,7 +71,7 @@ const IDLE_MS = 2 * MINUTE_MS;
  * Rate windows are kept in Redis as one count per fixed minute; the sliding
  * window is weighed from the current and previous minute as everywhere else.
  */
-export class RelaxedLimits {
+export class RelaxedLimits implements Limiter {
   private readonly local = new LocalLimiter();
   private pending = new Map<string, PendingCount>();
   private readonly active = new Map<string, ActivePair>();
@@ -77,13 +84,12 @@ export class RelaxedLimits {
    * holds, nor read Redis while counts taken from `pending` are on their way.
    */
   private turn: Promise<unknown> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: Cancel;
 
   constructor(private readonly options: RelaxedLimitsOptions) {
     this.lastSynced = options.clock.now();
     this.staleAfterMs = Math.max(10 * options.syncMs, 2_000);
-    this.timer = setInterval(() => void this.sync(), options.syncMs);
-    this.timer.unref();
+    this.timer = (options.scheduler ?? systemScheduler()).every(options.syncMs, () => this.sync());
   }
 
   /** Decides a call here; what it takes reaches Redis at the next sync. */
@@ -112,7 +118,7 @@ export class RelaxedLimits {
   }
 
   /** Changes an admitted call's consumption (a settled reservation, or a call that could not be recorded). */
-  adjust(request: MeterRequest, delta: number): void {
+  async adjust(request: MeterRequest, delta: number): Promise<void> {
     this.local.adjust(request, delta);
     this.count(request, delta, request.mode !== 'rate_only');
   }
@@ -135,6 +141,11 @@ export class RelaxedLimits {
     });
   }
 
+  /** Ingested usage, stored: counted as `addUsage` says, in the periods it falls in. */
+  async ingested(accepted: readonly AcceptedUsage[]): Promise<void> {
+    await this.addUsage(await additionsOf(accepted, this.options.periodOf));
+  }
+
   /** The period's units as this instance sees them: the shared totals of the last sync, plus its own since. */
   async usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }> {
     this.refuseIfStale();
@@ -152,7 +163,7 @@ export class RelaxedLimits {
 
   /** Stops syncing, after a last exchange so that this instance's counts are not lost to the others. */
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.timer();
     await this.sync();
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PendingWrite } from '../pending-write.js';
+import type { PendingWrite } from '../../engine/pending-write.js';
 
 interface SpooledBatch {
   id: string;

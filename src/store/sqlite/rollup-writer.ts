@@ -1,7 +1,7 @@
 import type { Database as DB, Statement } from 'better-sqlite3';
 import type { UsageEvent } from '../../domain/types.js';
 import { RollupBuffer } from '../rollup-buffer.js';
-import type { RollupLevel } from '../store.js';
+import type { RollupLevel } from '../../domain/rollups.js';
 
 /**
  * Keeps the rollup tables up to date from committed events: sums them in

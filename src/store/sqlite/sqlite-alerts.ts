@@ -1,12 +1,9 @@
 import Database, { type Database as DB } from 'better-sqlite3';
-import type {
-  Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
-} from '../../alerts/model.js';
-import { newSortableId } from '../../domain/secrets.js';
+import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../../domain/alerts.js';
+import { alertRefusals, fanOut, replayOf, type NewDelivery } from '../../domain/alert-rules.js';
 import type { Key } from '../../domain/types.js';
-import { ConflictError, NotFoundError } from '../../errors.js';
 import {
-  alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, endpointTakes, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
+  alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
 } from '../alert-rows.js';
 import { mapKey } from '../catalog-rows.js';
 import type { AlertStore, Page, PageRequest } from '../store.js';
@@ -41,11 +38,9 @@ export class SqliteAlerts implements AlertStore {
   async recordAlert(alert: Alert): Promise<{ recorded: boolean; deliveries: number }> {
     return this.write(() => {
       if (this.stmt.insertAlert.run(...alertValues(alert)).changes === 0) return { recorded: false, deliveries: 0 };
-      const endpoints = (this.stmt.activeEndpoints.all() as unknown[]).map((r) => mapEndpoint(r)!).filter((e) => endpointTakes(e, alert.groupId));
-      for (const endpoint of endpoints) {
-        this.stmt.insertDelivery.run(newSortableId('dlv', alert.createdAt), alert.id, endpoint.id, alert.groupId, alert.createdAt, null, alert.createdAt);
-      }
-      return { recorded: true, deliveries: endpoints.length };
+      const deliveries = fanOut(alert, (this.stmt.activeEndpoints.all() as unknown[]).map((r) => mapEndpoint(r)!));
+      for (const delivery of deliveries) this.insertDelivery(delivery);
+      return { recorded: true, deliveries: deliveries.length };
     });
   }
 
@@ -56,7 +51,7 @@ export class SqliteAlerts implements AlertStore {
           endpoint.description, endpoint.createdAt);
       } catch (error) {
         if (error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new ConflictError(`A webhook endpoint with id "${endpoint.id}" already exists.`);
+          throw alertRefusals.endpointTaken(endpoint.id);
         }
         throw error;
       }
@@ -75,7 +70,7 @@ export class SqliteAlerts implements AlertStore {
 
   async disableWebhookEndpoint(id: string, now: number): Promise<WebhookEndpoint> {
     return this.write(() => {
-      if (this.stmt.disableEndpoint.run(now, id).changes === 0) throw new NotFoundError(`No webhook endpoint with id "${id}".`);
+      if (this.stmt.disableEndpoint.run(now, id).changes === 0) throw alertRefusals.noEndpoint(id);
       this.stmt.failPendingOf.run(id);
       return mapEndpoint(this.stmt.getEndpoint.get(id))!;
     });
@@ -97,7 +92,7 @@ export class SqliteAlerts implements AlertStore {
   async finishAttempt(deliveryId: string, attempt: DeliveryAttempt, next: DeliveryNext): Promise<void> {
     this.write(() => {
       const row = this.stmt.attemptCount.get(deliveryId) as { attempt_count: number } | undefined;
-      if (row === undefined) throw new NotFoundError(`No webhook delivery with id "${deliveryId}".`);
+      if (row === undefined) throw alertRefusals.noDelivery(deliveryId);
       this.stmt.insertAttempt.run(deliveryId, row.attempt_count + 1, attempt.at, attempt.durationMs, attempt.statusCode, attempt.error);
       this.stmt.afterAttempt.run(next.status, next.status === 'pending' ? next.nextAttemptAt : null, deliveryId);
     });
@@ -118,18 +113,21 @@ export class SqliteAlerts implements AlertStore {
   async replayDelivery(id: string, now: number): Promise<WebhookDelivery> {
     const newId = this.write(() => {
       const original = this.stmt.getDelivery.get(id) as Record<string, unknown> | undefined;
-      if (original === undefined) throw new NotFoundError(`No webhook delivery with id "${id}".`);
+      if (original === undefined) throw alertRefusals.noDelivery(id);
       const endpoint = mapEndpoint(this.stmt.getEndpoint.get(original.endpoint_id))!;
-      if (endpoint.disabledAt !== null) throw new ConflictError(`Webhook endpoint "${endpoint.id}" was deleted: its deliveries cannot be replayed.`);
-      const replay = newSortableId('dlv', now);
-      this.stmt.insertDelivery.run(replay, original.alert_id, original.endpoint_id, original.group_id, now, id, now);
-      return replay;
+      const replay = replayOf({ id, alertId: original.alert_id as string, endpointId: endpoint.id, groupId: original.group_id as string }, endpoint, now);
+      this.insertDelivery(replay);
+      return replay.id;
     });
     return (await this.getDelivery(newId))!;
   }
 
   async findExpiringKeys(from: number, to: number, limit: number): Promise<Key[]> {
     return this.stmt.expiringKeys.all(from, to, limit).map((r) => mapKey(r)!);
+  }
+
+  private insertDelivery(d: NewDelivery): void {
+    this.stmt.insertDelivery.run(d.id, d.alertId, d.endpointId, d.groupId, d.dueAt, d.replayOf, d.createdAt);
   }
 
   private withAttempts(rows: unknown[]): WebhookDelivery[] {
@@ -145,7 +143,7 @@ export class SqliteAlerts implements AlertStore {
   }
 
   private requireGroup(groupId: string): void {
-    if (this.stmt.groupExists.get(groupId) === undefined) throw new NotFoundError(`No group with id "${groupId}".`);
+    if (this.stmt.groupExists.get(groupId) === undefined) throw alertRefusals.noGroup(groupId);
   }
 }
 

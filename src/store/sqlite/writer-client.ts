@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { PendingWrite, WriterOptions, WriterRequest, WriterResponse } from './writer-protocol.js';
+import type { PendingWrite } from '../../engine/pending-write.js';
+import type { WriterOptions, WriterRequest, WriterResponse } from './writer-protocol.js';
 
 type Call = WriterRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 

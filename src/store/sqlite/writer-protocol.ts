@@ -1,6 +1,4 @@
-import type { PendingWrite } from '../pending-write.js';
-
-export { DUPLICATE, type PendingWrite } from '../pending-write.js';
+import type { PendingWrite } from '../../engine/pending-write.js';
 
 export type WriterRequest =
   | { op: 'commit'; id: number; items: PendingWrite[]; receivedAt: number }

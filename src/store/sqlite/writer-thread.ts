@@ -7,7 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './database.js';
 import { RollupWriter } from './rollup-writer.js';
-import { DUPLICATE, type PendingWrite, type WriterOptions, type WriterRequest, type WriterResponse } from './writer-protocol.js';
+import { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
+import type { WriterOptions, WriterRequest, WriterResponse } from './writer-protocol.js';
 
 const options = workerData as WriterOptions;
 const db = openDatabase(options.path);

@@ -1,5 +1,5 @@
-import type { Span } from '../domain/periods.js';
-import { LEVEL_MS, type RollupLevel, type RollupSegment, type RollupStore } from './store.js';
+import type { Span } from './periods.js';
+import { LEVEL_MS, type RollupLevel, type RollupSegment, type RollupStore } from './rollups.js';
 
 const QUARTER_MS = LEVEL_MS.quarter;
 

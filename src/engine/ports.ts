@@ -1,0 +1,112 @@
+import type { IngestEvent, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { PendingWrite } from './pending-write.js';
+
+/**
+ * The ports of the metering engine: what it needs from the world, each small
+ * enough that an implementation is one concern. The engine holds the
+ * decision (src/engine/metering-engine.ts); the stores wire these to SQLite,
+ * PostgreSQL and Redis.
+ */
+
+/** Whose counter: the group's (its plan's limits) or the app's own. */
+export type Scope = 'group' | 'app';
+
+/** A group and app in a billing period: what a quota counter is kept for. */
+export type Pair = Pick<MeterRequest, 'groupId' | 'appId' | 'period'>;
+
+/** Usage the durable store accepted, with the transaction that committed it (PostgreSQL), for counters that must not count it twice. */
+export interface AcceptedUsage {
+  event: IngestEvent;
+  xid?: string;
+}
+
+/**
+ * The rate windows and quota counters a call is decided against.
+ * Implementations: in-process (src/limits/in-process-limiter.ts), Redis
+ * strict (src/store/redis/redis-strict-limiter.ts), relaxed
+ * (src/store/scale-out/relaxed-limits.ts), and the fail-open wrapper
+ * (src/store/scale-out/fail-open-limiter.ts).
+ */
+export interface Limiter {
+  /**
+   * Applies every limit all-or-nothing: when any refuses, nothing is
+   * consumed; when all admit, the windows and (unless `rate_only`) the quotas
+   * take the cost.
+   */
+  admit(request: MeterRequest): Promise<MeterResult>;
+  /** Changes an admitted call's consumption (a settled reservation, or a call given back). */
+  adjust(request: MeterRequest, delta: number): Promise<void>;
+  /** Usage that bypassed the limits (ingested events, already stored). */
+  ingested(accepted: readonly AcceptedUsage[]): Promise<void>;
+  /** The period's units of the group and of the app. */
+  usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }>;
+  close(): Promise<void>;
+}
+
+/** A write's outcome: its event id (DUPLICATE, or a spool id while PostgreSQL is away) and the transaction that committed it. */
+export interface Receipt {
+  id: number | string;
+  xid?: string;
+}
+
+/**
+ * Where admitted calls and ingested events are written durably, a batch at a
+ * time (the engine groups concurrent writes into batches). Implementations:
+ * the SQLite writer thread (src/store/sqlite/writer-client.ts), PostgreSQL
+ * (src/store/postgres/pg-usage-writer.ts), and the spooling wrapper of
+ * fail-open mode (src/store/scale-out/spooling-writer.ts).
+ */
+export interface DurableWriter {
+  /** Writes one batch in one transaction, in order; one receipt per item. `receivedAt` is stored with the events. */
+  commit(items: PendingWrite[], receivedAt: number): Promise<Receipt[]>;
+  /** How many batches may be committing at once (they must land in the order given). */
+  readonly concurrency: number;
+  /**
+   * A write failed: `giveBack` returns what its call took from the
+   * counters. Run now, or, when the commit's outcome is unknown, only once it
+   * is known not to have committed.
+   */
+  failed(error: unknown, giveBack: () => Promise<void>): Promise<void>;
+  /** Resolves once nothing accepted waits outside the durable store (a spool replayed). */
+  caughtUp(): Promise<void>;
+}
+
+/**
+ * Where the answers given under an idempotency key are remembered (they are
+ * written with the call's event, by the durable writer). Implementations:
+ * SQLite (src/store/sqlite/sqlite-replies.ts), and PostgreSQL with Redis marks
+ * across instances (src/store/scale-out/reply-marks.ts).
+ */
+export interface ReplyStore {
+  /**
+   * The answer remembered under the key, replayed; else `decide`'s. An
+   * implementation shared by several processes lets only one decide at a time.
+   */
+  once(request: MeterRequest, idempotencyKey: string, decide: () => Promise<MeterResult>): Promise<MeterResult>;
+}
+
+/** The units a counter starts from, and (PostgreSQL) the snapshot they were read in. */
+export interface Seed {
+  units: number;
+  snapshot?: string;
+}
+
+/**
+ * The units the rollups hold for a counter of a period. Implementations: any
+ * rollup reader (src/engine/counter-seeder.ts, `rollupUnits`), and
+ * PostgreSQL's snapshotted read (src/store/postgres/pg-usage.ts).
+ */
+export type SeedSource = (pair: Pair, scope: Scope) => Promise<Seed>;
+
+/** Work accepted and not yet fully written, at this moment (for `/metrics`); cheap enough to read on every scrape. */
+export interface StoreBacklog {
+  /** Admitted calls and ingested events waiting for their batch's commit to begin. */
+  queuedWrites: number;
+  /** Calls and events in the batches being committed now. */
+  committingWrites: number;
+  /** Committed events not yet summed into the rollup tables (the embedded store writes them every rollupFlushMs). */
+  rollupPendingEvents: number;
+  /** Batches in the local spool, waiting for PostgreSQL to take them (scale-out store, `onStoreDown: open`). */
+  spooledBatches: number;
+}
+
