@@ -98,7 +98,6 @@ export interface StatementSettings {
   lateWindowMs: number;
 }
 
-export const PERIOD_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])$';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
 import type { Clock } from '../clock.js';
 import { rateLimitHeaders } from '../http/rate-limit-headers.js';
-import { CheckBody } from '../http/routes/check.js';
+import { CheckBody } from '../contract/check.js';
 import { checkAnswer, unauthorizedAnswer } from '../metering/check-answer.js';
 import { credentialsFromCheckBody } from '../metering/credentials.js';
 import { effectiveLimits } from '../metering/limits.js';

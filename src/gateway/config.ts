@@ -3,7 +3,7 @@ import { Type, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError } from '../config.js';
-import { IdPattern } from '../http/schemas.js';
+import { IdPattern } from '../contract/common.js';
 
 /**
  * The gateway file (`tollgate serve --gateway gateway.yaml`): which routes

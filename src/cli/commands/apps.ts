@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
-import type { AppSchema } from '../../http/schemas.js';
+import type { AppSchema } from '../../contract/customers.js';
 import { apiPath } from './api-client.js';
 import { changes, clientCommand, type FieldOptions, itemCommand, listCommand, parseLimit, parseLimitOrNone, run } from './common.js';
 import { type Column, formatLimit } from './table.js';

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { DECIMAL_PATTERN } from '../../http/schemas.js';
+import { DECIMAL_PATTERN } from '../../contract/patterns.js';
 import { AdminClient, ApiAnswerError, type Page } from './api-client.js';
 import { type Column, formatRecord, formatTable } from './table.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
-import type { GroupSchema } from '../../http/schemas.js';
+import type { GroupSchema } from '../../contract/customers.js';
 import { apiPath } from './api-client.js';
 import { changes, clientCommand, type FieldOptions, itemCommand, listCommand, run } from './common.js';
 import type { Column } from './table.js';

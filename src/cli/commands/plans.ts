@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Static } from 'typebox';
-import type { PlanSchema } from '../../http/schemas.js';
+import type { PlanSchema } from '../../contract/plans.js';
 import { apiPath } from './api-client.js';
 import { changes, clientCommand, type FieldOptions, itemCommand, listCommand, parseDecimal, parseLimit, run } from './common.js';
 import { type Column, formatLimit } from './table.js';

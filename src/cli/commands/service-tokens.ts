@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
-import type { ServiceTokenSchema } from '../../http/schemas.js';
+import type { ServiceTokenSchema } from '../../contract/keys.js';
 import { apiPath } from './api-client.js';
 import { clientCommand, itemCommand, listCommand, showWithSecret, run } from './common.js';
 import type { Column } from './table.js';
