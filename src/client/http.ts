@@ -29,6 +29,8 @@ export interface ApiRequest {
   idempotent: boolean;
   /** Overrides the client's number of retries. */
   retries?: number;
+  /** The answer is text (CSV), not JSON: its body is the text as is. */
+  text?: boolean;
 }
 
 export interface ApiResponse<T> {
@@ -96,6 +98,7 @@ export class HttpClient {
       return networkError(error, this.options.timeoutMs);
     }
     const text = await response.text().catch(() => '');
+    if (req.text === true && response.ok) return { status: response.status, headers: response.headers, body: text as T };
     let body: unknown = undefined;
     try {
       body = text === '' ? undefined : JSON.parse(text);
