@@ -89,7 +89,7 @@ export class AdminApi {
       /** The list of periods, or one period's statement, as CSV text. */
       csv: async (groupId: string, period?: string) => (await http.request<string>({
         method: 'GET', path: period === undefined ? statements(groupId) : `${statements(groupId)}/${enc(period)}`,
-        query: { format: 'csv' }, idempotent: true, text: true,
+        query: { format: 'csv' }, idempotent: true, accept: 'text/csv',
       })).body,
     };
   }
