@@ -1,8 +1,10 @@
 import { Type, type Static } from 'typebox';
-import { MAX_PRICES } from '../billing/pricing.js';
 import { Currency, Decimal, Id, Limit, TimeZoneName, Timestamp, UsageType } from './common.js';
 
 /** Plans: limits and prices that groups subscribe to. */
+
+/** At most this many prices per plan. */
+export const MAX_PRICES = 200;
 
 export const PriceTierSchema = Type.Object({
   up_to: Type.Union([Type.Integer({ minimum: 1, maximum: 1e15 }), Type.Null()], {
