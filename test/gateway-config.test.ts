@@ -155,12 +155,12 @@ routes:
   test("routes that would take Tollgate's own paths are refused", () => {
     for (const [path, own] of [['/v1/check', '/v1/check'], ['/v1/:resource', '/v1/check'], ['/v3/*', '/v3/ocr-usage'], ['/admin/plans', '/admin API'],
       ['/admin/*', '/admin API'], ['/:page', '/healthz'], ['/*', '/v1/check'], ['/openapi.json', '/openapi.json'], ['/metrics', '/metrics'],
-      ['/docs/static/:file', '/docs'], ['/docs', '/docs']] as const) {
+      ['/docs/static/:file', '/docs'], ['/docs', '/docs'], ['/dashboard', '/dashboard'], ['/dashboard/*', '/dashboard'], ['/dashboard/api/:x', '/dashboard']] as const) {
       const [problem] = problems(`routes:\n${ROUTE('', path)}`);
-      assert.equal(problem, `gateway.yaml line 3: routes[0].path "${path}" would take requests for Tollgate's own ${own}; gateway routes may not overlap /v1/check, /v1/usage, /v3/ocr-usage, /v1/events, /healthz, /metrics, /openapi.json, /admin, /docs, /admin/* or /docs/*`);
+      assert.equal(problem, `gateway.yaml line 3: routes[0].path "${path}" would take requests for Tollgate's own ${own}; gateway routes may not overlap /v1/check, /v1/usage, /v3/ocr-usage, /v1/events, /healthz, /metrics, /openapi.json, /admin, /docs, /dashboard, /admin/*, /docs/* or /dashboard/*`);
     }
     // Near misses are fine.
-    parseGatewayConfig(`routes:\n${ROUTE('', '/v1/checks')}${ROUTE('', '/administration')}${ROUTE('', '/v1/usage/:id')}${ROUTE('', '/documents')}`, 'gateway.yaml');
+    parseGatewayConfig(`routes:\n${ROUTE('', '/v1/checks')}${ROUTE('', '/administration')}${ROUTE('', '/v1/usage/:id')}${ROUTE('', '/documents')}${ROUTE('', '/dashboards')}`, 'gateway.yaml');
   });
 
   test('the same method and path twice', () => {

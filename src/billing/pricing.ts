@@ -1,3 +1,5 @@
+import type { Static } from 'typebox';
+import type { UsagePriceSchema } from '../contract/plans.js';
 import type { Plan, PriceTier, UsagePrice } from '../domain/types.js';
 import { parsePrice } from './money.js';
 
@@ -50,8 +52,7 @@ export function charge(schedule: Schedule, units: number): { nanos: bigint; tier
   return { nanos: tiers.reduce((sum, t) => sum + t.nanos, 0n), tiers };
 }
 
-/** At most this many prices per plan, and tiers per price. */
-export const MAX_PRICES = 200;
+/** At most this many tiers per price (and MAX_PRICES prices per plan, src/contract/plans.ts). */
 export const MAX_TIERS = 20;
 
 /**
@@ -81,12 +82,8 @@ export function pricesProblem(prices: readonly UsagePrice[]): string | null {
   return null;
 }
 
-/** A price as the API writes it. */
-export interface WirePrice {
-  usage_type: string;
-  unit_price?: string;
-  tiers?: Array<{ up_to: number | null; unit_price: string }>;
-}
+/** A price as the API writes it (src/contract/plans.ts). */
+export type WirePrice = Static<typeof UsagePriceSchema>;
 
 export function pricesToWire(prices: readonly UsagePrice[]): WirePrice[] {
   return prices.map((p) => (p.tiers === null

@@ -1,11 +1,13 @@
 import { DateTime } from 'luxon';
+import type { Static } from 'typebox';
+import type { StatementSchema } from '../contract/statements.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import type { Group, Plan, UsageDimension } from '../domain/types.js';
 import { foldSole } from '../store/rollup-buffer.js';
 import { decompose } from '../domain/rollup-segments.js';
 import type { Store, StoredStatement } from '../store/store.js';
 import { formatMinor, formatScaled, minorDigits, minorToNumber, PRICE_DECIMALS, toMinor } from './money.js';
-import { charge, pricesFromWire, pricesToWire, scheduleFor, type Pricing, type WirePrice } from './pricing.js';
+import { charge, pricesFromWire, pricesToWire, scheduleFor, type Pricing } from './pricing.js';
 
 /**
  * Billing statements: a group's usage in each billing month, priced with its
@@ -21,66 +23,13 @@ import { charge, pricesFromWire, pricesToWire, scheduleFor, type Pricing, type W
  * lists the units per app, to reconcile the lines with the apps' usage.
  */
 
-export interface TierLine {
-  first_unit: number;
-  up_to: number | null;
-  units: number;
-  unit_price: string;
-  /** units × unit_price, exact (not rounded). */
-  subtotal: string;
-}
-
-export interface UsageLine {
-  usage_type: string;
-  units: number;
-  pricing: 'flat' | 'graduated' | 'none';
-  unit_price: string | null;
-  tiers: TierLine[];
-  amount: number;
-  amount_decimal: string;
-}
-
-export interface AppUnits {
-  app_id: string;
-  units: number;
-  /** The one usage type of all the app's units; "" when it used several. */
-  usage_type: string;
-}
-
-export interface AdjustmentLine {
-  /** The closed period the late units belong to. */
-  period: string;
-  usage_type: string;
-  units: number;
-  amount: number;
-  amount_decimal: string;
-}
-
-export interface StatementPricing {
-  plan_id: string;
-  currency: string;
-  price_per_call: string | null;
-  prices: WirePrice[];
-}
-
-export interface StatementDocument {
-  group_id: string;
-  period: string;
-  period_start: string;
-  period_end: string;
-  status: 'open' | 'closed';
-  /** True while the period is open: the amounts may still change. */
-  preview: boolean;
-  closes_at: string;
-  closed_at: string | null;
-  currency: string;
-  pricing: StatementPricing;
-  lines: UsageLine[];
-  apps: AppUnits[];
-  adjustments: AdjustmentLine[];
-  total: number;
-  total_decimal: string;
-}
+/** A statement as the API sends it and the store keeps it: its one definition is the schema (src/contract/statements.ts). */
+export type StatementDocument = Static<typeof StatementSchema>;
+export type UsageLine = StatementDocument['lines'][number];
+export type TierLine = UsageLine['tiers'][number];
+export type AppUnits = StatementDocument['apps'][number];
+export type AdjustmentLine = StatementDocument['adjustments'][number];
+export type StatementPricing = StatementDocument['pricing'];
 
 /** A billing period as a statement bills it: its label and the span of usage it covers. */
 export interface PeriodSpan extends Span {
@@ -98,7 +47,6 @@ export interface StatementSettings {
   lateWindowMs: number;
 }
 
-export const PERIOD_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])$';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -17,8 +17,8 @@ export interface DemoCatalog {
   /** Every key of the app, revoked ones included. */
   keys(appId: string): Promise<Array<{ id: string; name: string; hint: string; revoked: boolean }>>;
   revokeKey(id: string): Promise<unknown>;
-  /** Issues a key and returns its secret. */
-  createKey(appId: string, name: string): Promise<string>;
+  /** Issues a key: its secret, and the key as the catalogue answered it. */
+  createKey(appId: string, name: string): Promise<{ secret: string; created: unknown }>;
   /** Whether a create was refused because an item of that id exists already. */
   isConflict(error: unknown): boolean;
 }
@@ -26,9 +26,10 @@ export interface DemoCatalog {
 /**
  * Creates the demo plan, group and app (or reuses them, with their usage),
  * revokes the live demo keys and issues a new one (see DEMO): the new key's
- * secret, and the hints of the keys revoked.
+ * secret and the key as the catalogue answered it, and the hints of the keys
+ * revoked.
  */
-export async function seedDemo(catalog: DemoCatalog): Promise<{ secret: string; revoked: string[] }> {
+export async function seedDemo(catalog: DemoCatalog): Promise<{ secret: string; created: unknown; revoked: string[] }> {
   const reuse = async (create: () => Promise<unknown>) => {
     try {
       await create();
@@ -41,7 +42,7 @@ export async function seedDemo(catalog: DemoCatalog): Promise<{ secret: string; 
   await reuse(() => catalog.createApp({ id: DEMO.appId, groupId: DEMO.groupId, name: 'Demo app' }));
   const live = (await catalog.keys(DEMO.appId)).filter((key) => key.name === DEMO.keyName && !key.revoked);
   for (const key of live) await catalog.revokeKey(key.id);
-  return { secret: await catalog.createKey(DEMO.appId, DEMO.keyName), revoked: live.map((key) => key.hint) };
+  return { ...await catalog.createKey(DEMO.appId, DEMO.keyName), revoked: live.map((key) => key.hint) };
 }
 
 /** The demo catalogue on the store of a server in this process. */
@@ -61,7 +62,10 @@ export function storeDemoCatalog({ store, clock, config }: Pick<Services, 'store
       return keys;
     },
     revokeKey: (id) => store.revokeKey(id, clock.now()),
-    createKey: async (appId, name) => (await issueKey(store, { appId, name, expiresAt: null }, config.keyPrefix, clock.now())).secret,
+    createKey: async (appId, name) => {
+      const { key, secret } = await issueKey(store, { appId, name, expiresAt: null }, config.keyPrefix, clock.now());
+      return { secret, created: key };
+    },
     isConflict: (error) => error instanceof ConflictError,
   };
 }
@@ -83,7 +87,10 @@ export function adminApiDemoCatalog(admin: AdminApi): DemoCatalog {
       return keys;
     },
     revokeKey: (id) => admin.keys.revoke(id),
-    createKey: async (appId, name) => (await admin.keys.create(appId, { name })).key,
+    createKey: async (appId, name) => {
+      const created = await admin.keys.create(appId, { name });
+      return { secret: created.key, created };
+    },
     isConflict: (error) => error instanceof TollgateError && error.status === 409,
   };
 }

@@ -1,6 +1,14 @@
+import type { Static } from 'typebox';
+import type { AppPatchBody, AppSchema, GroupPatchBody, GroupSchema, NewAppBody, NewGroupBody } from '../contract/customers.js';
+import type { CreatedKeySchema, CreatedServiceTokenSchema, KeySchema, NewKeyBody, ServiceTokenSchema } from '../contract/keys.js';
+import type { NewPlanBody, PlanPatchBody, PlanSchema } from '../contract/plans.js';
+import type { StatementSchema, StatementSummary as StatementSummarySchema } from '../contract/statements.js';
+import type { Camel } from './wire.js';
+
 /**
- * The admin API's entities and the fields to create or change them, in
- * camelCase. Times are ISO 8601 strings; limits are -1 where unlimited.
+ * The admin API's entities and the fields to create or change them, derived
+ * from the API's schemas (src/contract/) in camelCase. Times are ISO 8601
+ * strings; limits are -1 where unlimited. Type imports only.
  */
 
 export interface PageOptions {
@@ -16,109 +24,38 @@ export interface Page<T> {
   next: string | null;
 }
 
-export interface Plan {
-  id: string;
-  monthlyQuota: number;
-  rateLimitPerMinute: number;
-  pricePerCall: string | null;
-  /** ISO 4217 code of the plan's prices. */
-  currency: string;
-  timeZone: string;
-  createdAt: string;
-  updatedAt: string;
-}
+/** Limits and prices that groups subscribe to; `prices` lists the usage types priced apart (flat or graduated). */
+export type Plan = Camel<Static<typeof PlanSchema>>;
+/** `pricePerCall` and the prices are decimal strings such as "0.01"; `currency` defaults to USD, `timeZone` to UTC. */
+export type NewPlan = Camel<Static<typeof NewPlanBody>>;
+export type PlanPatch = Camel<Static<typeof PlanPatchBody>>;
 
-export interface NewPlan {
-  id: string;
-  monthlyQuota: number;
-  rateLimitPerMinute: number;
-  /** A decimal string such as "0.01". */
-  pricePerCall?: string | null;
-  /** ISO 4217 code; default USD. */
-  currency?: string;
-  /** IANA zone of the billing month; default UTC. */
-  timeZone?: string;
-}
+/** A customer (account), on one plan. */
+export type Group = Camel<Static<typeof GroupSchema>>;
+/** `id` is generated (`grp_…`) when absent. */
+export type NewGroup = Camel<Static<typeof NewGroupBody>>;
+export type GroupPatch = Camel<Static<typeof GroupPatchBody>>;
 
-export type PlanPatch = Partial<Omit<NewPlan, 'id'>>;
+/** A group's application; its own limits (null: none) apply on top of the group's plan. */
+export type App = Camel<Static<typeof AppSchema>>;
+/** `id` is generated when absent. */
+export type NewApp = Camel<Static<typeof NewAppBody>>;
+/** null removes the app's own limit; `disabled: true` refuses its keys and events. */
+export type AppPatch = Camel<Static<typeof AppPatchBody>>;
 
-export interface Group {
-  id: string;
-  name: string;
-  planId: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewGroup {
-  /** Generated (`grp_…`) when absent. */
-  id?: string;
-  name: string;
-  planId: string;
-}
-
-export type GroupPatch = Partial<Pick<NewGroup, 'name' | 'planId'>>;
-
-export interface App {
-  appId: string;
-  groupId: string;
-  name: string;
-  /** The app's own quota on top of its group's plan; null: none. */
-  monthlyQuota: number | null;
-  rateLimitPerMinute: number | null;
-  disabledAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewApp {
-  /** Generated when absent. */
-  id?: string;
-  name?: string;
-  monthlyQuota?: number | null;
-  rateLimitPerMinute?: number | null;
-}
-
-export interface AppPatch {
-  name?: string;
-  /** null removes the app's own limit. */
-  monthlyQuota?: number | null;
-  rateLimitPerMinute?: number | null;
-  /** true disables the app (its keys and events are refused). */
-  disabled?: boolean;
-}
-
-export interface Key {
-  keyId: string;
-  appId: string;
-  groupId: string;
-  name: string;
-  /** The first characters of the secret. */
-  hint: string;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-}
-
+/** A customer's API key; `hint` is the first characters of the secret. */
+export type Key = Camel<Static<typeof KeySchema>>;
 /** A key just created: `key` is the secret, shown in this answer only. */
-export interface CreatedKey extends Key {
-  key: string;
-}
+export type CreatedKey = Camel<Static<typeof CreatedKeySchema>>;
+/** `expiresAt`: when the key stops working, in the future; default never. */
+export type NewKey = Omit<Camel<Static<typeof NewKeyBody>>, 'expiresAt'> & { expiresAt?: Date | string };
 
-export interface NewKey {
-  name?: string;
-  expiresAt?: Date | string;
-}
-
-export interface ServiceToken {
-  tokenId: string;
-  name: string;
-  hint: string;
-  createdAt: string;
-  revokedAt: string | null;
-}
-
+/** A token for a provider's backend: the check API and events, not the admin API. */
+export type ServiceToken = Camel<Static<typeof ServiceTokenSchema>>;
 /** A service token just created: `token` is the secret, shown in this answer only. */
-export interface CreatedServiceToken extends ServiceToken {
-  token: string;
-}
+export type CreatedServiceToken = Camel<Static<typeof CreatedServiceTokenSchema>>;
+
+/** A group's statement for one billing month: final once closed, a preview while open. Amounts in minor units and as decimals. */
+export type Statement = Camel<Static<typeof StatementSchema>>;
+/** A billing period in the list of a group's statements, with its total. */
+export type StatementSummary = Camel<Static<typeof StatementSummarySchema>>;

@@ -1,11 +1,11 @@
 import type {
   App, AppPatch, CreatedKey, CreatedServiceToken, Group, GroupPatch, Key, NewApp, NewGroup, NewKey, NewPlan, Page, PageOptions, Plan,
-  PlanPatch, ServiceToken,
+  PlanPatch, ServiceToken, Statement, StatementSummary,
 } from './admin-types.js';
 import type { ApiRequest, HttpClient } from './http.js';
 import { usageQueryString } from './usage.js';
 import type { UsageQuery, UsageRecord } from './types.js';
-import { camelize, snakeFields } from './wire.js';
+import { fromWire, toWire } from './wire.js';
 
 const enc = encodeURIComponent;
 
@@ -25,6 +25,7 @@ export class AdminApi {
   readonly apps;
   readonly keys;
   readonly serviceTokens;
+  readonly statements;
 
   constructor(http: HttpClient) {
     // Creates and changes are not retried after a timeout or a 5xx (the first attempt may have
@@ -32,10 +33,10 @@ export class AdminApi {
     const call = async <T>(method: ApiRequest['method'], path: string, body?: object, query?: Record<string, string | undefined>): Promise<T> => {
       const response = await http.request<unknown>({
         method, path, idempotent: method !== 'POST' && method !== 'PATCH',
-        ...(body === undefined ? {} : { body: snakeFields(body) }),
+        ...(body === undefined ? {} : { body: toWire(body) }),
         ...(query === undefined ? {} : { query }),
       });
-      return camelize<T>(response.body);
+      return fromWire(response.body) as T;
     };
     const list = <T>(path: string, page: PageOptions = {}) =>
       call<Page<T>>('GET', path, undefined, { limit: page.limit?.toString(), after: page.after });
@@ -78,6 +79,18 @@ export class AdminApi {
       create: (options: { name?: string } = {}) => call<CreatedServiceToken>('POST', '/admin/service-tokens', options),
       list: (page?: PageOptions) => list<ServiceToken>('/admin/service-tokens', page),
       revoke: (tokenId: string) => call<ServiceToken>('DELETE', `/admin/service-tokens/${enc(tokenId)}`),
+    };
+    const statements = (groupId: string) => `/admin/groups/${enc(groupId)}/statements`;
+    this.statements = {
+      /** A group's billing periods with their totals: the open ones first, then the closed ones, newest first. */
+      list: (groupId: string, page?: PageOptions) => list<StatementSummary>(statements(groupId), page),
+      /** The statement of one billing month (YYYY-MM): final once closed, a preview while open. */
+      get: (groupId: string, period: string) => call<Statement>('GET', `${statements(groupId)}/${enc(period)}`),
+      /** The list of periods, or one period's statement, as CSV text. */
+      csv: async (groupId: string, period?: string) => (await http.request<string>({
+        method: 'GET', path: period === undefined ? statements(groupId) : `${statements(groupId)}/${enc(period)}`,
+        query: { format: 'csv' }, idempotent: true, accept: 'text/csv',
+      })).body,
     };
   }
 }

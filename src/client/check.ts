@@ -1,6 +1,7 @@
 import type { HttpClient } from './http.js';
 import type { CheckInput, CheckResult, RateLimitHeaders } from './types.js';
-import { camelize, snakeFields } from './wire.js';
+import type { CheckAnswer } from '../contract/check.js';
+import { fromWire, toWire } from './wire.js';
 
 const RATE_LIMIT_HEADERS = ['ratelimit-policy', 'ratelimit', 'retry-after'] as const;
 
@@ -20,8 +21,8 @@ export function pickRateLimitHeaders(get: (name: string) => string | null | unde
  * after a timeout it may have been, and a second attempt would count twice.
  */
 export async function remoteCheck(http: HttpClient, input: CheckInput): Promise<CheckResult> {
-  const response = await http.request<unknown>({
-    method: 'POST', path: '/v1/check', body: snakeFields(input), idempotent: input.idempotencyKey !== undefined,
+  const response = await http.request<CheckAnswer>({
+    method: 'POST', path: '/v1/check', body: toWire(input), idempotent: input.idempotencyKey !== undefined,
   });
-  return { ...camelize<Omit<CheckResult, 'headers'>>(response.body), headers: pickRateLimitHeaders((name) => response.headers.get(name)) };
+  return { ...fromWire(response.body), headers: pickRateLimitHeaders((name) => response.headers.get(name)) };
 }

@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
 import type { Clock } from '../clock.js';
 import { rateLimitHeaders } from '../http/rate-limit-headers.js';
-import { CheckBody } from '../http/routes/check.js';
+import { CheckBody } from '../contract/check.js';
 import { checkAnswer, unauthorizedAnswer } from '../metering/check-answer.js';
 import { credentialsFromCheckBody } from '../metering/credentials.js';
 import { effectiveLimits } from '../metering/limits.js';
@@ -9,7 +9,7 @@ import { checkCall, type MeteringDeps } from '../metering/meter-call.js';
 import { pickRateLimitHeaders } from './check.js';
 import { TollgateError } from './errors.js';
 import type { CheckInput, CheckResult } from './types.js';
-import { camelize, snakeFields } from './wire.js';
+import { fromWire, toWire } from './wire.js';
 
 /**
  * The check decision in this process: the same `checkCall` the HTTP route
@@ -18,7 +18,7 @@ import { camelize, snakeFields } from './wire.js';
  * the route would refuse with a 400 is refused here as a 400 TollgateError.
  */
 export async function embeddedCheck(deps: MeteringDeps & { clock: Clock }, input: CheckInput): Promise<CheckResult> {
-  const body = snakeFields(input);
+  const body = toWire(input);
   if (!Value.Check(CheckBody, body)) {
     const [first] = Value.Errors(CheckBody, body);
     const field = first?.instancePath.replace(/^\//, '') || 'the check';
@@ -26,7 +26,7 @@ export async function embeddedCheck(deps: MeteringDeps & { clock: Clock }, input
   }
   // The body as the route reads it (snake_case, checked against its schema above): the credentials are read the same way.
   const credentials = credentialsFromCheckBody(body);
-  if (credentials === null) return { ...camelize<Omit<CheckResult, 'headers'>>(unauthorizedAnswer('Missing customer credentials: send "key", or "appId" and "appKey".')), headers: {} };
+  if (credentials === null) return { ...fromWire(unauthorizedAnswer('Missing customer credentials: send "key", or "appId" and "appKey".')), headers: {} };
   const outcome = await checkCall(deps, {
     credentials,
     usageType: input.usageType,
@@ -34,7 +34,7 @@ export async function embeddedCheck(deps: MeteringDeps & { clock: Clock }, input
     ...(input.requestArgs === undefined ? {} : { requestArgs: input.requestArgs }),
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
   });
-  if (outcome.kind === 'unauthorized') return { ...camelize<Omit<CheckResult, 'headers'>>(unauthorizedAnswer(outcome.message)), headers: {} };
+  if (outcome.kind === 'unauthorized') return { ...fromWire(unauthorizedAnswer(outcome.message)), headers: {} };
   const headers = rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, outcome.now);
-  return { ...camelize<Omit<CheckResult, 'headers'>>(checkAnswer(outcome)), headers: pickRateLimitHeaders((name) => headers[name]) };
+  return { ...fromWire(checkAnswer(outcome)), headers: pickRateLimitHeaders((name) => headers[name]) };
 }

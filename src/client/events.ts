@@ -2,7 +2,7 @@ import { EventBatcher, type BatcherOptions } from './batcher.js';
 import { withId } from './event-id.js';
 import type { HttpClient } from './http.js';
 import type { IngestReport, UsageEvent } from './types.js';
-import { camelize, snakeFields } from './wire.js';
+import { fromWire, toWire } from './wire.js';
 
 /**
  * Event ingest (`POST /v1/events`): usage that was already served, sent
@@ -19,10 +19,10 @@ export class EventsApi {
   /** Sends up to 10,000 events in one request; `rejected` lists those refused, by index. */
   async send(events: readonly UsageEvent[], options: { retries?: number } = {}): Promise<IngestReport> {
     const response = await this.http.request<unknown>({
-      method: 'POST', path: '/v1/events', body: events.map((e) => snakeFields(withId(e))), idempotent: true,
+      method: 'POST', path: '/v1/events', body: events.map((e) => toWire(withId(e))), idempotent: true,
       ...(options.retries === undefined ? {} : { retries: options.retries }),
     });
-    return camelize<IngestReport>(response.body);
+    return fromWire(response.body) as IngestReport;
   }
 
   /**

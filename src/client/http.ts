@@ -29,6 +29,8 @@ export interface ApiRequest {
   idempotent: boolean;
   /** Overrides the client's number of retries. */
   retries?: number;
+  /** The media type asked for (`text/csv`), when not JSON: the body answered is then the text as is. */
+  accept?: string;
 }
 
 export interface ApiResponse<T> {
@@ -96,6 +98,7 @@ export class HttpClient {
       return networkError(error, this.options.timeoutMs);
     }
     const text = await response.text().catch(() => '');
+    if (req.accept !== undefined && response.ok) return { status: response.status, headers: response.headers, body: text as T };
     let body: unknown = undefined;
     try {
       body = text === '' ? undefined : JSON.parse(text);
@@ -122,7 +125,7 @@ export class HttpClient {
   }
 
   private headers(req: ApiRequest): Record<string, string> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: req.accept ?? 'application/json' };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     if (req.credentials !== undefined) {
       if ('key' in req.credentials) headers['x-api-key'] = req.credentials.key;

@@ -1,25 +1,26 @@
+import type { Static } from 'typebox';
+import type { CheckAnswerSchema, CheckBody } from '../contract/check.js';
+import type { EventSchema, IngestAnswer } from '../contract/events.js';
+import type { CurrentUsageAnswer, UsageQueryString, UsageRecordSchema } from '../contract/usage.js';
+import type { Camel } from './wire.js';
+
 /**
- * The SDK's public shapes for metering and usage: the wire's snake_case
- * fields in camelCase, values unchanged (times stay ISO 8601 strings, -1
- * still means unlimited).
+ * The SDK's public shapes for metering and usage, derived from the API's
+ * schemas (src/contract/): the wire's snake_case fields in camelCase, values
+ * unchanged (times stay ISO 8601 strings, -1 still means unlimited). Type
+ * imports only: loading the SDK does not load TypeBox.
  */
 
 /** A customer's credentials, in either style of the usage APIs. */
 export type Credentials = { key: string } | { appId: string; appKey: string };
 
-/** One call to meter with `check`. */
-export type CheckInput = Credentials & {
-  /** The kind of call: `image`, `pdf`… (letters, digits, `._:-`, up to 64). */
-  usageType: string;
-  /** Units the call consumes; default 1. */
-  cost?: number;
+/** One call to meter with `check`: the body of `POST /v1/check`, the credentials in either style. */
+export type CheckInput = Credentials & Camel<Omit<Static<typeof CheckBody>, 'key' | 'app_id' | 'app_key' | 'request_args'>> & {
   /** The call's arguments; Tollgate stores their hash (`requestArgsHash`). */
   requestArgs?: Record<string, unknown>;
-  /** A retry with the same key gets the first answer (`replayed: true`) and is counted once. */
-  idempotencyKey?: string;
 };
 
-export type CheckCode = 'ok' | 'rate_limited' | 'quota_exceeded' | 'unauthorized';
+export type CheckCode = CheckResult['code'];
 
 /**
  * The `RateLimit-Policy`, `RateLimit` and `Retry-After` headers of a check
@@ -32,46 +33,24 @@ export type RateLimitHeaders = {
   'retry-after'?: string;
 };
 
-/** The answer to `POST /v1/check`. */
-export interface CheckResult {
-  allowed: boolean;
-  code: CheckCode;
-  /** Which limit refused the call and when to retry, in words; `Allowed.` otherwise. */
-  message: string;
-  groupId: string | null;
-  appId: string | null;
-  keyId: string | null;
-  /** The group's units in the current billing period. */
-  monthlyUsed: number | null;
-  /** The group's plan quota; -1: unlimited. */
-  monthlyQuota: number | null;
-  /** The per-minute window closest to refusing; `reset` in seconds. */
-  rateLimit: { limit: number; remaining: number; reset: number } | null;
-  /** The app's own usage and limits (-1: none). */
-  app: { monthlyUsed: number; monthlyQuota: number; rateLimitPerMinute: number } | null;
-  period: { fromDate: string; toDate: string } | null;
-  /** Seconds until a retry can succeed; null when allowed, or when it never can. */
-  retryAfter: number | null;
-  requestArgsHash: string | null;
-  /** True when this is the stored answer to an earlier call with the same idempotency key. */
-  replayed: boolean;
+/**
+ * The answer to `POST /v1/check` (src/contract/check.ts): the verdict, which
+ * limit refused the call and when to retry (`message`, `retryAfter` in
+ * seconds), the group's and the app's usage and limits (-1: unlimited or
+ * none), and the per-minute window closest to refusing.
+ */
+export type CheckResult = Camel<Static<typeof CheckAnswerSchema>> & {
   /** The rate-limit headers of the answer, ready to pass on to the customer. */
   headers: RateLimitHeaders;
-}
+};
 
-/** The answer to `GET /v1/usage`. */
-export interface CurrentUsage {
-  monthlyUsed: number;
-  /** -1: no monthly quota. */
-  monthlyQuota: number;
-  /** -1: no per-minute limit. */
-  rateLimitPerMinute: number;
-  periodStart: string;
-  periodEnd: string;
-}
+/** The answer to `GET /v1/usage`: units this billing period, the plan's limits (-1: none), and the charges so far. */
+export type CurrentUsage = Camel<Static<typeof CurrentUsageAnswer>>;
 
-export type UsageDimension = 'usage_type' | 'request_args_hash' | 'app_id';
-export type Timespan = 'hour' | 'day' | 'week' | 'month' | 'year';
+/** What each usage record counts: `usage_type`, `request_args_hash` or `app_id`. */
+export type UsageDimension = NonNullable<Static<typeof UsageQueryString>['group_by']>;
+/** The length of each usage record's period: `hour` to `year`. */
+export type Timespan = NonNullable<Static<typeof UsageQueryString>['timespan']>;
 
 /** The parameters of `GET /v3/ocr-usage`; every one is optional. */
 export interface UsageQuery {
@@ -86,43 +65,19 @@ export interface UsageQuery {
 }
 
 /** One period and value of `groupBy`; a field is `""` when the units counted in it differ there. */
-export interface UsageRecord {
-  fromDate: string;
-  appId: string;
-  groupId: string;
-  usageType: string;
-  requestArgsHash: string;
-  count: number;
-}
+export type UsageRecord = Camel<Static<typeof UsageRecordSchema>>;
 
-/** Usage that was already served, for `POST /v1/events`. */
-export interface UsageEvent {
+/** Usage that was already served, for `POST /v1/events`: a Tollgate event, with an id assigned when absent. */
+export type UsageEvent = Camel<Omit<Static<typeof EventSchema>, 'id' | 'timestamp' | 'request_args'>> & {
   /** Unique per event: Tollgate counts an id once. The SDK assigns a random one when absent. */
   id?: string;
-  appId: string;
-  usageType: string;
-  /** Units; default 1. */
-  count?: number;
   /** When the usage happened; default: when Tollgate receives it. */
   timestamp?: Date | string;
   requestArgs?: Record<string, unknown>;
-  /** SHA-1 hex of the canonical arguments, when the arguments themselves are not sent. */
-  requestArgsHash?: string;
-}
+};
+
+/** The answer to `POST /v1/events`: `duplicates` were seen before (counted once), `rejected` lists the refused events by index. */
+export type IngestReport = Camel<Static<typeof IngestAnswer>>;
 
 /** An event Tollgate refused, and why; the rest of its batch is not affected. */
-export interface EventRejection {
-  /** Position in the batch, from 0. */
-  index: number;
-  id: string | null;
-  error: string;
-  message: string;
-}
-
-/** The answer to `POST /v1/events`. */
-export interface IngestReport {
-  accepted: number;
-  /** Events whose id was seen before: counted once, not again. */
-  duplicates: number;
-  rejected: EventRejection[];
-}
+export type EventRejection = IngestReport['rejected'][number];

@@ -1,6 +1,6 @@
 import type { HttpClient } from './http.js';
 import type { Credentials, CurrentUsage, UsageQuery, UsageRecord } from './types.js';
-import { camelize } from './wire.js';
+import { fromWire } from './wire.js';
 
 /** The query string of `/v3/ocr-usage` from a `UsageQuery`. */
 export function usageQueryString(query: UsageQuery): Record<string, string | undefined> {
@@ -23,7 +23,7 @@ export class UsageApi {
   /** `GET /v1/usage`: units used this billing month, the quota and the per-minute limit. */
   async current(credentials: Credentials): Promise<CurrentUsage> {
     const response = await this.http.request<unknown>({ method: 'GET', path: '/v1/usage', credentials, idempotent: true });
-    return camelize<CurrentUsage>(response.body);
+    return fromWire(response.body) as CurrentUsage;
   }
 
   /** `GET /v3/ocr-usage`: usage over time, one record per period and value of `groupBy`. */
@@ -31,6 +31,6 @@ export class UsageApi {
     const response = await this.http.request<unknown>({
       method: 'GET', path: '/v3/ocr-usage', query: usageQueryString(query), credentials, idempotent: true,
     });
-    return camelize<{ ocrUsage: UsageRecord[] }>(response.body).ocrUsage;
+    return (fromWire(response.body) as { ocrUsage: UsageRecord[] }).ocrUsage;
   }
 }

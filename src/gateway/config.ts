@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../config.js';
-import { IdPattern } from '../http/schemas.js';
+import { IdPattern } from '../contract/common.js';
+import { OWN_PATHS, OWN_PREFIXES } from '../http/own-paths.js';
 import { Locator, schemaProblems, type Problem } from './config-messages.js';
 
 /**
@@ -18,10 +19,10 @@ import { Locator, schemaProblems, type Problem } from './config-messages.js';
 export const GATEWAY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type GatewayMethod = (typeof GATEWAY_METHODS)[number];
 
-/** Tollgate's own paths: a gateway route may not match any of them (nor anything under the prefixes). */
-export const RESERVED_PATHS = ['/v1/check', '/v1/usage', '/v3/ocr-usage', '/v1/events', '/healthz', '/metrics', '/openapi.json', '/admin', '/docs'] as const;
-/** Reserved paths with routes under them: the admin API, and the docs page with its assets. */
-const RESERVED_PREFIXES: ReadonlySet<string> = new Set(['/admin', '/docs']);
+/** Tollgate's own paths (src/http/own-paths.ts): a gateway route may not match any of them, nor anything under the prefixes. */
+const RESERVED_PATHS: readonly string[] = [...OWN_PATHS, ...OWN_PREFIXES];
+const RESERVED_PREFIXES: ReadonlySet<string> = new Set(OWN_PREFIXES);
+const RESERVED_IN_WORDS = `${RESERVED_PATHS.join(', ')}, ${OWN_PREFIXES.map((prefix) => `${prefix}/*`).join(', ').replace(/, ([^,]*)$/, ' or $1')}`;
 
 /** Headers that carry the customer's secret: never hashed into request_args. */
 const SECRET_HEADERS = new Set(['x-api-key', 'app_key', 'authorization', 'proxy-authorization', 'cookie']);
@@ -269,7 +270,7 @@ function checkPathPattern(path: string): string | null {
   if (path.includes('*') && path.indexOf('*') !== path.length - 1) return `may have "*" only at its end, got "${path}"`;
   const reserved = RESERVED_PATHS.find((own) => overlaps(path, own));
   if (reserved !== undefined) {
-    return `"${path}" would take requests for Tollgate's own ${reserved === '/admin' ? '/admin API' : reserved}; gateway routes may not overlap ${RESERVED_PATHS.join(', ')}, /admin/* or /docs/*`;
+    return `"${path}" would take requests for Tollgate's own ${reserved === '/admin' ? '/admin API' : reserved}; gateway routes may not overlap ${RESERVED_IN_WORDS}`;
   }
   return null;
 }

@@ -1,26 +1,10 @@
-import { PERIOD_PATTERN } from '../billing/statements.js';
+import { DATE_OR_DATE_TIME_PATTERN, HTTP_URL_PATTERN, PERIOD_PATTERN, TIME_ZONE_PATTERN } from '../contract/patterns.js';
 
 /**
- * The string patterns of the API's inputs, each with the words a 400 uses
- * for it: "must be a billing month written YYYY-MM" says more than the
- * regular expression would. The schemas (and so the OpenAPI document) carry
- * the patterns; src/http/error-handler.ts says the words.
+ * The words a 400 uses for each pattern of the API's inputs (src/contract/patterns.ts):
+ * "must be a billing month written YYYY-MM" says more than the regular
+ * expression would. src/http/error-handler.ts says them.
  */
-
-/**
- * An ISO 8601 date, or a date-time to the minute, second or nanosecond, with
- * or without a UTC offset (without one, the usage queries read it in their
- * time zone). Calendar checks (no 30 February) and the range of years are the
- * handler's.
- */
-export const DATE_OR_DATE_TIME_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
-  + '(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$';
-
-/** The shape of an IANA time zone name ("UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5"); whether the zone exists is the handler's check. */
-export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$';
-
-/** An http or https URL (the scheme in any case, as URL parsers read it). */
-export const HTTP_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://';
 
 const PATTERN_WORDS: Readonly<Record<string, string>> = {
   [DATE_OR_DATE_TIME_PATTERN]: 'an ISO 8601 date-time such as 2021-01-01T00:00:00.000Z, or a date such as 2021-01-01, between the years 1970 and 9999',

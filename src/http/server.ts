@@ -15,7 +15,7 @@ import { requireAdmin } from './auth.js';
 import { answerOnSocket, clientErrorHandler, formatValidationErrors, installErrorHandling } from './error-handler.js';
 import { requireOperationIds, SWAGGER_OPTIONS } from './openapi.js';
 import { addSecurityHeaders, DOCS_POLICY } from './security-headers.js';
-import { adminAlertRoutes, ALERT_SCHEMAS } from './routes/admin-alerts.js';
+import { adminAlertRoutes } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
 import { adminGroupRoutes } from './routes/admin-groups.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
@@ -28,7 +28,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { adminUsageRoutes, usageRoutes } from './routes/usage.js';
-import { errors, SHARED_SCHEMAS } from './schemas.js';
+import { errors, SHARED_SCHEMAS } from './answers.js';
 import { secureContextOptions, type CertificatePair } from './tls-certificate.js';
 import type { TypedApp } from './typed-app.js';
 
@@ -77,7 +77,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
   // Node would close a CONNECT's connection without a word: Tollgate is no proxy, and says so.
   app.server.on('connect', (request: { url?: string }, socket: Duplex) => answerOnSocket(socket, new ApiError('method_not_allowed', `CONNECT ${request.url ?? ''} is not allowed: Tollgate is not a proxy.`)));
 
-  for (const schema of [...SHARED_SCHEMAS, ...ALERT_SCHEMAS]) app.addSchema(schema);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   // A JSON API: a text body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   const maskSecrets = secretMasker(services.config.keyPrefix);

@@ -1,28 +1,10 @@
 import type { MeterResult } from '../domain/metering.js';
 import type { RateState } from '../domain/sliding-window.js';
+import type { CheckAnswer, RateLimitState } from '../contract/check.js';
 import type { CheckOutcome } from './meter-call.js';
 
-/**
- * The check API's answer, field for field as `POST /v1/check` sends it: one
- * definition for the HTTP route, the gateway's refusals and the SDK's
- * embedded mode.
- */
-export interface CheckAnswer {
-  allowed: boolean;
-  code: 'ok' | 'rate_limited' | 'quota_exceeded' | 'unauthorized';
-  message: string;
-  group_id: string | null;
-  app_id: string | null;
-  key_id: string | null;
-  monthly_used: number | null;
-  monthly_quota: number | null;
-  rate_limit: { limit: number; remaining: number; reset: number } | null;
-  app: { monthly_used: number; monthly_quota: number; rate_limit_per_minute: number } | null;
-  period: { from_date: string; to_date: string } | null;
-  retry_after: number | null;
-  request_args_hash: string | null;
-  replayed: boolean;
-}
+/** The check API's answer, field for field as `POST /v1/check` sends it: its one definition is the schema (src/contract/check.ts). */
+export type { CheckAnswer } from '../contract/check.js';
 
 /** The answer to a check whose customer credentials did not authenticate. */
 export function unauthorizedAnswer(message: string): CheckAnswer {
@@ -81,7 +63,7 @@ export function denialMessage(outcome: Extract<CheckOutcome, { kind: 'metered' }
 }
 
 /** The window closest to refusing: the app's when it has fewer units left, else the group's. */
-export function tightestWindow(result: MeterResult): { limit: number; remaining: number; reset: number } {
+export function tightestWindow(result: MeterResult): RateLimitState {
   const candidates = [result.groupRate, result.appRate].filter((s): s is RateState => s !== null);
   if (result.deniedBy !== null && result.code === 'rate_limited') {
     const denied = result.deniedBy === 'group' ? result.groupRate : result.appRate;

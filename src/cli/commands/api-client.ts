@@ -1,16 +1,18 @@
+import { AdminApi } from '../../client/admin.js';
+import { Tollgate } from '../../client/client.js';
+import { TollgateError } from '../../client/errors.js';
+import type { FetchLike } from '../../client/http.js';
+
 /**
- * A small client for Tollgate's admin API over HTTP (Node's global fetch),
- * used by the `tollgate` admin commands.
+ * The `tollgate` admin commands call the admin API through the SDK's admin
+ * client (src/client/admin.ts), typed by the API's schemas. What the CLI adds
+ * is how it reports failures: an API error as `<message> (<error>, HTTP
+ * <status>)`, and in its own words a server that cannot be reached or does
+ * not answer like Tollgate.
  */
 
-/** One page of a list answer. */
-export interface Page<T> {
-  items: T[];
-  next: string | null;
-}
-
-/** Query parameters; undefined ones are left out. */
-export type Query = Record<string, string | number | undefined>;
+/** A command waits for the server as a person would: a statement of a large group takes time. */
+const REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * An error answer of the API (`{"error", "message"}`), as the CLI prints it:
@@ -29,87 +31,51 @@ export class ClientError extends Error {
   override name = 'ClientError';
 }
 
-/**
- * A URL path with every interpolated value percent-encoded.
- *
- * @example
- * apiPath`/admin/plans/${id}` // "/admin/plans/a%2Fb" for id "a/b"
- */
-export function apiPath(strings: TemplateStringsArray, ...values: string[]): string {
-  return strings.reduce((out, part, i) => out + part + (i < values.length ? encodeURIComponent(values[i]!) : ''), '');
+/** The SDK's admin client for the server at `url`, with the admin token; throws a ClientError saying how to give the token when there is none. */
+export function adminApi(url: string, token: string | undefined): { api: AdminApi; baseUrl: string } {
+  const baseUrl = url.replace(/\/+$/, '');
+  if (token === undefined || token === '') {
+    throw new ClientError('no admin token: pass --token <token> or set TOLLGATE_ADMIN_TOKEN (the server prints it at first start; `tollgate admin-token rotate` issues a new one).');
+  }
+  // One attempt: a person runs the command again, and a create is never sent twice.
+  return { api: new Tollgate({ baseUrl, token, retries: 0, timeoutMs: REQUEST_TIMEOUT_MS, fetch: tollgateOnly(baseUrl) }).admin, baseUrl };
 }
 
-/** Calls the admin API with `Authorization: Bearer <admin token>`. */
-export class AdminClient {
-  readonly baseUrl: string;
+/**
+ * The CLI's error for what the admin client threw: the API's error answer,
+ * or the CLI's own words for a server that could not be reached or did not
+ * answer like Tollgate (see `tollgateOnly`).
+ */
+export function cliError(error: unknown): unknown {
+  if (!(error instanceof TollgateError)) return error;
+  if (error.cause instanceof ClientError) return error.cause;
+  return error.status === 0 ? new ClientError(error.message) : new ApiAnswerError(error.status, error.code, error.message);
+}
 
-  /** Throws a ClientError saying how to give the token when there is none. */
-  constructor(url: string, private readonly token: string | undefined) {
-    this.baseUrl = url.replace(/\/+$/, '');
-    if (token === undefined || token === '') {
-      throw new ClientError('no admin token: pass --token <token> or set TOLLGATE_ADMIN_TOKEN (the server prints it at first start; `tollgate admin-token rotate` issues a new one).');
-    }
-  }
-
-  get<T>(path: string, query: Query = {}): Promise<T> {
-    return this.request<T>('GET', path, { query });
-  }
-
-  post<T>(path: string, body: object = {}): Promise<T> {
-    return this.request<T>('POST', path, { body });
-  }
-
-  patch<T>(path: string, body: object): Promise<T> {
-    return this.request<T>('PATCH', path, { body });
-  }
-
-  delete<T>(path: string): Promise<T> {
-    return this.request<T>('DELETE', path);
-  }
-
-  /**
-   * Sends one request and returns the parsed JSON answer.
-   * Throws ApiAnswerError for an error answer, ClientError when there is no usable answer.
-   */
-  async request<T>(method: string, path: string, options: { body?: object; query?: Query } = {}): Promise<T> {
-    const { response, text, url } = await this.send(method, path, options);
-    const body = parseJson(text);
-    if (response.ok && body !== undefined) return body as T;
-    throw this.failure(response, body, text, url);
-  }
-
-  /** A GET whose answer is text (CSV), not JSON; errors as for `request`. */
-  async getText(path: string, query: Query = {}): Promise<string> {
-    const { response, text, url } = await this.send('GET', path, { query });
-    if (response.ok) return text;
-    throw this.failure(response, parseJson(text), text, url);
-  }
-
-  private failure(response: Response, body: unknown, text: string, url: URL): Error {
-    if (!response.ok && isErrorBody(body)) return new ApiAnswerError(response.status, body.error, body.message);
-    return new ClientError(`unexpected answer from ${url.origin}${url.pathname}: HTTP ${response.status}, ${text === '' ? 'empty' : 'not a Tollgate JSON answer'}; is ${this.baseUrl} a Tollgate server?`);
-  }
-
-  private async send(method: string, path: string, options: { body?: object; query?: Query }): Promise<{ response: Response; text: string; url: URL }> {
-    const url = new URL(`${this.baseUrl}${path}`);
-    for (const [name, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(name, String(value));
-    }
+/**
+ * `fetch` that refuses what is not a Tollgate answer (a JSON answer, an error
+ * with `error` and `message`, or the text asked for) and a server that cannot
+ * be reached, each with a ClientError that says what to check.
+ */
+function tollgateOnly(baseUrl: string): FetchLike {
+  return async (url, init) => {
     let response: Response;
     try {
-      response = await fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-      });
+      response = await fetch(url, init);
     } catch (error) {
-      throw new ClientError(`could not reach Tollgate at ${this.baseUrl} (${reason(error)}); is the server running? Set the address with --url or TOLLGATE_URL.`);
+      if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) throw error;
+      throw new ClientError(`could not reach Tollgate at ${baseUrl} (${reason(error)}); is the server running? Set the address with --url or TOLLGATE_URL.`);
     }
-    return { response, text: await response.text(), url };
-  }
+    const text = await response.text();
+    const body = parseJson(text);
+    const wantsJson = new Headers(init.headers).get('accept') === 'application/json';
+    const understood = response.ok ? (!wantsJson || body !== undefined) : isErrorBody(body);
+    if (!understood) {
+      const { origin, pathname } = new URL(url);
+      throw new ClientError(`unexpected answer from ${origin}${pathname}: HTTP ${response.status}, ${text === '' ? 'empty' : 'not a Tollgate JSON answer'}; is ${baseUrl} a Tollgate server?`);
+    }
+    return new Response(text === '' ? null : text, { status: response.status, headers: response.headers });
+  };
 }
 
 function parseJson(text: string): unknown {

@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
-import type { Static } from 'typebox';
-import type { AppSchema } from '../../http/schemas.js';
-import { apiPath } from './api-client.js';
+import type { App } from '../../client/admin-types.js';
 import { changes, clientCommand, type FieldOptions, itemCommand, listCommand, parseLimit, parseLimitOrNone, run } from './common.js';
 import { type Column, formatLimit } from './table.js';
-
-type App = Static<typeof AppSchema>;
 
 interface AppOptions {
   name?: string;
@@ -14,13 +10,13 @@ interface AppOptions {
 }
 
 const columns: Column<App>[] = [
-  { header: 'APP ID', value: 'app_id' },
-  { header: 'GROUP', value: 'group_id' },
+  { header: 'APP ID', value: 'appId' },
+  { header: 'GROUP', value: 'groupId' },
   { header: 'NAME', value: 'name' },
-  { header: 'MONTHLY QUOTA', value: (a) => formatLimit(a.monthly_quota) },
-  { header: 'RATE LIMIT/MIN', value: (a) => formatLimit(a.rate_limit_per_minute) },
-  { header: 'CREATED', value: 'created_at' },
-  { header: 'UPDATED', value: 'updated_at' },
+  { header: 'MONTHLY QUOTA', value: (a) => formatLimit(a.monthlyQuota) },
+  { header: 'RATE LIMIT/MIN', value: (a) => formatLimit(a.rateLimitPerMinute) },
+  { header: 'CREATED', value: 'createdAt' },
+  { header: 'UPDATED', value: 'updatedAt' },
 ];
 
 /** "none" is sent as null, which removes the app's own limit. */
@@ -30,7 +26,7 @@ const noneAsNull = (limit: number | 'none' | undefined) => (limit === 'none' ? n
 const APP_FIELDS: FieldOptions = { name: '--name', monthly_quota: '--monthly-quota', rate_limit_per_minute: '--rate-limit' };
 
 function appBody(opts: AppOptions) {
-  return { name: opts.name, monthly_quota: noneAsNull(opts.monthlyQuota), rate_limit_per_minute: noneAsNull(opts.rateLimit) };
+  return { name: opts.name, monthlyQuota: noneAsNull(opts.monthlyQuota), rateLimitPerMinute: noneAsNull(opts.rateLimit) };
 }
 
 /** `tollgate apps create|list|show|update`: a group's applications, which hold keys and may have their own limits. */
@@ -43,17 +39,17 @@ export function registerAppCommands(program: Command): void {
     .option('--monthly-quota <n>', "the app's own monthly quota, on top of its group's plan; -1: unlimited", parseLimit)
     .option('--rate-limit <n>', "the app's own per-minute limit, on top of its group's plan; -1: unlimited", parseLimit)
     .action(run<AppOptions & { id?: string }>(async ({ api, opts, show }, [groupId]) => {
-      show(await api.post<App>(apiPath`/admin/groups/${groupId!}/apps`, { id: opts.id, ...appBody(opts) }), columns);
+      show(await api.apps.create(groupId!, { id: opts.id, ...appBody(opts) }), columns);
     }, { id: '--id', ...APP_FIELDS }));
   listCommand<App, { group?: string }>(apps, "List apps: all, or one group's", columns,
-    (opts) => (opts.group === undefined ? '/admin/apps' : apiPath`/admin/groups/${opts.group}/apps`))
+    (api, opts, page) => api.apps.list({ ...page, groupId: opts.group }))
     .option('--group <group_id>', "only this group's apps");
-  itemCommand(apps, 'show <app_id>', 'Show an app', 'GET', (id) => apiPath`/admin/apps/${id}`, columns);
+  itemCommand(apps, 'show <app_id>', 'Show an app', (api, id) => api.apps.get(id), columns);
   clientCommand(apps, 'update <app_id>', "Rename an app or change its own limits")
     .option('--name <name>', 'new name')
     .option('--monthly-quota <n|none>', 'own monthly quota; -1: unlimited; none: remove it', parseLimitOrNone)
     .option('--rate-limit <n|none>', 'own per-minute limit; -1: unlimited; none: remove it', parseLimitOrNone)
     .action(run<AppOptions>(async ({ api, opts, show, command }, [appId]) => {
-      show(await api.patch<App>(apiPath`/admin/apps/${appId!}`, changes(command, appBody(opts))), columns);
+      show(await api.apps.update(appId!, changes(command, appBody(opts))), columns);
     }, APP_FIELDS));
 }

@@ -1,6 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { DECIMAL_PATTERN } from '../../http/schemas.js';
-import { AdminClient, ApiAnswerError, type Page } from './api-client.js';
+import { DECIMAL_PATTERN } from '../../contract/patterns.js';
+import type { AdminApi } from '../../client/admin.js';
+import type { Page, PageOptions } from '../../client/admin-types.js';
+import { toWire } from '../../client/wire.js';
+import { adminApi, ApiAnswerError, cliError } from './api-client.js';
 import { type Column, formatRecord, formatTable } from './table.js';
 
 /** Where the admin commands look for the server when neither --url nor TOLLGATE_URL says. */
@@ -18,10 +21,13 @@ const SERVER_OPTIONS = 'Server options:';
 
 /** What an admin command's action works with. */
 export interface Context<O> {
-  api: AdminClient;
+  /** The SDK's admin client. */
+  api: AdminApi;
+  /** The server's address, as given. */
+  baseUrl: string;
   opts: ClientOptions & O;
   command: Command;
-  /** Prints the API's JSON (pretty) with --json, else `text()`. */
+  /** Prints the API's JSON (pretty: the SDK's value as the API writes it) with --json, else `text()`. */
   output(body: unknown, text: () => string): void;
   /** Prints one item: its JSON with --json, else aligned `HEADER  value` lines. */
   show<T>(item: T, columns: readonly Column<T>[]): void;
@@ -78,9 +84,9 @@ export function run<O extends object = object>(handler: (ctx: Context<O>, args: 
   return async (...received: unknown[]): Promise<void> => {
     const command = received[received.length - 1] as Command;
     const opts = command.opts<ClientOptions & O>();
-    const output = (body: unknown, text: () => string) => println(opts.json === true ? JSON.stringify(body, null, 2) : text());
+    const output = (body: unknown, text: () => string) => println(opts.json === true ? wireJson(body) : text());
     const ctx: Context<O> = {
-      api: new AdminClient(opts.url, opts.token),
+      ...adminApi(opts.url, opts.token),
       opts,
       command,
       output,
@@ -88,36 +94,41 @@ export function run<O extends object = object>(handler: (ctx: Context<O>, args: 
     };
     try {
       await handler(ctx, command.processedArgs as string[]);
-    } catch (error) {
+    } catch (thrown) {
+      const error = cliError(thrown);
       throw error instanceof ApiAnswerError ? namingOptions(error, fields) : error;
     }
   };
 }
 
+/** A value of the SDK as the API's JSON (pretty): the API's own names, by the SDK's one rule (src/client/wire.ts). */
+export function wireJson(value: unknown): string {
+  return JSON.stringify(toWire(value), null, 2);
+}
+
 /**
- * Adds a command that sends `method` to the path of its one argument and
- * shows the item answered (`show <id>`, `revoke <id>`).
+ * Adds a command that calls `call` with its one argument and shows the item
+ * answered (`show <id>`, `revoke <id>`).
  */
 export function itemCommand<T>(
-  parent: Command, nameAndArgs: string, description: string,
-  method: 'GET' | 'DELETE', path: (id: string) => string, columns: readonly Column<T>[],
+  parent: Command, nameAndArgs: string, description: string, call: (api: AdminApi, id: string) => Promise<T>, columns: readonly Column<T>[],
 ): Command {
   return clientCommand(parent, nameAndArgs, description)
-    .action(run(async (ctx, [id]) => ctx.show(await ctx.api.request<T>(method, path(id!)), columns)));
+    .action(run(async (ctx, [id]) => ctx.show(await call(ctx.api, id!), columns)));
 }
 
 /**
  * Adds a `list` command with --limit and --after that shows one page of
- * `path(opts)` as a table, and how to get the next page.
+ * `list(api, opts, page)` as a table, and how to get the next page.
  */
 export function listCommand<T, O extends object = object>(
-  parent: Command, description: string, columns: readonly Column<T>[], path: (opts: O) => string,
+  parent: Command, description: string, columns: readonly Column<T>[], list: (api: AdminApi, opts: O, page: PageOptions) => Promise<Page<T>>,
 ): Command {
   return clientCommand(parent, 'list', description)
     .option('--limit <n>', 'how many to show, 1 to 1000 (default 100)', parsePageSize)
     .option('--after <id>', 'start after this id (the "next" of the previous page)')
     .action(run<O & { limit?: number; after?: string }>(async (ctx) => {
-      const page = await ctx.api.get<Page<T>>(path(ctx.opts), { limit: ctx.opts.limit, after: ctx.opts.after });
+      const page = await list(ctx.api, ctx.opts, { limit: ctx.opts.limit, after: ctx.opts.after });
       ctx.output(page, () => formatTable(columns, page.items) + (page.next === null ? '' : `\n\nMore: add --after ${page.next}`));
     }, { limit: '--limit', after: '--after' }));
 }

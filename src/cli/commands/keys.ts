@@ -1,25 +1,17 @@
 import type { Command } from 'commander';
-import type { Static } from 'typebox';
-import type { KeySchema } from '../../http/schemas.js';
-import { apiPath } from './api-client.js';
+import type { Key } from '../../client/admin-types.js';
 import { clientCommand, itemCommand, listCommand, parseInstant, showWithSecret, run } from './common.js';
 import type { Column } from './table.js';
 
-/** A key as the API answers it. */
-export type Key = Static<typeof KeySchema>;
-
-/** The answer to creating a key: the key and, this once, its secret. */
-export type CreatedKey = Key & { key: string };
-
 const columns: Column<Key>[] = [
-  { header: 'KEY ID', value: 'key_id' },
-  { header: 'APP ID', value: 'app_id' },
-  { header: 'GROUP', value: 'group_id' },
+  { header: 'KEY ID', value: 'keyId' },
+  { header: 'APP ID', value: 'appId' },
+  { header: 'GROUP', value: 'groupId' },
   { header: 'NAME', value: 'name' },
   { header: 'HINT', value: 'hint' },
-  { header: 'CREATED', value: 'created_at' },
-  { header: 'EXPIRES', value: 'expires_at' },
-  { header: 'REVOKED', value: 'revoked_at' },
+  { header: 'CREATED', value: 'createdAt' },
+  { header: 'EXPIRES', value: 'expiresAt' },
+  { header: 'REVOKED', value: 'revokedAt' },
 ];
 
 /** `tollgate keys create|list|show|revoke`: the secrets customers send. */
@@ -30,12 +22,12 @@ export function registerKeyCommands(program: Command): void {
     .option('--name <name>', 'a name to tell keys apart')
     .option('--expires-at <iso>', 'when the key stops working, e.g. 2030-01-01T00:00:00Z', parseInstant)
     .action(run<{ name?: string; expiresAt?: string }>(async (ctx, [appId]) => {
-      const created = await ctx.api.post<CreatedKey>(apiPath`/admin/apps/${appId!}/keys`, { name: ctx.opts.name, expires_at: ctx.opts.expiresAt });
+      const created = await ctx.api.keys.create(appId!, { name: ctx.opts.name, expiresAt: ctx.opts.expiresAt });
       showWithSecret(ctx, created, columns, 'Secret key', created.key);
     }, { name: '--name', expires_at: '--expires-at' }));
   listCommand<Key, { app?: string }>(keys, "List keys (never the secrets): all, or one app's", columns,
-    (opts) => (opts.app === undefined ? '/admin/keys' : apiPath`/admin/apps/${opts.app}/keys`))
+    (api, opts, page) => api.keys.list({ ...page, appId: opts.app }))
     .option('--app <app_id>', "only this app's keys");
-  itemCommand(keys, 'show <key_id>', 'Show a key', 'GET', (id) => apiPath`/admin/keys/${id}`, columns);
-  itemCommand(keys, 'revoke <key_id>', 'Revoke a key, at once', 'DELETE', (id) => apiPath`/admin/keys/${id}`, columns);
+  itemCommand(keys, 'show <key_id>', 'Show a key', (api, id) => api.keys.get(id), columns);
+  itemCommand(keys, 'revoke <key_id>', 'Revoke a key, at once', (api, id) => api.keys.revoke(id), columns);
 }

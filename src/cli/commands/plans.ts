@@ -1,11 +1,8 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { Static } from 'typebox';
-import type { PlanSchema } from '../../http/schemas.js';
-import { apiPath } from './api-client.js';
+import type { NewPlan, Plan } from '../../client/admin-types.js';
+import { fromWire } from '../../client/wire.js';
 import { changes, clientCommand, type FieldOptions, itemCommand, listCommand, parseDecimal, parseLimit, run } from './common.js';
 import { type Column, formatLimit } from './table.js';
-
-type Plan = Static<typeof PlanSchema>;
 
 interface PlanOptions {
   monthlyQuota?: number;
@@ -29,14 +26,14 @@ function parsePrices(value: string): unknown[] {
 
 const columns: Column<Plan>[] = [
   { header: 'ID', value: 'id' },
-  { header: 'MONTHLY QUOTA', value: (p) => formatLimit(p.monthly_quota) },
-  { header: 'RATE LIMIT/MIN', value: (p) => formatLimit(p.rate_limit_per_minute) },
-  { header: 'PRICE/CALL', value: 'price_per_call' },
+  { header: 'MONTHLY QUOTA', value: (p) => formatLimit(p.monthlyQuota) },
+  { header: 'RATE LIMIT/MIN', value: (p) => formatLimit(p.rateLimitPerMinute) },
+  { header: 'PRICE/CALL', value: 'pricePerCall' },
   { header: 'CURRENCY', value: 'currency' },
-  { header: 'PRICES', value: (p) => p.prices.map((price) => `${price.usage_type}: ${price.unit_price ?? price.tiers!.map((t) => `${t.unit_price} to ${t.up_to ?? 'more'}`).join(', ')}`).join('; ') },
-  { header: 'TIME ZONE', value: 'time_zone' },
-  { header: 'CREATED', value: 'created_at' },
-  { header: 'UPDATED', value: 'updated_at' },
+  { header: 'PRICES', value: (p) => p.prices.map((price) => `${price.usageType}: ${price.unitPrice ?? price.tiers!.map((t) => `${t.unitPrice} to ${t.upTo ?? 'more'}`).join(', ')}`).join('; ') },
+  { header: 'TIME ZONE', value: 'timeZone' },
+  { header: 'CREATED', value: 'createdAt' },
+  { header: 'UPDATED', value: 'updatedAt' },
 ];
 
 /** The plan fields as options; `create` requires the two limits. */
@@ -56,10 +53,11 @@ const PLAN_FIELDS: FieldOptions = {
   price_per_call: '--price-per-call', currency: '--currency', prices: '--prices', time_zone: '--time-zone',
 };
 
+/** The plan's fields from the options; the prices are written as the API writes them (--prices takes its JSON). */
 function planBody(opts: PlanOptions) {
   return {
-    monthly_quota: opts.monthlyQuota, rate_limit_per_minute: opts.rateLimit,
-    price_per_call: opts.pricePerCall, currency: opts.currency, prices: opts.prices, time_zone: opts.timeZone,
+    monthlyQuota: opts.monthlyQuota, rateLimitPerMinute: opts.rateLimit, pricePerCall: opts.pricePerCall, currency: opts.currency,
+    prices: opts.prices === undefined ? undefined : fromWire(opts.prices) as NewPlan['prices'], timeZone: opts.timeZone,
   };
 }
 
@@ -69,12 +67,12 @@ export function registerPlanCommands(program: Command): void {
 
   withPlanOptions(clientCommand(plans, 'create <id>', 'Create a plan'), true)
     .action(run<PlanOptions>(async ({ api, opts, show }, [id]) => {
-      show(await api.post<Plan>('/admin/plans', { id, ...planBody(opts) }), columns);
+      show(await api.plans.create({ id: id!, ...planBody(opts), monthlyQuota: opts.monthlyQuota!, rateLimitPerMinute: opts.rateLimit! }), columns);
     }, { id: '<id>', ...PLAN_FIELDS }));
-  listCommand(plans, 'List plans', columns, () => '/admin/plans');
-  itemCommand(plans, 'show <id>', 'Show a plan', 'GET', (id) => apiPath`/admin/plans/${id}`, columns);
+  listCommand(plans, 'List plans', columns, (api, _opts, page) => api.plans.list(page));
+  itemCommand(plans, 'show <id>', 'Show a plan', (api, id) => api.plans.get(id), columns);
   withPlanOptions(clientCommand(plans, 'update <id>', 'Change a plan'), false)
     .action(run<PlanOptions>(async ({ api, opts, show, command }, [id]) => {
-      show(await api.patch<Plan>(apiPath`/admin/plans/${id!}`, changes(command, planBody(opts))), columns);
+      show(await api.plans.update(id!, changes(command, planBody(opts))), columns);
     }, PLAN_FIELDS));
 }

@@ -1,7 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { StatementDocument } from '../../billing/statements.js';
-import { apiPath, type Page } from './api-client.js';
-import { clientCommand, println, run } from './common.js';
+import type { Statement, StatementSummary } from '../../client/admin-types.js';
+import { clientCommand, println, run, wireJson } from './common.js';
 import { formatTable } from './table.js';
 
 interface StatementOptions {
@@ -9,23 +8,21 @@ interface StatementOptions {
   format?: 'table' | 'json' | 'csv';
 }
 
-type Summary = Pick<StatementDocument, 'period' | 'period_start' | 'period_end' | 'status' | 'closed_at' | 'currency' | 'total_decimal'>;
-
 function parsePeriod(value: string): string {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(value)) throw new InvalidArgumentError('Expected a billing month written YYYY-MM, e.g. 2026-10.');
   return value;
 }
 
 /** A statement as text: its lines with their tiers, the units per app, the adjustments, the total. */
-function statementText(s: StatementDocument): string {
-  const state = s.status === 'closed' ? `closed ${s.closed_at}` : `open, a preview; closes ${s.closes_at}`;
+function statementText(s: Statement): string {
+  const state = s.status === 'closed' ? `closed ${s.closedAt}` : `open, a preview; closes ${s.closesAt}`;
   const lineRows = s.lines.flatMap((line) => [
-    { what: line.usage_type, units: line.units, price: line.unit_price ?? line.pricing, amount: line.amount_decimal },
-    ...line.tiers.map((t) => ({ what: `  units ${t.first_unit}-${t.up_to ?? ''}`, units: t.units, price: t.unit_price, amount: `(${t.subtotal})` })),
+    { what: line.usageType, units: line.units, price: line.unitPrice ?? line.pricing, amount: line.amountDecimal },
+    ...line.tiers.map((t) => ({ what: `  units ${t.firstUnit}-${t.upTo ?? ''}`, units: t.units, price: t.unitPrice, amount: `(${t.subtotal})` })),
   ]);
   const parts = [
-    `Statement of ${s.group_id} for ${s.period} (${state})`,
-    `${s.period_start} to ${s.period_end}, prices of plan ${s.pricing.plan_id}, in ${s.currency}`,
+    `Statement of ${s.groupId} for ${s.period} (${state})`,
+    `${s.periodStart} to ${s.periodEnd}, prices of plan ${s.pricing.planId}, in ${s.currency}`,
     '',
     formatTable([
       { header: 'USAGE TYPE', value: 'what' }, { header: 'UNITS', value: 'units' }, { header: 'UNIT PRICE', value: 'price' }, { header: 'AMOUNT', value: 'amount' },
@@ -33,11 +30,11 @@ function statementText(s: StatementDocument): string {
   ];
   if (s.adjustments.length > 0) {
     parts.push('', 'Adjustments: usage that reached closed periods late', formatTable([
-      { header: 'PERIOD', value: 'period' }, { header: 'USAGE TYPE', value: 'usage_type' }, { header: 'UNITS', value: 'units' }, { header: 'AMOUNT', value: 'amount_decimal' },
+      { header: 'PERIOD', value: 'period' }, { header: 'USAGE TYPE', value: 'usageType' }, { header: 'UNITS', value: 'units' }, { header: 'AMOUNT', value: 'amountDecimal' },
     ], s.adjustments));
   }
-  parts.push('', `TOTAL ${s.total_decimal} ${s.currency}`, '', 'Units per app', formatTable([
-    { header: 'APP ID', value: 'app_id' }, { header: 'UNITS', value: 'units' }, { header: 'USAGE TYPE', value: (a) => a.usage_type || '(several)' },
+  parts.push('', `TOTAL ${s.totalDecimal} ${s.currency}`, '', 'Units per app', formatTable([
+    { header: 'APP ID', value: 'appId' }, { header: 'UNITS', value: 'units' }, { header: 'USAGE TYPE', value: (a) => a.usageType || '(several)' },
   ], s.apps));
   return parts.join('\n');
 }
@@ -48,18 +45,20 @@ export function registerStatementsCommand(program: Command): void {
     .option('--period <YYYY-MM>', 'show the statement of this billing month', parsePeriod)
     .addOption(new Option('--format <format>', 'table (default), json, or csv').choices(['table', 'json', 'csv']))
     .action(run<StatementOptions>(async ({ api, opts }, [groupId]) => {
-      const path = opts.period === undefined ? apiPath`/admin/groups/${groupId!}/statements` : apiPath`/admin/groups/${groupId!}/statements/${opts.period}`;
       const format = opts.format ?? (opts.json === true ? 'json' : 'table');
       if (format === 'csv') {
-        process.stdout.write(await api.getText(path, { format: 'csv' }));
+        process.stdout.write(await api.statements.csv(groupId!, opts.period));
         return;
       }
-      const answer = await api.get<StatementDocument | Page<Summary>>(path, opts.period === undefined ? { limit: 1000 } : {});
-      if (format === 'json') return println(JSON.stringify(answer, null, 2));
-      if (opts.period !== undefined) return println(statementText(answer as StatementDocument));
-      println(formatTable<Summary>([
-        { header: 'PERIOD', value: 'period' }, { header: 'STATUS', value: 'status' }, { header: 'FROM', value: 'period_start' },
-        { header: 'TO', value: 'period_end' }, { header: 'CLOSED', value: 'closed_at' }, { header: 'TOTAL', value: (s) => `${s.total_decimal} ${s.currency}` },
-      ], (answer as Page<Summary>).items));
+      if (opts.period !== undefined) {
+        const statement = await api.statements.get(groupId!, opts.period);
+        return println(format === 'json' ? wireJson(statement) : statementText(statement));
+      }
+      const page = await api.statements.list(groupId!, { limit: 1000 });
+      if (format === 'json') return println(wireJson(page));
+      println(formatTable<StatementSummary>([
+        { header: 'PERIOD', value: 'period' }, { header: 'STATUS', value: 'status' }, { header: 'FROM', value: 'periodStart' },
+        { header: 'TO', value: 'periodEnd' }, { header: 'CLOSED', value: 'closedAt' }, { header: 'TOTAL', value: (s) => `${s.totalDecimal} ${s.currency}` },
+      ], page.items));
     }));
 }

@@ -1,8 +1,7 @@
 import { type Command, Option } from 'commander';
+import type { Timespan, UsageDimension } from '../../client/types.js';
 import { TIMESPANS } from '../../domain/periods.js';
-import { USAGE_DIMENSIONS, type UsageDimension } from '../../domain/types.js';
-import type { UsageRecord } from '../../usage/usage-query.js';
-import { apiPath } from './api-client.js';
+import { USAGE_DIMENSIONS } from '../../domain/types.js';
 import { clientCommand, run } from './common.js';
 import { formatTable } from './table.js';
 
@@ -10,9 +9,12 @@ interface UsageOptions {
   from?: string;
   to?: string;
   groupBy?: UsageDimension;
-  timespan?: string;
+  timespan?: Timespan;
   tz?: string;
 }
+
+/** The record's field of each dimension. */
+const CAMEL_DIMENSION = { usage_type: 'usageType', request_args_hash: 'requestArgsHash', app_id: 'appId' } as const;
 
 /** `tollgate usage <group_id>`: a group's usage over time, as GET /v3/ocr-usage reports it. */
 export function registerUsageCommand(program: Command): void {
@@ -23,14 +25,12 @@ export function registerUsageCommand(program: Command): void {
     .addOption(new Option('--timespan <span>', 'length of each period (default month)').choices(TIMESPANS))
     .option('--tz <zone>', "IANA zone that aligns the periods (default: the plan's)")
     .action(run<UsageOptions>(async ({ api, opts, output }, [groupId]) => {
-      const answer = await api.get<{ ocr_usage: UsageRecord[] }>(apiPath`/admin/groups/${groupId!}/usage`, {
-        from_date: opts.from, to_date: opts.to, group_by: opts.groupBy, timespan: opts.timespan, tz: opts.tz,
-      });
+      const records = await api.groups.usage(groupId!, { from: opts.from, to: opts.to, groupBy: opts.groupBy, timespan: opts.timespan, tz: opts.tz });
       const dimension = opts.groupBy ?? 'usage_type';
-      output(answer, () => formatTable([
-        { header: 'FROM', value: 'from_date' },
-        { header: dimension.replace(/_/g, ' ').toUpperCase(), value: dimension },
+      output({ ocrUsage: records }, () => formatTable([
+        { header: 'FROM', value: 'fromDate' },
+        { header: dimension.replace(/_/g, ' ').toUpperCase(), value: (r) => r[CAMEL_DIMENSION[dimension]] },
         { header: 'COUNT', value: 'count' },
-      ], answer.ocr_usage));
+      ], records));
     }, { from_date: '--from', to_date: '--to', group_by: '--group-by', timespan: '--timespan', tz: '--tz' }));
 }

@@ -3,58 +3,15 @@ import { ALERT_KINDS, defaultAlertSettings, type AlertKind, type AlertSettings, 
 import { newId } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { HTTP_URL_PATTERN } from '../patterns.js';
-import { answer, errors, Id, NullableTimestamp, page, PageQuery, pageRequest, Timestamp } from '../schemas.js';
+import {
+  AlertSettingsBody, AlertSettingsSchema, CreatedWebhookSchema, NewWebhookBody, WebhookDeliverySchema, WebhookEndpointSchema,
+} from '../../contract/alerts.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { answer, errors } from '../answers.js';
+import { pageRequest } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
 
 const GroupParams = Type.Object({ group_id: Type.String() });
-const Kind = Type.Enum([...ALERT_KINDS]);
-
-const AlertSettingsSchema = Type.Object({
-  group_id: Type.String(),
-  thresholds: Type.Array(Type.Integer(), { description: 'Percentages of the monthly quota, ascending.' }),
-  kinds: Type.Array(Kind, { description: 'The kinds of alert that fire for this group.' }),
-  defaults: Type.Boolean({ description: 'True while the group has set nothing and the defaults apply.' }),
-  updated_at: NullableTimestamp,
-}, { $id: 'AlertSettings' });
-
-const WebhookEndpointSchema = Type.Object({
-  id: Type.String(),
-  url: Type.String(),
-  group_ids: Type.Union([Type.Array(Type.String()), Type.Null()], { description: "Only these groups' alerts are sent; null: every group's." }),
-  description: Type.String(),
-  created_at: Timestamp,
-  deleted_at: Type.Union([Timestamp, Type.Null()], { description: 'When it was deleted; nothing is sent to it since.' }),
-}, { $id: 'WebhookEndpoint' });
-
-const WebhookDeliverySchema = Type.Object({
-  id: Type.String(),
-  alert_id: Type.String(),
-  endpoint_id: Type.String(),
-  group_id: Type.String(),
-  type: Kind,
-  url: Type.String(),
-  status: Type.Enum(['pending', 'delivered', 'failed'], { description: 'pending until a 2xx answer (delivered) or 24 hours of failed attempts (failed).' }),
-  created_at: Timestamp,
-  next_attempt_at: Type.Union([Timestamp, Type.Null()]),
-  replay_of: Type.Union([Type.String(), Type.Null()], { description: 'The delivery this one replays.' }),
-  event: Type.Object({
-    id: Type.String(),
-    type: Kind,
-    created_at: Timestamp,
-    group_id: Type.String(),
-    data: Type.Object({}, { additionalProperties: true }),
-  }, { description: 'The body sent, parsed.' }),
-  attempts: Type.Array(Type.Object({
-    at: Timestamp,
-    duration_ms: Type.Integer(),
-    status_code: Type.Union([Type.Integer(), Type.Null()], { description: "The receiver's HTTP status; null when it did not answer." }),
-    error: Type.Union([Type.String(), Type.Null()]),
-  })),
-}, { $id: 'WebhookDelivery' });
-
-export const ALERT_SCHEMAS = [AlertSettingsSchema, WebhookEndpointSchema, WebhookDeliverySchema];
-
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
@@ -106,12 +63,7 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
   app.put('/admin/groups/:group_id/alert-settings', {
     schema: {
       operationId: 'setAlertSettings', tags: ['alerts'], summary: "Set a group's alert thresholds and the kinds of alert that fire", params: GroupParams,
-      body: Type.Object({
-        thresholds: Type.Array(Type.Integer({ minimum: 1, maximum: 1000 }), {
-          maxItems: 20, description: 'Percentages of the monthly quota (1 to 1000; above 100 for usage past the quota, e.g. ingested).',
-        }),
-        kinds: Type.Array(Kind, { description: 'The kinds that fire; [] turns alerts off for the group.' }),
-      }, { additionalProperties: false }),
+      body: AlertSettingsBody,
       response: { 200: answer("The group's settings as saved (thresholds sorted, duplicates dropped).", Type.Ref('AlertSettings')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
@@ -125,18 +77,9 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
   app.post('/admin/webhooks', {
     schema: {
       operationId: 'createWebhook', tags: ['alerts'], summary: 'Create a webhook endpoint (its signing secret is in this answer only)',
-      body: Type.Object({
-        url: Type.String({
-          minLength: 1, maxLength: 2048, format: 'uri', pattern: HTTP_URL_PATTERN,
-          description: 'Where alerts are POSTed: an absolute http or https URL, e.g. https://example.com/hooks/tollgate.',
-        }),
-        group_ids: Type.Optional(Type.Array(Id('A group id.'), { minItems: 1, maxItems: 1000, description: "Send only these groups' alerts; default: every group's." })),
-        description: Type.Optional(Type.String({ maxLength: 200 })),
-      }, { additionalProperties: false }),
+      body: NewWebhookBody,
       response: {
-        201: answer('The webhook endpoint, created, with its signing secret.', Type.Intersect([WebhookEndpointSchema, Type.Object({
-          secret: Type.String({ description: 'The signing secret (whsec_ and the base64 of the key, as Standard Webhooks writes them) of the webhook-signature and Tollgate-Signature headers. Store it now: it is not shown again.' }),
-        })])),
+        201: answer('The webhook endpoint, created, with its signing secret.', CreatedWebhookSchema),
         ...errors(400, 401, 404, 413, 415),
       },
     },

@@ -2,15 +2,11 @@ import { Type } from 'typebox';
 import { newId } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { answer, appJson, errors, Id, page, PageQuery, pageRequest } from '../schemas.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { AppPatchBody, NewAppBody } from '../../contract/customers.js';
+import { answer, errors } from '../answers.js';
+import { appJson, pageRequest } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
-
-const AppLimit = (description: string) => Type.Optional(Type.Union([Type.Integer({ minimum: -1, maximum: 1e15 }), Type.Null()], { description }));
-const AppFields = {
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  monthly_quota: AppLimit("The app's own monthly quota, on top of its group's plan; null or absent: none."),
-  rate_limit_per_minute: AppLimit("The app's own per-minute limit, on top of its group's plan; null or absent: none."),
-};
 
 /** Apps: a group's applications (Mathpix's app_id); each holds keys and may have its own limits. */
 export function adminAppRoutes(app: TypedApp, services: Services): void {
@@ -20,7 +16,7 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
     schema: {
       operationId: 'createApp', tags: ['admin'], summary: 'Create an app in a group',
       params: Type.Object({ group_id: Type.String() }),
-      body: Type.Object({ id: Type.Optional(Id('App id; generated when absent.')), ...AppFields }, { additionalProperties: false }),
+      body: NewAppBody,
       response: { 201: answer('The app, created.', Type.Ref('App')), ...errors(400, 401, 404, 409, 413, 415) },
     },
   }, async (request, reply) => {
@@ -69,7 +65,7 @@ export function adminAppRoutes(app: TypedApp, services: Services): void {
     schema: {
       operationId: 'updateApp', tags: ['admin'], summary: "Rename an app or change its own limits (null removes a limit)",
       params: Type.Object({ app_id: Type.String() }),
-      body: Type.Object({ ...AppFields, disabled: Type.Optional(Type.Boolean({ description: 'true disables the app (its keys and events are refused), false enables it again.' })) }, { additionalProperties: false, minProperties: 1 }),
+      body: AppPatchBody,
       response: { 200: answer('The app as changed.', Type.Ref('App')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {

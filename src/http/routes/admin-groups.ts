@@ -2,7 +2,10 @@ import { Type } from 'typebox';
 import { newId } from '../../domain/secrets.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { answer, errors, groupJson, Id, page, PageQuery, pageRequest } from '../schemas.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { GroupPatchBody, NewGroupBody } from '../../contract/customers.js';
+import { answer, errors } from '../answers.js';
+import { groupJson, pageRequest } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** Groups: the provider's customers (accounts), each on one plan. */
@@ -12,11 +15,7 @@ export function adminGroupRoutes(app: TypedApp, services: Services): void {
   app.post('/admin/groups', {
     schema: {
       operationId: 'createGroup', tags: ['admin'], summary: 'Create a group',
-      body: Type.Object({
-        id: Type.Optional(Id('Group id; generated when absent.')),
-        name: Type.String({ minLength: 1, maxLength: 200 }),
-        plan_id: Type.String({ minLength: 1, maxLength: 64 }),
-      }, { additionalProperties: false }),
+      body: NewGroupBody,
       response: { 201: answer('The group, created.', Type.Ref('Group')), ...errors(400, 401, 404, 409, 413, 415) },
     },
   }, async (request, reply) => {
@@ -50,10 +49,7 @@ export function adminGroupRoutes(app: TypedApp, services: Services): void {
     schema: {
       operationId: 'updateGroup', tags: ['admin'], summary: "Rename a group or change its plan",
       params: Type.Object({ group_id: Type.String() }),
-      body: Type.Object({
-        name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-        plan_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-      }, { additionalProperties: false, minProperties: 1 }),
+      body: GroupPatchBody,
       response: { 200: answer('The group as changed.', Type.Ref('Group')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {

@@ -2,7 +2,10 @@ import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import { issueKey } from '../../metering/keys.js';
 import type { Services } from '../../services.js';
-import { answer, errors, keyJson, KeySchema, page, PageQuery, pageRequest } from '../schemas.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { CreatedKeySchema, NewKeyBody } from '../../contract/keys.js';
+import { answer, errors } from '../answers.js';
+import { keyJson, pageRequest } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** Keys: the secrets customers send. The secret is shown once, at creation; only its hash is kept. */
@@ -13,14 +16,9 @@ export function adminKeyRoutes(app: TypedApp, services: Services): void {
     schema: {
       operationId: 'createKey', tags: ['admin'], summary: 'Create a key (the secret is in this answer only)',
       params: Type.Object({ app_id: Type.String() }),
-      body: Type.Optional(Type.Object({
-        name: Type.Optional(Type.String({ maxLength: 200 })),
-        expires_at: Type.Optional(Type.String({
-          format: 'date-time', description: 'When the key stops working: an RFC 3339 date-time with its offset, which must be in the future (a past one is refused with 400). Default: never.',
-        })),
-      }, { additionalProperties: false })),
+      body: Type.Optional(NewKeyBody),
       response: {
-        201: answer('The key, created, with its secret.', Type.Intersect([KeySchema, Type.Object({ key: Type.String({ description: 'The secret. Store it now: it is not shown again.' }) })])),
+        201: answer('The key, created, with its secret.', CreatedKeySchema),
         ...errors(400, 401, 404, 413, 415),
       },
     },

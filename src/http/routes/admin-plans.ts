@@ -1,23 +1,15 @@
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { isCurrency } from '../../billing/money.js';
-import { MAX_PRICES, pricesFromWire, pricesProblem } from '../../billing/pricing.js';
+import { pricesFromWire, pricesProblem } from '../../billing/pricing.js';
+import { NewPlanBody, PlanPatchBody, type PlanBody } from '../../contract/plans.js';
 import { isValidTimeZone } from '../../domain/periods.js';
 import type { UsagePrice } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { answer, Currency, Decimal, errors, Id, Limit, page, PageQuery, pageRequest, planJson, TimeZoneName, UsagePriceSchema } from '../schemas.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { answer, errors } from '../answers.js';
+import { pageRequest, planJson } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
-
-const PlanFields = {
-  monthly_quota: Limit('Units per billing month; -1: unlimited.'),
-  rate_limit_per_minute: Limit('Units per minute; -1: unlimited.'),
-  price_per_call: Type.Optional(Type.Union([Decimal, Type.Null()], { description: 'Price of a unit of every usage type not in `prices`; null: not priced.' })),
-  currency: Type.Optional(Currency),
-  prices: Type.Optional(Type.Array(UsagePriceSchema, { maxItems: MAX_PRICES, description: 'Prices per usage type; replaces the whole list on a change.' })),
-  time_zone: Type.Optional(TimeZoneName('IANA zone of the billing month, e.g. "America/New_York" (an unknown zone is refused); default UTC.')),
-};
-
-type PlanBody = Partial<Static<ReturnType<typeof Type.Object<typeof PlanFields>>>>;
 
 /** What the schema cannot say: a known zone and currency, sound tiers. Returns the prices in the model's shape. */
 function checkPlan(body: PlanBody): UsagePrice[] | undefined {
@@ -41,7 +33,7 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
   app.post('/admin/plans', {
     schema: {
       operationId: 'createPlan', tags: ['admin'], summary: 'Create a plan',
-      body: Type.Object({ id: Id('Plan id, e.g. "pro".'), ...PlanFields }, { additionalProperties: false }),
+      body: NewPlanBody,
       response: { 201: answer('The plan, created.', Type.Ref('Plan')), ...errors(400, 401, 409, 413, 415) },
     },
   }, async (request, reply) => {
@@ -79,7 +71,7 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
     schema: {
       operationId: 'updatePlan', tags: ['admin'], summary: 'Change a plan',
       params: Type.Object({ plan_id: Type.String() }),
-      body: Type.Partial(Type.Object(PlanFields), { additionalProperties: false, minProperties: 1 }),
+      body: PlanPatchBody,
       response: { 200: answer('The plan as changed; the change applies to the next check.', Type.Ref('Plan')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {

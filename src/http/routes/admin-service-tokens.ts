@@ -1,7 +1,10 @@
 import { Type } from 'typebox';
 import { hashSecret, newId, newSecret } from '../../domain/secrets.js';
 import type { Services } from '../../services.js';
-import { answer, errors, page, PageQuery, pageRequest, serviceTokenJson, ServiceTokenSchema } from '../schemas.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { CreatedServiceTokenSchema, NewServiceTokenBody } from '../../contract/keys.js';
+import { answer, errors } from '../answers.js';
+import { pageRequest, serviceTokenJson } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
 import { secretHint } from '../../metering/keys.js';
 
@@ -14,11 +17,9 @@ export function adminServiceTokenRoutes(app: TypedApp, services: Services): void
   app.post('/admin/service-tokens', {
     schema: {
       operationId: 'createServiceToken', tags: ['admin'], summary: 'Create a service token for the check API (the secret is in this answer only)',
-      body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })),
+      body: Type.Optional(NewServiceTokenBody),
       response: {
-        201: answer('The service token, created, with its secret.', Type.Intersect([ServiceTokenSchema, Type.Object({
-          token: Type.String({ description: 'The secret. Store it now: it is not shown again.' }),
-        })])),
+        201: answer('The service token, created, with its secret.', CreatedServiceTokenSchema),
         ...errors(400, 401, 413, 415),
       },
     },

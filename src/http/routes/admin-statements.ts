@@ -1,70 +1,17 @@
 import { Type, type Static } from 'typebox';
 import {
-  firstSpan, parseDocument, PERIOD_PATTERN, Statements, type StatementDocument,
+  firstSpan, parseDocument, Statements, type StatementDocument,
 } from '../../billing/statements.js';
 import type { Group, Plan } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { toCsv, type CsvValue } from '../../csv-format.js';
 import { CSV_CONTENT_TYPE, wantsCsv } from '../csv.js';
-import { Currency, errors, page, PageQuery, pageRequest, Timestamp, UsagePriceSchema } from '../schemas.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { CsvText, Period, StatementFormat as Format, StatementSchema, StatementSummary } from '../../contract/statements.js';
+import { errors } from '../answers.js';
+import { pageRequest } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
-
-const Amount = Type.Integer({ description: 'In minor units of the currency (cents for USD).' });
-const AmountDecimal = Type.String({ description: 'The amount as a decimal in the major unit, e.g. "2300.01".' });
-
-const StatementSchema = Type.Object({
-  group_id: Type.String(),
-  period: Type.String({ description: 'The billing month, YYYY-MM in the plan\'s time zone.' }),
-  period_start: Timestamp,
-  period_end: Timestamp,
-  status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
-  preview: Type.Boolean({ description: 'True while the period is open: the amounts may still change.' }),
-  closes_at: Timestamp,
-  closed_at: Type.Union([Timestamp, Type.Null()]),
-  currency: Currency,
-  pricing: Type.Object({
-    plan_id: Type.String(), currency: Currency, price_per_call: Type.Union([Type.String(), Type.Null()]), prices: Type.Array(UsagePriceSchema),
-  }, { description: 'The plan\'s prices this statement applies (kept as they were when it closed).' }),
-  lines: Type.Array(Type.Object({
-    usage_type: Type.String(),
-    units: Type.Integer({ description: "The group's units of this usage type in the period, all apps together." }),
-    pricing: Type.Union([Type.Literal('flat'), Type.Literal('graduated'), Type.Literal('none')]),
-    unit_price: Type.Union([Type.String(), Type.Null()], { description: 'The flat price; null for tiers or no price.' }),
-    tiers: Type.Array(Type.Object({
-      first_unit: Type.Integer(), up_to: Type.Union([Type.Integer(), Type.Null()]), units: Type.Integer(),
-      unit_price: Type.String(), subtotal: Type.String({ description: 'units × unit_price, exact, before the line is rounded.' }),
-    })),
-    amount: Amount,
-    amount_decimal: AmountDecimal,
-  })),
-  apps: Type.Array(Type.Object({
-    app_id: Type.String(), units: Type.Integer(),
-    usage_type: Type.String({ description: 'The one usage type of all the app\'s units; "" when it used several.' }),
-  }), { description: 'Units per app, to reconcile the lines with each app\'s usage.' }),
-  adjustments: Type.Array(Type.Object({
-    period: Type.String({ description: 'The closed period the late units belong to.' }),
-    usage_type: Type.String(), units: Type.Integer(), amount: Amount, amount_decimal: AmountDecimal,
-  }), { description: 'Usage that reached earlier, closed periods after they closed, at those periods\' prices.' }),
-  total: Amount,
-  total_decimal: AmountDecimal,
-});
-
-const StatementSummary = Type.Object({
-  period: Type.String(),
-  period_start: Timestamp,
-  period_end: Timestamp,
-  status: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
-  preview: Type.Boolean(),
-  closes_at: Timestamp,
-  closed_at: Type.Union([Timestamp, Type.Null()]),
-  currency: Currency,
-  total: Amount,
-  total_decimal: AmountDecimal,
-});
-
-const Format = Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { description: 'Default json, or text/csv when the Accept header asks for it.' }));
-const CsvText = Type.String({ description: 'The same content as CSV.' });
 
 const CSV_HEADER = ['section', 'period', 'usage_type', 'app_id', 'tier', 'units', 'unit_price', 'amount', 'amount_decimal', 'currency'];
 
@@ -89,9 +36,6 @@ function summary(s: StatementDocument): Static<typeof StatementSummary> {
     closes_at: s.closes_at, closed_at: s.closed_at, currency: s.currency, total: s.total, total_decimal: s.total_decimal,
   };
 }
-
-/** A billing month: the schema refuses anything else, naming the parameter. */
-const Period = (description: string) => Type.String({ pattern: PERIOD_PATTERN, description });
 
 /** The statements engine with the configured grace and late window. */
 export function statementsOf(services: Services): Statements {

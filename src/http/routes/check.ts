@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { CheckAnswerSchema, CheckBody } from '../../contract/check.js';
 import { checkAnswer, unauthorizedAnswer } from '../../metering/check-answer.js';
 import { credentialsFromCheckBody } from '../../metering/credentials.js';
 import { checkCall, type CheckOutcome } from '../../metering/meter-call.js';
@@ -7,58 +7,8 @@ import { effectiveLimits } from '../../metering/limits.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
 import { rateLimitHeaders } from '../rate-limit-headers.js';
-import { answer, errors, Id } from '../schemas.js';
+import { answer, errors } from '../answers.js';
 import type { TypedApp } from '../typed-app.js';
-
-const Secret = Type.String({ minLength: 1, maxLength: 256 });
-
-/** What `POST /v1/check` accepts; the SDK's embedded mode checks its input against it too. */
-export const CheckBody = Type.Object({
-  key: Type.Optional(Type.String({ ...Secret, description: "The customer's API key, as they sent it (e.g. in x-api-key). Or send app_id and app_key." })),
-  app_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "The key's app (Mathpix style), with app_key; used when key is absent." })),
-  app_key: Type.Optional(Type.String({ ...Secret, description: "The customer's API key (Mathpix style), with app_id; used when key is absent." })),
-  usage_type: Id('Service kind, e.g. "image" or "image-async".'),
-  cost: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 1, description: 'Units this call consumes.' })),
-  request_args: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Arguments of the call; hashed into request_args_hash.' })),
-  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'A retry with the same key gets the first answer and is counted once.' })),
-}, {
-  additionalProperties: false,
-  description: "The customer's credentials are `key`, or `app_id` and `app_key` (`key` is used when both are sent). "
-    + 'A body with neither is not refused: it is answered like a wrong key, `allowed: false` with `code: unauthorized`.',
-  examples: [
-    { key: 'tg_F5CaRruWhC4ia3MhGuT1M1fYcTNos8esK', usage_type: 'image', request_args: { formats: ['text'] } },
-    { app_id: 'acme-ocr', app_key: 'tg_F5CaRruWhC4ia3MhGuT1M1fYcTNos8esK', usage_type: 'image-async', cost: 5, idempotency_key: 'job-7f3a' },
-  ],
-});
-
-const RateLimitState = Type.Object({
-  limit: Type.Integer({ description: 'Units per minute; -1: unlimited.' }),
-  remaining: Type.Integer(),
-  reset: Type.Integer({ description: 'Seconds until the window is empty again.' }),
-});
-
-/** The JSON schema of `CheckAnswer` (src/metering/check-answer.ts), for validation and the OpenAPI document. */
-const CheckAnswerSchema = Type.Object({
-  allowed: Type.Boolean(),
-  code: Type.Enum(['ok', 'rate_limited', 'quota_exceeded', 'unauthorized']),
-  message: Type.String(),
-  group_id: Type.Union([Type.String(), Type.Null()]),
-  app_id: Type.Union([Type.String(), Type.Null()]),
-  key_id: Type.Union([Type.String(), Type.Null()]),
-  monthly_used: Type.Union([Type.Integer(), Type.Null()], { description: "The group's units in the current billing period." }),
-  monthly_quota: Type.Union([Type.Integer(), Type.Null()], { description: "The group's plan quota; -1: unlimited." }),
-  rate_limit: Type.Union([RateLimitState, Type.Null()]),
-  app: Type.Union([Type.Object({
-    monthly_used: Type.Integer(),
-    monthly_quota: Type.Integer({ description: "The app's own quota; -1: none." }),
-    rate_limit_per_minute: Type.Integer({ description: "The app's own per-minute limit; -1: none." }),
-  }), Type.Null()]),
-  period: Type.Union([Type.Object({ from_date: Type.String(), to_date: Type.String() }), Type.Null()]),
-  retry_after: Type.Union([Type.Integer(), Type.Null()], { description: 'Seconds until a retry can succeed; null when allowed or never.' }),
-  request_args_hash: Type.Union([Type.String(), Type.Null()]),
-  replayed: Type.Boolean({ description: 'True when this is the stored answer to an earlier call with the same idempotency_key.' }),
-});
-
 
 /**
  * `POST /v1/check`: may this customer make this call? If so it is counted,

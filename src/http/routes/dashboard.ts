@@ -14,7 +14,10 @@ import type { Services } from '../../services.js';
 import { queryUsage } from '../../usage/usage-query.js';
 import { admitCustomer, authFailed } from '../auth.js';
 import { prefixedOperationId } from '../openapi.js';
-import { answer, errors, page, PageQuery, pageRequest } from '../schemas.js';
+import { page, PageQuery } from '../../contract/common.js';
+import { ActivityAnswer, ActivityQuery, GroupGauge, SessionAnswer, SignInBody } from '../../contract/dashboard.js';
+import { answer, errors } from '../answers.js';
+import { pageRequest } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
 import { adminAlertRoutes } from './admin-alerts.js';
 import { adminAppRoutes } from './admin-apps.js';
@@ -35,43 +38,6 @@ const ADMIN_RESOURCES = [adminPlanRoutes, adminGroupRoutes, adminAppRoutes, admi
 
 const SESSION_SECURITY = [{ dashboard_session: [] }];
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-const SessionAnswer = Type.Object({
-  role: Type.Union([Type.Literal('admin'), Type.Literal('customer')]),
-  csrf_token: Type.String({ description: 'Send it back in the x-csrf-token header of every request that changes something.' }),
-  expires_at: Type.String({ description: 'When the session ends; sign in again then.' }),
-  group_id: Type.Union([Type.String(), Type.Null()], { description: "The customer's group; null for the provider." }),
-  app_id: Type.Union([Type.String(), Type.Null()]),
-  key_id: Type.Union([Type.String(), Type.Null()]),
-});
-
-const GroupGauge = Type.Object({
-  group_id: Type.String(),
-  name: Type.String(),
-  plan_id: Type.String(),
-  monthly_used: Type.Integer({ description: 'Units in the current billing period, from the rollups.' }),
-  monthly_quota: Type.Integer({ description: '-1: no monthly quota.' }),
-  rate_limit_per_minute: Type.Integer({ description: '-1: no limit.' }),
-  period_start: Type.String(),
-  period_end: Type.String(),
-});
-
-const ActivityAnswer = Type.Object({
-  top_consumers: Type.Array(Type.Object({
-    group_id: Type.String(),
-    monthly_used: Type.Integer(),
-    monthly_quota: Type.Integer(),
-    period_start: Type.String(),
-    seen_at: Type.String({ description: "When a check last reported the group's total." }),
-  }), { description: 'Groups with the most units in their current billing period, as the checks this instance decided since it started reported them.' }),
-  recent_denials: Type.Array(Type.Object({
-    at: Type.String(),
-    group_id: Type.String(),
-    app_id: Type.String(),
-    key_id: Type.Union([Type.String(), Type.Null()]),
-    code: Type.Union([Type.Literal('rate_limited'), Type.Literal('quota_exceeded')]),
-  }), { description: 'The last refused calls this instance decided (up to 100 kept), newest first.' }),
-});
 
 /** The page and its static files: a fixed list, read once, so no request can name another file. */
 function loadAssets(): Map<string, { type: string; body: Buffer }> {
@@ -253,9 +219,7 @@ function sessionRoutes(app: TypedApp, services: Services): void {
       summary: 'Sign in to the dashboard with the admin token or a customer API key; sets the session cookie',
       // Signing in is how a session begins: the token is in the body, no credential in the headers.
       security: [],
-      body: Type.Object({
-        token: Type.String({ minLength: 1, maxLength: 512, description: 'The admin token (the provider) or an API key (a customer).' }),
-      }, { additionalProperties: false }),
+      body: SignInBody,
       response: { 200: answer('Signed in: the session cookie is set (Set-Cookie), and this is the session with its CSRF token.', SessionAnswer), ...errors(400, 401, 403, 413, 415, 429) },
     },
   }, async (request, reply) => {
@@ -348,7 +312,7 @@ function overviewRoutes(app: TypedApp, services: Services): void {
     schema: {
       operationId: 'getActivity',
       summary: 'Top consumers and recent denials, as this instance saw them (kept in memory, bounded)',
-      querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Entries per list, 1 to 100 (default 10).' })) }),
+      querystring: ActivityQuery,
       response: { 200: answer('The top consumers and the recent denials this instance saw.', ActivityAnswer), ...errors(400, 401, 403) },
     },
   }, async (request) => {

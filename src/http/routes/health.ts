@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { answer, errors } from '../schemas.js';
+import { answer, errors } from '../answers.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** `GET /healthz`: 200 once the store answers, 503 otherwise. */

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Services } from '../../services.js';
 import { requireMetricsReader } from '../auth.js';
-import { errors } from '../schemas.js';
+import { errors } from '../answers.js';
 import type { TypedApp } from '../typed-app.js';
 
 /** `GET /metrics`: the Prometheus exposition of this instance's metrics, for the admin or the metrics token. */

@@ -1,9 +1,10 @@
 import { UnavailableError } from '../../domain/errors.js';
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { DateTime } from 'luxon';
-import { Type, type Static } from 'typebox';
-import { billingPeriod, isValidTimeZone, TIMESPANS, type Timespan } from '../../domain/periods.js';
-import { USAGE_DIMENSIONS, type UsageDimension } from '../../domain/types.js';
+import { Type } from 'typebox';
+import { CurrentUsageAnswer, OcrUsageAnswer, UsageQueryString } from '../../contract/usage.js';
+import { billingPeriod, isValidTimeZone, type Timespan } from '../../domain/periods.js';
+import type { UsageDimension } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { usageCsv } from '../../usage/usage-csv.js';
@@ -12,29 +13,8 @@ import { queryUsage, TooManyPeriodsError, type UsageQuery, type UsageRecord } fr
 import { requireCustomer, type Customer } from '../auth.js';
 import { currentCharges, statementsOf } from './admin-statements.js';
 import { withHeaders, type ResponseHeader } from '../openapi.js';
-import { answer, DateOrDateTime, errors, TimeZoneName } from '../schemas.js';
+import { answer, errors } from '../answers.js';
 import type { TypedApp } from '../typed-app.js';
-
-const UsageQueryString = Type.Object({
-  from_date: Type.Optional(DateOrDateTime('Start, included: an ISO 8601 date-time or date, between the years 1970 and 9999; without an offset it is read in the query\'s time zone. Default: start of the current billing month.')),
-  to_date: Type.Optional(DateOrDateTime('End, excluded, after from_date: an ISO 8601 date-time or date, between the years 1970 and 9999. Default: now.')),
-  group_by: Type.Optional(Type.Enum(USAGE_DIMENSIONS, { description: 'Default: usage_type.' })),
-  timespan: Type.Optional(Type.Enum(TIMESPANS, { description: 'Length of each period. Default: month.' })),
-  tz: Type.Optional(TimeZoneName("IANA zone that aligns the periods, e.g. \"America/New_York\" (an unknown zone is refused). Default: the plan's time zone.")),
-  format: Type.Optional(Type.Enum(['json', 'csv'], { description: 'Answer as JSON or CSV. Default: JSON, or CSV when the Accept header prefers text/csv.' })),
-});
-type UsageQueryString = Static<typeof UsageQueryString>;
-
-const UsageRecordSchema = Type.Object({
-  from_date: Type.String({ description: 'Start of the period (or the query from_date, for a first period that began earlier).' }),
-  app_id: Type.String({ description: 'The app; "" when the record spans several apps.' }),
-  group_id: Type.String(),
-  usage_type: Type.String({ description: 'The service kind; "" when the record spans several.' }),
-  request_args_hash: Type.String({ description: 'SHA-1 of the canonical request arguments; "" for none, or when the record spans several.' }),
-  count: Type.Integer(),
-});
-
-const OcrUsageAnswer = Type.Object({ ocr_usage: Type.Array(UsageRecordSchema) });
 
 /** The usage answer in either form; errors are JSON whatever was asked. */
 const OcrUsageResponse = {
@@ -44,20 +24,6 @@ const OcrUsageResponse = {
     'text/csv': { schema: Type.String({ examples: ['from_date,app_id,group_id,usage_type,request_args_hash,count\r\n2026-11-01T04:00:00.000Z,acme-ocr,acme,image,,3\r\n'] }) },
   },
 };
-
-const CurrentUsageAnswer = Type.Object({
-  monthly_used: Type.Integer({ description: 'Units used in the current billing period.' }),
-  monthly_quota: Type.Integer({ description: 'Monthly quota; -1 means no monthly quota.' }),
-  rate_limit_per_minute: Type.Integer({ description: 'Allowed units per minute; -1 means no limit.' }),
-  period_start: Type.String(),
-  period_end: Type.String(),
-  current_charges: Type.Optional(Type.Object({
-    period: Type.String({ description: 'The billing month, YYYY-MM.' }),
-    currency: Type.String({ description: 'ISO 4217 code.' }),
-    amount: Type.Integer({ description: "In minor units (cents): this period's statement so far, at the plan's prices." }),
-    amount_decimal: Type.String({ description: 'The amount as a decimal, e.g. "12.34".' }),
-  }, { description: "An addition to Paperguide's fields: what the current period's statement amounts to so far; left out while the usage store cannot be reached." })),
-});
 
 const MAX_YEAR = 9999;
 
