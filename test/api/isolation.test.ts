@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { ADMIN_TOKEN, adminClient, request, startTestServer, type TestServer } from '../helpers/server.js';
-import { assertCheckIsolated, assertCustomerEndpointsIsolated, twoTenants, type TwoTenants } from '../isolation-scenario.js';
+import { assertCheckIsolated, assertCustomerEndpointsIsolated, twoTenants, type TwoTenants } from '../conformance/isolation-scenario.js';
 
 const METRICS_TOKEN = 'metrics-token-for-isolation-0123456789';
 
