@@ -12,6 +12,8 @@ import * as fastifyMeter from '../../examples/fastify-meter.js';
 import * as ingestBatch from '../../examples/ingest-batch.js';
 import { ADMIN_TOKEN, request, startTestServer, type TestServer } from '../helpers/server.js';
 
+// scale-out: the SDK examples' answers come through the SDK; the check, events and usage answers are compared on both stores in their own files.
+
 let server: TestServer;
 let tollgate: Tollgate;
 /** The examples run with a service token, as a provider's backend would. */

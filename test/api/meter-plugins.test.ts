@@ -14,6 +14,8 @@ import {
 } from '../../src/client/index.js';
 import { ADMIN_TOKEN, request, startTestServer, type TestServer } from '../helpers/server.js';
 
+// scale-out: the plugins meet Tollgate through the SDK and the embedded SDK (SQLite by nature); the answers they relay are compared on both stores in check.test.ts.
+
 type Source = MeterOptions<never>['tollgate'];
 interface Pdf { pages: number; lang: string }
 
