@@ -19,6 +19,13 @@ export const DATE_OR_DATE_TIME_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]
 /** The shape of an IANA time zone name ("UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5"); whether the zone exists is the handler's check. */
 export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$';
 
+/**
+ * Text without the NUL character (U+0000), for strings a store keeps as
+ * given (idempotency keys, app ids): PostgreSQL's text columns cannot hold
+ * it, so both stores refuse it alike rather than the scale-out one failing.
+ */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
+
 /** An http or https URL (the scheme in any case, as URL parsers read it). */
 export const HTTP_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://';
 
@@ -27,6 +34,7 @@ const PATTERN_WORDS: Readonly<Record<string, string>> = {
   [TIME_ZONE_PATTERN]: 'an IANA time zone such as "UTC" or "Asia/Kolkata"',
   [HTTP_URL_PATTERN]: 'an absolute http or https URL such as https://example.com/hooks/tollgate',
   [PERIOD_PATTERN]: 'a billing month written YYYY-MM, e.g. 2026-10',
+  [NO_NUL_PATTERN]: 'text without the NUL character (U+0000)',
 };
 
 const FORMAT_WORDS: Readonly<Record<string, string>> = {

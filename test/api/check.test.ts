@@ -74,6 +74,20 @@ eachStore((store) => {
   });
 
   describe('POST /v1/check: what is refused', () => {
+    test('an idempotency_key holding NUL (U+0000), which PostgreSQL cannot store: 400 on both stores, nothing counted', async () => {
+      const c = await setupCustomer(admin, { monthlyQuota: 10 });
+      const res = await check({ key: c.key, usage_type: 'image', idempotency_key: 'job\u000042' });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.deepEqual(Object.keys(res.body), ['error', 'message']);
+      assert.equal(res.body.error, 'invalid_request');
+      assert.match(res.body.message, /idempotency_key.*NUL/);
+      const usage = await request(`${server.url}/v1/usage`, { headers: { 'x-api-key': c.key } });
+      assert.equal(usage.body.monthly_used, 0);
+      const nulApp = await check({ app_id: `${c.appId}\u0000`, app_key: c.key, usage_type: 'image' });
+      assert.equal(nulApp.status, 200, JSON.stringify(nulApp.body));
+      assert.equal(nulApp.body.code, 'unauthorized', 'an app id holding NUL is no app of the key');
+    });
+
     test('quota_exceeded, with the reset time, consuming nothing', async () => {
       const c = await setupCustomer(admin, { monthlyQuota: 2, ratePerMinute: 100 });
       await check({ key: c.key, usage_type: 'image', cost: 2 });

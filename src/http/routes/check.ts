@@ -6,6 +6,7 @@ import { meteredOutcome } from '../../observability/metrics.js';
 import { effectiveLimits } from '../../metering/limits.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
+import { NO_NUL_PATTERN } from '../patterns.js';
 import { rateLimitHeaders } from '../rate-limit-headers.js';
 import { answer, errors, Id } from '../schemas.js';
 import type { TypedApp } from '../typed-app.js';
@@ -20,7 +21,7 @@ export const CheckBody = Type.Object({
   usage_type: Id('Service kind, e.g. "image" or "image-async".'),
   cost: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 1, description: 'Units this call consumes.' })),
   request_args: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Arguments of the call; hashed into request_args_hash.' })),
-  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'A retry with the same key gets the first answer and is counted once.' })),
+  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_NUL_PATTERN, description: 'A retry with the same key gets the first answer and is counted once.' })),
 }, {
   additionalProperties: false,
   description: "The customer's credentials are `key`, or `app_id` and `app_key` (`key` is used when both are sent). "
