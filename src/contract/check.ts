@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Id } from './common.js';
+import { NO_NUL_PATTERN } from './patterns.js';
 
 /** `POST /v1/check`: what it accepts and what it answers, for the route, the gateway and the SDK's embedded mode alike. */
 
@@ -13,7 +14,7 @@ export const CheckBody = Type.Object({
   usage_type: Id('Service kind, e.g. "image" or "image-async".'),
   cost: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 1, description: 'Units this call consumes.' })),
   request_args: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Arguments of the call; hashed into request_args_hash.' })),
-  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'A retry with the same key gets the first answer and is counted once.' })),
+  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_NUL_PATTERN, description: 'A retry with the same key gets the first answer and is counted once.' })),
 }, {
   additionalProperties: false,
   description: "The customer's credentials are `key`, or `app_id` and `app_key` (`key` is used when both are sent). "

@@ -26,3 +26,10 @@ export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$';
 
 /** A decimal amount as the API takes it (the CLI checks its price options against it too). */
 export const DECIMAL_PATTERN = '^\\d{1,12}(\\.\\d{1,9})?$';
+
+/**
+ * Text without the NUL character (U+0000), for strings a store keeps as
+ * given (idempotency keys): PostgreSQL's text columns cannot hold it, so both
+ * stores refuse it alike rather than the scale-out one failing.
+ */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';

@@ -1,4 +1,4 @@
-import { DATE_OR_DATE_TIME_PATTERN, HTTP_URL_PATTERN, PERIOD_PATTERN, TIME_ZONE_PATTERN } from '../contract/patterns.js';
+import { DATE_OR_DATE_TIME_PATTERN, HTTP_URL_PATTERN, NO_NUL_PATTERN, PERIOD_PATTERN, TIME_ZONE_PATTERN } from '../contract/patterns.js';
 
 /**
  * The words a 400 uses for each pattern of the API's inputs (src/contract/patterns.ts):
@@ -11,6 +11,7 @@ const PATTERN_WORDS: Readonly<Record<string, string>> = {
   [TIME_ZONE_PATTERN]: 'an IANA time zone such as "UTC" or "Asia/Kolkata"',
   [HTTP_URL_PATTERN]: 'an absolute http or https URL such as https://example.com/hooks/tollgate',
   [PERIOD_PATTERN]: 'a billing month written YYYY-MM, e.g. 2026-10',
+  [NO_NUL_PATTERN]: 'text without the NUL character (U+0000)',
 };
 
 const FORMAT_WORDS: Readonly<Record<string, string>> = {

@@ -47,13 +47,25 @@ export function normaliseCloudEvent(e: Record<string, unknown> & { id: string })
     return { error: 'unsupported_specversion', message: `"specversion" ${given}: Tollgate reads CloudEvents ${SPEC_VERSION} ("specversion": "${SPEC_VERSION}").` };
   }
   if (typeof e.source !== 'string' || e.source.length === 0) return { error: 'invalid_event', message: '"source" must be a non-empty string.' };
+  if (e.source.includes('\u0000')) return { error: 'invalid_event', message: '"source" must not contain the NUL character (U+0000).' };
   const read = eventData(e);
   if ('error' in read) return read;
   const { data } = read;
   return {
-    dedupKey: `ce:${e.source}\u0000${e.id}`, id: e.id, appId: e.subject, usageType: e.type, count: data.count ?? 1,
+    dedupKey: cloudEventDedupKey(e.source, e.id), id: e.id, appId: e.subject, usageType: e.type, count: data.count ?? 1,
     timestamp: e.time, requestArgs: data.request_args, requestArgsHash: data.request_args_hash,
   };
+}
+
+/**
+ * The key an event is deduplicated on: its source and id, as `ce:`, the
+ * source's length in UTF-8 bytes, `:`, the source, then the id. The length
+ * keeps any source and id apart without a separator character (NUL was
+ * one, and PostgreSQL cannot store it); the embedded store's older keys are
+ * rewritten so by a migration of its schema (src/store/sqlite/schema.ts).
+ */
+export function cloudEventDedupKey(source: string, id: string): string {
+  return `ce:${Buffer.byteLength(source, 'utf8')}:${source}${id}`;
 }
 
 /**

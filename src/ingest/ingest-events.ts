@@ -37,6 +37,8 @@ export function normalise(raw: unknown, shape: EventShape): NormalisedEvent | Re
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { error: 'invalid_event', message: 'An event must be a JSON object.' };
   const e = raw as Record<string, unknown>;
   if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 255) return { error: 'invalid_event', message: '"id" must be a string of 1 to 255 characters.' };
+  // PostgreSQL's text columns cannot hold NUL: refused alike on both stores, not a failure on one.
+  if (e.id.includes('\u0000')) return { error: 'invalid_event', message: '"id" must not contain the NUL character (U+0000).' };
   if (shape === 'cloudevents') return normaliseCloudEvent(e as Record<string, unknown> & { id: string });
   return {
     dedupKey: `id:${e.id}`, id: e.id, appId: e.app_id, usageType: e.usage_type, count: e.count ?? 1,
@@ -68,7 +70,9 @@ export async function ingestBatch(
   // The apps a batch names, read once each, so that checking each event is synchronous.
   const apps = new Map<string, App | null>();
   for (const e of events) {
-    if (!('error' in e) && typeof e.appId === 'string' && !apps.has(e.appId)) apps.set(e.appId, await deps.store.getApp(e.appId));
+    if ('error' in e || typeof e.appId !== 'string' || apps.has(e.appId)) continue;
+    // No app id holds NUL (they are made to a pattern), and PostgreSQL cannot even look one up: an unknown app on both stores.
+    apps.set(e.appId, e.appId.includes('\u0000') ? null : await deps.store.getApp(e.appId));
   }
   events.forEach((event, i) => {
     const index = indexOf(i);

@@ -9,6 +9,8 @@ import type { Settings } from '../../src/config.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { ADMIN_TOKEN, adminClient, setupCustomer, startTestServer, type TestServer } from '../helpers/server.js';
 
+// scale-out: the throttle counts failed credentials in the process, before any store is asked; the same on both.
+
 const WRONG = 'a-wrong-token-0123456789abcdef';
 const METRICS_TOKEN = 'a-metrics-token-0123456789abcdef-0123';
 const LIMIT = 5;

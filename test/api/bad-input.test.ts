@@ -9,6 +9,8 @@ import { answerProblem, operationRequests, rawRequests, reproduce, send, type Fu
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
 
+// scale-out: the fuzzing runs against the embedded store only (100,000 requests); the scale-out store's answers to odd strings are pinned in check, events and cloudevents.
+
 /**
  * Property-based bad input over every documented route, against `tollgate
  * serve` in its own process over real sockets: no answer is ever a 5xx, and

@@ -9,6 +9,8 @@ import { loadConfig } from '../../src/config.js';
 import { ManualScheduler } from '../../src/scheduler.js';
 import { ADMIN_TOKEN } from '../helpers/server.js';
 
+// scale-out: about assembling the services in-process; the store's wiring is the stores tier's.
+
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-compose-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

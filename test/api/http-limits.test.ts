@@ -5,6 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { sendRaw } from '../helpers/fuzz.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type TestServer } from '../helpers/server.js';
 
+// scale-out: what Node's HTTP layer refuses before a route runs: no store is asked.
+
 /**
  * What Node's HTTP layer refuses before a route sees the request (oversized
  * headers, malformed requests, no Host, CONNECT, an unknown Expect): each

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { adminClient, request, setupCustomer, startTestServer } from '../helpers/server.js';
 
+// scale-out: pulls the SQLite store out from under the server; PostgreSQL and Redis outages are in test/stores/scale-out/outages.test.ts.
+
 test('a fault in the store: 500 internal_error that reveals nothing; /healthz says 503', async () => {
   const server = await startTestServer();
   const admin = adminClient(server.url);

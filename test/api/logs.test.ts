@@ -11,6 +11,8 @@ import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { startTollgate } from '../../src/runtime.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
 
+// scale-out: the log lines of the HTTP layer; the scale-out store's secrets at rest are in test/stores/scale-out/security.test.ts.
+
 const METRICS_TOKEN = 'metrics-token-for-the-log-test-0123';
 const WRONG_ADMIN_TOKEN = 'a-wrong-admin-token-guessed-9876543210';
 const WRONG_SERVICE_TOKEN = 'a-wrong-service-token-guessed-5432109876';

@@ -3,6 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, request, type TestServer } from '../helpers/server.js';
 import { startGatewayTestServer } from '../helpers/upstream.js';
 
+// scale-out: routing answers, before any store is asked.
+
 let server: TestServer;
 
 before(async () => {

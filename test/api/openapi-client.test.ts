@@ -8,6 +8,8 @@ import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { runToEnd } from '../helpers/process.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 
+// scale-out: the document and the typed client are the same whatever the store.
+
 /**
  * An integrator's typed client, made from the served /openapi.json with
  * openapi-typescript (the types) and openapi-fetch (the calls): the README's

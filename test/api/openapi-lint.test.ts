@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { runToEnd } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
+// scale-out: the document is the same whatever the store.
+
 /**
  * The served /openapi.json through Redocly's linter with its `recommended`
  * rules, as an integrator's pipeline would check it: no error, and no warning

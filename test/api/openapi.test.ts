@@ -10,6 +10,8 @@ import { requireOperationIds } from '../../src/http/openapi.js';
 import { startTollgate, type Tollgate } from '../../src/runtime.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../helpers/server.js';
 
+// scale-out: the document is the same whatever the store.
+
 /** Routes left out of the document on purpose: the document itself, the page that renders it, and the dashboard's page and static files. */
 const DELIBERATELY_HIDDEN = /^\/(openapi\.json$|docs($|\/)|dashboard$|dashboard\/assets\/)/;
 

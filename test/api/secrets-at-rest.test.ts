@@ -9,6 +9,8 @@ import { ADMIN_TOKEN_FILE } from '../../src/admin-token.js';
 import { startTollgate } from '../../src/runtime.js';
 import { assertNoSecret, filesUnder, issueAndUseSecrets } from '../helpers/secrets-at-rest.js';
 
+// scale-out: reads the SQLite file and the data directory; test/stores/scale-out/security.test.ts reads every PostgreSQL row and Redis key.
+
 const METRICS_TOKEN = 'metrics-token-kept-nowhere-0123456789';
 
 test('the data directory (SQLite file, WAL, token files) holds no key or token in clear, only their hashes', async () => {

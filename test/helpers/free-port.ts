@@ -25,8 +25,15 @@ export interface ThrowawayServer {
   pid(): number;
 }
 
+/**
+ * How long a test waits for a server it starts (PostgreSQL, Redis, `tollgate serve`) to come up.
+ * Generous: on a loaded machine (the whole suite on 2 cores) a start can take many seconds, and
+ * waiting costs nothing once it is up, since the waits end on the server's answer, not on the bound.
+ */
+export const SERVER_START_TIMEOUT_MS = 120_000;
+
 /** Resolves once `probe` succeeds, retrying every 50 ms until `timeoutMs`. */
-export async function waitUntil(what: string, probe: () => Promise<unknown>, timeoutMs = 20_000): Promise<void> {
+export async function waitUntil(what: string, probe: () => Promise<unknown>, timeoutMs = SERVER_START_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -23,8 +23,11 @@ export function postgresBinaries(): string | null {
  * A throwaway PostgreSQL on 127.0.0.1 and a free port, in a temporary
  * directory. PostgreSQL refuses to run as root, so as root it runs as the
  * `postgres` user (runuser). Trust authentication on loopback only.
+ * `durable: false` turns fsync and synchronous commits off, for tests that
+ * never crash it (the API tests): a commit then costs no disk flush.
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
+  const durability = options.durable === false ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : ['fsync=on'];
   const bin = postgresBinaries();
   if (bin === null) throw new Error('PostgreSQL server binaries (initdb, postgres) not found');
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-pg-'));
@@ -42,7 +45,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const url = `postgres://tollgate@127.0.0.1:${port}/postgres`;
   let server: ChildProcess;
   const launch = async () => {
-    const [cmd, args] = as(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=on']);
+    const [cmd, args] = as(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...durability.flatMap((setting) => ['-c', setting])]);
     const child: ChildProcess = spawn(cmd, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     server = child;
     let log = '';

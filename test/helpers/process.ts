@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SERVER_START_TIMEOUT_MS } from './free-port.js';
 
 /** The built CLI, as users run it. */
 export const CLI = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
@@ -45,16 +46,29 @@ export async function spawnServer(dataDir: string, options: { env?: Record<strin
   running.add(child);
   child.once('exit', () => running.delete(child));
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const match = /Tollgate listening on (https?:\/\/\S+)/.exec(stdout);
-    // The banner ends with the admin token line: wait for all of it, not just the first line.
-    if (match && /^Admin token/m.test(stdout)) return { url: match[1]!, child, output: () => stdout, errors: () => stderr, exited };
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server did not start: ${stdout}\n${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
+  // The banner ends with the admin token line: wait for all of it, not just the first line.
+  const banner = () => (/^Admin token/m.test(stdout) ? /Tollgate listening on (https?:\/\/\S+)/.exec(stdout)?.[1] : undefined);
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no banner within ${SERVER_START_TIMEOUT_MS} ms`)), SERVER_START_TIMEOUT_MS);
+      const done = (settle: () => void) => {
+        clearTimeout(timer);
+        child.stdout!.off('data', look);
+        child.off('exit', exit);
+        settle();
+      };
+      const look = () => {
+        const found = banner();
+        if (found !== undefined) done(() => resolve(found));
+      };
+      const exit = () => done(() => reject(new Error('exited')));
+      child.stdout!.on('data', look);
+      child.once('exit', exit);
+    });
+    return { url, child, output: () => stdout, errors: () => stderr, exited };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`server did not start (${(error as Error).message}): ${stdout}\n${stderr}`);
   }
 }
 

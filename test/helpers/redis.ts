@@ -10,15 +10,19 @@ export type TestRedis = ThrowawayServer;
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
-/** A throwaway Redis on 127.0.0.1 and a free port, nothing persisted, in a temporary directory. */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * A throwaway Redis on 127.0.0.1 and a free port, nothing persisted, in a
+ * temporary directory; `databases` numbered databases (16 by default), for
+ * tests that give each case its own (`redis://host:port/<n>`).
+ */
+export async function startRedis(options: { databases?: number } = {}): Promise<TestRedis> {
   if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} not found (apt-get install redis-server)`);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let server: ChildProcess;
   const launch = async () => {
-    const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--databases', String(options.databases ?? 16)], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     server = child;

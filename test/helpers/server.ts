@@ -7,6 +7,7 @@ import { loadConfig, type Settings } from '../../src/config.js';
 import type { GatewayConfig } from '../../src/gateway/config.js';
 import { startTollgate, type Tollgate } from '../../src/runtime.js';
 import type { Scheduler } from '../../src/scheduler.js';
+import type { TestStore } from './stores.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -23,13 +24,16 @@ export interface TestServer {
  * temporary directory, and a known admin token; its log lines go to
  * `logStream` when one is given (at `config.logLevel`), nowhere otherwise.
  * With a `scheduler` (a ManualScheduler on the test's ManualClock), its
- * background jobs run only when the test advances it.
+ * background jobs run only when the test advances it. With a `store` (from
+ * `testStores()`), on that store: its data is the data directory's.
  */
 export async function startTestServer(options: {
   clock?: Clock; scheduler?: Scheduler; dataDir?: string; config?: Partial<Settings>; gateway?: GatewayConfig; logStream?: { write(line: string): void };
+  store?: TestStore;
 } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tollgate-test-'));
-  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...options.config });
+  const store = options.store === undefined ? {} : await options.store.settings(dataDir);
+  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, adminToken: ADMIN_TOKEN, logLevel: 'silent', ...store, ...options.config });
   const tollgate = await startTollgate(config, {
     ...(options.logStream ? { logStream: options.logStream } : { logger: false }),
     ...(options.clock ? { clock: options.clock } : {}), ...(options.scheduler ? { scheduler: options.scheduler } : {}),

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
+import type { TestStore } from './stores.js';
 import { startTestServer, type TestServer } from './server.js';
 import type { Clock } from '../../src/clock.js';
 
@@ -10,7 +11,7 @@ import type { Clock } from '../../src/clock.js';
  * answers every call `200 {"ok":true}`. `routes` is the gateway file's
  * `routes:` list, given the upstream's origin.
  */
-export async function startGatewayTestServer(routes: (origin: string) => string, options: { clock?: Clock } = {}): Promise<TestServer> {
+export async function startGatewayTestServer(routes: (origin: string) => string, options: { clock?: Clock; store?: TestStore } = {}): Promise<TestServer> {
   const upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
   upstream.listen(0, '127.0.0.1');
   await once(upstream, 'listening');

@@ -128,6 +128,15 @@ const MIGRATIONS: readonly string[] = [
   ALERT_TABLES,
   // Dashboard sessions signed out of before they expired.
   ENDED_SESSIONS_TABLE,
+  // CloudEvents' dedup keys without NUL (src/ingest/cloudevents.ts, cloudEventDedupKey): `ce:<source>NUL<id>`
+  // becomes `ce:<source's length in bytes>:<source><id>`, so that an event sent again after the upgrade is still
+  // known, and the keys can move to PostgreSQL (tollgate migrate), whose text cannot hold NUL.
+  `
+  UPDATE event_keys SET key = 'ce:' || (instr(CAST(key AS BLOB), x'00') - 4) || ':'
+    || CAST(substr(CAST(key AS BLOB), 4, instr(CAST(key AS BLOB), x'00') - 4) AS TEXT)
+    || CAST(substr(CAST(key AS BLOB), instr(CAST(key AS BLOB), x'00') + 1) AS TEXT)
+  WHERE substr(CAST(key AS BLOB), 1, 3) = CAST('ce:' AS BLOB) AND instr(CAST(key AS BLOB), x'00') > 0;
+  `,
 ];
 
 export function migrate(db: Database): void {
