@@ -8,7 +8,7 @@ import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNe
 /**
  * The one contract every Tollgate store fulfils: the embedded SQLite store and
  * the scale-out PostgreSQL + Redis store. Everything is asynchronous so that a
- * networked store fits; the conformance suite in `test/store-conformance.ts`
+ * networked store fits; the conformance suite in `test/conformance/store-conformance.ts`
  * runs against each implementation.
  *
  * Its concerns:
