@@ -95,6 +95,11 @@ export class MeteringEngine<L extends Limiter = Limiter> {
     return this.limiter.usage({ groupId, appId, period });
   }
 
+  /** How many calls shared each recent commit (the bench reports their mean). */
+  recentBatchSizes(): readonly number[] {
+    return this.log.recentBatchSizes();
+  }
+
   /** Writes in the queue and in commit now. */
   backlog(): Pick<StoreBacklog, 'queuedWrites' | 'committingWrites'> {
     return { queuedWrites: this.log.pending, committingWrites: this.log.committing };
