@@ -22,9 +22,27 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
   const tollgate = await startTollgate(config, {
     ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
     // Printed before a generated admin token's hash is written down: nothing is kept that was not shown.
-    announce: (started) => { for (const line of banner(config, started, options.gateway)) print(line); },
+    // The stop signals are handled before the banner appears: whoever reads it may signal at once.
+    announce: (started) => {
+      stopOnSignals(started);
+      for (const line of banner(config, started, options.gateway)) print(line);
+    },
   });
-  // Listening from here on: a stop signal must find its handler even while the demo is being set up.
+  // Over HTTPS, SIGHUP reads the certificate files again (for renewals the directory watch cannot see).
+  const { certificates } = tollgate;
+  if (certificates !== null) process.on('SIGHUP', () => certificates.reload('SIGHUP'));
+
+  if (options.demo) {
+    // The curl commands carry a token that works as pasted: the one just generated, or the variable it came from.
+    const token = { generated: tollgate.adminToken.generated ?? '', environment: '$TOLLGATE_ADMIN_TOKEN', 'data directory': '<admin token>' }[tollgate.adminToken.source];
+    for (const line of await createDemo(tollgate.services, tollgate.url, token)) print(line);
+  }
+
+  return tollgate;
+}
+
+/** A clean stop on SIGTERM or SIGINT: no new calls, those in flight finish, everything acknowledged on disk. */
+function stopOnSignals(tollgate: Tollgate): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -41,17 +59,6 @@ export async function serve(config: Config, options: ServeOptions): Promise<Toll
   // on, not once: a second signal while stopping must not kill the process halfway through its close.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Over HTTPS, SIGHUP reads the certificate files again (for renewals the directory watch cannot see).
-  const { certificates } = tollgate;
-  if (certificates !== null) process.on('SIGHUP', () => certificates.reload('SIGHUP'));
-
-  if (options.demo) {
-    // The curl commands carry a token that works as pasted: the one just generated, or the variable it came from.
-    const token = { generated: tollgate.adminToken.generated ?? '', environment: '$TOLLGATE_ADMIN_TOKEN', 'data directory': '<admin token>' }[tollgate.adminToken.source];
-    for (const line of await createDemo(tollgate.services, tollgate.url, token)) print(line);
-  }
-
-  return tollgate;
 }
 
 /** Where Tollgate listens, what it serves from, where its secrets come from, and the dashboard; the admin token line last. */
