@@ -1,0 +1,49 @@
+/**
+ * Named limits: what a plan sells per usage type, and what a customer's own
+ * deal changes. A plan (and, on top of it, a group or an app) carries a list
+ * of them; the shorthand `monthly_quota` and `rate_limit_per_minute` are
+ * limits too, under the reserved names below. How a key's limits are
+ * worked out from its plan, group and app: src/metering/limits.ts.
+ */
+
+/** Sliding windows (no double burst at an edge) and the plan's billing period. */
+export const LIMIT_WINDOWS = ['second', 'minute', 'hour', 'day', 'billing_period'] as const;
+export type LimitWindow = (typeof LIMIT_WINDOWS)[number];
+export type SlidingWindow = Exclude<LimitWindow, 'billing_period'>;
+
+export const WINDOW_MS: Readonly<Record<SlidingWindow, number>> = {
+  second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000,
+};
+
+/** Whose counter: the group's (shared by its apps and keys), each app's, or each key's. */
+export const LIMIT_SCOPES = ['group', 'app', 'key'] as const;
+export type LimitScope = (typeof LIMIT_SCOPES)[number];
+
+/** A named limit as a plan, group or app declares it. */
+export interface LimitSpec {
+  /** Unique among the limits of a plan (and of what a group or app adds). */
+  name: string;
+  /** The usage types it counts; null: all of them. */
+  usageTypes: string[] | null;
+  window: LimitWindow;
+  /** Units per window, 0 or more. */
+  units: number;
+  scope: LimitScope;
+}
+
+/** A customer's own deal: new units per limit name; null lifts the limit for them. */
+export type LimitOverrides = Record<string, number | null>;
+
+/**
+ * The names the shorthand fields take as limits: the plan's
+ * `rate_limit_per_minute` and `monthly_quota` (group scope, every usage
+ * type), and an app's own. They are the RateLimit header policy names
+ * clients already read, and a plan's `limits` cannot use them.
+ */
+export const SHORTHAND = {
+  groupMinute: 'minute',
+  groupMonth: 'month',
+  appMinute: 'app-minute',
+  appMonth: 'app-month',
+} as const;
+export const RESERVED_LIMIT_NAMES: readonly string[] = Object.values(SHORTHAND);
