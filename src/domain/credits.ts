@@ -35,3 +35,12 @@ export interface CreditGrant {
   createdAt: number;
   voidedAt: number | null;
 }
+
+/**
+ * One movement of a charge, as the durable writer applies it with the
+ * event that caused it: credits taken from a grant, or the group's debt
+ * changed (positive: more debt; negative: debt repaid).
+ */
+export type CreditMovement =
+  | { kind: 'grant'; grantId: string; amount: number }
+  | { kind: 'debt'; groupId: string; amount: number };

@@ -47,3 +47,16 @@ export const SHORTHAND = {
   appMonth: 'app-month',
 } as const;
 export const RESERVED_LIMIT_NAMES: readonly string[] = Object.values(SHORTHAND);
+
+/**
+ * What a billing-period counter counts, for seeding it from the rollups:
+ * the usage of one group, or of one of its apps or keys, of some usage types
+ * (null: all), in a span.
+ */
+export interface CounterRef {
+  groupId: string;
+  scope: LimitScope;
+  /** The group's, the app's or the key's id. */
+  scopeId: string;
+  usageTypes: readonly string[] | null;
+}
