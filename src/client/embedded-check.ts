@@ -4,7 +4,6 @@ import { rateLimitHeaders } from '../http/rate-limit-headers.js';
 import { CheckBody } from '../contract/check.js';
 import { checkAnswer, unauthorizedAnswer } from '../metering/check-answer.js';
 import { credentialsFromCheckBody } from '../metering/credentials.js';
-import { effectiveLimits } from '../metering/limits.js';
 import { checkCall, type MeteringDeps } from '../metering/meter-call.js';
 import { pickRateLimitHeaders } from './check.js';
 import { TollgateError } from './errors.js';
@@ -35,6 +34,6 @@ export async function embeddedCheck(deps: MeteringDeps & { clock: Clock }, input
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
   });
   if (outcome.kind === 'unauthorized') return { ...fromWire(unauthorizedAnswer(outcome.message)), headers: {} };
-  const headers = rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, outcome.now);
+  const headers = rateLimitHeaders(outcome.result, outcome.period);
   return { ...fromWire(checkAnswer(outcome)), headers: pickRateLimitHeaders((name) => headers[name]) };
 }

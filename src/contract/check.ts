@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Id } from './common.js';
 import { NO_NUL_PATTERN } from './patterns.js';
+import { LIMIT_SCOPES, LIMIT_WINDOWS } from '../domain/limits.js';
 
 /** `POST /v1/check`: what it accepts and what it answers, for the route, the gateway and the SDK's embedded mode alike. */
 
@@ -31,6 +32,16 @@ const RateLimitState = Type.Object({
   reset: Type.Integer({ description: 'Seconds until the window is empty again.' }),
 });
 
+const LimitAnswer = Type.Object({
+  name: Type.String({ description: 'The limit\'s name: `minute`, `month`, `app-minute` and `app-month` are the shorthand fields.' }),
+  window: Type.Enum(LIMIT_WINDOWS, { description: 'A sliding window, or the plan\'s billing period.' }),
+  scope: Type.Enum(LIMIT_SCOPES, { description: 'Whose counter: the group\'s, the app\'s or the key\'s.' }),
+  units: Type.Integer({ description: 'Units per window.' }),
+  used: Type.Integer({ description: 'Units counted in the window (a sliding window\'s weighted count, rounded up).' }),
+  remaining: Type.Integer(),
+  reset: Type.Integer({ description: 'Seconds until the window holds nothing counted; for a billing period, until it ends.' }),
+});
+
 export const CHECK_CODES = ['ok', 'rate_limited', 'quota_exceeded', 'unauthorized'] as const;
 
 /** The check's answer, field for field: one definition for the HTTP route, the gateway's refusals, the SDK's embedded mode and its types. */
@@ -53,7 +64,11 @@ export const CheckAnswerSchema = Type.Object({
   retry_after: Type.Union([Type.Integer(), Type.Null()], { description: 'Seconds until a retry can succeed; null when allowed or never.' }),
   request_args_hash: Type.Union([Type.String(), Type.Null()]),
   replayed: Type.Boolean({ description: 'True when this is the stored answer to an earlier call with the same idempotency_key.' }),
+  limits: Type.Array(LimitAnswer, { description: 'Every limit that applied to the call, with what is left of it.' }),
+  denied_by: Type.Union([Type.String(), Type.Null()], { description: 'The name of the limit that refused the call; null when allowed.' }),
 });
 
 export type CheckAnswer = Static<typeof CheckAnswerSchema>;
 export type RateLimitState = Static<typeof RateLimitState>;
+export type LimitAnswer = Static<typeof LimitAnswer>;
+export { LimitAnswer as LimitAnswerSchema };

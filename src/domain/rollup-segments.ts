@@ -1,3 +1,4 @@
+import type { CounterRef } from './limits.js';
 import type { Span } from './periods.js';
 import { LEVEL_MS, type RollupLevel, type RollupSegment, type RollupStore } from './rollups.js';
 
@@ -56,4 +57,18 @@ function largestLevelAt(t: number, end: number): RollupLevel {
 export async function unitsInPeriod(rollups: RollupStore, groupId: string, appId: string | null, period: Span): Promise<number> {
   const sums = await rollups.sumRollups({ groupId, dimension: 'app_id', segments: decompose(period) });
   return sums.flat().filter((row) => appId === null || row.value === appId).reduce((total, row) => total + row.count, 0);
+}
+
+/**
+ * The units a counter counts in a span, from the rollups: the group's or
+ * one app's (app_id rows), or the group's of some usage types (usage_type rows).
+ */
+export async function unitsFor(rollups: RollupStore, ref: CounterRef, span: Span): Promise<number> {
+  const types = ref.usageTypes;
+  if (ref.scope === 'group' && types !== null) {
+    const sums = await rollups.sumRollups({ groupId: ref.groupId, dimension: 'usage_type', segments: decompose(span) });
+    return sums.flat().filter((row) => types.includes(row.value)).reduce((total, row) => total + row.count, 0);
+  }
+  if (ref.scope === 'key' || types !== null) throw new Error(`usage of ${ref.scope} "${ref.scopeId}" by usage type cannot be read from the rollups`);
+  return unitsInPeriod(rollups, ref.groupId, ref.scope === 'group' ? null : ref.scopeId, span);
 }

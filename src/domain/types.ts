@@ -1,3 +1,6 @@
+import type { CreditsConfig } from './credits.js';
+import type { LimitOverrides, LimitSpec } from './limits.js';
+
 /**
  * The model: a group (an account) has a plan and owns apps; an app owns keys.
  * Limits are -1 where unlimited. Times are milliseconds since the epoch.
@@ -21,6 +24,10 @@ export interface Plan {
   prices: UsagePrice[];
   /** IANA zone that fixes the edges of the billing month. */
   timeZone: string;
+  /** Named limits besides the shorthand `monthlyQuota` and `rateLimitPerMinute`. */
+  limits?: LimitSpec[];
+  /** What units cost in credits; null or absent: the plan uses none. */
+  credits?: CreditsConfig | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -42,6 +49,10 @@ export interface Group {
   id: string;
   name: string;
   planId: string;
+  /** The customer's own deal: units per limit name (null lifts it). */
+  limitOverrides?: LimitOverrides;
+  /** Limits of the group's own, besides its plan's. */
+  limits?: LimitSpec[];
   createdAt: number;
   updatedAt: number;
 }
@@ -56,6 +67,10 @@ export interface App {
   rateLimitPerMinute: number | null;
   /** When the app was disabled: its keys stop working and its events are refused. Null while enabled. */
   disabledAt: number | null;
+  /** Overrides of the app's own, over its group's. */
+  limitOverrides?: LimitOverrides;
+  /** Limits of the app's own (scope app or key). */
+  limits?: LimitSpec[];
   createdAt: number;
   updatedAt: number;
 }

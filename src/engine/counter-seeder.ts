@@ -1,6 +1,8 @@
 import type { RollupStore } from '../domain/rollups.js';
-import { unitsInPeriod } from '../domain/rollup-segments.js';
-import type { Pair, Scope, Seed, SeedSource } from './ports.js';
+import type { CounterRef } from '../domain/limits.js';
+import type { Span } from '../domain/periods.js';
+import { unitsFor } from '../domain/rollup-segments.js';
+import type { Seed, SeedSource } from './ports.js';
 
 /**
  * Seeds a quota counter from the rollups, the first time a limiter needs it
@@ -19,13 +21,13 @@ export class CounterSeeder {
    */
   constructor(private readonly settled: () => Promise<void>, private readonly source: SeedSource) {}
 
-  seed(pair: Pair, scope: Scope, plant: (seed: Seed) => unknown): Promise<void> {
-    const key = `${scope}:${scope === 'group' ? pair.groupId : pair.appId}:${pair.period.start}`;
+  seed(ref: CounterRef, period: Span, plant: (seed: Seed) => unknown): Promise<void> {
+    const key = `${ref.scope}:${ref.scopeId}:${ref.usageTypes === null ? '*' : ref.usageTypes.join(',')}:${period.start}`;
     let load = this.loading.get(key);
     if (load === undefined) {
       load = (async () => {
         await this.settled();
-        await plant(await this.source(pair, scope));
+        await plant(await this.source(ref, period));
       })().finally(() => this.loading.delete(key));
       this.loading.set(key, load);
     }
@@ -33,7 +35,7 @@ export class CounterSeeder {
   }
 }
 
-/** The group's (or one of its apps') units in the period, summed from the app_id rollups like any usage query. */
+/** A counter's units in the period, summed from the rollups like any usage query. */
 export function rollupUnits(rollups: RollupStore): SeedSource {
-  return async (pair, scope) => ({ units: await unitsInPeriod(rollups, pair.groupId, scope === 'group' ? null : pair.appId, pair.period) });
+  return async (ref, period) => ({ units: await unitsFor(rollups, ref, period) });
 }

@@ -1,9 +1,10 @@
-import type { IngestEvent, IngestOutcome, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
+import { periodTotals } from '../domain/limit-decision.js';
 import type { Span } from '../domain/periods.js';
 import { CounterSeeder } from './counter-seeder.js';
 import { GroupCommitter, type CommitObserver } from './group-commit.js';
 import { DUPLICATE, type PendingWrite } from './pending-write.js';
-import type { AcceptedUsage, DurableWriter, Limiter, Receipt, ReplyStore, SeedSource, StoreBacklog } from './ports.js';
+import type { AcceptedUsage, DurableWriter, LimitRead, Limiter, Receipt, ReplyStore, SeedSource, StoreBacklog } from './ports.js';
 
 export interface MeteringEngineOptions<L extends Limiter> {
   /** Where admitted calls and ingested events are written. */
@@ -72,14 +73,19 @@ export class MeteringEngine<L extends Limiter = Limiter> {
     if (actualCost > 0) await this.record({ ...request, cost: actualCost });
   }
 
-  /** Records served usage durably; duplicates count nothing, the rest count toward the quotas. */
-  async ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]> {
+  /**
+   * Records served usage durably; duplicates count nothing, the rest count
+   * toward the billing-period limits `limitsOf` names for each event.
+   */
+  async ingest(events: readonly IngestEvent[], limitsOf: (event: IngestEvent) => readonly AppliedLimit[] = (e) => periodTotals(e.groupId, e.appId)): Promise<IngestOutcome[]> {
     // An ingested event already has the writer's shape: no copy.
     const receipts = await this.log.submitMany(events);
     const accepted: AcceptedUsage[] = [];
     for (let i = 0; i < receipts.length; i += 1) {
       const { id, xid } = receipts[i]!;
-      if (id !== DUPLICATE) accepted.push(xid === undefined ? { event: events[i]! } : { event: events[i]!, xid });
+      if (id === DUPLICATE) continue;
+      const event = events[i]!;
+      accepted.push(xid === undefined ? { event, limits: limitsOf(event) } : { event, xid, limits: limitsOf(event) });
     }
     if (accepted.length > 0) {
       try {
@@ -91,8 +97,15 @@ export class MeteringEngine<L extends Limiter = Limiter> {
     return receipts.map(({ id }) => (id === DUPLICATE ? 'duplicate' : 'accepted'));
   }
 
-  periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
-    return this.limiter.usage({ groupId, appId, period });
+  /** Units used in the period by the group and by the app, over every usage type. */
+  async periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {
+    const [group, app] = await this.limiter.read({ groupId, now: period.start, period, limits: periodTotals(groupId, appId) });
+    return { groupUsed: group!.used, appUsed: app!.used };
+  }
+
+  /** The state of each limit now, consuming nothing. */
+  read(request: LimitRead): Promise<LimitState[]> {
+    return this.limiter.read(request);
   }
 
   /** How many calls shared each recent commit (the bench reports their mean). */

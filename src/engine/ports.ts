@@ -1,4 +1,6 @@
-import type { IngestEvent, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { CounterRef } from '../domain/limits.js';
+import type { AppliedLimit, IngestEvent, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { Span } from '../domain/periods.js';
 import type { PendingWrite } from './pending-write.js';
 
 /**
@@ -8,17 +10,16 @@ import type { PendingWrite } from './pending-write.js';
  * PostgreSQL and Redis.
  */
 
-/** Whose counter: the group's (its plan's limits) or the app's own. */
-export type Scope = 'group' | 'app';
-
-/** A group and app in a billing period: what a quota counter is kept for. */
-export type Pair = Pick<MeterRequest, 'groupId' | 'appId' | 'period'>;
-
 /** Usage the durable store accepted, with the transaction that committed it (PostgreSQL), for counters that must not count it twice. */
 export interface AcceptedUsage {
   event: IngestEvent;
   xid?: string;
+  /** The billing-period limits it counts toward (src/metering/limits.ts, `ingestLimits`). */
+  limits: readonly AppliedLimit[];
 }
+
+/** Which limits to read, whose, when: a usage read, consuming nothing. */
+export type LimitRead = Pick<MeterRequest, 'groupId' | 'now' | 'period' | 'limits'>;
 
 /**
  * The rate windows and quota counters a call is decided against.
@@ -38,8 +39,8 @@ export interface Limiter {
   adjust(request: MeterRequest, delta: number): Promise<void>;
   /** Usage that bypassed the limits (ingested events, already stored). */
   ingested(accepted: readonly AcceptedUsage[]): Promise<void>;
-  /** The period's units of the group and of the app. */
-  usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }>;
+  /** The state of each limit now, consuming nothing (period counters seeded first when needed). */
+  read(request: LimitRead): Promise<LimitState[]>;
   close(): Promise<void>;
 }
 
@@ -92,11 +93,11 @@ export interface Seed {
 }
 
 /**
- * The units the rollups hold for a counter of a period. Implementations: any
+ * The units the rollups hold for a counter in a period. Implementations: any
  * rollup reader (src/engine/counter-seeder.ts, `rollupUnits`), and
  * PostgreSQL's snapshotted read (src/store/postgres/pg-usage.ts).
  */
-export type SeedSource = (pair: Pair, scope: Scope) => Promise<Seed>;
+export type SeedSource = (ref: CounterRef, period: Span) => Promise<Seed>;
 
 /** Work accepted and not yet fully written, at this moment (for `/metrics`); cheap enough to read on every scrape. */
 export interface StoreBacklog {

@@ -8,13 +8,12 @@ import { rateLimitHeaders } from '../http/rate-limit-headers.js';
 import { denialMessage } from '../metering/check-answer.js';
 import type { TypedApp } from '../http/typed-app.js';
 import { authenticate, credentialSecret } from '../metering/credentials.js';
-import { effectiveLimits } from '../metering/limits.js';
 import { reserveCall } from '../metering/meter-call.js';
-import { advance, MINUTE_MS, rateState } from '../domain/sliding-window.js';
+import { statesAfter } from '../domain/limit-decision.js';
+import type { Span } from '../domain/periods.js';
 import { meteredOutcome } from '../observability/metrics.js';
 import type { Services } from '../services.js';
 import type { MeterResult } from '../domain/metering.js';
-import type { RateState } from '../domain/sliding-window.js';
 import { GatewayConfigError, type GatewayConfig, type GatewayRoute } from './config.js';
 import { reservedCost, settledCost } from './cost.js';
 import { Upstreams, upstreamFailure } from './forward.js';
@@ -87,11 +86,10 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
     });
     const { result, period } = reservation;
     metrics.check('gateway', meteredOutcome(result), seconds());
-    const limits = effectiveLimits(context);
     if (!result.allowed) {
       const { now } = reservation.request;
       const message = denialMessage({ kind: 'metered', context, result, period, requestArgsHash: argsHash, now });
-      throw new ApiError(result.code === 'quota_exceeded' ? 'quota_exceeded' : 'rate_limited', message, rateLimitHeaders(result, limits, period, now));
+      throw new ApiError(result.code === 'quota_exceeded' ? 'quota_exceeded' : 'rate_limited', message, rateLimitHeaders(result, period));
     }
 
     const body = request.body instanceof Object && typeof (request.body as Readable).pipe === 'function' ? request.body as Readable : null;
@@ -134,7 +132,7 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
       .code(answer.statusCode)
       .headers(clientResponseHeaders(answer.headers))
       .header('x-request-id', request.id)
-      .headers(rateLimitHeaders(afterSettle(result, cost.units - reserved, clock.now()), limits, period, clock.now()));
+      .headers(rateLimitHeaders(afterSettle(result, cost.units - reserved, clock.now(), period), period));
     if (request.method === 'HEAD' || answer.statusCode === 204 || answer.statusCode === 304) {
       await answer.body.dump();
       return reply.send();
@@ -176,16 +174,6 @@ function pathAndQuery(url: string): string {
  * units above (or below) it, at `now`: the answer's RateLimit header is
  * worked out when the answer is sent, which is after the upstream answered.
  */
-function afterSettle(result: MeterResult, delta: number, now: number): MeterResult {
-  // The window takes the difference as the store's settle does: on its current count, never below zero.
-  const window = (state: RateState | null): RateState | null => state === null
-    ? null
-    : rateState(advance({ ...state.window, current: Math.max(0, state.window.current + delta) }, now, MINUTE_MS), now, MINUTE_MS, state.limit);
-  return {
-    ...result,
-    groupUsed: Math.max(0, result.groupUsed + delta),
-    appUsed: Math.max(0, result.appUsed + delta),
-    groupRate: window(result.groupRate),
-    appRate: window(result.appRate),
-  };
+function afterSettle(result: MeterResult, delta: number, now: number, period: Span): MeterResult {
+  return { ...result, limits: statesAfter(result.limits, delta, now, period.end) };
 }

@@ -5,9 +5,9 @@ import type { KeyContext } from '../domain/types.js';
 import { ApiError } from '../errors.js';
 import { authenticate, bearerToken, credentialsFromHeaders } from '../metering/credentials.js';
 import { touchRateLimits } from '../metering/meter-call.js';
-import { effectiveLimits } from '../metering/limits.js';
 import type { Services } from '../services.js';
-import type { MeterResult } from '../domain/metering.js';
+import { stateOf, type MeterResult } from '../domain/metering.js';
+import { SHORTHAND } from '../domain/limits.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
 /** The authenticated customer of a usage endpoint, and what their call cost. */
@@ -95,13 +95,16 @@ export function requireCustomer(services: Services): onRequestHookHandler {
  * request (shared by the key headers and the dashboard's customer session).
  */
 export async function admitCustomer(services: Services, context: KeyContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const { result, period, now } = await touchRateLimits(services, context);
-  const headers = rateLimitHeaders(result, effectiveLimits(context), period, now);
+  const { result, period } = await touchRateLimits(services, context);
+  const headers = rateLimitHeaders(result, period);
   void reply.headers(headers);
   if (!result.allowed) {
-    const limit = result.deniedBy === 'app' ? result.appRate?.limit : result.groupRate?.limit;
+    const denied = result.deniedBy === null ? undefined : stateOf(result, result.deniedBy);
     const retry = headers['retry-after'];
-    throw new ApiError('rate_limited', `Rate limit of ${limit} requests per minute${result.deniedBy === 'app' ? ' for this app' : ''} exceeded. Retry in ${retry} seconds.`, headers);
+    const shorthand = denied === undefined || denied.name === SHORTHAND.groupMinute || denied.name === SHORTHAND.appMinute;
+    const label = shorthand ? 'Rate limit' : `Limit "${denied.name}"`;
+    const owner = denied?.name === SHORTHAND.appMinute ? ' for this app' : '';
+    throw new ApiError('rate_limited', `${label} of ${denied?.units} requests per ${denied?.window ?? 'minute'}${owner} exceeded. Retry in ${retry} seconds.`, headers);
   }
   request.customer = { context, meter: result, period };
 }

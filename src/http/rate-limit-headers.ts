@@ -1,19 +1,22 @@
 import type { Span } from '../domain/periods.js';
-import type { Limits, MeterResult } from '../domain/metering.js';
-import type { RateState } from '../domain/sliding-window.js';
+import type { LimitState, MeterResult } from '../domain/metering.js';
+import { windowMs } from '../domain/limit-decision.js';
 
 /**
  * The RateLimit fields of draft-ietf-httpapi-ratelimit-headers-10, one
- * policy per limit that binds the caller, each a Structured Fields List:
+ * named policy per limit that binds the caller, each a Structured Fields List:
  *
- *   RateLimit-Policy: "minute";q=600;w=60, "month";q=100000;w=2678400
- *   RateLimit: "minute";r=599;t=1, "month";r=99876;t=1296000
+ *   RateLimit-Policy: "minute";q=600;w=60, "month";q=100000;w=2678400, "burst";q=20;w=1
+ *   RateLimit: "minute";r=599;t=1, "month";r=99876;t=1296000, "burst";r=19;t=1
  *
- * `r` is the units that remain; `t` is, as the draft defines it, the seconds
- * until additional quota is made available: for the sliding minute, until
- * the next unit comes back (not until the window is empty); for the month,
- * until the period ends. A limit with nothing used has no unit to come back,
- * so its `t` is left out (the draft makes it optional).
+ * The policy names are the limits' names (the shorthand fields are
+ * `minute`, `month`, `app-minute` and `app-month`). `r` is the units that
+ * remain; `t` is, as the draft defines it, the seconds until additional
+ * quota is made available: for a sliding window, until the next unit comes
+ * back (not until the window is empty); for a billing period, until it
+ * ends. A limit with nothing used has no unit to come back, so its `t` is
+ * left out (the draft makes it optional). Limits kept without a bound
+ * (units -1) have no policy.
  *
  * A refusal that a retry can overcome also carries `Retry-After`: when the
  * call would fit every limit that refused it. That is never earlier than the
@@ -22,27 +25,16 @@ import type { RateState } from '../domain/sliding-window.js';
  * or another limit needs longer. `now` is the moment the call was decided,
  * so that both are counted from the same instant.
  */
-export function rateLimitHeaders(result: MeterResult, limits: Limits, period: Span, now: number): Record<string, string> {
+export function rateLimitHeaders(result: Pick<MeterResult, 'allowed' | 'limits' | 'retryAfterMs'>, period: Span): Record<string, string> {
   const policies: string[] = [];
   const states: string[] = [];
-  const add = (name: string, quota: number, windowSeconds: number, remaining: number, nextMs: number | null) => {
-    policies.push(`"${name}";q=${quota};w=${windowSeconds}`);
-    states.push(`"${name}";r=${remaining}${nextMs === null ? '' : `;t=${seconds(nextMs)}`}`);
-  };
-  const window = (name: string, state: RateState | null) => {
+  for (const state of result.limits) {
+    if (state.units < 0) continue;
+    policies.push(`"${state.name}";q=${state.units};w=${windowSeconds(state, period)}`);
     // An answer stored before `nextUnitMs` existed (an idempotent replay) has none: its `t` is left out.
-    if (state !== null) add(name, state.limit, 60, state.remaining, typeof state.nextUnitMs === 'number' ? state.nextUnitMs : null);
-  };
-  const month = (name: string, quota: number, used: number) => {
-    if (quota < 0) return;
-    const remaining = Math.max(0, quota - used);
-    add(name, quota, Math.round((period.end - period.start) / 1000), remaining, remaining < quota ? period.end - now : null);
-  };
-  window('minute', result.groupRate);
-  window('app-minute', result.appRate);
-  month('month', limits.groupMonthlyQuota, result.groupUsed);
-  month('app-month', limits.appMonthlyQuota, result.appUsed);
-
+    const next = typeof state.nextUnitMs === 'number' ? `;t=${seconds(state.nextUnitMs)}` : '';
+    states.push(`"${state.name}";r=${state.remaining}${next}`);
+  }
   const headers: Record<string, string> = {};
   if (policies.length > 0) {
     headers['ratelimit-policy'] = policies.join(', ');
@@ -50,6 +42,11 @@ export function rateLimitHeaders(result: MeterResult, limits: Limits, period: Sp
   }
   if (!result.allowed && result.retryAfterMs !== null) headers['retry-after'] = String(seconds(result.retryAfterMs));
   return headers;
+}
+
+function windowSeconds(state: LimitState, period: Span): number {
+  const ms = windowMs(state);
+  return Math.round((ms ?? period.end - period.start) / 1000);
 }
 
 /** Whole seconds, rounded up (a client waiting that long finds the unit back), never negative. */

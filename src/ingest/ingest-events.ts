@@ -1,6 +1,8 @@
 import { requestArgsHash } from '../domain/canonical-json.js';
-import type { App } from '../domain/types.js';
-import type { IngestEvent } from '../domain/metering.js';
+import type { App, KeyContext } from '../domain/types.js';
+import type { AppliedLimit, IngestEvent } from '../domain/metering.js';
+import { periodTotals } from '../domain/limit-decision.js';
+import { ingestLimits } from '../metering/limits.js';
 import type { Store } from '../store/store.js';
 import { normaliseCloudEvent } from './cloudevents.js';
 import type { NormalisedEvent, Refusal } from './normalised-event.js';
@@ -85,10 +87,36 @@ export async function ingestBatch(
     if ('error' in result) rejected.push({ index, id: event.id, ...result });
     else valid.push(result);
   });
-  const outcomes = await deps.store.ingest(valid);
+  const outcomes = await deps.store.ingest(valid, await countersOf(deps.store, apps));
   deps.alerts?.observeIngest(valid.filter((_, i) => outcomes[i] === 'accepted'), apps);
   const duplicates = outcomes.filter((o) => o === 'duplicate').length;
   return { accepted: outcomes.length - duplicates, duplicates, rejected };
+}
+
+/**
+ * The period counters each event counts toward, by its app and kind: its
+ * plan's, group's and app's limits (src/metering/limits.ts), worked out once
+ * per app and kind in the batch.
+ */
+async function countersOf(store: Store, apps: ReadonlyMap<string, App | null>): Promise<(event: IngestEvent) => readonly AppliedLimit[]> {
+  const contexts = new Map<string, Omit<KeyContext, 'key'>>();
+  for (const app of apps.values()) {
+    if (app === null || contexts.has(app.id)) continue;
+    const group = await store.getGroup(app.groupId);
+    const plan = group === null ? null : await store.getPlan(group.planId);
+    if (group !== null && plan !== null) contexts.set(app.id, { app, group, plan });
+  }
+  const memo = new Map<string, readonly AppliedLimit[]>();
+  return (event) => {
+    const key = `${event.appId}\u0000${event.usageType}`;
+    let limits = memo.get(key);
+    if (limits === undefined) {
+      const context = contexts.get(event.appId);
+      limits = context === undefined ? periodTotals(event.groupId, event.appId) : ingestLimits(context, event.usageType);
+      memo.set(key, limits);
+    }
+    return limits;
+  };
 }
 
 function validate(deps: IngestDeps, e: NormalisedEvent, now: number, apps: ReadonlyMap<string, App | null>): IngestEvent | Refusal {

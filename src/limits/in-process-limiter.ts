@@ -1,13 +1,13 @@
-import type { MeterRequest, MeterResult } from '../domain/metering.js';
+import type { LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import type { CounterSeeder } from '../engine/counter-seeder.js';
-import type { AcceptedUsage, Limiter, Pair } from '../engine/ports.js';
+import type { AcceptedUsage, LimitRead, Limiter } from '../engine/ports.js';
 import { LocalLimiter } from './local-limiter.js';
 
 /**
  * The limiter of a store that is the only writer of its usage (the embedded
  * store): counters in this process, decided synchronously so that no two
- * calls interleave between the check and the update, each quota counter
- * seeded from the rollups the first time its group or app is seen in a period.
+ * calls interleave between the check and the update, each billing-period
+ * counter seeded from the rollups the first time it is needed in a period.
  */
 export class InProcessLimiter implements Limiter {
   private readonly counters = new LocalLimiter();
@@ -25,12 +25,12 @@ export class InProcessLimiter implements Limiter {
   }
 
   async ingested(accepted: readonly AcceptedUsage[]): Promise<void> {
-    for (const { event: e } of accepted) this.counters.addUsage(e.groupId, e.appId, e.ts, e.count);
+    for (const { event, limits } of accepted) this.counters.addUsage(limits, event.ts, event.count);
   }
 
-  async usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }> {
-    await this.load(pair);
-    return this.counters.usage(pair.groupId, pair.appId, pair.period);
+  async read(request: LimitRead): Promise<LimitState[]> {
+    await this.load(request);
+    return this.counters.states(request);
   }
 
   /** Forgets idle windows (run every minute by the store's scheduler). */
@@ -40,9 +40,9 @@ export class InProcessLimiter implements Limiter {
 
   async close(): Promise<void> {}
 
-  private async load(pair: Pair): Promise<void> {
-    for (const { scope, id } of this.counters.missingUsage(pair.groupId, pair.appId, pair.period)) {
-      await this.seeder.seed(pair, scope, (seed) => this.counters.setUsage(scope, id, pair.period, seed.units));
+  private async load({ groupId, limits, period }: LimitRead): Promise<void> {
+    for (const limit of this.counters.missingUsage(limits, period)) {
+      await this.seeder.seed({ ...limit, groupId }, period, (seed) => this.counters.setUsage(limit, period, seed.units));
     }
   }
 }

@@ -1,204 +1,172 @@
-import type { Scope } from '../engine/ports.js';
 import type { Span } from '../domain/periods.js';
-import type { MeterRequest, MeterResult } from '../domain/metering.js';
-import { advance, evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../domain/sliding-window.js';
+import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
+import { consumes, counterId, judge, limitStates, windowMs, type Reading } from '../domain/limit-decision.js';
+import { advance, type WindowCounter } from '../domain/sliding-window.js';
 
-interface QuotaCounter {
+interface PeriodCounter {
   periodStart: number;
   periodEnd: number;
   used: number;
 }
 
+interface Window extends WindowCounter {
+  ms: number;
+}
 
-const NONE: Array<{ scope: Scope; id: string }> = [];
+const NONE: AppliedLimit[] = [];
 
 /**
- * Per-minute windows and monthly counters for one process, decided
- * synchronously so that no two calls can interleave between the check and
- * the update. Quota counters are seeded from durable storage (`setUsage`)
- * the first time a group or app is seen in a period (`missingUsage` says
- * which) and kept exact from then on, which holds as long as this process is
- * the only writer (the embedded store).
+ * The counters of every limit, for one process, decided synchronously so
+ * that no two calls can interleave between the check and the update. A
+ * billing period's counter is seeded from durable storage (`setUsage`) the
+ * first time it is needed in a period (`missingUsage` says which) and kept
+ * exact from then on, which holds as long as this process is the only
+ * writer (the embedded store). Sliding windows live here only.
  */
 export class LocalLimiter {
-  private readonly windows = new Map<string, WindowCounter>();
-  private readonly quotas = new Map<string, QuotaCounter>();
+  private readonly windows = new Map<string, Window>();
+  private readonly periods = new Map<string, PeriodCounter>();
 
-  /** The counters `admit` and `usage` need for this group, app and period that are not loaded yet. */
-  missingUsage(groupId: string, appId: string, period: Span): Array<{ scope: Scope; id: string }> {
-    // The common case, on every call: both loaded, nothing to allocate.
-    if (this.quotas.get(`group:${groupId}`)?.periodStart === period.start && this.quotas.get(`app:${appId}`)?.periodStart === period.start) return NONE;
-    return ([['group', groupId], ['app', appId]] as const)
-      .filter(([scope, id]) => this.quotas.get(`${scope}:${id}`)?.periodStart !== period.start)
-      .map(([scope, id]) => ({ scope, id }));
+  /** The billing-period limits whose counters for this period are not loaded yet. */
+  missingUsage(limits: readonly AppliedLimit[], period: Span): AppliedLimit[] {
+    let missing: AppliedLimit[] | null = null;
+    for (const limit of limits) {
+      if (limit.window !== 'billing_period' || this.periods.get(counterId(limit))?.periodStart === period.start) continue;
+      (missing ??= []).push(limit);
+    }
+    // The common case, on every call: all loaded, nothing allocated.
+    return missing ?? NONE;
   }
 
-  /** Seeds a counter with the units durable storage holds for the period. */
-  setUsage(scope: Scope, id: string, period: Span, used: number): void {
-    const key = `${scope}:${id}`;
+  /** Seeds a period counter with the units durable storage holds for the period. */
+  setUsage(limit: AppliedLimit, period: Span, used: number): void {
+    const id = counterId(limit);
     // Calls admitted while the load was under way are already counted in a counter for this period.
-    if (this.quotas.get(key)?.periodStart === period.start) return;
-    this.quotas.set(key, { periodStart: period.start, periodEnd: period.end, used });
+    if (this.periods.get(id)?.periodStart === period.start) return;
+    this.periods.set(id, { periodStart: period.start, periodEnd: period.end, used });
   }
 
   /**
-   * Applies every limit all-or-nothing: when any refuses, nothing is consumed.
-   * When all admit, both windows and (in `record` mode) both quotas take the cost.
+   * Applies every limit all-or-nothing: when any refuses, nothing is
+   * consumed; when all admit, each limit the call's mode consumes takes its cost.
    */
   admit(request: MeterRequest): MeterResult {
-    const { now, cost, limits } = request;
-    const groupWindow = this.window('group', request.groupId, limits.groupRatePerMinute, now);
-    const appWindow = this.window('app', request.appId, limits.appRatePerMinute, now);
-    const groupQuota = this.quota('group', request.groupId, request.period);
-    const appQuota = this.quota('app', request.appId, request.period);
-
-    const groupVerdict = groupWindow && evaluate(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, cost);
-    const appVerdict = appWindow && evaluate(appWindow, now, MINUTE_MS, limits.appRatePerMinute, cost);
-    const checkQuota = request.mode !== 'rate_only';
-    const groupOver = checkQuota && overQuota(groupQuota.used, cost, limits.groupMonthlyQuota);
-    const appOver = checkQuota && overQuota(appQuota.used, cost, limits.appMonthlyQuota);
-    const groupLimited = groupVerdict !== null && !groupVerdict.allowed;
-    const appLimited = appVerdict !== null && !appVerdict.allowed;
-
-    if (groupOver || appOver || groupLimited || appLimited) {
-      // The first limit that refused is named; the retry waits for every one that refused.
-      const code = groupOver || appOver ? 'quota_exceeded' : 'rate_limited';
-      const deniedBy = groupOver || (!appOver && groupLimited) ? 'group' : 'app';
-      const quotaUntil = request.period.end - now;
-      const waits = [
-        ...(groupOver || appOver ? [quotaUntil] : []),
-        ...(groupLimited ? [groupVerdict.retryAfterMs] : []),
-        ...(appLimited ? [appVerdict.retryAfterMs] : []),
-      ];
-      return {
-        allowed: false,
-        code,
-        deniedBy,
-        retryAfterMs: latestRetry(waits),
-        groupUsed: groupQuota.used,
-        appUsed: appQuota.used,
-        groupRate: groupWindow && rateState(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute),
-        appRate: appWindow && rateState(appWindow, now, MINUTE_MS, limits.appRatePerMinute),
-        eventId: null,
-        replayed: false,
-      };
+    const readings = this.read(request);
+    const judgement = judge(request, readings);
+    if (judgement.allowed) {
+      request.limits.forEach((limit, i) => {
+        if (!consumes(limit, request.mode)) return;
+        const reading = readings[i]!;
+        if (reading.kind === 'window') reading.counter.current += request.cost;
+        else this.period(limit, request.period).used += request.cost;
+        if (reading.kind === 'period') readings[i] = { kind: 'period', used: reading.used + request.cost };
+      });
     }
-
-    if (groupWindow) groupWindow.current += cost;
-    if (appWindow) appWindow.current += cost;
-    if (checkQuota) {
-      groupQuota.used += cost;
-      appQuota.used += cost;
-    }
-    return {
-      allowed: true,
-      code: 'ok',
-      deniedBy: null,
-      groupUsed: groupQuota.used,
-      appUsed: appQuota.used,
-      // The verdicts were worked out on the counts with this call's cost: what the windows now hold.
-      groupRate: groupWindow && rateState(groupWindow, now, MINUTE_MS, limits.groupRatePerMinute, groupVerdict!),
-      appRate: appWindow && rateState(appWindow, now, MINUTE_MS, limits.appRatePerMinute, appVerdict!),
-      retryAfterMs: null,
-      eventId: null,
-      replayed: false,
-    };
+    return { ...judgement, limits: limitStates(request, readings), eventId: null, replayed: false };
   }
 
-  /** Gives back what an admitted call consumed, when it could not be written. */
-  refund(request: MeterRequest): void {
-    this.adjust(request, -request.cost);
+  /** Every limit's state now, consuming nothing (period counters must be loaded). */
+  states(request: Pick<MeterRequest, 'now' | 'period' | 'limits'>): LimitState[] {
+    return limitStates(request, request.limits.map((limit) => (limit.window === 'billing_period'
+      ? { kind: 'period', used: this.period(limit, request.period).used }
+      : { kind: 'window', counter: advance(this.windows.get(counterId(limit)), request.now, windowMs(limit)!) })));
   }
 
   /**
    * Changes what an admitted call consumed by `delta` units (a reservation
-   * settled above or below its estimate). Never refuses: the call was served.
+   * settled above or below its estimate, or a call that could not be
+   * written). Never refuses: the call was served.
    */
   adjust(request: MeterRequest, delta: number): void {
-    for (const [scope, id] of [['group', request.groupId], ['app', request.appId]] as const) {
-      const window = this.windows.get(`${scope}:${id}`);
-      if (window && window.windowStart <= request.now) window.current = Math.max(0, window.current + delta);
-      const quota = this.quotas.get(`${scope}:${id}`);
-      if (quota && quota.periodStart === request.period.start && request.mode !== 'rate_only') {
-        quota.used = Math.max(0, quota.used + delta);
+    for (const limit of request.limits) {
+      if (!consumes(limit, request.mode)) continue;
+      const id = counterId(limit);
+      if (limit.window !== 'billing_period') {
+        const window = this.windows.get(id);
+        if (window && window.windowStart <= request.now) window.current = Math.max(0, window.current + delta);
+        continue;
       }
+      const counter = this.periods.get(id);
+      if (counter && counter.periodStart === request.period.start) counter.used = Math.max(0, counter.used + delta);
     }
   }
 
   /**
-   * Adds usage that bypassed `admit` (ingested events) to the counters
-   * loaded for the period holding `ts`; a counter not loaded yet reads it
-   * from storage when it is.
+   * Adds usage that bypassed `admit` (ingested events) to the period
+   * counters loaded for the period holding `ts`; a counter not loaded yet
+   * reads it from storage when it is.
    */
-  addUsage(groupId: string, appId: string, ts: number, count: number): void {
-    for (const key of [`group:${groupId}`, `app:${appId}`]) {
-      const quota = this.quotas.get(key);
-      if (quota && ts >= quota.periodStart && ts < quota.periodEnd) quota.used += count;
+  addUsage(limits: readonly AppliedLimit[], ts: number, count: number): void {
+    for (const limit of limits) {
+      const counter = this.periods.get(counterId(limit));
+      if (counter && ts >= counter.periodStart && ts < counter.periodEnd) counter.used += count;
     }
   }
 
-  /** Units used in the period by the group and the app. */
-  usage(groupId: string, appId: string, period: Span): { groupUsed: number; appUsed: number } {
-    return { groupUsed: this.quota('group', groupId, period).used, appUsed: this.quota('app', appId, period).used };
+  /** Units a period counter holds (it must be loaded). */
+  used(limit: AppliedLimit, period: Span): number {
+    return this.period(limit, period).used;
   }
 
   /**
-   * Replaces a loaded counter's units (relaxed scale-out mode: the shared
-   * total as of the last sync, plus what this process counted since).
+   * Replaces a loaded period counter's units (relaxed scale-out mode: the
+   * shared total as of the last sync, plus what this process counted since).
    * A counter not loaded, or loaded for another period, is left alone.
    */
-  rebaseUsage(scope: Scope, id: string, period: Span, used: number): void {
-    const quota = this.quotas.get(`${scope}:${id}`);
-    if (quota !== undefined && quota.periodStart === period.start) quota.used = used;
+  rebaseUsage(limit: AppliedLimit, period: Span, used: number): void {
+    const counter = this.periods.get(counterId(limit));
+    if (counter !== undefined && counter.periodStart === period.start) counter.used = used;
   }
 
-  /** Unloads a counter: the next call of its group or app loads it again from storage. */
-  forgetUsage(scope: Scope, id: string): void {
-    this.quotas.delete(`${scope}:${id}`);
+  /** Unloads a period counter: the next call that needs it loads it again from storage. */
+  forgetUsage(limit: AppliedLimit): void {
+    this.periods.delete(counterId(limit));
   }
 
-  /** Unloads a group's or app's counter and its window. */
-  forget(scope: Scope, id: string): void {
-    this.forgetUsage(scope, id);
-    this.windows.delete(`${scope}:${id}`);
+  /** Unloads a limit's counter, whichever kind it is. */
+  forget(limit: AppliedLimit): void {
+    this.forgetUsage(limit);
+    this.windows.delete(counterId(limit));
   }
 
   /** Replaces a window's counts, unless the window kept here is already a later one. */
-  rebaseWindow(scope: Scope, id: string, counter: WindowCounter): void {
-    const key = `${scope}:${id}`;
-    const kept = this.windows.get(key);
-    if (kept === undefined || kept.windowStart <= counter.windowStart) this.windows.set(key, { ...counter });
+  rebaseWindow(limit: AppliedLimit, counter: WindowCounter): void {
+    const id = counterId(limit);
+    const kept = this.windows.get(id);
+    if (kept === undefined || kept.windowStart <= counter.windowStart) this.windows.set(id, { ...counter, ms: windowMs(limit)! });
   }
 
-  /** Start of the window kept for a group or app, if any: where an adjustment lands. */
-  windowStartOf(scope: Scope, id: string): number | undefined {
-    return this.windows.get(`${scope}:${id}`)?.windowStart;
+  /** Start of the window kept for a limit, if any: where an adjustment lands. */
+  windowStartOf(limit: AppliedLimit): number | undefined {
+    return this.windows.get(counterId(limit))?.windowStart;
   }
 
-  /** Forgets windows idle for two minutes or more; their state would be all zero anyway. */
+  /** Forgets windows idle for two of their lengths or more; their state would be all zero anyway. */
   sweep(now: number): void {
-    for (const [key, window] of this.windows) {
-      if (now - window.windowStart >= 2 * MINUTE_MS) this.windows.delete(key);
+    for (const [id, window] of this.windows) {
+      if (now - window.windowStart >= 2 * window.ms) this.windows.delete(id);
     }
   }
 
-  private window(scope: Scope, id: string, limit: number, now: number): WindowCounter | null {
-    if (limit < 0) return null;
-    const key = `${scope}:${id}`;
-    const window = advance(this.windows.get(key), now, MINUTE_MS);
-    this.windows.set(key, window);
-    return window;
+  /** Each limit's counter as the call finds it, windows moved forward to `now`. */
+  private read(request: MeterRequest): Reading[] {
+    return request.limits.map((limit): Reading => {
+      if (limit.window === 'billing_period') return { kind: 'period', used: this.period(limit, request.period).used };
+      const id = counterId(limit);
+      const ms = windowMs(limit)!;
+      const kept = this.windows.get(id);
+      const advanced = advance(kept, request.now, ms);
+      const window: Window = advanced === kept ? kept : { ...advanced, ms };
+      if (window !== kept) this.windows.set(id, window);
+      return { kind: 'window', counter: window };
+    });
   }
 
-  private quota(scope: Scope, id: string, period: Span): QuotaCounter {
-    const counter = this.quotas.get(`${scope}:${id}`);
+  private period(limit: AppliedLimit, period: Span): PeriodCounter {
+    const counter = this.periods.get(counterId(limit));
     if (counter === undefined || counter.periodStart !== period.start) {
-      throw new Error(`usage of ${scope} "${id}" for the period starting ${new Date(period.start).toISOString()} is not loaded`);
+      throw new Error(`usage of limit "${limit.name}" of ${limit.scope} "${limit.scopeId}" for the period starting ${new Date(period.start).toISOString()} is not loaded`);
     }
     return counter;
   }
-}
-
-function overQuota(used: number, cost: number, quota: number): boolean {
-  return quota >= 0 && used + cost > quota;
 }

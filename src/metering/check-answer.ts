@@ -1,6 +1,6 @@
-import type { MeterResult } from '../domain/metering.js';
-import type { RateState } from '../domain/sliding-window.js';
-import type { CheckAnswer, RateLimitState } from '../contract/check.js';
+import { RESERVED_LIMIT_NAMES, SHORTHAND } from '../domain/limits.js';
+import { stateOf, type LimitState, type MeterResult } from '../domain/metering.js';
+import type { CheckAnswer, LimitAnswer, RateLimitState } from '../contract/check.js';
 import type { CheckOutcome } from './meter-call.js';
 
 /** The check API's answer, field for field as `POST /v1/check` sends it: its one definition is the schema (src/contract/check.ts). */
@@ -11,14 +11,15 @@ export function unauthorizedAnswer(message: string): CheckAnswer {
   return {
     allowed: false, code: 'unauthorized', message, group_id: null, app_id: null, key_id: null,
     monthly_used: null, monthly_quota: null, rate_limit: null, app: null, period: null, retry_after: null,
-    request_args_hash: null, replayed: false,
+    request_args_hash: null, replayed: false, limits: [], denied_by: null,
   };
 }
 
 /** The answer to a check that was decided: allowed, or refused by a limit. */
 export function checkAnswer(outcome: Extract<CheckOutcome, { kind: 'metered' }>): CheckAnswer {
   const { context, result, period } = outcome;
-  const limits = { group: context.plan, app: context.app };
+  const month = stateOf(result, SHORTHAND.groupMonth);
+  const appMonth = stateOf(result, SHORTHAND.appMonth);
   return {
     allowed: result.allowed,
     code: result.code,
@@ -26,50 +27,59 @@ export function checkAnswer(outcome: Extract<CheckOutcome, { kind: 'metered' }>)
     group_id: context.group.id,
     app_id: context.app.id,
     key_id: context.key.id,
-    monthly_used: result.groupUsed,
-    monthly_quota: limits.group.monthlyQuota,
+    monthly_used: month?.used ?? 0,
+    monthly_quota: month?.units ?? -1,
     rate_limit: tightestWindow(result),
     app: {
-      monthly_used: result.appUsed,
-      monthly_quota: limits.app.monthlyQuota ?? -1,
-      rate_limit_per_minute: limits.app.rateLimitPerMinute ?? -1,
+      monthly_used: appMonth?.used ?? 0,
+      monthly_quota: appMonth?.units ?? -1,
+      rate_limit_per_minute: stateOf(result, SHORTHAND.appMinute)?.units ?? -1,
     },
     period: { from_date: new Date(period.start).toISOString(), to_date: new Date(period.end).toISOString() },
     retry_after: result.retryAfterMs === null ? null : Math.ceil(result.retryAfterMs / 1000),
     request_args_hash: outcome.requestArgsHash,
     replayed: result.replayed,
+    limits: result.limits.filter((state) => state.units >= 0).map(limitAnswer),
+    denied_by: result.deniedBy,
+  };
+}
+
+/** A limit's state as the answers show it. */
+export function limitAnswer(state: LimitState): LimitAnswer {
+  return {
+    name: state.name, window: state.window, scope: state.scope, units: state.units,
+    used: state.used, remaining: state.remaining, reset: Math.ceil(state.resetMs / 1000),
   };
 }
 
 /** Which limit refused the call and when to retry, in words. */
 export function denialMessage(outcome: Extract<CheckOutcome, { kind: 'metered' }>): string {
   const { result, context, period } = outcome;
+  if (result.code === 'ok') return 'Allowed.';
   const retry = result.retryAfterMs === null ? null : Math.ceil(result.retryAfterMs / 1000);
-  const scope = result.deniedBy === 'app' ? `app "${context.app.id}"` : `group "${context.group.id}"`;
-  switch (result.code) {
-    case 'ok':
-      return 'Allowed.';
-    case 'quota_exceeded': {
-      const quota = result.deniedBy === 'app' ? context.app.monthlyQuota : context.plan.monthlyQuota;
-      return `Monthly quota of ${quota} units for ${scope} exceeded; it resets at ${new Date(period.end).toISOString()}.`;
-    }
-    case 'rate_limited': {
-      const limit = result.deniedBy === 'app' ? context.app.rateLimitPerMinute : context.plan.rateLimitPerMinute;
-      return retry === null
-        ? `This call's cost is above the rate limit of ${limit} units per minute for ${scope}; it can never be allowed.`
-        : `Rate limit of ${limit} units per minute for ${scope} exceeded. Retry in ${retry} seconds.`;
-    }
+  const denied = result.deniedBy === null ? undefined : stateOf(result, result.deniedBy);
+  const owner = denied?.scope === 'app' ? `app "${context.app.id}"` : denied?.scope === 'key' ? `key "${context.key.id}"` : `group "${context.group.id}"`;
+  const shorthand = denied !== undefined && (RESERVED_LIMIT_NAMES as readonly string[]).includes(denied.name);
+  const units = denied?.units ?? -1;
+  if (result.code === 'quota_exceeded') {
+    const what = shorthand ? `Monthly quota of ${units} units` : `Limit "${denied?.name}" of ${units} units per billing period`;
+    return `${what} for ${owner} exceeded; it resets at ${new Date(period.end).toISOString()}.`;
   }
+  const what = shorthand ? `rate limit of ${units} units per minute` : `limit "${denied?.name}" of ${units} units per ${denied?.window}`;
+  return retry === null
+    ? `This call's cost is above the ${what} for ${owner}; it can never be allowed.`
+    : `${capitalise(what)} for ${owner} exceeded. Retry in ${retry} seconds.`;
 }
 
-/** The window closest to refusing: the app's when it has fewer units left, else the group's. */
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The per-minute window closest to refusing (the one that refused, when one did): the app's when it has fewer units left, else the group's. */
 export function tightestWindow(result: MeterResult): RateLimitState {
-  const candidates = [result.groupRate, result.appRate].filter((s): s is RateState => s !== null);
-  if (result.deniedBy !== null && result.code === 'rate_limited') {
-    const denied = result.deniedBy === 'group' ? result.groupRate : result.appRate;
-    if (denied) return { limit: denied.limit, remaining: denied.remaining, reset: Math.ceil(denied.resetMs / 1000) };
-  }
-  if (candidates.length === 0) return { limit: -1, remaining: -1, reset: 0 };
-  const tightest = candidates.reduce((a, b) => (b.remaining < a.remaining ? b : a));
-  return { limit: tightest.limit, remaining: tightest.remaining, reset: Math.ceil(tightest.resetMs / 1000) };
+  const minutes = [stateOf(result, SHORTHAND.groupMinute), stateOf(result, SHORTHAND.appMinute)].filter((s): s is LimitState => s !== undefined);
+  const denied = minutes.find((s) => s.name === result.deniedBy);
+  const tightest = denied ?? (minutes.length === 0 ? undefined : minutes.reduce((a, b) => (b.remaining < a.remaining ? b : a)));
+  if (tightest === undefined) return { limit: -1, remaining: -1, reset: 0 };
+  return { limit: tightest.units, remaining: tightest.remaining, reset: Math.ceil(tightest.resetMs / 1000) };
 }

@@ -1,12 +1,69 @@
+import { SHORTHAND, type LimitOverrides, type LimitSpec } from '../domain/limits.js';
+import type { AppliedLimit, MeterRequest } from '../domain/metering.js';
 import { UNLIMITED, type KeyContext } from '../domain/types.js';
-import type { Limits } from '../domain/metering.js';
 
-/** The limits that bind a key: its group's plan, and its app's own limits on top. */
-export function effectiveLimits(context: KeyContext): Limits {
-  return {
-    groupRatePerMinute: context.plan.rateLimitPerMinute,
-    appRatePerMinute: context.app.rateLimitPerMinute ?? UNLIMITED,
-    groupMonthlyQuota: context.plan.monthlyQuota,
-    appMonthlyQuota: context.app.monthlyQuota ?? UNLIMITED,
-  };
+/**
+ * The limits that bind a key, worked out once from its plan, its group and
+ * its app: the shorthand fields as limits under their reserved names, the
+ * plan's named limits, the group's and then the app's own, with the group's
+ * and then the app's overrides applied (an override of null lifts a limit;
+ * the period counters `month` and `app-month` are then kept, unlimited, for
+ * the usage they report).
+ *
+ * Order matters: a refusal names the first limit that refused, so the
+ * group's come before the app's, as they always have.
+ */
+export function keyLimits(context: KeyContext): readonly AppliedLimit[] {
+  let memo = byContext.get(context);
+  if (memo === undefined) byContext.set(context, (memo = { all: resolve(context), byKind: new Map() }));
+  return memo.all;
+}
+
+/** The limits a call of this kind and mode is decided against: those whose usage types hold its kind. */
+export function callLimits(context: KeyContext, usageType: string, mode: MeterRequest['mode']): readonly AppliedLimit[] {
+  const all = keyLimits(context);
+  // A rate_only touch reads every limit (the usage endpoints report them all); the decision consumes only some.
+  if (mode === 'rate_only') return all;
+  const memo = byContext.get(context)!;
+  let limits = memo.byKind.get(usageType);
+  if (limits === undefined) {
+    limits = all.filter((l) => l.usageTypes === null || l.usageTypes.includes(usageType));
+    // Contexts are cached per key; the kinds a key uses are few, but a caller could send many.
+    if (memo.byKind.size < 64) memo.byKind.set(usageType, limits);
+  }
+  return limits;
+}
+
+/** The billing-period counters ingested usage of a kind counts toward for an app (ingested events carry no key). */
+export function ingestLimits(context: Omit<KeyContext, 'key'>, usageType: string): AppliedLimit[] {
+  return resolve({ ...context, key: { id: '' } as KeyContext['key'] })
+    .filter((l) => l.window === 'billing_period' && l.scope !== 'key' && (l.usageTypes === null || l.usageTypes.includes(usageType)));
+}
+
+const byContext = new WeakMap<KeyContext, { all: readonly AppliedLimit[]; byKind: Map<string, readonly AppliedLimit[]> }>();
+
+function resolve({ plan, group, app, key }: KeyContext): AppliedLimit[] {
+  const shorthand: LimitSpec[] = [
+    { name: SHORTHAND.groupMinute, usageTypes: null, window: 'minute', units: plan.rateLimitPerMinute, scope: 'group' },
+    { name: SHORTHAND.appMinute, usageTypes: null, window: 'minute', units: app.rateLimitPerMinute ?? UNLIMITED, scope: 'app' },
+    { name: SHORTHAND.groupMonth, usageTypes: null, window: 'billing_period', units: plan.monthlyQuota, scope: 'group' },
+    { name: SHORTHAND.appMonth, usageTypes: null, window: 'billing_period', units: app.monthlyQuota ?? UNLIMITED, scope: 'app' },
+  ];
+  const specs = [...shorthand, ...(plan.limits ?? []), ...(group.limits ?? []), ...(app.limits ?? [])];
+  const overrides: LimitOverrides = { ...group.limitOverrides, ...app.limitOverrides };
+  const applied: AppliedLimit[] = [];
+  for (const spec of specs) {
+    const override = overrides[spec.name];
+    const units = override === undefined ? spec.units : override === null ? UNLIMITED : override;
+    const kept = units >= 0 || spec.name === SHORTHAND.groupMonth || spec.name === SHORTHAND.appMonth;
+    if (!kept) continue;
+    const scopeId = spec.scope === 'group' ? group.id : spec.scope === 'app' ? app.id : key.id;
+    applied.push({ ...spec, usageTypes: spec.usageTypes === null ? null : [...spec.usageTypes].sort(), units, scopeId });
+  }
+  return applied;
+}
+
+/** The units a named limit allows a key; -1 when it has no such limit or it is unlimited. */
+export function unitsOf(limits: readonly AppliedLimit[], name: string): number {
+  return limits.find((l) => l.name === name)?.units ?? UNLIMITED;
 }

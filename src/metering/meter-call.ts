@@ -3,10 +3,11 @@ import type { Clock } from '../clock.js';
 import { requestArgsHash } from '../domain/canonical-json.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import type { KeyContext } from '../domain/types.js';
-import type { MeterCode, MeterRequest, MeterResult } from '../domain/metering.js';
+import { stateOf, type MeterCode, type MeterRequest, type MeterResult } from '../domain/metering.js';
 import type { Store } from '../store/store.js';
 import { authenticate, type Credentials } from './credentials.js';
-import { effectiveLimits } from './limits.js';
+import { callLimits } from './limits.js';
+import { SHORTHAND } from '../domain/limits.js';
 
 export interface MeteringDeps {
   store: Store;
@@ -95,15 +96,14 @@ export async function reserveCall(
  */
 function observe(deps: MeteringDeps, context: KeyContext, now: number, period: Span, result: MeterResult, countsQuota: boolean): void {
   if ((deps.alerts === undefined && deps.activity === undefined) || result.replayed) return;
-  const limits = effectiveLimits(context);
-  const rateLimited = result.code !== 'rate_limited' ? null
-    : result.deniedBy === 'app'
-      ? { scope: 'app' as const, limit: limits.appRatePerMinute }
-      : { scope: 'group' as const, limit: limits.groupRatePerMinute };
+  const denied = result.code === 'rate_limited' && result.deniedBy !== null ? stateOf(result, result.deniedBy) : undefined;
+  const rateLimited = denied === undefined ? null : { scope: denied.scope === 'app' ? 'app' as const : 'group' as const, limit: denied.units };
+  const month = stateOf(result, SHORTHAND.groupMonth);
+  const appMonth = stateOf(result, SHORTHAND.appMonth);
   const observation: UsageObservation = {
     now, groupId: context.group.id, appId: context.app.id, keyId: context.key.id, period,
-    groupUsed: countsQuota ? result.groupUsed : null, appUsed: countsQuota ? result.appUsed : null,
-    groupQuota: limits.groupMonthlyQuota, appQuota: limits.appMonthlyQuota, rateLimited,
+    groupUsed: countsQuota ? month?.used ?? null : null, appUsed: countsQuota ? appMonth?.used ?? null : null,
+    groupQuota: month?.units ?? -1, appQuota: appMonth?.units ?? -1, rateLimited,
   };
   deps.alerts?.observe(observation);
   deps.activity?.record(observation, result.code);
@@ -116,6 +116,6 @@ function meterRequest(
 ): MeterRequest {
   return {
     now, period, groupId: context.group.id, appId: context.app.id, keyId: context.key.id,
-    limits: effectiveLimits(context), ...call,
+    limits: callLimits(context, call.usageType, call.mode), ...call,
   };
 }

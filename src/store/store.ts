@@ -1,8 +1,8 @@
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../domain/types.js';
 import type { Span } from '../domain/periods.js';
-import type { IngestEvent, IngestOutcome, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import type { RollupStore } from '../domain/rollups.js';
-import type { StoreBacklog } from '../engine/ports.js';
+import type { LimitRead, StoreBacklog } from '../engine/ports.js';
 import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
 
 /**
@@ -108,11 +108,14 @@ export interface MeterStore {
   /**
    * Records served usage durably. An event whose dedupKey was seen within the
    * dedup window is a duplicate and counts nothing. Never refused by limits,
-   * but counts toward the quota of its period.
+   * but counts toward the billing-period limits `limitsOf` names for it (by
+   * default the group's and the app's totals) in the period holding its time.
    */
-  ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]>;
+  ingest(events: readonly IngestEvent[], limitsOf?: (event: IngestEvent) => readonly AppliedLimit[]): Promise<IngestOutcome[]>;
   /** Units used in `period` by the group and by the app, including everything acknowledged. */
   periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }>;
+  /** The state of each limit now, consuming nothing. */
+  readLimits(request: LimitRead): Promise<LimitState[]>;
 }
 
 // ---------------------------------------------------------------- statements

@@ -4,7 +4,8 @@ import { billingPeriod } from '../../src/domain/periods.js';
 import { ConflictError, NotFoundError } from '../../src/domain/errors.js';
 import type { CommitObserver, CommitReport } from '../../src/engine/group-commit.js';
 import type { CatalogStore, Store, StoredStatement } from '../../src/store/store.js';
-import type { Limits, MeterRequest } from '../../src/domain/metering.js';
+import type { MeterRequest } from '../../src/domain/metering.js';
+import { groupUsed, shorthandLimits, state, UNLIMITED, type Shorthand } from '../helpers/limits.js';
 import { alertStoreTests } from './alert-store-conformance.js';
 
 /**
@@ -23,7 +24,6 @@ export interface StoreHarness {
 const T0 = Date.parse('2026-03-15T12:00:00Z');
 /** The UTC day that holds T0. */
 const DAY = Date.parse('2026-03-15T00:00:00Z');
-const UNLIMITED: Limits = { groupRatePerMinute: -1, appRatePerMinute: -1, groupMonthlyQuota: -1, appMonthlyQuota: -1 };
 
 let sequence = 0;
 const uid = (kind: string) => `${kind}-${(sequence += 1)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -54,12 +54,14 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
       return rows!;
     }
 
-    function meterRequest(c: { groupId: string; appId: string; keyId: string }, overrides: Partial<MeterRequest> = {}): MeterRequest {
+    /** `limits`: the shorthand limits of the plan and the app, as applied limits. */
+    function meterRequest(c: { groupId: string; appId: string; keyId: string }, overrides: Partial<Omit<MeterRequest, 'limits'>> & { limits?: Shorthand } = {}): MeterRequest {
       const now = overrides.now ?? T0;
+      const { limits = UNLIMITED, ...rest } = overrides;
       return {
-        now, groupId: c.groupId, appId: c.appId, keyId: c.keyId, limits: UNLIMITED,
+        now, groupId: c.groupId, appId: c.appId, keyId: c.keyId,
         period: billingPeriod(now, 'UTC'), mode: 'record', usageType: 'image', requestArgsHash: '', cost: 1,
-        ...overrides,
+        ...rest, limits: shorthandLimits(limits, c),
       };
     }
 
@@ -73,7 +75,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         const results = await Promise.all(Array.from({ length: 80 }, () => store.meter(meterRequest(c, { limits }))));
         assert.equal(results.filter((r) => r.allowed).length, 50);
         const refused = results.filter((r) => !r.allowed);
-        assert.ok(refused.every((r) => r.code === 'quota_exceeded' && r.deniedBy === 'group'));
+        assert.ok(refused.every((r) => r.code === 'quota_exceeded' && r.deniedBy === 'month'));
         assert.ok(refused.every((r) => r.retryAfterMs === billingPeriod(T0, 'UTC').end - T0), 'retry when the period ends');
         assert.deepEqual(await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC')), { groupUsed: 50, appUsed: 50 });
       });
@@ -84,13 +86,13 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         for (let i = 0; i < 3; i += 1) assert.equal((await store.meter(meterRequest(c, { limits }))).allowed, true);
         const rateRefused = await store.meter(meterRequest(c, { limits }));
         assert.equal(rateRefused.code, 'rate_limited');
-        assert.equal(rateRefused.groupUsed, 3, 'the rate refusal took no quota');
+        assert.equal(groupUsed(rateRefused), 3, 'the rate refusal took no quota');
         // A minute later the window has room; the quota allows 2 more.
         const later = T0 + 120_000;
         assert.equal((await store.meter(meterRequest(c, { limits, now: later, cost: 2 }))).allowed, true);
         const quotaRefused = await store.meter(meterRequest(c, { limits, now: later }));
         assert.equal(quotaRefused.code, 'quota_exceeded');
-        assert.equal(quotaRefused.groupRate!.remaining, 1, 'the quota refusal took nothing from the window');
+        assert.equal(state(quotaRefused, 'minute').remaining, 1, 'the quota refusal took nothing from the window');
       });
 
       test("an app's own limits bind on top of its group's", async () => {
@@ -101,10 +103,10 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         const third = await store.meter(meterRequest(c, { limits }));
         assert.equal(third.allowed, false);
         assert.equal(third.code, 'quota_exceeded');
-        assert.equal(third.deniedBy, 'app');
+        assert.equal(third.deniedBy, 'app-month');
         const rateLimited = await store.meter(meterRequest(c, { limits: { ...UNLIMITED, appRatePerMinute: 0 } }));
         assert.equal(rateLimited.code, 'rate_limited');
-        assert.equal(rateLimited.deniedBy, 'app');
+        assert.equal(rateLimited.deniedBy, 'app-minute');
       });
 
       test('a refusal waits for every limit that refused it; each window says when its next unit comes back', async () => {
@@ -116,10 +118,10 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         // the app's (2) needs them to weigh 0, at 12:02:00. The group is named, and the wait is the app's.
         const refused = await store.meter(meterRequest(c, { limits, now: T0 + 30_000, cost: 2 }));
         assert.equal(refused.code, 'rate_limited');
-        assert.equal(refused.deniedBy, 'group');
+        assert.equal(refused.deniedBy, 'minute');
         assert.equal(refused.retryAfterMs, 90_000);
-        assert.deepEqual([refused.groupRate!.remaining, refused.groupRate!.nextUnitMs], [1, 60_000]);
-        assert.deepEqual([refused.appRate!.remaining, refused.appRate!.nextUnitMs], [0, 60_000]);
+        assert.deepEqual([state(refused, 'minute').remaining, state(refused, 'minute').nextUnitMs], [1, 60_000]);
+        assert.deepEqual([state(refused, 'app-minute').remaining, state(refused, 'app-minute').nextUnitMs], [0, 60_000]);
       });
 
       test('rate_only counts against the minute window but neither the quota nor the records', async () => {
@@ -127,7 +129,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         const limits = { ...UNLIMITED, groupRatePerMinute: 2, groupMonthlyQuota: 1 };
         const first = await store.meter(meterRequest(c, { limits, mode: 'rate_only' }));
         assert.equal(first.allowed, true);
-        assert.equal(first.groupUsed, 0);
+        assert.equal(groupUsed(first), 0);
         assert.equal(first.eventId, null);
         await store.meter(meterRequest(c, { limits, mode: 'rate_only' }));
         assert.equal((await store.meter(meterRequest(c, { limits, mode: 'rate_only' }))).code, 'rate_limited');
@@ -142,7 +144,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         const nextMonth = billingPeriod(T0, 'UTC').end + 1;
         const r = await store.meter(meterRequest(c, { limits, now: nextMonth, period: billingPeriod(nextMonth, 'UTC') }));
         assert.equal(r.allowed, true);
-        assert.equal(r.groupUsed, 1);
+        assert.equal(groupUsed(r), 1);
       });
 
       test('idempotency: a repeated key gets the first answer and is counted once, also when concurrent', async () => {
@@ -164,7 +166,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         await store.meter(meterRequest(a, { idempotencyKey: 'shared' }));
         const other = await store.meter(meterRequest(b, { idempotencyKey: 'shared' }));
         assert.equal(other.replayed, false);
-        assert.equal(other.groupUsed, 1);
+        assert.equal(groupUsed(other), 1);
       });
 
       test('a refused call is not remembered: the retry under the same key is decided afresh', async () => {
@@ -186,7 +188,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         const reserve = meterRequest(c, { limits, mode: 'reserve', cost: 5 });
         const held = await store.meter(reserve);
         assert.equal(held.allowed, true);
-        assert.equal(held.groupUsed, 5);
+        assert.equal(groupUsed(held), 5);
         assert.equal(held.eventId, null, 'nothing is written by a reservation');
         await store.settle(reserve, 2);
         assert.deepEqual(await store.periodUsage(c.groupId, c.appId, billingPeriod(T0, 'UTC')), { groupUsed: 2, appUsed: 2 });
@@ -239,7 +241,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
         assert.deepEqual(await store.ingest([event(c, uid('evt'), { count: 10 })]), ['accepted']);
         const after = await store.meter(meterRequest(c, { limits }));
         assert.equal(after.code, 'quota_exceeded');
-        assert.equal(after.groupUsed, 11);
+        assert.equal(groupUsed(after), 11);
       });
 
       test('late events land in their own past period, and show in the rollups at once', async () => {

@@ -3,7 +3,6 @@ import { checkAnswer, unauthorizedAnswer } from '../../metering/check-answer.js'
 import { credentialsFromCheckBody } from '../../metering/credentials.js';
 import { checkCall, type CheckOutcome } from '../../metering/meter-call.js';
 import { meteredOutcome } from '../../observability/metrics.js';
-import { effectiveLimits } from '../../metering/limits.js';
 import type { Services } from '../../services.js';
 import { requireServiceCaller } from '../auth.js';
 import { rateLimitHeaders } from '../rate-limit-headers.js';
@@ -53,7 +52,7 @@ export function checkRoutes(app: TypedApp, services: Services): void {
     }
     services.metrics.check('check_api', outcome.kind === 'unauthorized' ? 'unauthorized' : meteredOutcome(outcome.result), seconds());
     if (outcome.kind === 'unauthorized') return unauthorizedAnswer(outcome.message);
-    void reply.headers(rateLimitHeaders(outcome.result, effectiveLimits(outcome.context), outcome.period, outcome.now));
+    void reply.headers(rateLimitHeaders(outcome.result, outcome.period));
     return checkAnswer(outcome);
   });
 }

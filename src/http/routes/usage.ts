@@ -1,3 +1,5 @@
+import { stateOf } from '../../domain/metering.js';
+import { SHORTHAND } from '../../domain/limits.js';
 import { UnavailableError } from '../../domain/errors.js';
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { DateTime } from 'luxon';
@@ -131,9 +133,9 @@ export function customerUsageRoutes(app: TypedApp, services: Services, options: 
       }
     };
     return {
-      monthly_used: meter.groupUsed,
-      monthly_quota: context.plan.monthlyQuota,
-      rate_limit_per_minute: context.plan.rateLimitPerMinute,
+      monthly_used: stateOf(meter, SHORTHAND.groupMonth)?.used ?? 0,
+      monthly_quota: stateOf(meter, SHORTHAND.groupMonth)?.units ?? -1,
+      rate_limit_per_minute: stateOf(meter, SHORTHAND.groupMinute)?.units ?? -1,
       period_start: new Date(period.start).toISOString(),
       period_end: new Date(period.end).toISOString(),
       ...await chargesUnlessUnreachable(),

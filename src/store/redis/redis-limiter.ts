@@ -2,104 +2,97 @@ import type { Span } from '../../domain/periods.js';
 import type { AcceptedUsage } from '../../engine/ports.js';
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { evaluate, latestRetry, MINUTE_MS, rateState, type WindowCounter } from '../../domain/sliding-window.js';
-import type { MeterRequest, MeterResult } from '../../domain/metering.js';
-import type { RateState } from '../../domain/sliding-window.js';
+import type { AppliedLimit, MeterRequest, MeterResult } from '../../domain/metering.js';
+import { consumes, counterId, judge, limitStates, windowMs, type Reading } from '../../domain/limit-decision.js';
 
 /**
- * One round trip per call: this script applies the group's and the app's
- * per-minute windows and monthly quotas all-or-nothing, atomically in Redis,
- * with the same arithmetic as the in-process limiter (src/limits). It
- * answers the decision and the counters as they stand; the remaining units,
- * reset and retry times are derived from those by the same pure functions.
+ * One round trip per call: this script applies every limit of a call
+ * all-or-nothing, atomically in Redis, with the arithmetic of `judge`
+ * (src/domain/limit-decision.ts), which the in-process limiter uses. It
+ * answers whether the call was admitted and every counter as it stands;
+ * the code, the limit that refused, the remaining units and the waits are
+ * worked out from those by the same pure functions.
  *
- * KEYS: group window, app window, group quota, app quota.
- * ARGV: now, window ms, group rate, app rate, group quota, app quota, cost,
- *       mode (record | reserve | rate_only), quota TTL in ms.
- * A quota counter that does not exist yet answers `missing` (and changes
- * nothing): the caller seeds it from PostgreSQL with SET NX and calls again.
+ * KEYS: one per limit: a sliding window's hash (s: start, p: previous
+ *   count, c: current count) or a billing period's counter.
+ * ARGV: now, cost, quota TTL in ms, then per limit: kind (w | q), window ms,
+ *   units (-1: never refuses), and 1 when the call consumes it, else 0.
+ * A period counter that does not exist yet answers `missing` and its index
+ * (and changes nothing): the caller seeds it from PostgreSQL with SET NX
+ * and calls again.
  */
 export const ADMIT_SCRIPT = `
-local now = tonumber(ARGV[1])
-local w = tonumber(ARGV[2])
-local limits = { tonumber(ARGV[3]), tonumber(ARGV[4]) }
-local quotas = { tonumber(ARGV[5]), tonumber(ARGV[6]) }
-local cost = tonumber(ARGV[7])
-local mode = ARGV[8]
-local quotaTtl = tonumber(ARGV[9])
-local ws = now - (now % w)
-
-local function window(key)
-  local s = redis.call('HMGET', key, 's', 'p', 'c')
-  local start, prev, curr = tonumber(s[1]), tonumber(s[2]) or 0, tonumber(s[3]) or 0
-  if start == nil or ws - start >= 2 * w then return ws, 0, 0 end
-  if ws > start then return ws, curr, 0 end
-  return start, prev, curr
-end
-
-local starts, prevs, currs = {}, {}, {}
-for i = 1, 2 do starts[i], prevs[i], currs[i] = window(KEYS[i]) end
-
-local used = { 0, 0 }
-for i = 1, 2 do
-  local v = redis.call('GET', KEYS[i + 2])
-  if not v then return { 'missing', i == 1 and 'group' or 'app' } end
-  used[i] = tonumber(v)
-end
-
-local names = { 'group', 'app' }
-local code, denied = 'ok', ''
-if mode ~= 'rate_only' then
-  for i = 1, 2 do
-    if code == 'ok' and quotas[i] >= 0 and used[i] + cost > quotas[i] then code, denied = 'quota_exceeded', names[i] end
+local now, cost, quotaTtl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local kinds, lengths, units, takes = {}, {}, {}, {}
+local s, p, c = {}, {}, {}
+for i = 1, #KEYS do
+  local b = 3 + 4 * (i - 1)
+  kinds[i], lengths[i], units[i], takes[i] = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), ARGV[b + 4] == '1'
+  if kinds[i] == 'w' then
+    local w = lengths[i]
+    local ws = now - (now % w)
+    local h = redis.call('HMGET', KEYS[i], 's', 'p', 'c')
+    local start, prev, curr = tonumber(h[1]), tonumber(h[2]) or 0, tonumber(h[3]) or 0
+    if start == nil or ws - start >= 2 * w then start, prev, curr = ws, 0, 0
+    elseif ws > start then start, prev, curr = ws, curr, 0 end
+    s[i], p[i], c[i] = start, prev, curr
+  else
+    local v = redis.call('GET', KEYS[i])
+    if not v then return { 'missing', i } end
+    s[i], p[i], c[i] = tonumber(v), 0, 0
   end
 end
-for i = 1, 2 do
-  if code == 'ok' and limits[i] >= 0 then
-    local elapsed = math.min(math.max(now - starts[i], 0), w)
-    local weighted = prevs[i] * (1 - elapsed / w) + currs[i]
-    if weighted + cost > limits[i] + 1e-9 then code, denied = 'rate_limited', names[i] end
-  end
-end
-
-if code == 'ok' then
-  for i = 1, 2 do
-    if limits[i] >= 0 then
-      currs[i] = currs[i] + cost
-      redis.call('HSET', KEYS[i], 's', starts[i], 'p', prevs[i], 'c', currs[i])
-      redis.call('PEXPIRE', KEYS[i], 2 * w)
-    end
-    if mode ~= 'rate_only' then
-      used[i] = redis.call('INCRBY', KEYS[i + 2], cost)
-      redis.call('PEXPIRE', KEYS[i + 2], quotaTtl)
+local allowed = 1
+for i = 1, #KEYS do
+  if takes[i] and units[i] >= 0 then
+    if kinds[i] == 'q' then
+      if s[i] + cost > units[i] then allowed = 0 end
+    else
+      local w = lengths[i]
+      local elapsed = math.min(math.max(now - s[i], 0), w)
+      if p[i] * (1 - elapsed / w) + c[i] + cost > units[i] + 1e-9 then allowed = 0 end
     end
   end
 end
-return { code, denied, used[1], used[2], starts[1], prevs[1], currs[1], starts[2], prevs[2], currs[2] }
+if allowed == 1 then
+  for i = 1, #KEYS do
+    if takes[i] then
+      if kinds[i] == 'w' then
+        c[i] = c[i] + cost
+        redis.call('HSET', KEYS[i], 's', s[i], 'p', p[i], 'c', c[i])
+        redis.call('PEXPIRE', KEYS[i], 2 * lengths[i])
+      else
+        s[i] = redis.call('INCRBY', KEYS[i], cost)
+        redis.call('PEXPIRE', KEYS[i], quotaTtl)
+      end
+    end
+  end
+end
+local out = { allowed }
+for i = 1, #KEYS do
+  out[#out + 1] = s[i]
+  out[#out + 1] = p[i]
+  out[#out + 1] = c[i]
+end
+return out
 `;
 
-/** Keys of one group and app: the braces keep them in one cluster slot. */
-export function limiterKeys(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>): [string, string, string, string] {
-  const tag = `{${request.groupId}}`;
-  return [
-    `tg:${tag}:win:g`,
-    `tg:${tag}:win:a:${request.appId}`,
-    `tg:${tag}:quota:g:${request.period.start}`,
-    `tg:${tag}:quota:a:${request.appId}:${request.period.start}`,
-  ];
+/** The Redis key of a limit's counter: a sliding window's, or a billing period's for the period starting at `periodStart`. The braces keep a group's keys in one cluster slot. */
+export function counterKey(groupId: string, limit: AppliedLimit, periodStart: number): string {
+  return limit.window === 'billing_period' ? `tg:{${groupId}}:q:${counterId(limit)}:${periodStart}` : `tg:{${groupId}}:w:${counterId(limit)}`;
 }
 
-/** The quota counter of the group or of the app, for the request's period. */
-export function quotaKey(request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): string {
-  return limiterKeys(request)[scope === 'group' ? 2 : 3];
+/** The Redis keys of every limit of a request. */
+export function limiterKeys(request: Pick<MeterRequest, 'groupId' | 'period' | 'limits'>): string[] {
+  return request.limits.map((limit) => counterKey(request.groupId, limit, request.period.start));
 }
 
 export type AdmitAnswer =
-  | { kind: 'missing'; scope: 'group' | 'app' }
+  | { kind: 'missing'; limit: AppliedLimit }
   | { kind: 'decided'; result: MeterResult };
 
 /**
- * Seeds a quota counter with the units durable storage holds for the
+ * Seeds a period counter with the units durable storage holds for the
  * period, and the snapshot those units were read in (when known): the
  * transactions whose usage the seed already holds. NX: when another
  * instance seeded it first, its value (and snapshot) stands.
@@ -112,10 +105,7 @@ end
 return 1
 `;
 
-export async function seedQuota(
-  redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app', used: number, ttlMs: number, snapshot = '',
-): Promise<void> {
-  const key = quotaKey(request, scope);
+export async function seedCounter(redis: Redis, key: string, used: number, ttlMs: number, snapshot = ''): Promise<void> {
   await runScript(redis, SEED_SCRIPT, 2, key, snapshotKey(key), used, ttlMs, snapshot);
 }
 
@@ -126,68 +116,52 @@ function snapshotKey(counter: string): string {
 
 /** Runs the script once for a request and reads its answer. */
 export async function admitInRedis(redis: Redis, request: MeterRequest, quotaTtlMs: number): Promise<AdmitAnswer> {
-  const { limits } = request;
-  const raw = (await runScript(redis, ADMIT_SCRIPT, 4, ...limiterKeys(request),
-    request.now, MINUTE_MS, limits.groupRatePerMinute, limits.appRatePerMinute, limits.groupMonthlyQuota, limits.appMonthlyQuota,
-    request.cost, request.mode, quotaTtlMs)) as Array<string | number>;
-  if (raw[0] === 'missing') return { kind: 'missing', scope: raw[1] as 'group' | 'app' };
-  const code = raw[0] as MeterResult['code'];
-  const allowed = code === 'ok';
-  const num = (i: number) => Number(raw[i]);
-  const windows: Array<WindowCounter> = [
-    { windowStart: num(4), previous: num(5), current: num(6) },
-    { windowStart: num(7), previous: num(8), current: num(9) },
-  ];
-  const rateLimits = [limits.groupRatePerMinute, limits.appRatePerMinute] as const;
-  // The counters already hold this call's cost when it was admitted: the state is read as they are.
-  const state = (i: 0 | 1): RateState | null => (rateLimits[i] < 0 ? null : rateState(windows[i]!, request.now, MINUTE_MS, rateLimits[i]));
-  const deniedBy = raw[1] === '' ? null : (raw[1] as 'group' | 'app');
-  let retryAfterMs: number | null = null;
-  if (!allowed) {
-    // The retry waits for every limit that refused (nothing was consumed: the windows are as the call found them).
-    const waits = ([0, 1] as const)
-      .map((i) => (rateLimits[i] < 0 ? null : evaluate(windows[i]!, request.now, MINUTE_MS, rateLimits[i], request.cost)))
-      .filter((verdict) => verdict !== null && !verdict.allowed)
-      .map((verdict) => verdict!.retryAfterMs);
-    retryAfterMs = latestRetry(code === 'quota_exceeded' ? [request.period.end - request.now, ...waits] : waits);
+  const args: Array<string | number> = [request.now, request.cost, quotaTtlMs];
+  for (const limit of request.limits) {
+    args.push(limit.window === 'billing_period' ? 'q' : 'w', windowMs(limit) ?? 0, limit.units, consumes(limit, request.mode) ? 1 : 0);
   }
-  return {
-    kind: 'decided',
-    result: {
-      allowed, code, deniedBy: allowed ? null : deniedBy,
-      groupUsed: num(2), appUsed: num(3),
-      groupRate: state(0), appRate: state(1),
-      retryAfterMs: allowed ? null : retryAfterMs,
-      eventId: null, replayed: false,
-    },
-  };
+  const keys = limiterKeys(request);
+  const raw = (await runScript(redis, ADMIT_SCRIPT, keys.length, ...keys, ...args)) as Array<string | number>;
+  if (raw[0] === 'missing') return { kind: 'missing', limit: request.limits[Number(raw[1]) - 1]! };
+  const num = (i: number) => Number(raw[i]);
+  const readings = request.limits.map((limit, i): Reading => (limit.window === 'billing_period'
+    ? { kind: 'period', used: num(1 + 3 * i) }
+    : { kind: 'window', counter: { windowStart: num(1 + 3 * i), previous: num(2 + 3 * i), current: num(3 + 3 * i) } }));
+  const limits = limitStates(request, readings);
+  if (num(0) === 1) return { kind: 'decided', result: { allowed: true, code: 'ok', deniedBy: null, limits, retryAfterMs: null, eventId: null, replayed: false } };
+  // Nothing was consumed: the counters are as the call found them, and the same rules say which limit refused and for how long.
+  const { code, deniedBy, retryAfterMs } = judge(request, readings);
+  return { kind: 'decided', result: { allowed: false, code: code === 'ok' ? 'rate_limited' : code, deniedBy, limits, retryAfterMs, eventId: null, replayed: false } };
 }
 
 /**
  * Changes an admitted call's consumption by ARGV[2] units (a reservation
  * settled above or below its estimate, or given back when it could not be
  * recorded), never below zero and never refusing: the call was served.
- * KEYS as for ADMIT_SCRIPT; ARGV: now, delta, mode.
+ * KEYS as for ADMIT_SCRIPT, for the limits the call consumed; ARGV: now, delta, then a kind per key.
  */
 export const ADJUST_SCRIPT = `
-local now, delta, mode = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-for i = 1, 2 do
-  local s = tonumber(redis.call('HGET', KEYS[i], 's'))
-  if s ~= nil and s <= now then
-    local c = tonumber(redis.call('HGET', KEYS[i], 'c')) or 0
-    redis.call('HSET', KEYS[i], 'c', math.max(0, c + delta))
-  end
-  if mode ~= 'rate_only' then
-    local v = redis.call('GET', KEYS[i + 2])
-    if v then redis.call('SET', KEYS[i + 2], math.max(0, tonumber(v) + delta), 'KEEPTTL') end
+local now, delta = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, #KEYS do
+  if ARGV[2 + i] == 'w' then
+    local s = tonumber(redis.call('HGET', KEYS[i], 's'))
+    if s ~= nil and s <= now then
+      local c = tonumber(redis.call('HGET', KEYS[i], 'c')) or 0
+      redis.call('HSET', KEYS[i], 'c', math.max(0, c + delta))
+    end
+  else
+    local v = redis.call('GET', KEYS[i])
+    if v then redis.call('SET', KEYS[i], math.max(0, tonumber(v) + delta), 'KEEPTTL') end
   end
 end
 return 1
 `;
 
 export async function adjustInRedis(redis: Redis, request: MeterRequest, delta: number): Promise<void> {
-  if (delta === 0) return;
-  await runScript(redis, ADJUST_SCRIPT, 4, ...limiterKeys(request), request.now, delta, request.mode);
+  const taken = request.limits.filter((limit) => consumes(limit, request.mode));
+  if (delta === 0 || taken.length === 0) return;
+  const keys = taken.map((limit) => counterKey(request.groupId, limit, request.period.start));
+  await runScript(redis, ADJUST_SCRIPT, keys.length, ...keys, request.now, delta, ...taken.map((l) => (l.window === 'billing_period' ? 'q' : 'w')));
 }
 
 /**
@@ -221,10 +195,11 @@ end
 return 1
 `;
 
-/** Usage to add to a group's and an app's counters of a period; `xid`: the transaction that committed it, when known. */
+/** Usage to add to period counters of a group; `xid`: the transaction that committed it, when known. */
 export interface UsageAddition {
   groupId: string;
-  appId: string;
+  /** The billing-period limits it counts toward. */
+  limits: readonly AppliedLimit[];
   period: MeterRequest['period'];
   count: number;
   xid?: string | undefined;
@@ -232,52 +207,55 @@ export interface UsageAddition {
 
 /** Ingested usage as additions to the counters of the periods it falls in (`periodOf`: the group's period holding `ts`). */
 export function additionsOf(accepted: readonly AcceptedUsage[], periodOf: (groupId: string, ts: number) => Promise<Span>): Promise<UsageAddition[]> {
-  return Promise.all(accepted.map(async ({ event: e, xid }) => ({ groupId: e.groupId, appId: e.appId, count: e.count, period: await periodOf(e.groupId, e.ts), xid })));
+  return Promise.all(accepted.map(async ({ event: e, xid, limits }) => ({ groupId: e.groupId, limits, count: e.count, period: await periodOf(e.groupId, e.ts), xid })));
 }
 
-/** Adds units to the group's and the app's counters of the period, where those counters exist. */
+/** The keys of the period counters an addition (or an admitted call) counts toward. */
+export function periodKeys(request: Pick<UsageAddition, 'groupId' | 'limits' | 'period'>): string[] {
+  return request.limits.filter((l) => l.window === 'billing_period').map((l) => counterKey(request.groupId, l, request.period.start));
+}
+
+/** Adds units to the period counters, where those counters exist. */
 export async function addUsageInRedis(redis: Redis, additions: readonly UsageAddition[]): Promise<void> {
   // One script per group: a cluster runs a script on the slot of its keys, and one group's keys share a slot.
   const byGroup = new Map<string, { keys: string[]; args: Array<string | number> }>();
   for (const a of additions) {
-    const [, , group, app] = limiterKeys(a);
     const entry = byGroup.get(a.groupId) ?? { keys: [], args: [] };
-    for (const counter of [group, app]) {
+    for (const counter of periodKeys(a)) {
       entry.keys.push(counter, snapshotKey(counter));
       entry.args.push(a.count, a.xid ?? '');
     }
     byGroup.set(a.groupId, entry);
   }
-  await Promise.all([...byGroup.values()].map(({ keys, args }) => runScript(redis, ADD_USAGE_SCRIPT, keys.length, ...keys, ...args)));
+  await Promise.all([...byGroup.values()].filter(({ keys }) => keys.length > 0)
+    .map(({ keys, args }) => runScript(redis, ADD_USAGE_SCRIPT, keys.length, ...keys, ...args)));
 }
 
-/** The group's or the app's counter for the period; null when it does not exist yet. */
-export async function quotaCounter(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>, scope: 'group' | 'app'): Promise<number | null> {
-  const value = await redis.get(quotaKey(request, scope));
+/** A counter's units; null when Redis does not hold it. */
+export async function readCounter(redis: Redis, key: string): Promise<number | null> {
+  const value = await redis.get(key);
   return value === null ? null : Number(value);
 }
 
-/** The group's and the app's counters for the period; null where a counter does not exist yet. */
-export async function quotaCounters(redis: Redis, request: Pick<MeterRequest, 'groupId' | 'appId' | 'period'>): Promise<[number | null, number | null]> {
-  const [, , group, app] = limiterKeys(request);
-  const [g, a] = await redis.mget(group, app);
-  return [g === null ? null : Number(g), a === null ? null : Number(a)];
+/** Counters' units; null where Redis does not hold one. */
+export async function readCounters(redis: Redis, keys: readonly string[]): Promise<Array<number | null>> {
+  if (keys.length === 0) return [];
+  return (await redis.mget(...keys)).map((v) => (v === null ? null : Number(v)));
 }
 
 /**
  * Relaxed mode's sync: adds what one instance counted since its last sync
  * to the shared counters and answers their totals, all of one group's in one
- * script. KEYS: counters; ARGV: a kind and a delta per key, then the window
- * TTL in ms. `w` (a fixed minute window, created on first use) answers its
+ * script. KEYS: counters; ARGV: a kind, a delta and a TTL in ms per key.
+ * `w` (a fixed window's count, created on first use) answers its
  * total; `q` (a quota counter) is added to only if it exists, and answers -1
  * when it does not: it is then seeded from PostgreSQL, which already holds
  * the units that delta counted.
  */
 export const SYNC_SCRIPT = `
-local ttl = tonumber(ARGV[#ARGV])
 local totals = {}
 for i, key in ipairs(KEYS) do
-  local kind, delta = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  local kind, delta, ttl = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
   if kind == 'w' then
     totals[i] = redis.call('INCRBY', key, delta)
     redis.call('PEXPIRE', key, ttl)
@@ -290,16 +268,18 @@ end
 return totals
 `;
 
-/** One counter of relaxed mode's sync: a minute window's count or a period's quota counter, and what to add to it. */
+/** One counter of relaxed mode's sync: a fixed window's count or a period's counter, and what to add to it. */
 export interface SyncedCounter {
   key: string;
   kind: 'window' | 'quota';
   delta: number;
+  /** How long a window's count is kept: two of its windows and a margin. */
+  ttlMs: number;
 }
 
-/** The key of one fixed minute window's count, in relaxed mode. */
-export function windowCountKey(groupId: string, scope: 'group' | 'app', id: string, windowStart: number): string {
-  return scope === 'group' ? `tg:{${groupId}}:rw:g:${windowStart}` : `tg:{${groupId}}:rw:a:${id}:${windowStart}`;
+/** The key of one fixed window's count of a limit, in relaxed mode. */
+export function windowCountKey(groupId: string, limit: AppliedLimit, windowStart: number): string {
+  return `tg:{${groupId}}:rw:${counterId(limit)}:${windowStart}`;
 }
 
 /**
@@ -307,11 +287,11 @@ export function windowCountKey(groupId: string, scope: 'group' | 'app', id: stri
  * per group (a cluster runs a script on its keys' slot), sent together.
  * Answers each counter's total, or null for a quota counter Redis does not hold.
  */
-export async function syncCounters(redis: Redis, byGroup: ReadonlyMap<string, readonly SyncedCounter[]>, windowTtlMs: number): Promise<Map<string, number | null>> {
+export async function syncCounters(redis: Redis, byGroup: ReadonlyMap<string, readonly SyncedCounter[]>): Promise<Map<string, number | null>> {
   const totals = new Map<string, number | null>();
   await Promise.all([...byGroup.values()].map(async (counters) => {
-    const args = counters.flatMap((c) => [c.kind === 'window' ? 'w' : 'q', c.delta]);
-    const answer = (await runScript(redis, SYNC_SCRIPT, counters.length, ...counters.map((c) => c.key), ...args, windowTtlMs)) as number[];
+    const args = counters.flatMap((c) => [c.kind === 'window' ? 'w' : 'q', c.delta, c.ttlMs]);
+    const answer = (await runScript(redis, SYNC_SCRIPT, counters.length, ...counters.map((c) => c.key), ...args)) as number[];
     counters.forEach((c, i) => totals.set(c.key, answer[i]! < 0 ? null : Number(answer[i])));
   }));
   return totals;

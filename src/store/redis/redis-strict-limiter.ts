@@ -1,9 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { CounterRef } from '../../domain/limits.js';
+import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
+import { limitStates, windowMs, type Reading } from '../../domain/limit-decision.js';
 import type { Span } from '../../domain/periods.js';
 import type { CounterSeeder } from '../../engine/counter-seeder.js';
-import type { AcceptedUsage, Limiter, Pair, Scope } from '../../engine/ports.js';
-import { additionsOf, addUsageInRedis, adjustInRedis, admitInRedis, quotaCounter, seedQuota, type UsageAddition } from './redis-limiter.js';
+import type { AcceptedUsage, LimitRead, Limiter } from '../../engine/ports.js';
+import { advance } from '../../domain/sliding-window.js';
+import { additionsOf, addUsageInRedis, adjustInRedis, admitInRedis, counterKey, readCounter, seedCounter, type UsageAddition } from './redis-limiter.js';
 
 export interface RedisCountersOptions {
   redis: Redis;
@@ -14,32 +17,35 @@ export interface RedisCountersOptions {
 }
 
 /**
- * The quota counters in Redis, shared by every instance: read, seeded from
+ * The period counters in Redis, shared by every instance: read, seeded from
  * the rollups (through the engine's seeder, with SET NX so that instances
  * racing to seed agree on one value), added to.
  */
 export class RedisCounters {
   constructor(protected readonly options: RedisCountersOptions) {}
 
-  /** A quota counter's units, seeded first when Redis does not hold it (`seeded`: this call seeded it). */
-  async shared(pair: Pair, scope: Scope): Promise<{ used: number; seeded: boolean }> {
+  /** A period counter's units, seeded first when Redis does not hold it (`seeded`: this call seeded it). */
+  async shared(groupId: string, limit: AppliedLimit, period: Span): Promise<{ used: number; seeded: boolean }> {
+    const key = counterKey(groupId, limit, period.start);
     for (let seeded = false; ; seeded = true) {
-      const used = await quotaCounter(this.options.redis, pair, scope);
+      const used = await readCounter(this.options.redis, key);
       if (used !== null) return { used, seeded };
-      await this.seed(pair, scope);
+      await this.seed(groupId, limit, period);
     }
   }
 
   /**
-   * Sets a quota counter to the units the rollups hold, unless another call
+   * Sets a period counter to the units the rollups hold, unless another call
    * or instance set it first. A call is admitted only against an existing
    * counter, so when a counter is first created nothing admitted can be
    * missing from the sum. When Redis lost a counter (a restart without
    * persistence), this instance's own calls are committed first; another
    * instance's call committing in the same milliseconds can be missed.
    */
-  seed(pair: Pair, scope: Scope): Promise<void> {
-    return this.options.seeder.seed(pair, scope, (s) => seedQuota(this.options.redis, pair, scope, s.units, this.quotaTtl(pair.period), s.snapshot));
+  seed(groupId: string, limit: AppliedLimit, period: Span): Promise<void> {
+    const ref: CounterRef = { groupId, scope: limit.scope, scopeId: limit.scopeId, usageTypes: limit.usageTypes };
+    const key = counterKey(groupId, limit, period.start);
+    return this.options.seeder.seed(ref, period, (s) => seedCounter(this.options.redis, key, s.units, this.quotaTtl(period), s.snapshot));
   }
 
   /** Ingested usage as additions to the counters of the periods it falls in. */
@@ -54,16 +60,16 @@ export class RedisCounters {
 }
 
 /**
- * Strict limits: every call is one Lua script in Redis, which applies both
- * windows and both quotas atomically across all instances; a quota counter
- * Redis does not hold yet is seeded first.
+ * Strict limits: every call is one Lua script in Redis, which applies all
+ * of its limits atomically across all instances; a period counter Redis
+ * does not hold yet is seeded first.
  */
 export class RedisStrictLimiter extends RedisCounters implements Limiter {
   async admit(request: MeterRequest): Promise<MeterResult> {
     for (;;) {
       const answer = await admitInRedis(this.options.redis, request, this.quotaTtl(request.period));
       if (answer.kind === 'decided') return answer.result;
-      await this.seed(request, answer.scope);
+      await this.seed(request.groupId, answer.limit, request.period);
     }
   }
 
@@ -80,9 +86,14 @@ export class RedisStrictLimiter extends RedisCounters implements Limiter {
     return addUsageInRedis(this.options.redis, additions);
   }
 
-  async usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }> {
-    const [group, app] = await Promise.all([this.shared(pair, 'group'), this.shared(pair, 'app')]);
-    return { groupUsed: group.used, appUsed: app.used };
+  async read(request: LimitRead): Promise<LimitState[]> {
+    const readings = await Promise.all(request.limits.map(async (limit): Promise<Reading> => {
+      if (limit.window === 'billing_period') return { kind: 'period', used: (await this.shared(request.groupId, limit, request.period)).used };
+      const h = await this.options.redis.hmget(counterKey(request.groupId, limit, request.period.start), 's', 'p', 'c');
+      const kept = h[0] === null ? undefined : { windowStart: Number(h[0]), previous: Number(h[1] ?? 0), current: Number(h[2] ?? 0) };
+      return { kind: 'window', counter: advance(kept, request.now, windowMs(limit)!) };
+    }));
+    return limitStates(request, readings);
   }
 
   async close(): Promise<void> {}

@@ -1,9 +1,13 @@
-import type { MeterRequest, MeterResult } from '../../domain/metering.js';
-import type { AcceptedUsage, Limiter, Pair, Scope } from '../../engine/ports.js';
+import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { Span } from '../../domain/periods.js';
+import type { AcceptedUsage, LimitRead, Limiter } from '../../engine/ports.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
-import { quotaKey, type UsageAddition } from '../redis/redis-limiter.js';
+import { counterKey, type UsageAddition } from '../redis/redis-limiter.js';
 import type { RedisStrictLimiter } from '../redis/redis-strict-limiter.js';
 import type { FailOpenRedis } from './redis-path.js';
+
+/** The units PostgreSQL holds for a period counter (no waiting on writes: they may be spooled). */
+export type DurableUnits = (groupId: string, limit: AppliedLimit, period: Span) => Promise<number>;
 
 /**
  * Strict limits in fail-open mode: Redis decides while it can be reached;
@@ -14,14 +18,13 @@ import type { FailOpenRedis } from './redis-path.js';
 export class FailOpenLimiter implements Limiter {
   private fallback = new LocalLimiter();
   private outageUsage: UsageAddition[] = [];
-  /** The last quota counts Redis answered, to seed the local limiter when PostgreSQL is away too. */
+  /** The last period counts Redis answered, to seed the local limiter when PostgreSQL is away too. */
   private readonly lastKnown = new Map<string, number>();
 
-  /** @param durableUnits the units PostgreSQL holds for a counter (no waiting on writes: they may be spooled). */
   constructor(
     private readonly redis: RedisStrictLimiter,
     private readonly path: FailOpenRedis,
-    private readonly durableUnits: (pair: Pair, scope: Scope) => Promise<number>,
+    private readonly durableUnits: DurableUnits,
   ) {
     path.watch(() => {
       this.fallback = new LocalLimiter();
@@ -31,13 +34,12 @@ export class FailOpenLimiter implements Limiter {
   admit(request: MeterRequest): Promise<MeterResult> {
     return this.path.run(async () => {
       const result = await this.redis.admit(request);
-      this.lastKnown.set(quotaKey(request, 'group'), result.groupUsed);
-      this.lastKnown.set(quotaKey(request, 'app'), result.appUsed);
+      this.remember(request, result.limits);
       return result;
     }, async () => {
       await this.loadLocally(request);
       const decision = this.fallback.admit(request);
-      if (decision.allowed && request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: request.cost });
+      if (decision.allowed && request.mode !== 'rate_only') this.outageUsage.push(addition(request, request.cost));
       return decision;
     });
   }
@@ -45,7 +47,7 @@ export class FailOpenLimiter implements Limiter {
   adjust(request: MeterRequest, delta: number): Promise<void> {
     return this.path.run(() => this.redis.adjust(request, delta), () => {
       this.fallback.adjust(request, delta);
-      if (request.mode !== 'rate_only') this.outageUsage.push({ ...request, count: delta });
+      if (request.mode !== 'rate_only') this.outageUsage.push(addition(request, delta));
     });
   }
 
@@ -54,21 +56,31 @@ export class FailOpenLimiter implements Limiter {
     await this.path.run(() => this.redis.add(additions), () => {
       // Usage that bypassed the limits while Redis is away: into the local counters, and into Redis's later.
       for (const a of additions) {
-        this.fallback.addUsage(a.groupId, a.appId, a.period.start, a.count);
+        this.fallback.addUsage(a.limits, a.period.start, a.count);
         this.outageUsage.push(a);
       }
     });
   }
 
-  usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }> {
-    return this.path.run(() => this.redis.usage(pair), async () => {
-      await this.loadLocally(pair);
-      return this.fallback.usage(pair.groupId, pair.appId, pair.period);
+  read(request: LimitRead): Promise<LimitState[]> {
+    return this.path.run(async () => {
+      const states = await this.redis.read(request);
+      this.remember(request, states);
+      return states;
+    }, async () => {
+      await this.loadLocally(request);
+      return this.fallback.states(request);
     });
   }
 
   close(): Promise<void> {
     return this.redis.close();
+  }
+
+  private remember(request: LimitRead, states: readonly LimitState[]): void {
+    request.limits.forEach((limit, i) => {
+      if (limit.window === 'billing_period') this.lastKnown.set(counterKey(request.groupId, limit, request.period.start), states[i]!.used);
+    });
   }
 
   /** Adds to Redis's counters what was admitted here while it was away. */
@@ -83,16 +95,21 @@ export class FailOpenLimiter implements Limiter {
     }
   }
 
-  /** Seeds the local limiter for a group and app: from PostgreSQL, or from what Redis last said. */
-  private async loadLocally(pair: Pair): Promise<void> {
-    for (const { scope } of this.fallback.missingUsage(pair.groupId, pair.appId, pair.period)) {
+  /** Seeds the local limiter's period counters: from PostgreSQL, or from what Redis last said. */
+  private async loadLocally(request: LimitRead): Promise<void> {
+    for (const limit of this.fallback.missingUsage(request.limits, request.period)) {
       let used: number;
       try {
-        used = await this.durableUnits(pair, scope);
+        used = await this.durableUnits(request.groupId, limit, request.period);
       } catch {
-        used = this.lastKnown.get(quotaKey(pair, scope)) ?? 0;
+        used = this.lastKnown.get(counterKey(request.groupId, limit, request.period.start)) ?? 0;
       }
-      this.fallback.setUsage(scope, scope === 'group' ? pair.groupId : pair.appId, pair.period, used);
+      this.fallback.setUsage(limit, request.period, used);
     }
   }
+}
+
+/** What an admitted call (or a change to it) adds to the period counters it consumed. */
+function addition(request: MeterRequest, count: number): UsageAddition {
+  return { groupId: request.groupId, limits: request.limits, period: request.period, count };
 }

@@ -2,13 +2,12 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import type { Span } from '../../domain/periods.js';
-import type { AcceptedUsage, Limiter, Scope } from '../../engine/ports.js';
+import type { AcceptedUsage, LimitRead, Limiter } from '../../engine/ports.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
 import { MINUTE_MS, windowStartAt } from '../../domain/sliding-window.js';
-import { additionsOf, addUsageInRedis, quotaKey, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
-import type { Limits, MeterRequest, MeterResult } from '../../domain/metering.js';
-
-type Pair = Pick<MeterRequest, 'groupId' | 'appId' | 'period'>;
+import { consumes, windowMs } from '../../domain/limit-decision.js';
+import { additionsOf, addUsageInRedis, counterKey, periodKeys, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
+import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 
 export interface RelaxedLimitsOptions {
   redis: Redis;
@@ -25,13 +24,13 @@ export interface RelaxedLimitsOptions {
    */
   failOpen: boolean;
   /**
-   * The shared quota counter's units, seeding it from PostgreSQL first when
+   * The shared period counter's units, seeding it from PostgreSQL first when
    * Redis does not hold it (`seeded`: the units then include every call
    * this instance recorded).
    */
-  sharedUsage(pair: Pair, scope: Scope): Promise<{ used: number; seeded: boolean }>;
+  sharedUsage(groupId: string, limit: AppliedLimit, period: Span): Promise<{ used: number; seeded: boolean }>;
   /** The units PostgreSQL holds, for a counter first needed while Redis is away (fail-open). */
-  durableUsage(pair: Pair, scope: Scope): Promise<number>;
+  durableUsage(groupId: string, limit: AppliedLimit, period: Span): Promise<number>;
   isOutage(error: unknown): boolean;
 }
 
@@ -40,19 +39,19 @@ interface PendingCount {
   groupId: string;
   kind: SyncedCounter['kind'];
   delta: number;
+  ttlMs: number;
 }
 
-/** A group and app decided here lately, whose shared counts each sync reads back. */
+/** A key's limits decided here lately, whose shared counts each sync reads back. */
 interface ActivePair {
-  pair: Pair;
-  limits: Limits;
-  /** The time of its last call (`now` of the request): whose minute windows are read back. */
+  pair: LimitRead;
+  /** The time of its last call (`now` of the request): whose windows are read back. */
   lastCall: number;
   /** When this instance last decided a call of it, by its own clock. */
   lastSeen: number;
 }
 
-/** Pairs unused this long are no longer read back; their rate windows would be empty anyway. */
+/** Limits unused this long are no longer read back (a window longer than this is then loaded again from Redis). */
 const IDLE_MS = 2 * MINUTE_MS;
 
 /**
@@ -108,10 +107,10 @@ export class RelaxedLimits implements Limiter {
     const seen = this.options.clock.now();
     const entry = this.active.get(key);
     if (entry === undefined) {
-      this.active.set(key, { pair: request, limits: request.limits, lastCall: request.now, lastSeen: seen });
+      this.active.set(key, { pair: { groupId: request.groupId, now: request.now, period: request.period, limits: request.limits }, lastCall: request.now, lastSeen: seen });
     } else {
-      // The latest limits (a plan change) and times; the pair and its period stay the key's.
-      entry.limits = request.limits;
+      // The latest limits (a plan change) and times; the group and its period stay the entry's.
+      entry.pair.limits = request.limits;
       entry.lastCall = request.now;
       entry.lastSeen = seen;
     }
@@ -132,11 +131,11 @@ export class RelaxedLimits implements Limiter {
   addUsage(additions: readonly UsageAddition[]): Promise<void> {
     // In turn with the exchanges: one under way would otherwise set the local counts back to totals from before this addition.
     return this.inTurn(async () => {
-      for (const a of additions) this.local.addUsage(a.groupId, a.appId, a.period.start, a.count);
+      for (const a of additions) this.local.addUsage(a.limits, a.period.start, a.count);
       try {
         await addUsageInRedis(this.options.redis, additions);
       } catch {
-        for (const a of additions) for (const scope of SCOPES) this.add(quotaKey(a, scope), a.groupId, 'quota', a.count);
+        for (const a of additions) for (const key of periodKeys(a)) this.add(key, a.groupId, 'quota', a.count, 0);
       }
     });
   }
@@ -146,11 +145,11 @@ export class RelaxedLimits implements Limiter {
     await this.addUsage(await additionsOf(accepted, this.options.periodOf));
   }
 
-  /** The period's units as this instance sees them: the shared totals of the last sync, plus its own since. */
-  async usage(pair: Pair): Promise<{ groupUsed: number; appUsed: number }> {
+  /** The limits as this instance sees them: the shared totals of the last sync, plus its own since. */
+  async read(request: LimitRead): Promise<LimitState[]> {
     this.refuseIfStale();
-    await this.load(pair);
-    return this.local.usage(pair.groupId, pair.appId, pair.period);
+    await this.load(request);
+    return this.local.states(request);
   }
 
   /** Exchanges counts with Redis now (the timer does it every `syncMs`); concurrent calls share one exchange. */
@@ -173,24 +172,23 @@ export class RelaxedLimits implements Limiter {
       if (now - lastSeen <= IDLE_MS) continue;
       // No longer read back, so no longer trusted: the next call loads the shared counts again.
       this.active.delete(key);
-      for (const scope of SCOPES) this.local.forget(scope, idOf(pair, scope));
+      for (const limit of pair.limits) this.local.forget(limit);
     }
 
     const sent = this.pending;
     this.pending = new Map();
     const byGroup = new Map<string, Map<string, SyncedCounter>>();
-    const include = (groupId: string, key: string, kind: SyncedCounter['kind']): void => {
+    const include = (groupId: string, key: string, kind: SyncedCounter['kind'], ttlMs: number): void => {
       let counters = byGroup.get(groupId);
       if (counters === undefined) byGroup.set(groupId, (counters = new Map()));
-      if (!counters.has(key)) counters.set(key, { key, kind, delta: sent.get(key)?.delta ?? 0 });
+      if (!counters.has(key)) counters.set(key, { key, kind, delta: sent.get(key)?.delta ?? 0, ttlMs });
     };
-    for (const [key, count] of sent) include(count.groupId, key, count.kind);
-    for (const { pair, limits, lastCall } of this.active.values()) {
-      const minute = minuteOf(lastCall);
-      for (const scope of SCOPES) {
-        include(pair.groupId, quotaKey(pair, scope), 'quota');
-        if (rateOf(limits, scope) < 0) continue;
-        for (const start of [minute - MINUTE_MS, minute]) include(pair.groupId, windowCountKey(pair.groupId, scope, idOf(pair, scope), start), 'window');
+    for (const [key, count] of sent) include(count.groupId, key, count.kind, count.ttlMs);
+    for (const { pair, lastCall } of this.active.values()) {
+      for (const limit of pair.limits) {
+        const ms = windowMs(limit);
+        if (ms === null) include(pair.groupId, counterKey(pair.groupId, limit, pair.period.start), 'quota', 0);
+        else for (const start of windowStarts(lastCall, ms)) include(pair.groupId, windowCountKey(pair.groupId, limit, start), 'window', windowTtl(ms));
       }
     }
     if (byGroup.size === 0) {
@@ -201,52 +199,54 @@ export class RelaxedLimits implements Limiter {
     let totals: Map<string, number | null>;
     try {
       const counters = new Map([...byGroup].map(([groupId, c]) => [groupId, [...c.values()]]));
-      totals = await syncCounters(this.options.redis, counters, 3 * MINUTE_MS);
+      totals = await syncCounters(this.options.redis, counters);
     } catch {
       // Redis is away: the counts wait for the next exchange.
-      for (const [key, count] of sent) this.add(key, count.groupId, count.kind, count.delta);
+      for (const [key, count] of sent) this.add(key, count.groupId, count.kind, count.delta, count.ttlMs);
       return;
     }
     this.lastSynced = now;
 
-    for (const { pair, limits, lastCall } of this.active.values()) {
-      const minute = minuteOf(lastCall);
-      for (const scope of SCOPES) {
-        const id = idOf(pair, scope);
-        const total = totals.get(quotaKey(pair, scope));
-        // Redis lost the counter: it is seeded again from PostgreSQL, which holds every recorded unit, at the next call.
-        if (total === null) this.local.forgetUsage(scope, id);
-        else if (total !== undefined) this.local.rebaseUsage(scope, id, pair.period, total + this.unsent(quotaKey(pair, scope)));
-        if (rateOf(limits, scope) < 0) continue;
-        const [previous, current] = [minute - MINUTE_MS, minute].map((start) => {
-          const key = windowCountKey(pair.groupId, scope, id, start);
+    for (const { pair, lastCall } of this.active.values()) {
+      for (const limit of pair.limits) {
+        const ms = windowMs(limit);
+        if (ms === null) {
+          const key = counterKey(pair.groupId, limit, pair.period.start);
+          const total = totals.get(key);
+          // Redis lost the counter: it is seeded again from PostgreSQL, which holds every recorded unit, at the next call.
+          if (total === null) this.local.forgetUsage(limit);
+          else if (total !== undefined) this.local.rebaseUsage(limit, pair.period, total + this.unsent(key));
+          continue;
+        }
+        const [previous, current] = windowStarts(lastCall, ms).map((start) => {
+          const key = windowCountKey(pair.groupId, limit, start);
           return (totals.get(key) ?? 0) + this.unsent(key);
         });
-        this.local.rebaseWindow(scope, id, { windowStart: minute, previous: previous!, current: current! });
+        this.local.rebaseWindow(limit, { windowStart: windowStartAt(lastCall, ms), previous: previous!, current: current! });
       }
     }
   }
 
-  /** Loads the quota counters of a group and app not decided here yet in this period. */
-  private async load(pair: Pair): Promise<void> {
-    if (this.local.missingUsage(pair.groupId, pair.appId, pair.period).length === 0) return;
-    await this.inTurn(() => this.loadMissing(pair));
+  /** Loads the period counters of a key's limits not decided here yet in this period. */
+  private async load(request: LimitRead): Promise<void> {
+    if (this.local.missingUsage(request.limits, request.period).length === 0) return;
+    await this.inTurn(() => this.loadMissing(request));
   }
 
-  private async loadMissing(pair: Pair): Promise<void> {
-    for (const { scope, id } of this.local.missingUsage(pair.groupId, pair.appId, pair.period)) {
-      const key = quotaKey(pair, scope);
+  private async loadMissing(request: LimitRead): Promise<void> {
+    for (const limit of this.local.missingUsage(request.limits, request.period)) {
+      const key = counterKey(request.groupId, limit, request.period.start);
       let used: number;
       try {
-        const shared = await this.options.sharedUsage(pair, scope);
+        const shared = await this.options.sharedUsage(request.groupId, limit, request.period);
         // A counter seeded from PostgreSQL already holds what was counted here: sending it too would count it twice.
         if (shared.seeded) this.pending.delete(key);
         used = shared.used + this.unsent(key);
       } catch (error) {
         if (!this.options.failOpen || !this.options.isOutage(error)) throw error;
-        used = await this.options.durableUsage(pair, scope).catch(() => 0);
+        used = await this.options.durableUsage(request.groupId, limit, request.period).catch(() => 0);
       }
-      this.local.setUsage(scope, id, pair.period, used);
+      this.local.setUsage(limit, request.period, used);
     }
   }
 
@@ -258,18 +258,21 @@ export class RelaxedLimits implements Limiter {
 
   private count(request: MeterRequest, delta: number, quotas: boolean): void {
     if (delta === 0) return;
-    for (const scope of SCOPES) {
-      const id = idOf(request, scope);
-      if (quotas) this.add(quotaKey(request, scope), request.groupId, 'quota', delta);
-      if (rateOf(request.limits, scope) < 0) continue;
-      const start = this.local.windowStartOf(scope, id) ?? minuteOf(request.now);
-      this.add(windowCountKey(request.groupId, scope, id, start), request.groupId, 'window', delta);
+    for (const limit of request.limits) {
+      const ms = windowMs(limit);
+      if (ms === null) {
+        if (quotas) this.add(counterKey(request.groupId, limit, request.period.start), request.groupId, 'quota', delta, 0);
+        continue;
+      }
+      if (!consumes(limit, request.mode)) continue;
+      const start = this.local.windowStartOf(limit) ?? windowStartAt(request.now, ms);
+      this.add(windowCountKey(request.groupId, limit, start), request.groupId, 'window', delta, windowTtl(ms));
     }
   }
 
-  private add(key: string, groupId: string, kind: SyncedCounter['kind'], delta: number): void {
+  private add(key: string, groupId: string, kind: SyncedCounter['kind'], delta: number, ttlMs: number): void {
     const count = this.pending.get(key);
-    if (count === undefined) this.pending.set(key, { groupId, kind, delta });
+    if (count === undefined) this.pending.set(key, { groupId, kind, delta, ttlMs });
     else count.delta += delta;
   }
 
@@ -285,20 +288,17 @@ export class RelaxedLimits implements Limiter {
   }
 }
 
-const SCOPES: readonly Scope[] = ['group', 'app'];
-
-function minuteOf(ms: number): number {
-  return windowStartAt(ms, MINUTE_MS);
+/** The starts of the previous and the current fixed window at `ms`. */
+function windowStarts(ms: number, length: number): [number, number] {
+  const start = windowStartAt(ms, length);
+  return [start - length, start];
 }
 
-function pairKey(pair: Pair): string {
-  return `${pair.groupId}\u0000${pair.appId}\u0000${pair.period.start}`;
+/** A fixed window's count is needed while it is the current or the previous window; a margin for clocks. */
+function windowTtl(length: number): number {
+  return 2 * length + MINUTE_MS;
 }
 
-function idOf(pair: Pair, scope: Scope): string {
-  return scope === 'group' ? pair.groupId : pair.appId;
-}
-
-function rateOf(limits: Limits, scope: Scope): number {
-  return scope === 'group' ? limits.groupRatePerMinute : limits.appRatePerMinute;
+function pairKey(request: MeterRequest): string {
+  return `${request.groupId}\u0000${request.appId}\u0000${request.keyId}\u0000${request.period.start}`;
 }

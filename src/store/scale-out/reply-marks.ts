@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { UnavailableError } from '../../domain/errors.js';
-import type { MeterRequest, MeterResult } from '../../domain/metering.js';
+import { replayOf, type MeterRequest, type MeterResult } from '../../domain/metering.js';
 import type { ReplyStore } from '../../engine/ports.js';
 import type { RedisPath } from './redis-path.js';
 
@@ -39,7 +39,7 @@ export class ReplyMarks implements ReplyStore {
       if (mine === null) return (await this.storedReply(request.groupId, idempotencyKey)) ?? decide();
       if (mine.claimed) break;
       const { value } = mine;
-      if (value !== null && value !== PENDING) return { ...(JSON.parse(value) as MeterResult), replayed: true };
+      if (value !== null && value !== PENDING) return replayOf(JSON.parse(value));
       if (Date.now() > deadline) throw new UnavailableError('Another call with this idempotency key is still being decided.');
       if (value === PENDING) await sleep(5);
     }
@@ -68,8 +68,8 @@ export class ReplyMarks implements ReplyStore {
    */
   private async storedReply(groupId: string, idempotencyKey: string): Promise<MeterResult | null> {
     try {
-      const stored = (await this.stored(groupId, idempotencyKey)) as MeterResult | null;
-      return stored === null ? null : { ...stored, replayed: true };
+      const stored = await this.stored(groupId, idempotencyKey);
+      return stored === null ? null : replayOf(stored);
     } catch (error) {
       if (this.path.ridesOut(error)) return null;
       throw error;

@@ -5,13 +5,13 @@ import pg from 'pg';
 import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import { DomainError, UnavailableError } from '../../domain/errors.js';
-import type { IngestEvent, IngestOutcome, MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 import type { Span } from '../../domain/periods.js';
 import type { RollupQuery, RollupSum } from '../../domain/rollups.js';
 import { rollupUnits } from '../../engine/counter-seeder.js';
 import type { CommitObserver } from '../../engine/group-commit.js';
 import { MeteringEngine } from '../../engine/metering-engine.js';
-import type { Limiter, Pair, Scope, StoreBacklog } from '../../engine/ports.js';
+import type { LimitRead, Limiter, StoreBacklog } from '../../engine/ports.js';
 import { PgAlerts } from '../postgres/pg-alerts.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { PgUsage } from '../postgres/pg-usage.js';
@@ -25,7 +25,7 @@ import type { Page, PageRequest, Store, StoredStatement } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
 import { isOutage } from '../outage.js';
 import { CachedCatalog, CatalogCache, CatalogInvalidation } from './catalog-cache.js';
-import { FailOpenLimiter } from './fail-open-limiter.js';
+import { FailOpenLimiter, type DurableUnits } from './fail-open-limiter.js';
 import { FailOpenRedis, redisRequired, type RedisPath } from './redis-path.js';
 import { RelaxedLimits } from './relaxed-limits.js';
 import { ReplyMarks } from './reply-marks.js';
@@ -122,8 +122,8 @@ export class ScaleOutStore extends CachedCatalog implements Store {
       writer: failOpen ? new SpoolingWriter(pgWriter, this.spool, this.replay) : pgWriter,
       replies: new ReplyMarks(redis, this.path, (groupId, key) => usage.reply(groupId, key)),
       // Read in one snapshot, which the counter remembers: usage committed in it is not added to the counter again.
-      seeds: async (pair, scope) => {
-        const { value, snapshot } = await usage.snapshotted((rollups) => rollupUnits(rollups)(pair, scope));
+      seeds: async (ref, period) => {
+        const { value, snapshot } = await usage.snapshotted((rollups) => rollupUnits(rollups)(ref, period));
         return { units: value.units, snapshot };
       },
       limiter: (seeder) => this.limiter({ redis, seeder, now: () => options.clock.now(), periodOf: (g, ts) => this.periodOf(g, ts) }, scheduler),
@@ -171,13 +171,13 @@ export class ScaleOutStore extends CachedCatalog implements Store {
   /** The limiter of the configured mode, on the shared counters. */
   private limiter(shared: RedisCountersOptions, scheduler: Scheduler): Limiter {
     const { options, parts, path } = this;
-    const durableUnits = async (pair: Pair, scope: Scope) => (await rollupUnits(this.usage)(pair, scope)).units;
+    const durableUnits: DurableUnits = async (groupId, limit, period) => (await rollupUnits(this.usage)({ ...limit, groupId }, period)).units;
     const limits = options.limits ?? { mode: 'strict' };
     if (limits.mode === 'relaxed') {
       const counters = new RedisCounters(shared);
       return new RelaxedLimits({
         redis: parts.redis, clock: options.clock, scheduler, syncMs: limits.syncMs, failOpen: options.onStoreDown === 'open', isOutage,
-        sharedUsage: (pair, scope) => counters.shared(pair, scope), durableUsage: durableUnits, periodOf: (g, ts) => this.periodOf(g, ts),
+        sharedUsage: (groupId, limit, period) => counters.shared(groupId, limit, period), durableUsage: durableUnits, periodOf: (g, ts) => this.periodOf(g, ts),
       });
     }
     const strict = new RedisStrictLimiter(shared);
@@ -227,8 +227,12 @@ export class ScaleOutStore extends CachedCatalog implements Store {
     return reach(() => this.engine.settle(request, actualCost));
   }
 
-  ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]> {
-    return reach(() => this.engine.ingest(events));
+  ingest(events: readonly IngestEvent[], limitsOf?: (event: IngestEvent) => readonly AppliedLimit[]): Promise<IngestOutcome[]> {
+    return reach(() => this.engine.ingest(events, limitsOf));
+  }
+
+  readLimits(request: LimitRead): Promise<LimitState[]> {
+    return reach(() => this.engine.read(request));
   }
 
   periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {

@@ -1,5 +1,5 @@
 import type { Database as DB, Statement } from 'better-sqlite3';
-import type { MeterRequest, MeterResult } from '../../domain/metering.js';
+import { replayOf, type MeterRequest, type MeterResult } from '../../domain/metering.js';
 import type { ReplyStore } from '../../engine/ports.js';
 
 /**
@@ -17,7 +17,7 @@ export class SqliteReplies implements ReplyStore {
 
   async once(request: MeterRequest, idempotencyKey: string, decide: () => Promise<MeterResult>): Promise<MeterResult> {
     const stored = this.getReply.get(request.groupId, idempotencyKey) as { result: string } | undefined;
-    if (stored !== undefined) return { ...(JSON.parse(stored.result) as MeterResult), replayed: true };
+    if (stored !== undefined) return replayOf(JSON.parse(stored.result));
     return decide();
   }
 }

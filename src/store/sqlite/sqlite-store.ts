@@ -4,12 +4,12 @@ import type { Database as DB, Statement } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import type { Span } from '../../domain/periods.js';
-import type { IngestEvent, IngestOutcome, MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 import type { RollupLevel, RollupQuery, RollupSum } from '../../domain/rollups.js';
 import { rollupUnits } from '../../engine/counter-seeder.js';
 import type { CommitObserver } from '../../engine/group-commit.js';
 import { MeteringEngine } from '../../engine/metering-engine.js';
-import type { StoreBacklog } from '../../engine/ports.js';
+import type { LimitRead, StoreBacklog } from '../../engine/ports.js';
 import { InProcessLimiter } from '../../limits/in-process-limiter.js';
 import type { Page, PageRequest, Store, StoredStatement } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
@@ -132,8 +132,12 @@ export class SqliteStore extends SqliteCatalog implements Store {
     return this.engine.settle(request, actualCost);
   }
 
-  ingest(events: readonly IngestEvent[]): Promise<IngestOutcome[]> {
-    return this.engine.ingest(events);
+  ingest(events: readonly IngestEvent[], limitsOf?: (event: IngestEvent) => readonly AppliedLimit[]): Promise<IngestOutcome[]> {
+    return this.engine.ingest(events, limitsOf);
+  }
+
+  readLimits(request: LimitRead): Promise<LimitState[]> {
+    return this.engine.read(request);
   }
 
   periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }> {

@@ -5,8 +5,9 @@ import { ManualClock } from '../../../src/clock.js';
 import { billingPeriod } from '../../../src/domain/periods.js';
 import { isOutage } from '../../../src/store/outage.js';
 import { RelaxedLimits } from '../../../src/store/scale-out/relaxed-limits.js';
-import { quotaCounters, seedQuota } from '../../../src/store/redis/redis-limiter.js';
-import type { Limits, MeterRequest } from '../../../src/domain/metering.js';
+import { counterKey, readCounter, readCounters, seedCounter } from '../../../src/store/redis/redis-limiter.js';
+import type { MeterRequest } from '../../../src/domain/metering.js';
+import { shorthandLimits, UNLIMITED, type Shorthand } from '../../helpers/limits.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 
 // Two relaxed limiters play two instances on one real Redis; the test
@@ -42,31 +43,42 @@ beforeEach(async () => {
 function instance(failOpen = false): RelaxedLimits {
   const limits = new RelaxedLimits({
     redis, clock, syncMs: 3_600_000, failOpen, isOutage, periodOf: async () => period,
-    async sharedUsage(pair, scope) {
-      const id = scope === 'group' ? pair.groupId : pair.appId;
+    async sharedUsage(groupId, limit, p) {
+      const key = counterKey(groupId, limit, p.start);
       for (let seeded = false; ; seeded = true) {
-        const [group, app] = await quotaCounters(redis, pair);
-        const used = scope === 'group' ? group : app;
+        const used = await readCounter(redis, key);
         if (used !== null) return { used, seeded };
-        await seedQuota(redis, pair, scope, durable.get(id) ?? 0, 86_400_000);
+        await seedCounter(redis, key, durable.get(limit.scopeId) ?? 0, 86_400_000);
       }
     },
-    async durableUsage(pair, scope) {
-      return durable.get(scope === 'group' ? pair.groupId : pair.appId) ?? 0;
+    async durableUsage(_groupId, limit) {
+      return durable.get(limit.scopeId) ?? 0;
     },
   });
   open.push(limits);
   return limits;
 }
 
-function call(limits: Partial<Limits>, appId = 'app-a', cost = 1): MeterRequest {
+function call(limits: Partial<Shorthand>, appId = 'app-a', cost = 1): MeterRequest {
   return {
     now: clock.now(), groupId: 'grp', appId, keyId: 'key', period, mode: 'record', usageType: 'image', requestArgsHash: '', cost,
-    limits: { groupRatePerMinute: -1, appRatePerMinute: -1, groupMonthlyQuota: -1, appMonthlyQuota: -1, ...limits },
+    limits: shorthandLimits({ ...UNLIMITED, ...limits }, { groupId: 'grp', appId }),
   };
 }
 
-async function admitMany(limiter: RelaxedLimits, n: number, limits: Partial<Limits>, appId?: string): Promise<number> {
+/** The group's and the app's units as an instance sees them. */
+async function usage(limiter: RelaxedLimits, request: MeterRequest): Promise<{ groupUsed: number; appUsed: number }> {
+  const states = await limiter.read(request);
+  return { groupUsed: states.find((s) => s.name === 'month')!.used, appUsed: states.find((s) => s.name === 'app-month')!.used };
+}
+
+/** The shared group and app counters in Redis. */
+function sharedCounters(request: MeterRequest): Promise<Array<number | null>> {
+  const period = request.limits.filter((l) => l.window === 'billing_period');
+  return readCounters(redis, period.map((l) => counterKey(request.groupId, l, request.period.start)));
+}
+
+async function admitMany(limiter: RelaxedLimits, n: number, limits: Partial<Shorthand>, appId?: string): Promise<number> {
   let allowed = 0;
   for (let i = 0; i < n; i += 1) if ((await limiter.admit(call(limits, appId))).allowed) allowed += 1;
   return allowed;
@@ -77,16 +89,16 @@ test('each instance sees the others\' calls from its next sync on', async () => 
   assert.equal(await admitMany(a, 5, {}), 5);
   assert.equal(await admitMany(b, 3, {}, 'app-b'), 3);
   // Nothing exchanged yet: each sees only its own.
-  assert.deepEqual(await a.usage(call({})), { groupUsed: 5, appUsed: 5 });
-  assert.deepEqual(await b.usage(call({}, 'app-b')), { groupUsed: 3, appUsed: 3 });
+  assert.deepEqual(await usage(a, call({})), { groupUsed: 5, appUsed: 5 });
+  assert.deepEqual(await usage(b, call({}, 'app-b')), { groupUsed: 3, appUsed: 3 });
 
   await a.sync();
   await b.sync();
-  assert.deepEqual(await b.usage(call({}, 'app-b')), { groupUsed: 8, appUsed: 3 });
-  assert.deepEqual(await a.usage(call({})), { groupUsed: 5, appUsed: 5 }, 'a has not synced since b added its calls');
+  assert.deepEqual(await usage(b, call({}, 'app-b')), { groupUsed: 8, appUsed: 3 });
+  assert.deepEqual(await usage(a, call({})), { groupUsed: 5, appUsed: 5 }, 'a has not synced since b added its calls');
   await a.sync();
-  assert.deepEqual(await a.usage(call({})), { groupUsed: 8, appUsed: 5 });
-  assert.deepEqual(await quotaCounters(redis, call({})), [8, 5]);
+  assert.deepEqual(await usage(a, call({})), { groupUsed: 8, appUsed: 5 });
+  assert.deepEqual(await sharedCounters(call({})), [8, 5]);
 });
 
 test('the overshoot of a quota is what the other instances admitted since their last sync', async () => {
@@ -102,7 +114,7 @@ test('the overshoot of a quota is what the other instances admitted since their 
   assert.equal(await admitMany(b, 5, quota, 'app-b'), 2);
   await a.sync();
   await b.sync();
-  assert.deepEqual(await quotaCounters(redis, call({})), [12, 6]);
+  assert.deepEqual(await sharedCounters(call({})), [12, 6]);
   // From the sync on, both refuse.
   assert.equal(await admitMany(a, 3, quota), 0);
   assert.equal(await admitMany(b, 3, quota, 'app-b'), 0);
@@ -136,20 +148,20 @@ test('a counter Redis lost is seeded again from durable storage, without countin
   durable.set('grp', 7);
   durable.set('app-a', 7);
   await a.sync();
-  assert.deepEqual(await a.usage(call({})), { groupUsed: 7, appUsed: 7 });
+  assert.deepEqual(await usage(a, call({})), { groupUsed: 7, appUsed: 7 });
   await a.sync();
-  assert.deepEqual(await quotaCounters(redis, call({})), [7, 7]);
+  assert.deepEqual(await sharedCounters(call({})), [7, 7]);
 });
 
 test('ingested usage is counted here at once, and by the others from their next sync', async () => {
   const [a, b] = [instance(), instance()];
   assert.equal(await admitMany(a, 1, {}), 1);
   assert.equal(await admitMany(b, 1, {}), 1);
-  await a.addUsage([{ groupId: 'grp', appId: 'app-a', period, count: 40 }]);
-  assert.deepEqual(await a.usage(call({})), { groupUsed: 41, appUsed: 41 });
+  await a.addUsage([{ groupId: 'grp', limits: call({}).limits, period, count: 40 }]);
+  assert.deepEqual(await usage(a, call({})), { groupUsed: 41, appUsed: 41 });
   await a.sync();
   await b.sync();
-  assert.deepEqual(await b.usage(call({})), { groupUsed: 42, appUsed: 42 });
+  assert.deepEqual(await usage(b, call({})), { groupUsed: 42, appUsed: 42 });
 });
 
 test('close sends what is still unsynced', async () => {
@@ -159,7 +171,7 @@ test('close sends what is still unsynced', async () => {
   assert.equal(await admitMany(a, 4, {}), 4);
   await a.close();
   open.splice(open.indexOf(a), 1);
-  assert.deepEqual(await quotaCounters(redis, call({})), [7, 7]);
+  assert.deepEqual(await sharedCounters(call({})), [7, 7]);
 });
 
 test('without Redis, fail-closed refuses once its counts are stale, and fail-open decides on alone', async () => {
@@ -186,5 +198,5 @@ test('without Redis, fail-closed refuses once its counts are stale, and fail-ope
   await Promise.all([closed.sync(), opened.sync()]);
   assert.equal(await admitMany(closed, 1, {}), 1, 'fail-closed decides again once it has synced');
   await closed.sync();
-  assert.deepEqual(await quotaCounters(redis, call({})), [9, 9], 'seeded from durable storage, plus the call since; nothing counted twice');
+  assert.deepEqual(await sharedCounters(call({})), [9, 9], 'seeded from durable storage, plus the call since; nothing counted twice');
 });
