@@ -1,3 +1,4 @@
+import { LimitAnswerSchema } from './check.js';
 import { Type, type Static } from 'typebox';
 import { TIMESPANS } from '../domain/periods.js';
 import { USAGE_DIMENSIONS } from '../domain/types.js';
@@ -38,4 +39,5 @@ export const CurrentUsageAnswer = Type.Object({
     amount: Type.Integer({ description: "In minor units (cents): this period's statement so far, at the plan's prices." }),
     amount_decimal: Type.String({ description: 'The amount as a decimal, e.g. "12.34".' }),
   }, { description: "An addition to Paperguide's fields: what the current period's statement amounts to so far; left out while the usage store cannot be reached." })),
+  limits: Type.Array(LimitAnswerSchema, { description: "An addition to Paperguide's fields: every limit that binds the caller's key (the shorthand ones under their names minute, month, app-minute, app-month), with its use." }),
 });

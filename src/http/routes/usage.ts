@@ -1,3 +1,4 @@
+import { limitAnswer } from '../../metering/check-answer.js';
 import { stateOf } from '../../domain/metering.js';
 import { SHORTHAND } from '../../domain/limits.js';
 import { UnavailableError } from '../../domain/errors.js';
@@ -139,6 +140,7 @@ export function customerUsageRoutes(app: TypedApp, services: Services, options: 
       period_start: new Date(period.start).toISOString(),
       period_end: new Date(period.end).toISOString(),
       ...await chargesUnlessUnreachable(),
+      limits: meter.limits.filter((state) => state.units >= 0).map(limitAnswer),
     };
   });
 }
