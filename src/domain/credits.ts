@@ -1,3 +1,5 @@
+import type { Span } from './periods.js';
+
 /**
  * Prepaid credits: a group's balance is made of grants, burnt down by usage
  * at a price in credits per unit of each usage type. How a charge is spread
@@ -136,4 +138,54 @@ export function allocate(grants: readonly CreditGrant[], debt: number, charge: n
  */
 export function creditCost(perUnit: Readonly<Record<string, number>>, usageType: string, units: number): number {
   return (Object.hasOwn(perUnit, usageType) ? perUnit[usageType]! : Object.hasOwn(perUnit, '*') ? perUnit['*']! : 0) * units;
+}
+
+/** A grant to be written: everything but what the store decides (id, use, creation, voiding). */
+export interface GrantToIssue {
+  amount: number;
+  priority: number;
+  expiresAt: number | null;
+  note: string | null;
+  idempotencyKey: string | null;
+  source: CreditGrant['source'];
+  /** The billing period a recurring grant belongs to; null for a manual one. */
+  periodStart: number | null;
+}
+
+/** The idempotency keys of a period's recurring grant and of what it carried over (their source, `period`, keeps them apart from callers' keys). */
+export const periodGrantKey = (periodStart: number) => `period:${periodStart}`;
+export const rolloverGrantKey = (periodStart: number) => `rollover:${periodStart}`;
+
+/** How a period's grant treats the last period's: whether to cut it off at `period.start`, and the grants to write (the carried-over one first, so it is spent first). */
+export interface PeriodIssue {
+  /** Expire the last period's grant at the new period's start (a capped rollover). */
+  expirePrevious: boolean;
+  grants: GrantToIssue[];
+}
+
+/**
+ * The grants the plan's recurring grant issues at the start of `period`.
+ * `previous` is the last period's recurring grant (not voided), if any.
+ * Rollover `none`: the grant expires at the period's end, and nothing is
+ * carried. `all`: it never expires, so nothing needs carrying. A number M:
+ * it expires at the period's end too, and what is left of the last
+ * period's grant (cut off at this period's start, if it was still live) is
+ * carried, at most M, as a separate grant that lasts until this period ends.
+ */
+export function periodGrantsToIssue(config: PeriodGrant, period: Span, previous: CreditGrant | null): PeriodIssue {
+  const main: GrantToIssue = {
+    amount: config.amount, priority: 0, expiresAt: config.rollover === 'all' ? null : period.end, note: null,
+    idempotencyKey: periodGrantKey(period.start), source: 'period', periodStart: period.start,
+  };
+  if (typeof config.rollover !== 'number' || previous === null) return { expirePrevious: false, grants: [main] };
+  // A grant that ended before this period began (periods without a grant between) has nothing left to carry.
+  const liveAtStart = previous.expiresAt === null || previous.expiresAt >= period.start;
+  const carried = liveAtStart ? Math.min(config.rollover, remainingOf(previous)) : 0;
+  const expirePrevious = previous.expiresAt === null || previous.expiresAt > period.start;
+  if (carried <= 0) return { expirePrevious, grants: [main] };
+  const rollover: GrantToIssue = {
+    amount: carried, priority: 0, expiresAt: period.end, note: 'carried over from the last period',
+    idempotencyKey: rolloverGrantKey(period.start), source: 'period', periodStart: period.start,
+  };
+  return { expirePrevious, grants: [rollover, main] };
 }
