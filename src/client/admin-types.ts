@@ -1,4 +1,5 @@
 import type { Static } from 'typebox';
+import type { CreditGrantSchema, NewGrantBody } from '../contract/credits.js';
 import type { AppPatchBody, AppSchema, GroupPatchBody, GroupSchema, NewAppBody, NewGroupBody } from '../contract/customers.js';
 import type { CreatedKeySchema, CreatedServiceTokenSchema, KeySchema, NewKeyBody, ServiceTokenSchema } from '../contract/keys.js';
 import type { NewPlanBody, PlanPatchBody, PlanSchema } from '../contract/plans.js';
@@ -59,3 +60,16 @@ export type CreatedServiceToken = Camel<Static<typeof CreatedServiceTokenSchema>
 export type Statement = Camel<Static<typeof StatementSchema>>;
 /** A billing period in the list of a group's statements, with its total. */
 export type StatementSummary = Camel<Static<typeof StatementSummarySchema>>;
+
+/** Credits granted to a group: `remaining` is what is left of it; `status` is `active`, `expired`, `voided` or `exhausted`. */
+export type CreditGrant = Camel<Static<typeof CreditGrantSchema>>;
+/**
+ * `amount`: a whole number from 1. `expiresAt`: in the future; default never. `priority`: higher is spent first (default 0).
+ * `idempotencyKey`: a repeat with the same key and grant answers the first grant instead of granting again.
+ */
+export type NewGrant = Omit<Camel<Static<typeof NewGrantBody>>, 'expiresAt'> & { expiresAt?: Date | string };
+/** A page of a group's grants, with the group's balance (below 0 when ingested usage overdrew it) and debt. */
+export interface GrantPage extends Page<CreditGrant> {
+  balance: number;
+  debt: number;
+}

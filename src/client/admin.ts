@@ -1,5 +1,5 @@
 import type {
-  App, AppPatch, CreatedKey, CreatedServiceToken, Group, GroupPatch, Key, NewApp, NewGroup, NewKey, NewPlan, Page, PageOptions, Plan,
+  App, AppPatch, CreatedKey, CreatedServiceToken, CreditGrant, GrantPage, Group, GroupPatch, Key, NewApp, NewGrant, NewGroup, NewKey, NewPlan, Page, PageOptions, Plan,
   PlanPatch, ServiceToken, Statement, StatementSummary,
 } from './admin-types.js';
 import type { ApiRequest, HttpClient } from './http.js';
@@ -26,6 +26,7 @@ export class AdminApi {
   readonly keys;
   readonly serviceTokens;
   readonly statements;
+  readonly grants;
 
   constructor(http: HttpClient) {
     // Creates and changes are not retried after a timeout or a 5xx (the first attempt may have
@@ -79,6 +80,17 @@ export class AdminApi {
       create: (options: { name?: string } = {}) => call<CreatedServiceToken>('POST', '/admin/service-tokens', options),
       list: (page?: PageOptions) => list<ServiceToken>('/admin/service-tokens', page),
       revoke: (tokenId: string) => call<ServiceToken>('DELETE', `/admin/service-tokens/${enc(tokenId)}`),
+    };
+    const grants = (groupId: string) => `/admin/groups/${enc(groupId)}/grants`;
+    this.grants = {
+      /** Grants credits to a group; with an `idempotencyKey`, a repeat answers the first grant instead of granting again. */
+      create: (groupId: string, grant: NewGrant) => call<CreditGrant>('POST', grants(groupId), grant),
+      /** The group's grants, oldest first, with what is left of each, and its balance and debt; voided ones with `includeVoided`. */
+      list: (groupId: string, options: PageOptions & { includeVoided?: boolean } = {}) => call<GrantPage>('GET', grants(groupId), undefined, {
+        limit: options.limit?.toString(), after: options.after, include_voided: options.includeVoided === undefined ? undefined : String(options.includeVoided),
+      }),
+      /** Voids a grant: what is left of it is no longer spent. Voiding again changes nothing. */
+      void: (groupId: string, grantId: string) => call<CreditGrant>('POST', `${grants(groupId)}/${enc(grantId)}/void`),
     };
     const statements = (groupId: string) => `/admin/groups/${enc(groupId)}/statements`;
     this.statements = {

@@ -1,3 +1,5 @@
+import type { Span } from './periods.js';
+
 /**
  * Prepaid credits: a group's balance is made of grants, burnt down by usage
  * at a price in credits per unit of each usage type. How a charge is spread
@@ -44,3 +46,146 @@ export interface CreditGrant {
 export type CreditMovement =
   | { kind: 'grant'; grantId: string; amount: number }
   | { kind: 'debt'; groupId: string; amount: number };
+
+/** What is left of a grant. */
+export const remainingOf = (grant: Pick<CreditGrant, 'amount' | 'used'>): number => Math.max(0, grant.amount - grant.used);
+
+/** The grants that can be spent at `now`: not voided, not expired (a grant expires at its `expiresAt`). */
+export function liveGrants<G extends Pick<CreditGrant, 'voidedAt' | 'expiresAt'>>(grants: readonly G[], now: number): G[] {
+  return grants.filter((g) => g.voidedAt === null && (g.expiresAt === null || g.expiresAt > now));
+}
+
+/**
+ * The order grants are spent in, as a comparator: the highest priority
+ * first, then the one that expires first (one without expiry last), then
+ * the oldest, then by id (bytewise) so that every limiter agrees.
+ *
+ * @example
+ * const order = liveGrants(grants, now).sort(burnDownOrder);
+ */
+export function burnDownOrder(a: CreditGrant, b: CreditGrant): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  if (a.expiresAt !== b.expiresAt) {
+    if (a.expiresAt === null) return 1;
+    if (b.expiresAt === null) return -1;
+    return a.expiresAt - b.expiresAt;
+  }
+  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** A group's balance at `now`: what remains of its live grants, minus its debt (negative when the debt is larger). */
+export function balanceOf(grants: readonly CreditGrant[], debt: number, now: number): number {
+  return liveGrants(grants, now).reduce((sum, g) => sum + remainingOf(g), 0) - debt;
+}
+
+/** The outcome of spreading a charge over a group's grants. */
+export interface Allocation {
+  /** False only for a charge the balance cannot cover that may not overdraw: then nothing moves. */
+  allowed: boolean;
+  /** What the durable writer applies with the event: credits taken from grants, and the change of the debt. */
+  movements: CreditMovement[];
+  /** The balance once the movements are applied (unchanged when refused). */
+  balanceAfter: number;
+}
+
+export interface AllocateOptions {
+  /** The group whose debt the debt movement changes. */
+  groupId: string;
+  /** Ingested events (already served): what the grants cannot cover becomes debt instead of a refusal. */
+  mayOverdraw: boolean;
+}
+
+/**
+ * Spreads `charge` credits over the live grants in burn-down order. Each
+ * charge takes the group's `debt` plus its own cost, so debt is repaid
+ * first. When the grants cannot cover that, an event that may overdraw
+ * takes all they hold and leaves the rest as debt; a check is refused and
+ * consumes nothing. A charge of 0 moves nothing and is never refused.
+ *
+ * @example
+ * // 3 credits left of one grant, a debt of 1, a call that costs 2: the debt is repaid, then the call paid.
+ * allocate([grant], 1, 2, now, { groupId, mayOverdraw: false });
+ * // → { allowed: true, movements: [{ kind: 'grant', grantId, amount: 3 }, { kind: 'debt', groupId, amount: -1 }], balanceAfter: 0 }
+ */
+export function allocate(grants: readonly CreditGrant[], debt: number, charge: number, now: number, options: AllocateOptions): Allocation {
+  const live = liveGrants(grants, now).sort(burnDownOrder);
+  const available = live.reduce((sum, g) => sum + remainingOf(g), 0);
+  if (charge <= 0) return { allowed: true, movements: [], balanceAfter: available - debt };
+  const need = debt + charge;
+  if (need > available && !options.mayOverdraw) return { allowed: false, movements: [], balanceAfter: available - debt };
+
+  const movements: CreditMovement[] = [];
+  let left = need;
+  for (const grant of live) {
+    if (left <= 0) break;
+    const take = Math.min(remainingOf(grant), left);
+    if (take > 0) movements.push({ kind: 'grant', grantId: grant.id, amount: take });
+    left -= take;
+  }
+  // `left` is what the grants could not cover: the new debt (0 when they covered it all).
+  const debtAfter = Math.max(0, left);
+  if (debtAfter !== debt) movements.push({ kind: 'debt', groupId: options.groupId, amount: debtAfter - debt });
+  return { allowed: true, movements, balanceAfter: available - need };
+}
+
+/**
+ * What `units` of `usageType` cost in credits: its price, else the price of
+ * `*`, else nothing.
+ *
+ * @example
+ * creditCost({ image: 1, pdf: 5, '*': 1 }, 'pdf', 3); // 15
+ */
+export function creditCost(perUnit: Readonly<Record<string, number>>, usageType: string, units: number): number {
+  return (Object.hasOwn(perUnit, usageType) ? perUnit[usageType]! : Object.hasOwn(perUnit, '*') ? perUnit['*']! : 0) * units;
+}
+
+/** A grant to be written: everything but what the store decides (id, use, creation, voiding). */
+export interface GrantToIssue {
+  amount: number;
+  priority: number;
+  expiresAt: number | null;
+  note: string | null;
+  idempotencyKey: string | null;
+  source: CreditGrant['source'];
+  /** The billing period a recurring grant belongs to; null for a manual one. */
+  periodStart: number | null;
+}
+
+/** The idempotency keys of a period's recurring grant and of what it carried over (their source, `period`, keeps them apart from callers' keys). */
+export const periodGrantKey = (periodStart: number) => `period:${periodStart}`;
+export const rolloverGrantKey = (periodStart: number) => `rollover:${periodStart}`;
+
+/** How a period's grant treats the last period's: whether to cut it off at `period.start`, and the grants to write (the carried-over one first, so it is spent first). */
+export interface PeriodIssue {
+  /** Expire the last period's grant at the new period's start (a capped rollover). */
+  expirePrevious: boolean;
+  grants: GrantToIssue[];
+}
+
+/**
+ * The grants the plan's recurring grant issues at the start of `period`.
+ * `previous` is the last period's recurring grant (not voided), if any.
+ * Rollover `none`: the grant expires at the period's end, and nothing is
+ * carried. `all`: it never expires, so nothing needs carrying. A number M:
+ * it expires at the period's end too, and what is left of the last
+ * period's grant (cut off at this period's start, if it was still live) is
+ * carried, at most M, as a separate grant that lasts until this period ends.
+ */
+export function periodGrantsToIssue(config: PeriodGrant, period: Span, previous: CreditGrant | null): PeriodIssue {
+  const main: GrantToIssue = {
+    amount: config.amount, priority: 0, expiresAt: config.rollover === 'all' ? null : period.end, note: null,
+    idempotencyKey: periodGrantKey(period.start), source: 'period', periodStart: period.start,
+  };
+  if (typeof config.rollover !== 'number' || previous === null) return { expirePrevious: false, grants: [main] };
+  // A grant that ended before this period began (periods without a grant between) has nothing left to carry.
+  const liveAtStart = previous.expiresAt === null || previous.expiresAt >= period.start;
+  const carried = liveAtStart ? Math.min(config.rollover, remainingOf(previous)) : 0;
+  const expirePrevious = previous.expiresAt === null || previous.expiresAt > period.start;
+  if (carried <= 0) return { expirePrevious, grants: [main] };
+  const rollover: GrantToIssue = {
+    amount: carried, priority: 0, expiresAt: period.end, note: 'carried over from the last period',
+    idempotencyKey: rolloverGrantKey(period.start), source: 'period', periodStart: period.start,
+  };
+  return { expirePrevious, grants: [rollover, main] };
+}

@@ -1,6 +1,7 @@
 import { Type, type TSchema } from 'typebox';
 import { AlertSettingsSchema, WebhookDeliverySchema, WebhookEndpointSchema } from '../contract/alerts.js';
 import { ErrorSchema } from '../contract/common.js';
+import { CreditGrantSchema } from '../contract/credits.js';
 import { AppSchema, GroupSchema } from '../contract/customers.js';
 import { KeySchema, ServiceTokenSchema } from '../contract/keys.js';
 import { PlanSchema } from '../contract/plans.js';
@@ -15,6 +16,7 @@ import { withHeaders, type ResponseHeader } from './openapi.js';
 /** The schemas with an `$id`, registered once and referenced by name (`Type.Ref('Plan')`). */
 export const SHARED_SCHEMAS = [
   ErrorSchema, PlanSchema, GroupSchema, AppSchema, KeySchema, ServiceTokenSchema, AlertSettingsSchema, WebhookEndpointSchema, WebhookDeliverySchema,
+  CreditGrantSchema,
 ];
 
 /**

@@ -17,6 +17,7 @@ import { requireOperationIds, SWAGGER_OPTIONS } from './openapi.js';
 import { addSecurityHeaders, DOCS_POLICY } from './security-headers.js';
 import { adminAlertRoutes } from './routes/admin-alerts.js';
 import { adminAppRoutes } from './routes/admin-apps.js';
+import { adminCreditRoutes } from './routes/admin-credits.js';
 import { adminGroupRoutes } from './routes/admin-groups.js';
 import { adminKeyRoutes } from './routes/admin-keys.js';
 import { adminPlanRoutes } from './routes/admin-plans.js';
@@ -109,6 +110,7 @@ export async function buildServer(services: Services, options: BuildOptions = {}
     adminServiceTokenRoutes(admin, services);
     adminStatementRoutes(admin, services);
     adminAlertRoutes(admin, services);
+    adminCreditRoutes(admin, services);
     adminUsageRoutes(admin, services);
   });
 

@@ -93,6 +93,12 @@ const TABLES: readonly TableCopy[] = [
     table: 'webhook_attempts', order: 'delivery_id, n',
     columns: [['delivery_id', 'text'], ['n', 'bigint'], ['at', 'bigint'], ['duration_ms', 'bigint'], ['status_code', 'bigint'], ['error', 'text']],
   },
+  {
+    table: 'credit_grants', order: 'id',
+    columns: [['id', 'text'], ['group_id', 'text'], ['amount', 'bigint'], ['used', 'bigint'], ['priority', 'bigint'], ['expires_at', 'bigint'],
+      ['note', 'text'], ['idempotency_key', 'text'], ['source', 'text'], ['period_start', 'bigint'], ['created_at', 'bigint'], ['voided_at', 'bigint']],
+  },
+  { table: 'credit_debts', order: 'group_id', columns: [['group_id', 'text'], ['debt', 'bigint']] },
   // The cookies of these sessions still open on the scale-out instances (same server secret): they stay ended.
   { table: 'ended_sessions', order: 'sid', columns: [['sid', 'text'], ['expires_at', 'bigint']] },
 ];
@@ -256,8 +262,8 @@ async function copyTable(db: DB, client: PoolClient, spec: TableCopy, print: (li
 
 /**
  * Reads back what the transaction wrote: the rows of every table, each
- * group's units in the events, and each group's daily rollups per dimension,
- * against the embedded store. Returns what was checked, or throws.
+ * group's units in the events, each group's daily rollups per dimension,
+ * and each group's credits, against the embedded store. Returns what was checked, or throws.
  */
 async function verify(db: DB, client: PoolClient, counts: MigrationCounts): Promise<string> {
   const problems: string[] = [];
@@ -280,6 +286,11 @@ async function verify(db: DB, client: PoolClient, counts: MigrationCounts): Prom
   await compare('daily rollups of group/dimension',
     "SELECT group_id || '/' || dimension, SUM(count) FROM rollup_day GROUP BY group_id, dimension",
     "SELECT group_id || '/' || dimension AS k, SUM(count)::text AS total FROM rollup_day GROUP BY group_id, dimension");
+  // Credits: what each group's grants hold and have used, less its debt, whatever their state.
+  await compare('credits left of group',
+    'SELECT group_id, SUM(amount - used) - COALESCE((SELECT debt FROM credit_debts d WHERE d.group_id = g.group_id), 0) FROM credit_grants g GROUP BY group_id',
+    `SELECT group_id AS k, (SUM(amount - used) - COALESCE((SELECT debt FROM credit_debts d WHERE d.group_id = g.group_id), 0))::text AS total
+      FROM credit_grants g GROUP BY group_id`);
   if (problems.length > 0) {
     throw new Error(`Verification failed, nothing was written: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
   }

@@ -3,6 +3,7 @@ import type { Span } from '../domain/periods.js';
 import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import type { RollupStore } from '../domain/rollups.js';
 import type { LimitRead, StoreBacklog } from '../engine/ports.js';
+import type { CreditGrant, PeriodGrant } from '../domain/credits.js';
 import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
 
 /**
@@ -19,11 +20,14 @@ import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNe
  * - usage reads, from time-bucketed rollups, never from raw events;
  * - closed billing statements, written once;
  * - alerts, and the outbox of their webhook deliveries;
+ * - prepaid credits: grants and debt;
  * - the dashboard sessions ended before their time.
  */
 export interface Store extends CatalogStore, MeterStore, RollupStore, StatementStore {
   /** Usage alerts and the outbox of their webhook deliveries. */
   readonly alerts: AlertStore;
+  /** Prepaid credits: each group's grants and debt. */
+  readonly credits: CreditStore;
   /** Dashboard sessions signed out of, shared by every instance. */
   readonly endedSessions: EndedSessionStore;
   /** Writes whatever is buffered and releases the store's resources. */
@@ -207,4 +211,58 @@ export interface AlertStore {
 
   /** Keys that expire in (from, to] and are not revoked, oldest expiry first, at most `limit`. */
   findExpiringKeys(from: number, to: number, limit: number): Promise<Key[]>;
+}
+
+// ---------------------------------------------------------------- credits
+
+/** A grant as the admin API makes one. */
+export interface NewCreditGrant {
+  amount: number;
+  priority: number;
+  expiresAt: number | null;
+  note: string | null;
+  /** A repeat with the same key and the same grant returns the first one; with another grant it is a conflict. */
+  idempotencyKey: string | null;
+}
+
+/** What a limiter loads a group's credits from. */
+export interface CreditState {
+  /** Every grant not voided (expired ones included), with what each has used. */
+  grants: CreditGrant[];
+  /** Credits consumed beyond the grants, repaid first from the next charge. */
+  debt: number;
+}
+
+/**
+ * A group's prepaid credits. Grants are written here; what usage consumes
+ * (`credit_grants.used`, the debt) is written by the durable writer with the
+ * events that consumed it (`PendingWrite.credits`), never here.
+ */
+export interface CreditStore {
+  /**
+   * Grants credits. With an idempotency key seen before for the group: the
+   * same grant answers the first one (`created: false`), another one is a
+   * ConflictError. NotFoundError for no such group.
+   */
+  grant(groupId: string, grant: NewCreditGrant, now: number): Promise<{ grant: CreditGrant; created: boolean }>;
+  /** The group's grants, oldest first (by id); voided ones only when asked. NotFoundError for no such group. */
+  listGrants(groupId: string, page: PageRequest, options?: { includeVoided?: boolean }): Promise<Page<CreditGrant>>;
+  getGrant(groupId: string, grantId: string): Promise<CreditGrant | null>;
+  /** Voids the grant at `now`: nothing more is spent from it. Voiding twice keeps the first time. NotFoundError for no such grant of the group. */
+  voidGrant(groupId: string, grantId: string, now: number): Promise<CreditGrant>;
+  /** The group's grants and debt, for a limiter to load. */
+  creditState(groupId: string): Promise<CreditState>;
+  /**
+   * Issues the plan's recurring grant for `period` unless it was issued
+   * already (whichever instance asks first issues it), carrying over what
+   * the rollover allows of the last period's (src/domain/credits.ts,
+   * `periodGrantsToIssue`). Answers the period's grant.
+   */
+  issuePeriodGrant(groupId: string, config: PeriodGrant, period: Span, now: number): Promise<{ grant: CreditGrant; created: boolean }>;
+  /**
+   * Calls `listener` with the group's id after every committed change to
+   * its grants (made, voided, issued for a period), so that the limiters
+   * learn of it. Listeners must not throw.
+   */
+  onChange(listener: (groupId: string) => void): void;
 }

@@ -314,6 +314,44 @@ describe('statements', () => {
   });
 });
 
+describe('grants', () => {
+  test('create with its options, list with the balance (voided ones with --all), void; a repeated idempotency key grants once', async () => {
+    const { groupId } = await customer();
+    const created = await ok(['grants', 'create', groupId, '500', '--expires-at', '2099-01-01T00:00:00Z', '--priority', '3', '--note', 'welcome', '--idempotency-key', 'w-1']);
+    const id = /^ID +(crg_\S+)$/m.exec(created)?.[1];
+    assert.ok(id, created);
+    assert.match(created, /^REMAINING +500$/m);
+    assert.match(created, /^EXPIRES +2099-01-01T00:00:00.000Z$/m);
+    assert.match(created, /^PRIORITY +3$/m);
+    assert.match(created, /^NOTE +welcome$/m);
+    const again = await json(['grants', 'create', groupId, '500', '--expires-at', '2099-01-01T00:00:00Z', '--priority', '3', '--note', 'welcome', '--idempotency-key', 'w-1']);
+    assert.equal(again.id, id, 'the first grant, not a second');
+    const other = await json(['grants', 'create', groupId, '20']);
+
+    const listed = await ok(['grants', 'list', groupId]);
+    assert.match(listed, /^ID +AMOUNT +USED +REMAINING +PRIORITY +EXPIRES +STATUS +SOURCE +NOTE$/m);
+    assert.match(listed, /^Balance: 520$/m);
+    assert.match(await ok(['grants', 'void', groupId, other.id]), /^STATUS +voided$/m);
+    const after = await json(['grants', 'list', groupId]);
+    assert.deepEqual([after.items.map((g: any) => g.id), after.balance, after.debt], [[id], 500, 0]);
+    assert.equal((await json(['grants', 'list', groupId, '--all'])).items.length, 2);
+  });
+
+  test('a bad amount is refused before any call; the API\'s refusals name the option', async () => {
+    const { groupId } = await customer();
+    const zero = await tollgate(['grants', 'create', groupId, '0']);
+    assert.equal(zero.code, 2);
+    assert.match(zero.stderr, /Expected a whole number of credits, 1 or more/);
+    const past = await tollgate(['grants', 'create', groupId, '5', '--expires-at', '2001-01-01T00:00:00Z']);
+    assert.equal(past.code, 1);
+    assert.equal(past.stderr.trim(), 'tollgate: --expires-at must be in the future. (invalid_request, HTTP 400)');
+    const unknown = await tollgate(['grants', 'list', 'no-such-group']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /No group with id "no-such-group"/);
+    assert.deepEqual((await json(['grants', 'list', groupId])).items, []);
+  });
+});
+
 describe('demo', () => {
   test('creates the demo customer, reuses it the second time, and prints working curl commands', async () => {
     const first = await ok(['demo']);

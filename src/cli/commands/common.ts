@@ -157,7 +157,8 @@ export function showWithSecret<T>(ctx: Context<object>, item: T, columns: readon
   println('It is shown this once and not shown again: store it now.');
 }
 
-function integer(min: number, max: number, expected: string): (value: string) => number {
+/** A parser of whole numbers from `min` to `max`, whose error says `Expected ${expected}.` */
+export function integer(min: number, max: number, expected: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
     if (!/^\s*-?\d+\s*$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`Expected ${expected}.`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerAppCommands } from './apps.js';
 import { registerDemoCommand } from './demo.js';
+import { registerGrantCommands } from './grants.js';
 import { registerGroupCommands } from './groups.js';
 import { registerKeyCommands } from './keys.js';
 import { registerPlanCommands } from './plans.js';
@@ -10,7 +11,7 @@ import { registerUsageCommand } from './usage.js';
 
 /**
  * Registers the commands that call a running server's admin API: plans,
- * groups, apps, keys, service-tokens, usage, statements and demo. Each takes --url
+ * groups, apps, keys, service-tokens, usage, statements, grants and demo. Each takes --url
  * (TOLLGATE_URL), --token (TOLLGATE_ADMIN_TOKEN) and --json.
  */
 export function registerAdminCommands(program: Command): void {
@@ -21,5 +22,6 @@ export function registerAdminCommands(program: Command): void {
   registerServiceTokenCommands(program);
   registerUsageCommand(program);
   registerStatementsCommand(program);
+  registerGrantCommands(program);
   registerDemoCommand(program);
 }

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction } from './pg-transaction.js';
 import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../../domain/alerts.js';
 import { alertRefusals, fanOut, replayOf, type NewDelivery } from '../../domain/alert-rules.js';
 import type { Key } from '../../domain/types.js';
@@ -42,7 +43,7 @@ export class PgAlerts implements AlertStore {
   }
 
   async recordAlert(alert: Alert): Promise<{ recorded: boolean; deliveries: number }> {
-    return this.transaction(async (client) => {
+    return inTransaction(this.pool, async (client) => {
       // A concurrent insert of the same alert waits here for this one's transaction, then inserts nothing.
       const inserted = await client.query(`INSERT INTO alerts (id, group_id, kind, subject, threshold, period_start, created_at, body)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`, alertValues(alert));
@@ -78,7 +79,7 @@ export class PgAlerts implements AlertStore {
   }
 
   async disableWebhookEndpoint(id: string, now: number): Promise<WebhookEndpoint> {
-    return this.transaction(async (client) => {
+    return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query('UPDATE webhook_endpoints SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1 RETURNING *', [id, now]);
       if (rows.length === 0) throw alertRefusals.noEndpoint(id);
       await client.query(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL
@@ -142,20 +143,5 @@ export class PgAlerts implements AlertStore {
       [rows.map((r) => r.id)]);
     const byDelivery = attemptsByDelivery(attempts);
     return rows.map((r) => mapDelivery(r, byDelivery.get(r.id as string) ?? []));
-  }
-
-  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
   }
 }

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
+import { foldMovements } from '../credit-rows.js';
 import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
 import type { RollupLevel, RollupQuery, RollupStore, RollupSum } from '../../domain/rollups.js';
 
@@ -24,10 +25,11 @@ const ROLLUP_SHARDS = 16;
 
 /**
  * The scale-out store's usage tables in PostgreSQL: events, their rollups,
- * ingest ids and remembered check answers. A batch of writes from any
- * instance is one transaction: the events, the rollup rows they change and
- * the answers to remember commit together or not at all, so usage read from
- * the rollups always matches the events, with no watermark to recover.
+ * ingest ids, remembered check answers, and what the events consumed of
+ * credits. A batch of writes from any instance is one transaction: the
+ * events, the rollup rows they change, the answers to remember and the
+ * credits commit together or not at all, so usage read from the rollups
+ * always matches the events, with no watermark to recover.
  *
  * Instances count the same hot rollup rows at once: each transaction writes
  * one of 16 shards of a row, picked at random, so concurrent transactions
@@ -95,8 +97,28 @@ export class PgUsage {
         SELECT g, k, $3, r FROM unnest($1::text[], $2::text[], $4::text[]) AS t(g, k, r)
         ON CONFLICT DO NOTHING`, [replies.map((r) => r[0]), replies.map((r) => r[1]), receivedAt, replies.map((r) => r[2])]);
     }
+    await this.applyCredits(client, items, fresh);
     let next = 0;
     return fresh.map((isFresh) => (isFresh ? seqs[next++]! : DUPLICATE));
+  }
+
+  /**
+   * What the batch's new events consumed of credits, summed per grant and per
+   * group (a duplicate's movements are left out), in one statement. Rows are
+   * locked in id order, as every batch locks them, so batches queue instead
+   * of deadlocking.
+   */
+  private async applyCredits(client: PoolClient, items: readonly PendingWrite[], fresh: readonly boolean[]): Promise<void> {
+    const { grants, debts } = foldMovements(items, (i) => fresh[i]!);
+    if (grants.length === 0 && debts.length === 0) return;
+    await client.query(`WITH
+      locked AS (SELECT id FROM credit_grants WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE),
+      used AS (UPDATE credit_grants g SET used = g.used + t.d FROM unnest($1::text[], $2::bigint[]) AS t(id, d)
+        WHERE g.id = t.id AND g.id IN (SELECT id FROM locked) RETURNING 1),
+      debts AS (INSERT INTO credit_debts AS c (group_id, debt) SELECT g, d FROM unnest($3::text[], $4::bigint[]) AS t(g, d) ORDER BY g COLLATE "C"
+        ON CONFLICT (group_id) DO UPDATE SET debt = c.debt + EXCLUDED.debt RETURNING 1)
+      SELECT (SELECT count(*) FROM used) AS grants, (SELECT count(*) FROM debts) AS debts`,
+    [grants.map(([id]) => id), grants.map(([, d]) => d), debts.map(([g]) => g), debts.map(([, d]) => d)]);
   }
 
   /** Which items are new: those without an ingest id, and the first of each id not seen before. */

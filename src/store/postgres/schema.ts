@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { ALERT_TABLES } from '../alert-rows.js';
+import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
 
 /**
@@ -132,6 +133,8 @@ export const MIGRATIONS: readonly string[] = [
   ALERT_TABLES,
   // Dashboard sessions signed out of before they expired.
   ENDED_SESSIONS_TABLE,
+  // Prepaid credits: grants, and each group's debt.
+  CREDIT_TABLES,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

@@ -14,6 +14,7 @@ import { MeteringEngine } from '../../engine/metering-engine.js';
 import type { LimitRead, Limiter, StoreBacklog } from '../../engine/ports.js';
 import { PgAlerts } from '../postgres/pg-alerts.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
+import { PgCredits } from '../postgres/pg-credits.js';
 import { PgUsage } from '../postgres/pg-usage.js';
 import { PgUsageWriter } from '../postgres/pg-usage-writer.js';
 import { PgStatements } from '../postgres/pg-statements.js';
@@ -99,6 +100,8 @@ export class ScaleOutStore extends CachedCatalog implements Store {
   private readonly background: Cancel[] = [];
   /** Alerts and the webhook outbox, in PostgreSQL. */
   readonly alerts: PgAlerts;
+  /** Credit grants and debts, in PostgreSQL. */
+  readonly credits: PgCredits;
   /** Dashboard sessions signed out of, in PostgreSQL: shared by every instance. */
   readonly endedSessions: PgEndedSessions;
   private closed = false;
@@ -110,6 +113,7 @@ export class ScaleOutStore extends CachedCatalog implements Store {
     this.usage = new PgUsage(pool);
     this.statements = new PgStatements(pool);
     this.alerts = new PgAlerts(pool);
+    this.credits = new PgCredits(pool);
     this.endedSessions = new PgEndedSessions(pool);
     this.spool = new Spool(join(options.dataDir, 'spool'));
     this.replay = new SpoolReplay(this.spool, this.usage, scheduler);

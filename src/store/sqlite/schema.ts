@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { ALERT_TABLES } from '../alert-rows.js';
+import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
 
 /**
@@ -137,6 +138,8 @@ const MIGRATIONS: readonly string[] = [
     || CAST(substr(CAST(key AS BLOB), instr(CAST(key AS BLOB), x'00') + 1) AS TEXT)
   WHERE substr(CAST(key AS BLOB), 1, 3) = CAST('ce:' AS BLOB) AND instr(CAST(key AS BLOB), x'00') > 0;
   `,
+  // Prepaid credits: grants, and each group's debt.
+  CREDIT_TABLES,
 ];
 
 export function migrate(db: Database): void {

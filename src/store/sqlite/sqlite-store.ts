@@ -18,6 +18,7 @@ import { RollupWriter } from './rollup-writer.js';
 import { migrate } from './schema.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteCatalog } from './sqlite-catalog.js';
+import { SqliteCredits } from './sqlite-credits.js';
 import { SqliteReplies } from './sqlite-replies.js';
 import { SqliteEndedSessions } from './sqlite-sessions.js';
 import { SqliteStatements } from './sqlite-statements.js';
@@ -60,6 +61,8 @@ export class SqliteStore extends SqliteCatalog implements Store {
   private readonly sumRollup: Record<RollupLevel, Statement>;
   /** Alerts and the webhook outbox, in the same SQLite file. */
   readonly alerts: SqliteAlerts;
+  /** Credit grants and debts, in the same SQLite file. */
+  readonly credits: SqliteCredits;
   /** Dashboard sessions signed out of, in the same SQLite file. */
   readonly endedSessions: SqliteEndedSessions;
   private closed = false;
@@ -73,6 +76,7 @@ export class SqliteStore extends SqliteCatalog implements Store {
       this.sumRollup = sumRollupStatements(this.database);
       this.statements = new SqliteStatements(this.database);
       this.alerts = new SqliteAlerts(this.database);
+      this.credits = new SqliteCredits(this.database);
       this.endedSessions = new SqliteEndedSessions(this.database);
       this.writer = new WriterClient({ path: this.path, rollupFlushMs: options.rollupFlushMs });
       const writer = this.writer;

@@ -2,11 +2,13 @@
  * The embedded store's writer, on a thread of its own: it commits admitted
  * calls (one transaction per batch, fsynced) and keeps the rollups, so the
  * fsync never stalls the thread that parses requests and decides limits.
- * It is the only writer of the events, check_replies and rollup tables.
+ * It is the only writer of the events, check_replies and rollup tables, and
+ * of what events consume of credits (credit_grants.used, credit_debts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './database.js';
 import { RollupWriter } from './rollup-writer.js';
+import { foldMovements } from '../credit-rows.js';
 import { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
 import type { WriterOptions, WriterRequest, WriterResponse } from './writer-protocol.js';
 
@@ -26,9 +28,11 @@ const firstSeqSince = db.prepare('SELECT seq FROM events WHERE seq > ? AND recei
 const lastSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck();
 const pruneKeys = db.prepare('DELETE FROM event_keys WHERE seq < ?');
 let prunedUpTo = 0;
+const useGrant = db.prepare('UPDATE credit_grants SET used = used + ? WHERE id = ?');
+const addDebt = db.prepare('INSERT INTO credit_debts (group_id, debt) VALUES (?, ?) ON CONFLICT (group_id) DO UPDATE SET debt = debt + excluded.debt');
 
-const commit = db.transaction((items: PendingWrite[], receivedAt: number): number[] =>
-  items.map((e) => {
+const commit = db.transaction((items: PendingWrite[], receivedAt: number): number[] => {
+  const seqs = items.map((e) => {
     const seq = nextSeq;
     if (e.dedupKey !== undefined && claimKey.run(seq, e.dedupKey).changes === 0) return DUPLICATE;
     insertEvent.run(seq, e.ts, e.groupId, e.appId, e.keyId ?? null, e.usageType, e.requestArgsHash, e.count, receivedAt);
@@ -38,7 +42,13 @@ const commit = db.transaction((items: PendingWrite[], receivedAt: number): numbe
       insertReply.run(reply.groupId, reply.idempotencyKey, receivedAt, JSON.stringify({ ...(reply.result as object), eventId: String(seq) }));
     }
     return seq;
-  }));
+  });
+  // The credits the batch's events consumed, once per grant and group; a duplicate's consume nothing.
+  const credits = foldMovements(items, (i) => seqs[i] !== DUPLICATE);
+  for (const [grantId, amount] of credits.grants) useGrant.run(amount, grantId);
+  for (const [groupId, amount] of credits.debts) addDebt.run(groupId, amount);
+  return seqs;
+});
 
 const timer = setInterval(() => {
   if (rollups.pendingEvents === 0) return;

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../../helpers/server.js';
@@ -141,7 +142,18 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const period = new Date(thisMonth.start).toISOString().slice(0, 7);
   const closedStatement = (await sqlite.getStatement(customer.groupId, period))!;
   assert.equal(closedStatement.total, 1, '3 images at 0.002 EUR, rounded to a cent; ocr and pdf have no price');
+  // Credits: a grant spent to the last credit with a debt beyond it, a grant made since, and a voided one.
+  const grant = (amount: number) => sqlite.credits.grant(customer.groupId, { amount, priority: 0, expiresAt: null, note: null, idempotencyKey: `g-${amount}` }, Date.now());
+  const spent = (await grant(500)).grant;
+  const voidedGrant = (await grant(9)).grant;
+  await sqlite.credits.voidGrant(customer.groupId, voidedGrant.id, Date.now());
+  await grant(100);
   await sqlite.close();
+  // What the writer thread leaves once events consumed 530 credits of the first grant, 30 of them beyond it.
+  const file = new Database(join(dataDir, 'tollgate.db'));
+  file.prepare('UPDATE credit_grants SET used = 500 WHERE id = ?').run(spent.id);
+  file.prepare('INSERT INTO credit_debts (group_id, debt) VALUES (?, 30)').run(customer.groupId);
+  file.close();
 
   // ---- the migration
   const migrated = await cli(migrateArgs(dataDir));
@@ -153,6 +165,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
     plans: 1, customer_groups: 1, apps: 1, api_keys: 1, service_tokens: 1,
     events: 3 + EVENTS, event_keys: EVENTS, check_replies: 3, statements: 2,
     alert_settings: 1, alerts: 1, webhook_endpoints: 1, webhook_deliveries: 1, webhook_attempts: 1, ended_sessions: 1,
+    credit_grants: 3, credit_debts: 1,
   })) {
     assert.match(out, new RegExp(`^  ${table} +${rows.toLocaleString('en-US')}$`, 'm'), `${table}: ${rows} in\n${out}`);
   }
@@ -197,6 +210,12 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const monthAfter = await monthByApp(scaleOut.url);
   assert.equal(monthAfter.status, 200);
   assert.deepEqual(monthAfter.body, monthBefore.body, 'the same usage records');
+
+  const creditsAfter = await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/grants?include_voided=true`);
+  assert.deepEqual(creditsAfter.body.items.map((g: any) => [g.amount, g.remaining, g.status]), [[500, 0, 'exhausted'], [9, 9, 'voided'], [100, 100, 'active']]);
+  assert.deepEqual([creditsAfter.body.balance, creditsAfter.body.debt], [70, 30], 'credits are copied, debt and all');
+  const regrant = await scaleOutAdmin.post(`/admin/groups/${customer.groupId}/grants`, { amount: 100, idempotency_key: 'g-100' });
+  assert.equal(regrant.status, 200, 'idempotency keys of grants are copied too');
 
   const planAfter = await scaleOutAdmin.get(`/admin/plans/${customer.planId}`);
   assert.deepEqual([planAfter.body.currency, planAfter.body.prices], ['EUR', prices], 'plan prices are copied');

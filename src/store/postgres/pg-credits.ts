@@ -1,0 +1,104 @@
+import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './pg-transaction.js';
+import { periodGrantsToIssue, periodGrantKey, type CreditGrant, type GrantToIssue, type PeriodGrant } from '../../domain/credits.js';
+import type { Span } from '../../domain/periods.js';
+import { newSortableId } from '../../domain/secrets.js';
+import { pageOf } from '../alert-rows.js';
+import { CreditListeners, creditRefusals, GRANT_COLUMNS, grantValues, manualGrant, mapGrant, replayedGrant } from '../credit-rows.js';
+import type { CreditState, CreditStore, NewCreditGrant, Page, PageRequest } from '../store.js';
+
+const INSERT_GRANT = `INSERT INTO credit_grants (${GRANT_COLUMNS}) VALUES (${GRANT_COLUMNS.split(',').map((_, i) => `$${i + 1}`).join(', ')})`;
+const BY_KEY = 'SELECT * FROM credit_grants WHERE group_id = $1 AND source = $2 AND idempotency_key = $3';
+
+/**
+ * The scale-out store's credit grants and debts in PostgreSQL, shared by
+ * every instance: a grant under an idempotency key, or a period's recurring
+ * grant, is written once whichever instances ask at once (the unique key,
+ * and ON CONFLICT DO NOTHING, which waits for the first writer's commit).
+ */
+export class PgCredits implements CreditStore {
+  private readonly listeners = new CreditListeners();
+
+  constructor(private readonly pool: Pool) {}
+
+  onChange(listener: (groupId: string) => void): void {
+    this.listeners.add(listener);
+  }
+
+  async grant(groupId: string, grant: NewCreditGrant, now: number): Promise<{ grant: CreditGrant; created: boolean }> {
+    const inserted = await this.insert(this.pool, groupId, manualGrant(grant), now);
+    if (inserted !== null) {
+      this.listeners.changed(groupId);
+      return { grant: inserted, created: true };
+    }
+    const { rows } = await this.pool.query(BY_KEY, [groupId, 'manual', grant.idempotencyKey]);
+    return replayedGrant(mapGrant(rows[0])!, grant);
+  }
+
+  async listGrants(groupId: string, page: PageRequest, options: { includeVoided?: boolean } = {}): Promise<Page<CreditGrant>> {
+    await this.requireGroup(groupId);
+    const { rows } = await this.pool.query(`SELECT * FROM credit_grants WHERE group_id = $1 AND id > $2 COLLATE "C" AND ($3 OR voided_at IS NULL)
+      ORDER BY id COLLATE "C" LIMIT $4`, [groupId, page.after ?? '', options.includeVoided === true, page.limit + 1]);
+    return pageOf(rows.map((r) => mapGrant(r)!), page.limit);
+  }
+
+  async getGrant(groupId: string, grantId: string): Promise<CreditGrant | null> {
+    const { rows } = await this.pool.query('SELECT * FROM credit_grants WHERE id = $1 AND group_id = $2', [grantId, groupId]);
+    return mapGrant(rows[0]);
+  }
+
+  async voidGrant(groupId: string, grantId: string, now: number): Promise<CreditGrant> {
+    const { rows } = await this.pool.query('UPDATE credit_grants SET voided_at = COALESCE(voided_at, $1) WHERE id = $2 AND group_id = $3 RETURNING *',
+      [now, grantId, groupId]);
+    if (rows.length === 0) throw creditRefusals.noGrant(groupId, grantId);
+    this.listeners.changed(groupId);
+    return mapGrant(rows[0])!;
+  }
+
+  async creditState(groupId: string): Promise<CreditState> {
+    // One statement, one snapshot: the grants' use and the debt as the same commits left them.
+    const { rows } = await this.pool.query(`SELECT (SELECT debt FROM credit_debts WHERE group_id = $1) AS debt, g.*
+      FROM (SELECT 1) AS one LEFT JOIN credit_grants g ON g.group_id = $1 AND g.voided_at IS NULL ORDER BY g.id COLLATE "C"`, [groupId]);
+    return { grants: rows.filter((r) => r.id !== null).map((r) => mapGrant(r)!), debt: Number(rows[0]!.debt ?? 0) };
+  }
+
+  async issuePeriodGrant(groupId: string, config: PeriodGrant, period: Span, now: number): Promise<{ grant: CreditGrant; created: boolean }> {
+    const result = await inTransaction(this.pool, async (client) => {
+      const previous = mapGrant((await client.query(`SELECT * FROM credit_grants
+        WHERE group_id = $1 AND source = 'period' AND period_start < $2 AND idempotency_key LIKE 'period:%' AND voided_at IS NULL
+        ORDER BY period_start DESC LIMIT 1 FOR UPDATE`, [groupId, period.start])).rows[0]);
+      const plan = periodGrantsToIssue(config, period, previous);
+      // Ids in the order the grants are spent (the carried-over one first), though the period's own is inserted first.
+      const ids = plan.grants.map(() => newSortableId('crg', now));
+      // The period's own grant first: of instances issuing at once, the one whose insert lands goes on, the others find it issued.
+      const main = await this.insert(client, groupId, plan.grants[plan.grants.length - 1]!, now, ids[ids.length - 1]);
+      if (main === null) return null;
+      if (plan.expirePrevious) await client.query('UPDATE credit_grants SET expires_at = $1 WHERE id = $2', [period.start, previous!.id]);
+      for (const [i, g] of plan.grants.slice(0, -1).entries()) await this.insert(client, groupId, g, now, ids[i]);
+      return main;
+    });
+    if (result !== null) {
+      this.listeners.changed(groupId);
+      return { grant: result, created: true };
+    }
+    const { rows } = await this.pool.query(BY_KEY, [groupId, 'period', periodGrantKey(period.start)]);
+    return { grant: mapGrant(rows[0])!, created: false };
+  }
+
+  /** Inserts the grant; null when its idempotency key is taken (a concurrent insert of it is waited for first). */
+  private async insert(db: Pool | PoolClient, groupId: string, grant: GrantToIssue, now: number, id = newSortableId('crg', now)): Promise<CreditGrant | null> {
+    try {
+      const { rows } = await db.query(`${INSERT_GRANT} ON CONFLICT (group_id, source, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *`,
+        grantValues(id, groupId, grant, now));
+      return mapGrant(rows[0]);
+    } catch (error) {
+      if ((error as { code?: string }).code === '23503') throw creditRefusals.noGroup(groupId);
+      throw error;
+    }
+  }
+
+  private async requireGroup(groupId: string): Promise<void> {
+    const { rowCount } = await this.pool.query('SELECT 1 FROM customer_groups WHERE id = $1', [groupId]);
+    if (rowCount === 0) throw creditRefusals.noGroup(groupId);
+  }
+}
