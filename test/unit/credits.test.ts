@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
-  allocate, balanceOf, burnDownOrder, creditCost, liveGrants, type CreditGrant, type CreditMovement,
+  allocate, balanceOf, burnDownOrder, creditCost, liveGrants, periodGrantsToIssue, type CreditGrant, type CreditMovement,
 } from '../../src/domain/credits.js';
 
 const NOW = Date.parse('2026-03-15T12:00:00Z');
@@ -159,4 +159,24 @@ test('creditCost: the type\'s price, else "*", else nothing', () => {
   assert.equal(creditCost({ pdf: 5 }, 'audio', 3), 0);
   assert.equal(creditCost({ pdf: 0, '*': 2 }, 'pdf', 3), 0, 'a price of 0 is a price');
   assert.equal(creditCost({ '*': 1 }, 'toString', 2), 2, "names of Object's prototype are no prices");
+});
+
+test("periodGrantsToIssue: the period's grant, and what a capped rollover carries of the last one", () => {
+  const april = { start: Date.parse('2026-04-01T00:00:00Z'), end: Date.parse('2026-05-01T00:00:00Z') };
+  const march = (over: Partial<CreditGrant> = {}) => grant('crg_march', { amount: 100, used: 70, source: 'period', expiresAt: april.start, ...over });
+  const amounts = (issue: ReturnType<typeof periodGrantsToIssue>) => issue.grants.map((g) => [g.amount, g.expiresAt, g.idempotencyKey]);
+
+  assert.deepEqual(amounts(periodGrantsToIssue({ amount: 500, rollover: 'none' }, april, march())), [[500, april.end, `period:${april.start}`]]);
+  assert.deepEqual(amounts(periodGrantsToIssue({ amount: 500, rollover: 'all' }, april, march())), [[500, null, `period:${april.start}`]]);
+  const capped = periodGrantsToIssue({ amount: 500, rollover: 20 }, april, march());
+  assert.deepEqual(amounts(capped), [[20, april.end, `rollover:${april.start}`], [500, april.end, `period:${april.start}`]], 'the carried grant first');
+  assert.equal(capped.expirePrevious, false, 'it ended at this start already');
+  assert.deepEqual(amounts(periodGrantsToIssue({ amount: 500, rollover: 50 }, april, march())).map(([a]) => a), [30, 500], 'all that was left, under the cap');
+  const open = periodGrantsToIssue({ amount: 500, rollover: 50 }, april, march({ expiresAt: null }));
+  assert.equal(open.expirePrevious, true, 'a grant that never expired is cut off at the new start');
+  assert.deepEqual(amounts(open).map(([a]) => a), [30, 500]);
+  assert.deepEqual(amounts(periodGrantsToIssue({ amount: 500, rollover: 50 }, april, march({ used: 100 }))).map(([a]) => a), [500], 'nothing left');
+  assert.deepEqual(amounts(periodGrantsToIssue({ amount: 500, rollover: 50 }, april, march({ expiresAt: april.start - 1 }))).map(([a]) => a), [500],
+    'a grant of an older period has nothing to carry');
+  assert.deepEqual(amounts(periodGrantsToIssue({ amount: 500, rollover: 50 }, april, null)).map(([a]) => a), [500]);
 });

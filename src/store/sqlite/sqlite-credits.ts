@@ -1,5 +1,5 @@
 import type { Database as DB } from 'better-sqlite3';
-import { periodGrantsToIssue, periodGrantKey, type CreditGrant, type PeriodGrant } from '../../domain/credits.js';
+import { periodGrantsToIssue, periodGrantKey, type CreditGrant, type GrantToIssue, type PeriodGrant } from '../../domain/credits.js';
 import type { Span } from '../../domain/periods.js';
 import { newSortableId } from '../../domain/secrets.js';
 import { pageOf } from '../alert-rows.js';
@@ -78,7 +78,7 @@ export class SqliteCredits implements CreditStore {
     return result;
   }
 
-  private insert(groupId: string, grant: Parameters<typeof grantValues>[2], now: number): CreditGrant {
+  private insert(groupId: string, grant: GrantToIssue, now: number): CreditGrant {
     const id = newSortableId('crg', now);
     this.stmt.insert.run(...grantValues(id, groupId, grant, now));
     return mapGrant(this.stmt.get.get(id, groupId))!;
