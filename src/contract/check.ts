@@ -42,7 +42,7 @@ const LimitAnswer = Type.Object({
   reset: Type.Integer({ description: 'Seconds until the window holds nothing counted; for a billing period, until it ends.' }),
 });
 
-export const CHECK_CODES = ['ok', 'rate_limited', 'quota_exceeded', 'unauthorized'] as const;
+export const CHECK_CODES = ['ok', 'rate_limited', 'quota_exceeded', 'insufficient_credits', 'unauthorized'] as const;
 
 /** The check's answer, field for field: one definition for the HTTP route, the gateway's refusals, the SDK's embedded mode and its types. */
 export const CheckAnswerSchema = Type.Object({
@@ -65,7 +65,11 @@ export const CheckAnswerSchema = Type.Object({
   request_args_hash: Type.Union([Type.String(), Type.Null()]),
   replayed: Type.Boolean({ description: 'True when this is the stored answer to an earlier call with the same idempotency_key.' }),
   limits: Type.Array(LimitAnswer, { description: 'Every limit that applied to the call, with what is left of it.' }),
-  denied_by: Type.Union([Type.String(), Type.Null()], { description: 'The name of the limit that refused the call; null when allowed.' }),
+  denied_by: Type.Union([Type.String(), Type.Null()], { description: 'The name of the limit that refused the call (`credits` when the balance could not cover it); null when allowed.' }),
+  credits: Type.Union([Type.Object({
+    charged: Type.Integer({ description: 'Credits this call took (0 when refused).' }),
+    balance: Type.Integer({ description: "The group's balance after the call: what remains of its live grants, minus any debt (it can be negative)." }),
+  }), Type.Null()], { description: "Present where the plan uses credits; null otherwise." }),
 });
 
 export type CheckAnswer = Static<typeof CheckAnswerSchema>;

@@ -40,7 +40,7 @@ export const ActivityAnswer = Type.Object({
     group_id: Type.String(),
     app_id: Type.String(),
     key_id: Type.Union([Type.String(), Type.Null()]),
-    code: Type.Union([Type.Literal('rate_limited'), Type.Literal('quota_exceeded')]),
+    code: Type.Union([Type.Literal('rate_limited'), Type.Literal('quota_exceeded'), Type.Literal('insufficient_credits')]),
   }), { description: 'The last refused calls this instance decided (up to 100 kept), newest first.' }),
 });
 

@@ -47,6 +47,22 @@ export type CreditMovement =
   | { kind: 'grant'; grantId: string; amount: number }
   | { kind: 'debt'; groupId: string; amount: number };
 
+/** A group's credits as a limiter loads them. */
+export interface CreditState {
+  /** Every grant not voided (expired ones included), with what each has used. */
+  grants: CreditGrant[];
+  /** Credits consumed beyond the grants, repaid first from the next charge. */
+  debt: number;
+}
+
+/** What a call of one kind asks of its group's credits. */
+export interface CallCredits {
+  /** Credits per unit of the call's kind (0: free, but the balance is still reported). */
+  perUnit: number;
+  /** The plan's recurring grant, issued when the group's credits are first loaded in a period. */
+  periodGrant: PeriodGrant | null;
+}
+
 /** What is left of a grant. */
 export const remainingOf = (grant: Pick<CreditGrant, 'amount' | 'used'>): number => Math.max(0, grant.amount - grant.used);
 
@@ -188,4 +204,25 @@ export function periodGrantsToIssue(config: PeriodGrant, period: Span, previous:
     idempotencyKey: rolloverGrantKey(period.start), source: 'period', periodStart: period.start,
   };
   return { expirePrevious, grants: [rollover, main] };
+}
+
+/**
+ * The part of a charge's movements that gives back `amount` credits: taken
+ * from the grants it drew on last, first. A reservation settled below its
+ * estimate gives back this much, and keeps the rest (with any debt it
+ * repaid) for the durable writer.
+ */
+export function portionOf(movements: readonly CreditMovement[], amount: number): { back: CreditMovement[]; kept: CreditMovement[] } {
+  const back: CreditMovement[] = [];
+  const kept = movements.map((m) => ({ ...m }));
+  let left = amount;
+  for (let i = kept.length - 1; i >= 0 && left > 0; i -= 1) {
+    const m = kept[i]!;
+    if (m.kind !== 'grant') continue;
+    const take = Math.min(m.amount, left);
+    back.push({ ...m, amount: take });
+    m.amount -= take;
+    left -= take;
+  }
+  return { back, kept: kept.filter((m) => m.kind === 'debt' || m.amount > 0) };
 }

@@ -36,6 +36,11 @@ export function consumes(limit: AppliedLimit, mode: MeterRequest['mode']): boole
   return mode !== 'rate_only' || (limit.window !== 'billing_period' && limit.usageTypes === null);
 }
 
+/** The credits a call takes: its units at its kind's price; none for a `rate_only` touch. */
+export function creditCharge(request: Pick<MeterRequest, 'credits' | 'cost' | 'mode'>): number {
+  return request.credits === undefined || request.mode === 'rate_only' ? 0 : request.credits.perUnit * request.cost;
+}
+
 /**
  * Whether the call fits every limit it consumes, all-or-nothing. A billing
  * period that refuses makes the code `quota_exceeded` (it is named before a

@@ -46,7 +46,8 @@ export const SHORTHAND = {
   appMinute: 'app-minute',
   appMonth: 'app-month',
 } as const;
-export const RESERVED_LIMIT_NAMES: readonly string[] = Object.values(SHORTHAND);
+/** `credits` names a refusal for want of credits. */
+export const RESERVED_LIMIT_NAMES: readonly string[] = [...Object.values(SHORTHAND), 'credits'];
 
 /**
  * What a billing-period counter counts, for seeding it from the rollups:

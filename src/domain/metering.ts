@@ -1,3 +1,4 @@
+import type { CallCredits, CreditMovement } from './credits.js';
 import type { LimitScope, LimitSpec, LimitWindow } from './limits.js';
 import type { Span } from './periods.js';
 import type { WindowCounter } from './sliding-window.js';
@@ -45,9 +46,14 @@ export interface MeterRequest {
   cost: number;
   /** Scoped to the group: the same key from another group is another request. */
   idempotencyKey?: string;
+  /** What the call costs in credits, when its plan uses credits; absent: none. */
+  credits?: CallCredits;
 }
 
-export type MeterCode = 'ok' | 'rate_limited' | 'quota_exceeded';
+export type MeterCode = 'ok' | 'rate_limited' | 'quota_exceeded' | 'insufficient_credits';
+
+/** The name a refusal for want of credits is reported under (no limit may take it). */
+export const CREDITS = 'credits';
 
 /** One limit after a decision: what it allows and what is left of it. */
 export interface LimitState {
@@ -80,6 +86,14 @@ export interface MeterResult {
   eventId: string | null;
   /** True when this is the stored answer of an earlier call with the same idempotency key. */
   replayed: boolean;
+  /** What the call took from its group's credits and the balance after; null when its plan uses none. */
+  credits: { charged: number; balance: number } | null;
+  /**
+   * How the charge was spread over the grants, for the durable writer to
+   * apply with the call's event. Between a limiter and the engine only: the
+   * engine takes it off before the result goes anywhere.
+   */
+  movements?: CreditMovement[];
 }
 
 /** Usage that was already served, sent later (event ingest). */
@@ -109,7 +123,7 @@ export function stateOf(result: Pick<MeterResult, 'limits'>, name: string): Limi
  */
 export function replayOf(stored: unknown): MeterResult {
   const result = stored as MeterResult & Partial<LegacyResult>;
-  if (Array.isArray(result.limits)) return { ...result, replayed: true };
+  if (Array.isArray(result.limits)) return { ...result, credits: result.credits ?? null, replayed: true };
   const { groupUsed = 0, appUsed = 0, groupRate = null, appRate = null, deniedBy, ...rest } = result;
   const minute = (name: string, scope: 'group' | 'app', rate: LegacyRate | null): LimitState[] => (rate === null ? [] : [{
     name, window: 'minute', scope, units: rate.limit, used: Math.max(0, rate.limit - rate.remaining), remaining: rate.remaining,
@@ -120,7 +134,7 @@ export function replayOf(stored: unknown): MeterResult {
   const denied = deniedBy === 'group' || deniedBy === 'app'
     ? `${deniedBy === 'app' ? 'app-' : ''}${code === 'quota_exceeded' ? 'month' : 'minute'}` : deniedBy ?? null;
   return {
-    ...rest, deniedBy: denied, replayed: true,
+    ...rest, deniedBy: denied, replayed: true, credits: null,
     limits: [...minute('minute', 'group', groupRate), ...minute('app-minute', 'app', appRate), month('month', 'group', groupUsed), month('app-month', 'app', appUsed)],
   };
 }

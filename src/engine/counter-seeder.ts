@@ -2,7 +2,8 @@ import type { RollupStore } from '../domain/rollups.js';
 import type { CounterRef } from '../domain/limits.js';
 import type { Span } from '../domain/periods.js';
 import { unitsFor } from '../domain/rollup-segments.js';
-import type { Seed, SeedSource } from './ports.js';
+import type { CreditState, PeriodGrant } from '../domain/credits.js';
+import type { CreditSource, Seed, SeedSource } from './ports.js';
 
 /**
  * Seeds a quota counter from the rollups, the first time a limiter needs it
@@ -11,6 +12,7 @@ import type { Seed, SeedSource } from './ports.js';
  * accepted before it is durable, so that nothing admitted is missing from
  * the sum. `plant` puts the units where the limiter keeps its counters
  * (memory, or Redis with SET NX, where instances racing to seed agree).
+ * A group's credits are loaded the same way.
  */
 export class CounterSeeder {
   private readonly loading = new Map<string, Promise<void>>();
@@ -19,19 +21,33 @@ export class CounterSeeder {
    * @param settled resolves once the writes accepted so far are durable.
    * @param source the units the rollups hold for a counter.
    */
-  constructor(private readonly settled: () => Promise<void>, private readonly source: SeedSource) {}
+  constructor(private readonly settled: () => Promise<void>, private readonly source: SeedSource, private readonly credits: CreditSource) {}
 
   seed(ref: CounterRef, period: Span, plant: (seed: Seed) => unknown): Promise<void> {
     const key = `${ref.scope}:${ref.scopeId}:${ref.usageTypes === null ? '*' : ref.usageTypes.join(',')}:${period.start}`;
-    let load = this.loading.get(key);
-    if (load === undefined) {
-      load = (async () => {
+    return this.once(key, async () => plant(await this.source(ref, period)));
+  }
+
+  /** Loads a group's credits for a period (its recurring grant issued first), the same way: once, after the writes accepted so far. */
+  seedCredits(groupId: string, period: Span, periodGrant: PeriodGrant | null, plant: (state: CreditState) => unknown): Promise<void> {
+    return this.once(`credits:${groupId}:${period.start}`, async () => plant(await this.credits.load(groupId, period, periodGrant)));
+  }
+
+  /** The store's view of a group's credits now (a grant made or voided). */
+  readCredits(groupId: string): Promise<CreditState> {
+    return this.credits.read(groupId);
+  }
+
+  private once(key: string, load: () => Promise<unknown>): Promise<void> {
+    let loading = this.loading.get(key);
+    if (loading === undefined) {
+      loading = (async () => {
         await this.settled();
-        await plant(await this.source(ref, period));
+        await load();
       })().finally(() => this.loading.delete(key));
-      this.loading.set(key, load);
+      this.loading.set(key, loading);
     }
-    return load;
+    return loading;
   }
 }
 

@@ -1,10 +1,11 @@
-import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import { periodTotals } from '../domain/limit-decision.js';
 import type { Span } from '../domain/periods.js';
 import { CounterSeeder } from './counter-seeder.js';
 import { GroupCommitter, type CommitObserver } from './group-commit.js';
 import { DUPLICATE, type PendingWrite } from './pending-write.js';
-import type { AcceptedUsage, DurableWriter, LimitRead, Limiter, Receipt, ReplyStore, SeedSource, StoreBacklog } from './ports.js';
+import { portionOf, type CreditMovement } from '../domain/credits.js';
+import type { AcceptedUsage, CreditCharge, CreditSource, DurableWriter, EventMetering, LimitRead, Limiter, Receipt, ReplyStore, SeedSource, StoreBacklog } from './ports.js';
 
 export interface MeteringEngineOptions<L extends Limiter> {
   /** Where admitted calls and ingested events are written. */
@@ -13,6 +14,8 @@ export interface MeteringEngineOptions<L extends Limiter> {
   replies: ReplyStore;
   /** The units the rollups hold for a counter, to seed it. */
   seeds: SeedSource;
+  /** Where groups' credits are loaded from. */
+  credits: CreditSource;
   /** Builds the limiter on the engine's seeder (limiters seed their counters through it). */
   limiter: (seeder: CounterSeeder) => L;
   /** The time a batch of writes is received at. */
@@ -40,12 +43,16 @@ export class MeteringEngine<L extends Limiter = Limiter> {
   private readonly writer: DurableWriter;
   private readonly replies: ReplyStore;
   private readonly inFlight = new Map<string, Promise<MeterResult>>();
+  private readonly seeder: CounterSeeder;
+  /** What reservations took from credits, until they are settled. */
+  private readonly reserved = new WeakMap<MeterRequest, CreditMovement[]>();
 
   constructor(options: MeteringEngineOptions<L>) {
     this.writer = options.writer;
     this.replies = options.replies;
     this.log = new GroupCommitter((items) => this.writer.commit(items, options.now()), 10_000, options.writer.concurrency, options.commitObserver);
-    this.limiter = options.limiter(new CounterSeeder(() => this.settled(), options.seeds));
+    this.seeder = new CounterSeeder(() => this.settled(), options.seeds, options.credits);
+    this.limiter = options.limiter(this.seeder);
   }
 
   async meter(request: MeterRequest): Promise<MeterResult> {
@@ -70,22 +77,60 @@ export class MeteringEngine<L extends Limiter = Limiter> {
    */
   async settle(request: MeterRequest, actualCost: number): Promise<void> {
     await this.limiter.adjust(request, actualCost - request.cost);
-    if (actualCost > 0) await this.record({ ...request, cost: actualCost });
+    const held = this.reserved.get(request) ?? [];
+    this.reserved.delete(request);
+    let movements = held;
+    if (actualCost === 0) {
+      await this.limiter.giveBack(request.groupId, held);
+      return;
+    }
+    const perUnit = request.credits?.perUnit ?? 0;
+    if (actualCost < request.cost && perUnit > 0) {
+      const { back, kept } = portionOf(held, (request.cost - actualCost) * perUnit);
+      await this.limiter.giveBack(request.groupId, back);
+      movements = kept;
+    } else if (actualCost > request.cost && perUnit > 0) {
+      // Served already: what the reservation did not hold is charged, into debt if need be.
+      const [more] = await this.limiter.charge([{ groupId: request.groupId, amount: (actualCost - request.cost) * perUnit, now: request.now, period: request.period, credits: request.credits! }]);
+      movements = [...held, ...more!];
+    }
+    await this.record({ ...request, cost: actualCost }, undefined, movements);
   }
 
   /**
    * Records served usage durably; duplicates count nothing, the rest count
-   * toward the billing-period limits `limitsOf` names for each event.
+   * toward the billing-period limits `meteringOf` names for each event, and
+   * take its credits (never refused: into debt if need be), written with it.
    */
-  async ingest(events: readonly IngestEvent[], limitsOf: (event: IngestEvent) => readonly AppliedLimit[] = (e) => periodTotals(e.groupId, e.appId)): Promise<IngestOutcome[]> {
-    // An ingested event already has the writer's shape: no copy.
-    const receipts = await this.log.submitMany(events);
+  async ingest(events: readonly IngestEvent[], meteringOf: (event: IngestEvent) => EventMetering = (e) => ({ limits: periodTotals(e.groupId, e.appId) })): Promise<IngestOutcome[]> {
+    const metering = events.map(meteringOf);
+    const charges: CreditCharge[] = [];
+    const charged: number[] = [];
+    metering.forEach(({ credits }, i) => {
+      const amount = credits === undefined ? 0 : credits.credits.perUnit * events[i]!.count;
+      if (amount <= 0) return;
+      charges.push({ groupId: events[i]!.groupId, amount, now: credits!.now, period: credits!.period, credits: credits!.credits });
+      charged.push(i);
+    });
+    const movements: Array<CreditMovement[] | undefined> = [];
+    if (charges.length > 0) (await this.limiter.charge(charges)).forEach((m, j) => (movements[charged[j]!] = m));
+    // An event without credits already has the writer's shape: no copy.
+    const writes = events.map((e, i) => (movements[i] === undefined ? e : { ...e, credits: movements[i] }));
+    let receipts: Receipt[];
+    try {
+      receipts = await this.log.submitMany(writes);
+    } catch (error) {
+      await this.giveBackAll(events, movements);
+      throw error;
+    }
+    // A duplicate was written before, with its credits: what was taken for it now goes back.
+    await this.giveBackAll(events, movements.map((m, i) => (receipts[i]!.id === DUPLICATE ? m : undefined)));
     const accepted: AcceptedUsage[] = [];
     for (let i = 0; i < receipts.length; i += 1) {
       const { id, xid } = receipts[i]!;
       if (id === DUPLICATE) continue;
       const event = events[i]!;
-      accepted.push(xid === undefined ? { event, limits: limitsOf(event) } : { event, xid, limits: limitsOf(event) });
+      accepted.push(xid === undefined ? { event, limits: metering[i]!.limits } : { event, xid, limits: metering[i]!.limits });
     }
     if (accepted.length > 0) {
       try {
@@ -134,25 +179,45 @@ export class MeteringEngine<L extends Limiter = Limiter> {
     await this.writer.caughtUp();
   }
 
-  private async decide(request: MeterRequest): Promise<MeterResult> {
-    const decision = await this.limiter.admit(request);
-    if (!decision.allowed || request.mode !== 'record') return decision;
-    return { ...decision, eventId: String(await this.record(request, decision)) };
+  /** Takes in a group's grants after one was made or voided, so that the limiter spends them (or stops). */
+  async creditsChanged(groupId: string): Promise<void> {
+    await this.limiter.mergeCredits(groupId, await this.seeder.readCredits(groupId));
   }
 
-  /** Writes an admitted call (with its answer, under its idempotency key); when it cannot, gives back what it took. */
-  private async record(request: MeterRequest, reply?: MeterResult): Promise<number | string> {
+  private async decide(request: MeterRequest): Promise<MeterResult> {
+    const { movements = [], ...decision } = await this.limiter.admit(request);
+    if (!decision.allowed || request.mode === 'rate_only') return decision;
+    if (request.mode === 'reserve') {
+      this.reserved.set(request, movements);
+      return decision;
+    }
+    return { ...decision, eventId: String(await this.record(request, decision, movements)) };
+  }
+
+  /** Writes an admitted call (with its answer, under its idempotency key, and its credits); when it cannot, gives back what it took. */
+  private async record(request: MeterRequest, reply: MeterResult | undefined, movements: CreditMovement[]): Promise<number | string> {
     const write: PendingWrite = {
       ts: request.now, groupId: request.groupId, appId: request.appId, keyId: request.keyId,
       usageType: request.usageType, requestArgsHash: request.requestArgsHash, count: request.cost,
       ...(request.idempotencyKey === undefined || reply === undefined
         ? {} : { reply: { groupId: request.groupId, idempotencyKey: request.idempotencyKey, result: reply } }),
+      ...(movements.length === 0 ? {} : { credits: movements }),
     };
     try {
       return (await this.log.submit(write)).id;
     } catch (error) {
-      await this.writer.failed(error, () => this.limiter.adjust(request, -request.cost));
+      await this.writer.failed(error, async () => {
+        await this.limiter.adjust(request, -request.cost);
+        await this.limiter.giveBack(request.groupId, movements);
+      });
       throw error;
+    }
+  }
+
+  private async giveBackAll(events: readonly IngestEvent[], movements: ReadonlyArray<CreditMovement[] | undefined>): Promise<void> {
+    for (let i = 0; i < events.length; i += 1) {
+      const m = movements[i];
+      if (m !== undefined && m.length > 0) await this.limiter.giveBack(events[i]!.groupId, m);
     }
   }
 }

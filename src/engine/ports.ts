@@ -1,3 +1,4 @@
+import type { CallCredits, CreditMovement, CreditState, PeriodGrant } from '../domain/credits.js';
 import type { CounterRef } from '../domain/limits.js';
 import type { AppliedLimit, IngestEvent, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import type { Span } from '../domain/periods.js';
@@ -18,8 +19,33 @@ export interface AcceptedUsage {
   limits: readonly AppliedLimit[];
 }
 
+/** Credits to take from a group outside a decision: `credits` and `period` say how to load its balance when it is not loaded yet. */
+export interface CreditCharge {
+  groupId: string;
+  amount: number;
+  now: number;
+  period: Span;
+  credits: CallCredits;
+}
+
+/**
+ * Where a group's credits are loaded from: its grants and debt, the plan's
+ * recurring grant for the period issued first when it is due.
+ * Implementations: each store's CreditStore, through the store's wiring.
+ */
+export interface CreditSource {
+  load(groupId: string, period: Span, periodGrant: PeriodGrant | null): Promise<CreditState>;
+  read(groupId: string): Promise<CreditState>;
+}
+
+/** What an ingested event counts toward: the period limits of its app and kind, and its credits (with when and in which period it is charged). */
+export interface EventMetering {
+  limits: readonly AppliedLimit[];
+  credits?: { credits: CallCredits; now: number; period: Span };
+}
+
 /** Which limits to read, whose, when: a usage read, consuming nothing. */
-export type LimitRead = Pick<MeterRequest, 'groupId' | 'now' | 'period' | 'limits'>;
+export type LimitRead = Pick<MeterRequest, 'groupId' | 'now' | 'period' | 'limits' | 'credits'>;
 
 /**
  * The rate windows and quota counters a call is decided against.
@@ -41,6 +67,16 @@ export interface Limiter {
   ingested(accepted: readonly AcceptedUsage[]): Promise<void>;
   /** The state of each limit now, consuming nothing (period counters seeded first when needed). */
   read(request: LimitRead): Promise<LimitState[]>;
+  /**
+   * Charges credits outside a decision (ingested events, a call settled
+   * above its reservation): never refused, what the grants cannot cover
+   * becomes debt. One allocation per charge, in order.
+   */
+  charge(charges: readonly CreditCharge[]): Promise<CreditMovement[][]>;
+  /** Gives back what movements took (a call that could not be written, a duplicate event, a reservation settled below). */
+  giveBack(groupId: string, movements: readonly CreditMovement[]): Promise<void>;
+  /** Takes in the store's view of a group's grants after one was made or voided; a group not loaded is left to load. */
+  mergeCredits(groupId: string, state: CreditState): Promise<void>;
   close(): Promise<void>;
 }
 

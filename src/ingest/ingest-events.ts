@@ -1,8 +1,10 @@
 import { requestArgsHash } from '../domain/canonical-json.js';
 import type { App, KeyContext } from '../domain/types.js';
-import type { AppliedLimit, IngestEvent } from '../domain/metering.js';
+import type { IngestEvent } from '../domain/metering.js';
+import { billingPeriod } from '../domain/periods.js';
+import type { EventMetering } from '../engine/ports.js';
 import { periodTotals } from '../domain/limit-decision.js';
-import { ingestLimits } from '../metering/limits.js';
+import { callCredits, ingestLimits } from '../metering/limits.js';
 import type { Store } from '../store/store.js';
 import { normaliseCloudEvent } from './cloudevents.js';
 import type { NormalisedEvent, Refusal } from './normalised-event.js';
@@ -87,18 +89,19 @@ export async function ingestBatch(
     if ('error' in result) rejected.push({ index, id: event.id, ...result });
     else valid.push(result);
   });
-  const outcomes = await deps.store.ingest(valid, await countersOf(deps.store, apps));
+  const outcomes = await deps.store.ingest(valid, await meteringOf(deps.store, apps, now));
   deps.alerts?.observeIngest(valid.filter((_, i) => outcomes[i] === 'accepted'), apps);
   const duplicates = outcomes.filter((o) => o === 'duplicate').length;
   return { accepted: outcomes.length - duplicates, duplicates, rejected };
 }
 
 /**
- * The period counters each event counts toward, by its app and kind: its
- * plan's, group's and app's limits (src/metering/limits.ts), worked out once
- * per app and kind in the batch.
+ * What each event counts toward, by its app and kind: the period counters
+ * of its plan's, group's and app's limits (src/metering/limits.ts), and its
+ * plan's credits, charged now in the current period. Worked out once per
+ * app and kind in the batch.
  */
-async function countersOf(store: Store, apps: ReadonlyMap<string, App | null>): Promise<(event: IngestEvent) => readonly AppliedLimit[]> {
+async function meteringOf(store: Store, apps: ReadonlyMap<string, App | null>, now: number): Promise<(event: IngestEvent) => EventMetering> {
   const contexts = new Map<string, Omit<KeyContext, 'key'>>();
   for (const app of apps.values()) {
     if (app === null || contexts.has(app.id)) continue;
@@ -106,16 +109,20 @@ async function countersOf(store: Store, apps: ReadonlyMap<string, App | null>): 
     const plan = group === null ? null : await store.getPlan(group.planId);
     if (group !== null && plan !== null) contexts.set(app.id, { app, group, plan });
   }
-  const memo = new Map<string, readonly AppliedLimit[]>();
+  const memo = new Map<string, EventMetering>();
   return (event) => {
     const key = `${event.appId}\u0000${event.usageType}`;
-    let limits = memo.get(key);
-    if (limits === undefined) {
+    let metering = memo.get(key);
+    if (metering === undefined) {
       const context = contexts.get(event.appId);
-      limits = context === undefined ? periodTotals(event.groupId, event.appId) : ingestLimits(context, event.usageType);
-      memo.set(key, limits);
+      const credits = context === undefined ? undefined : callCredits(context.plan, event.usageType);
+      metering = {
+        limits: context === undefined ? periodTotals(event.groupId, event.appId) : ingestLimits(context, event.usageType),
+        ...(credits === undefined ? {} : { credits: { credits, now, period: billingPeriod(now, context!.plan.timeZone) } }),
+      };
+      memo.set(key, metering);
     }
-    return limits;
+    return metering;
   };
 }
 

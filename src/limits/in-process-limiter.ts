@@ -1,6 +1,8 @@
 import type { LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import type { CounterSeeder } from '../engine/counter-seeder.js';
-import type { AcceptedUsage, LimitRead, Limiter } from '../engine/ports.js';
+import type { CallCredits, CreditMovement, CreditState } from '../domain/credits.js';
+import type { Span } from '../domain/periods.js';
+import type { AcceptedUsage, CreditCharge, LimitRead, Limiter } from '../engine/ports.js';
 import { LocalLimiter } from './local-limiter.js';
 
 /**
@@ -33,6 +35,30 @@ export class InProcessLimiter implements Limiter {
     return this.counters.states(request);
   }
 
+  async charge(charges: readonly CreditCharge[]): Promise<CreditMovement[][]> {
+    for (const c of charges) await this.loadCredits(c.groupId, c.period, c.credits);
+    // Loaded: from here on nothing awaits, so the charges are spread in order, each on what the last left.
+    return charges.map((c) => {
+      const { movements } = this.counters.credits.plan(c.groupId, c.amount, c.now, true);
+      this.counters.credits.apply(c.groupId, movements);
+      return movements;
+    });
+  }
+
+  async giveBack(groupId: string, movements: readonly CreditMovement[]): Promise<void> {
+    this.counters.credits.apply(groupId, movements, -1);
+  }
+
+  async mergeCredits(groupId: string, state: CreditState): Promise<void> {
+    this.counters.credits.merge(groupId, state);
+  }
+
+  /** The group's balance at `now` (loading its credits for the period first), for the usage reads. */
+  async balance(groupId: string, period: Span, credits: CallCredits, now: number): Promise<number> {
+    await this.loadCredits(groupId, period, credits);
+    return this.counters.credits.balanceAt(groupId, now);
+  }
+
   /** Forgets idle windows (run every minute by the store's scheduler). */
   sweep(now: number): void {
     this.counters.sweep(now);
@@ -40,7 +66,16 @@ export class InProcessLimiter implements Limiter {
 
   async close(): Promise<void> {}
 
-  private async load({ groupId, limits, period }: LimitRead): Promise<void> {
+  private async loadCredits(groupId: string, period: Span, credits: CallCredits): Promise<void> {
+    if (this.counters.credits.loaded(groupId, period.start)) return;
+    await this.seeder.seedCredits(groupId, period, credits.periodGrant, (state) => {
+      // Loaded meanwhile by another call: what this process spent since is in it already.
+      if (!this.counters.credits.loaded(groupId, period.start)) this.counters.credits.merge(groupId, state, period.start);
+    });
+  }
+
+  private async load({ groupId, limits, period, credits }: LimitRead): Promise<void> {
+    if (credits !== undefined) await this.loadCredits(groupId, period, credits);
     for (const limit of this.counters.missingUsage(limits, period)) {
       await this.seeder.seed({ ...limit, groupId }, period, (seed) => this.counters.setUsage(limit, period, seed.units));
     }

@@ -1,6 +1,7 @@
 import type { Span } from '../domain/periods.js';
-import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
-import { consumes, counterId, judge, limitStates, windowMs, type Reading } from '../domain/limit-decision.js';
+import { CREDITS, type AppliedLimit, type LimitState, type MeterRequest, type MeterResult } from '../domain/metering.js';
+import { CreditBalances } from './credit-balances.js';
+import { consumes, counterId, creditCharge, judge, limitStates, windowMs, type Reading } from '../domain/limit-decision.js';
 import { advance, type WindowCounter } from '../domain/sliding-window.js';
 
 interface PeriodCounter {
@@ -26,6 +27,8 @@ const NONE: AppliedLimit[] = [];
 export class LocalLimiter {
   private readonly windows = new Map<string, Window>();
   private readonly periods = new Map<string, PeriodCounter>();
+  /** The groups' credits, decided with the limits in the same synchronous step. */
+  readonly credits = new CreditBalances();
 
   /** The billing-period limits whose counters for this period are not loaded yet. */
   missingUsage(limits: readonly AppliedLimit[], period: Span): AppliedLimit[] {
@@ -53,6 +56,14 @@ export class LocalLimiter {
   admit(request: MeterRequest): MeterResult {
     const readings = this.read(request);
     const judgement = judge(request, readings);
+    const charge = creditCharge(request);
+    const credits = request.credits === undefined ? null : this.credits.plan(request.groupId, judgement.allowed ? charge : 0, request.now, false);
+    if (judgement.allowed && credits !== null && !credits.allowed) {
+      return {
+        allowed: false, code: 'insufficient_credits', deniedBy: CREDITS, retryAfterMs: null, limits: limitStates(request, readings),
+        eventId: null, replayed: false, credits: { charged: 0, balance: credits.balanceAfter },
+      };
+    }
     if (judgement.allowed) {
       request.limits.forEach((limit, i) => {
         if (!consumes(limit, request.mode)) return;
@@ -61,8 +72,13 @@ export class LocalLimiter {
         else this.period(limit, request.period).used += request.cost;
         if (reading.kind === 'period') readings[i] = { kind: 'period', used: reading.used + request.cost };
       });
+      if (credits !== null) this.credits.apply(request.groupId, credits.movements);
     }
-    return { ...judgement, limits: limitStates(request, readings), eventId: null, replayed: false };
+    return {
+      ...judgement, limits: limitStates(request, readings), eventId: null, replayed: false,
+      credits: credits === null ? null : { charged: judgement.allowed ? charge : 0, balance: credits.balanceAfter },
+      ...(credits !== null && credits.movements.length > 0 && judgement.allowed ? { movements: credits.movements } : {}),
+    };
   }
 
   /** Every limit's state now, consuming nothing (period counters must be loaded). */

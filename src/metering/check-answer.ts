@@ -11,7 +11,7 @@ export function unauthorizedAnswer(message: string): CheckAnswer {
   return {
     allowed: false, code: 'unauthorized', message, group_id: null, app_id: null, key_id: null,
     monthly_used: null, monthly_quota: null, rate_limit: null, app: null, period: null, retry_after: null,
-    request_args_hash: null, replayed: false, limits: [], denied_by: null,
+    request_args_hash: null, replayed: false, limits: [], denied_by: null, credits: null,
   };
 }
 
@@ -41,6 +41,7 @@ export function checkAnswer(outcome: Extract<CheckOutcome, { kind: 'metered' }>)
     replayed: result.replayed,
     limits: result.limits.filter((state) => state.units >= 0).map(limitAnswer),
     denied_by: result.deniedBy,
+    credits: result.credits,
   };
 }
 
@@ -56,6 +57,9 @@ export function limitAnswer(state: LimitState): LimitAnswer {
 export function denialMessage(outcome: Extract<CheckOutcome, { kind: 'metered' }>): string {
   const { result, context, period } = outcome;
   if (result.code === 'ok') return 'Allowed.';
+  if (result.code === 'insufficient_credits') {
+    return `The balance of ${result.credits?.balance ?? 0} credits of group "${context.group.id}" cannot cover this call.`;
+  }
   const retry = result.retryAfterMs === null ? null : Math.ceil(result.retryAfterMs / 1000);
   const denied = result.deniedBy === null ? undefined : stateOf(result, result.deniedBy);
   const owner = denied?.scope === 'app' ? `app "${context.app.id}"` : denied?.scope === 'key' ? `key "${context.key.id}"` : `group "${context.group.id}"`;

@@ -1,3 +1,4 @@
+import { creditCost, type CallCredits } from '../domain/credits.js';
 import { SHORTHAND, type LimitOverrides, type LimitSpec } from '../domain/limits.js';
 import type { AppliedLimit, MeterRequest } from '../domain/metering.js';
 import { UNLIMITED, type KeyContext } from '../domain/types.js';
@@ -66,4 +67,11 @@ function resolve({ plan, group, app, key }: KeyContext): AppliedLimit[] {
 /** The units a named limit allows a key; -1 when it has no such limit or it is unlimited. */
 export function unitsOf(limits: readonly AppliedLimit[], name: string): number {
   return limits.find((l) => l.name === name)?.units ?? UNLIMITED;
+}
+
+/** What a call of this kind costs in credits under the key's plan; undefined when the plan uses none. */
+export function callCredits(plan: KeyContext['plan'], usageType: string): CallCredits | undefined {
+  const config = plan.credits;
+  if (config === null || config === undefined) return undefined;
+  return { perUnit: creditCost(config.perUnit, usageType, 1), periodGrant: config.grantEveryPeriod };
 }

@@ -6,7 +6,7 @@ import type { KeyContext } from '../domain/types.js';
 import { stateOf, type MeterCode, type MeterRequest, type MeterResult } from '../domain/metering.js';
 import type { Store } from '../store/store.js';
 import { authenticate, type Credentials } from './credentials.js';
-import { callLimits } from './limits.js';
+import { callCredits, callLimits } from './limits.js';
 import { SHORTHAND } from '../domain/limits.js';
 
 export interface MeteringDeps {
@@ -117,5 +117,11 @@ function meterRequest(
   return {
     now, period, groupId: context.group.id, appId: context.app.id, keyId: context.key.id,
     limits: callLimits(context, call.usageType, call.mode), ...call,
+    ...credits(context, call.usageType),
   };
+}
+
+function credits(context: KeyContext, usageType: string): Pick<MeterRequest, 'credits'> {
+  const credits = callCredits(context.plan, usageType);
+  return credits === undefined ? {} : { credits };
 }

@@ -1,9 +1,9 @@
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../domain/types.js';
 import type { Span } from '../domain/periods.js';
-import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import type { RollupStore } from '../domain/rollups.js';
-import type { LimitRead, StoreBacklog } from '../engine/ports.js';
-import type { CreditGrant, PeriodGrant } from '../domain/credits.js';
+import type { EventMetering, LimitRead, StoreBacklog } from '../engine/ports.js';
+import type { CreditGrant, CreditState, PeriodGrant } from '../domain/credits.js';
 import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNext, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
 
 /**
@@ -112,10 +112,11 @@ export interface MeterStore {
   /**
    * Records served usage durably. An event whose dedupKey was seen within the
    * dedup window is a duplicate and counts nothing. Never refused by limits,
-   * but counts toward the billing-period limits `limitsOf` names for it (by
-   * default the group's and the app's totals) in the period holding its time.
+   * but counts toward the billing-period limits `meteringOf` names for it (by
+   * default the group's and the app's totals) in the period holding its time,
+   * and takes its credits (into debt if need be).
    */
-  ingest(events: readonly IngestEvent[], limitsOf?: (event: IngestEvent) => readonly AppliedLimit[]): Promise<IngestOutcome[]>;
+  ingest(events: readonly IngestEvent[], meteringOf?: (event: IngestEvent) => EventMetering): Promise<IngestOutcome[]>;
   /** Units used in `period` by the group and by the app, including everything acknowledged. */
   periodUsage(groupId: string, appId: string, period: Span): Promise<{ groupUsed: number; appUsed: number }>;
   /** The state of each limit now, consuming nothing. */
@@ -226,12 +227,7 @@ export interface NewCreditGrant {
 }
 
 /** What a limiter loads a group's credits from. */
-export interface CreditState {
-  /** Every grant not voided (expired ones included), with what each has used. */
-  grants: CreditGrant[];
-  /** Credits consumed beyond the grants, repaid first from the next charge. */
-  debt: number;
-}
+export type { CreditState } from '../domain/credits.js';
 
 /**
  * A group's prepaid credits. Grants are written here; what usage consumes

@@ -1,9 +1,10 @@
 import type { Span } from '../../domain/periods.js';
 import type { AcceptedUsage } from '../../engine/ports.js';
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { AppliedLimit, MeterRequest, MeterResult } from '../../domain/metering.js';
-import { consumes, counterId, judge, limitStates, windowMs, type Reading } from '../../domain/limit-decision.js';
+import { runScript } from './redis-script.js';
+import { CREDITS, type AppliedLimit, type MeterRequest, type MeterResult } from '../../domain/metering.js';
+import { ALLOCATE_LUA, creditsKey, LOADED_LUA, movementsOf } from './redis-credits.js';
+import { consumes, counterId, creditCharge, judge, limitStates, windowMs, type Reading } from '../../domain/limit-decision.js';
 
 /**
  * One round trip per call: this script applies every limit of a call
@@ -13,20 +14,30 @@ import { consumes, counterId, judge, limitStates, windowMs, type Reading } from 
  * the code, the limit that refused, the remaining units and the waits are
  * worked out from those by the same pure functions.
  *
+ * When the plan uses credits, the charge is spread over the group's grants
+ * in the same step (ALLOCATE_LUA), and a charge the balance cannot cover
+ * refuses the call: limits and credits are all-or-nothing together.
+ *
  * KEYS: one per limit: a sliding window's hash (s: start, p: previous
- *   count, c: current count) or a billing period's counter.
- * ARGV: now, cost, quota TTL in ms, then per limit: kind (w | q), window ms,
- *   units (-1: never refuses), and 1 when the call consumes it, else 0.
+ *   count, c: current count) or a billing period's counter; then, with
+ *   credits, the group's credit hash.
+ * ARGV: now, cost, quota TTL in ms, the credit charge (-1: no credits), the
+ *   period's start, then per limit: kind (w | q), window ms, units (-1:
+ *   never refuses), and 1 when the call consumes it, else 0.
  * A period counter that does not exist yet answers `missing` and its index
  * (and changes nothing): the caller seeds it from PostgreSQL with SET NX
- * and calls again.
+ * and calls again; credits not loaded for the period answer `missing` and 0.
+ * The answer: admitted (1/0), each limit's counts, then with credits the
+ * allocation (src/store/redis/redis-credits.ts, `movementsOf`).
  */
-export const ADMIT_SCRIPT = `
+export const ADMIT_SCRIPT = `${ALLOCATE_LUA}${LOADED_LUA}
 local now, cost, quotaTtl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local charge, periodStart = tonumber(ARGV[4]), tonumber(ARGV[5])
+local n = charge >= 0 and #KEYS - 1 or #KEYS
 local kinds, lengths, units, takes = {}, {}, {}, {}
 local s, p, c = {}, {}, {}
-for i = 1, #KEYS do
-  local b = 3 + 4 * (i - 1)
+for i = 1, n do
+  local b = 5 + 4 * (i - 1)
   kinds[i], lengths[i], units[i], takes[i] = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), ARGV[b + 4] == '1'
   if kinds[i] == 'w' then
     local w = lengths[i]
@@ -42,8 +53,9 @@ for i = 1, #KEYS do
     s[i], p[i], c[i] = tonumber(v), 0, 0
   end
 end
+if charge >= 0 and not loaded(KEYS[#KEYS], periodStart) then return { 'missing', 0 } end
 local allowed = 1
-for i = 1, #KEYS do
+for i = 1, n do
   if takes[i] and units[i] >= 0 then
     if kinds[i] == 'q' then
       if s[i] + cost > units[i] then allowed = 0 end
@@ -54,8 +66,16 @@ for i = 1, #KEYS do
     end
   end
 end
+local credits = nil
+if allowed == 1 and charge >= 0 then
+  credits = allocate(KEYS[#KEYS], charge, now, false)
+  if credits[1] == 0 then allowed = 0 end
+elseif charge >= 0 then
+  credits = allocate(KEYS[#KEYS], 0, now, false)
+  credits[1] = 1
+end
 if allowed == 1 then
-  for i = 1, #KEYS do
+  for i = 1, n do
     if takes[i] then
       if kinds[i] == 'w' then
         c[i] = c[i] + cost
@@ -69,11 +89,12 @@ if allowed == 1 then
   end
 end
 local out = { allowed }
-for i = 1, #KEYS do
+for i = 1, n do
   out[#out + 1] = s[i]
   out[#out + 1] = p[i]
   out[#out + 1] = c[i]
 end
+if credits then for _, v in ipairs(credits) do out[#out + 1] = v end end
 return out
 `;
 
@@ -89,6 +110,7 @@ export function limiterKeys(request: Pick<MeterRequest, 'groupId' | 'period' | '
 
 export type AdmitAnswer =
   | { kind: 'missing'; limit: AppliedLimit }
+  | { kind: 'missing-credits' }
   | { kind: 'decided'; result: MeterResult };
 
 /**
@@ -116,22 +138,37 @@ function snapshotKey(counter: string): string {
 
 /** Runs the script once for a request and reads its answer. */
 export async function admitInRedis(redis: Redis, request: MeterRequest, quotaTtlMs: number): Promise<AdmitAnswer> {
-  const args: Array<string | number> = [request.now, request.cost, quotaTtlMs];
+  const charge = request.credits === undefined ? -1 : creditCharge(request);
+  const args: Array<string | number> = [request.now, request.cost, quotaTtlMs, charge, request.period.start];
   for (const limit of request.limits) {
     args.push(limit.window === 'billing_period' ? 'q' : 'w', windowMs(limit) ?? 0, limit.units, consumes(limit, request.mode) ? 1 : 0);
   }
   const keys = limiterKeys(request);
+  if (charge >= 0) keys.push(creditsKey(request.groupId));
   const raw = (await runScript(redis, ADMIT_SCRIPT, keys.length, ...keys, ...args)) as Array<string | number>;
-  if (raw[0] === 'missing') return { kind: 'missing', limit: request.limits[Number(raw[1]) - 1]! };
+  if (raw[0] === 'missing') return Number(raw[1]) === 0 ? { kind: 'missing-credits' } : { kind: 'missing', limit: request.limits[Number(raw[1]) - 1]! };
   const num = (i: number) => Number(raw[i]);
   const readings = request.limits.map((limit, i): Reading => (limit.window === 'billing_period'
     ? { kind: 'period', used: num(1 + 3 * i) }
     : { kind: 'window', counter: { windowStart: num(1 + 3 * i), previous: num(2 + 3 * i), current: num(3 + 3 * i) } }));
   const limits = limitStates(request, readings);
-  if (num(0) === 1) return { kind: 'decided', result: { allowed: true, code: 'ok', deniedBy: null, limits, retryAfterMs: null, eventId: null, replayed: false } };
+  const credits = charge < 0 ? null : movementsOf(request.groupId, raw, 1 + 3 * request.limits.length);
+  const base = { limits, eventId: null, replayed: false };
+  if (num(0) === 1) {
+    return {
+      kind: 'decided',
+      result: {
+        ...base, allowed: true, code: 'ok', deniedBy: null, retryAfterMs: null,
+        credits: credits === null ? null : { charged: charge, balance: credits.balance },
+        ...(credits !== null && credits.movements.length > 0 ? { movements: credits.movements } : {}),
+      },
+    };
+  }
+  const creditsOut = credits === null ? null : { charged: 0, balance: credits.balance };
   // Nothing was consumed: the counters are as the call found them, and the same rules say which limit refused and for how long.
   const { code, deniedBy, retryAfterMs } = judge(request, readings);
-  return { kind: 'decided', result: { allowed: false, code: code === 'ok' ? 'rate_limited' : code, deniedBy, limits, retryAfterMs, eventId: null, replayed: false } };
+  if (code === 'ok') return { kind: 'decided', result: { ...base, allowed: false, code: 'insufficient_credits', deniedBy: CREDITS, retryAfterMs: null, credits: creditsOut } };
+  return { kind: 'decided', result: { ...base, allowed: false, code, deniedBy, retryAfterMs, credits: creditsOut } };
 }
 
 /**
@@ -295,25 +332,4 @@ export async function syncCounters(redis: Redis, byGroup: ReadonlyMap<string, re
     counters.forEach((c, i) => totals.set(c.key, answer[i]! < 0 ? null : Number(answer[i])));
   }));
   return totals;
-}
-
-const SHAS = new Map<string, string>();
-
-/**
- * Runs a script by its SHA-1 (EVALSHA: the script's text is not sent on
- * every call), loading it with EVAL the first time a server has not seen it
- * (after a restart, say).
- */
-export async function runScript(redis: Redis, script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown> {
-  let sha = SHAS.get(script);
-  if (sha === undefined) {
-    sha = createHash('sha1').update(script).digest('hex');
-    SHAS.set(script, sha);
-  }
-  try {
-    return await redis.evalsha(sha, numKeys, ...args);
-  } catch (error) {
-    if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-    return redis.eval(script, numKeys, ...args);
-  }
 }

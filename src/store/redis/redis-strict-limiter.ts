@@ -4,7 +4,9 @@ import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../../
 import { limitStates, windowMs, type Reading } from '../../domain/limit-decision.js';
 import type { Span } from '../../domain/periods.js';
 import type { CounterSeeder } from '../../engine/counter-seeder.js';
-import type { AcceptedUsage, LimitRead, Limiter } from '../../engine/ports.js';
+import type { AcceptedUsage, CreditCharge, LimitRead, Limiter } from '../../engine/ports.js';
+import type { CallCredits, CreditMovement, CreditState } from '../../domain/credits.js';
+import { chargeInRedis, creditsKey, giveBackInRedis, mergeInRedis } from './redis-credits.js';
 import { advance } from '../../domain/sliding-window.js';
 import { additionsOf, addUsageInRedis, adjustInRedis, admitInRedis, counterKey, readCounter, seedCounter, type UsageAddition } from './redis-limiter.js';
 
@@ -48,6 +50,44 @@ export class RedisCounters {
     return this.options.seeder.seed(ref, period, (s) => seedCounter(this.options.redis, key, s.units, this.quotaTtl(period), s.snapshot));
   }
 
+  /**
+   * Loads a group's credits into Redis for a period (its recurring grant
+   * issued first), unless another call or instance did: what Redis holds
+   * of a grant's use stands over the store's, which may not have it yet.
+   */
+  loadCredits(groupId: string, period: Span, credits: CallCredits): Promise<void> {
+    return this.options.seeder.seedCredits(groupId, period, credits.periodGrant, (state) => mergeInRedis(this.options.redis, groupId, state, { periodStart: period.start }));
+  }
+
+  /** Charges a group's credits in Redis (loading them first when needed): refused when they cannot cover it, unless it may overdraw. */
+  async chargeOne(c: CreditCharge, mayOverdraw: boolean): Promise<{ allowed: boolean; balance: number; movements: CreditMovement[] }> {
+    for (;;) {
+      const answer = await chargeInRedis(this.options.redis, c.groupId, c.amount, c.now, c.period.start, mayOverdraw);
+      if (answer !== null) return answer;
+      await this.loadCredits(c.groupId, c.period, c.credits);
+    }
+  }
+
+  async charge(charges: readonly CreditCharge[]): Promise<CreditMovement[][]> {
+    const all: CreditMovement[][] = [];
+    // In order, each on what the last left (a batch's events of one group are charged as they come).
+    for (const c of charges) all.push((await this.chargeOne(c, true)).movements);
+    return all;
+  }
+
+  giveBack(groupId: string, movements: readonly CreditMovement[]): Promise<void> {
+    return giveBackInRedis(this.options.redis, groupId, movements);
+  }
+
+  mergeCredits(groupId: string, state: CreditState): Promise<void> {
+    return mergeInRedis(this.options.redis, groupId, state, null);
+  }
+
+  /** Drops groups' credits from Redis: the next call loads them again from PostgreSQL (after this instance's writes are in). */
+  async forgetCredits(groupIds: readonly string[]): Promise<void> {
+    await Promise.all(groupIds.map((g) => this.options.redis.del(creditsKey(g))));
+  }
+
   /** Ingested usage as additions to the counters of the periods it falls in. */
   additions(accepted: readonly AcceptedUsage[]): Promise<UsageAddition[]> {
     return additionsOf(accepted, this.options.periodOf);
@@ -69,7 +109,8 @@ export class RedisStrictLimiter extends RedisCounters implements Limiter {
     for (;;) {
       const answer = await admitInRedis(this.options.redis, request, this.quotaTtl(request.period));
       if (answer.kind === 'decided') return answer.result;
-      await this.seed(request.groupId, answer.limit, request.period);
+      if (answer.kind === 'missing-credits') await this.loadCredits(request.groupId, request.period, request.credits!);
+      else await this.seed(request.groupId, answer.limit, request.period);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 import type { Span } from '../../domain/periods.js';
-import type { AcceptedUsage, LimitRead, Limiter } from '../../engine/ports.js';
+import type { CallCredits, CreditMovement, CreditState } from '../../domain/credits.js';
+import type { AcceptedUsage, CreditCharge, LimitRead, Limiter } from '../../engine/ports.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
 import { counterKey, type UsageAddition } from '../redis/redis-limiter.js';
 import type { RedisStrictLimiter } from '../redis/redis-strict-limiter.js';
@@ -21,10 +22,14 @@ export class FailOpenLimiter implements Limiter {
   /** The last period counts Redis answered, to seed the local limiter when PostgreSQL is away too. */
   private readonly lastKnown = new Map<string, number>();
 
+  /** Groups whose credits were spent here while Redis was away: Redis loads them again from PostgreSQL once the spool is in. */
+  private outageCredits = new Set<string>();
+
   constructor(
     private readonly redis: RedisStrictLimiter,
     private readonly path: FailOpenRedis,
     private readonly durableUnits: DurableUnits,
+    private readonly durableCredits: (groupId: string, period: Span, credits: CallCredits) => Promise<CreditState>,
   ) {
     path.watch(() => {
       this.fallback = new LocalLimiter();
@@ -40,8 +45,31 @@ export class FailOpenLimiter implements Limiter {
       await this.loadLocally(request);
       const decision = this.fallback.admit(request);
       if (decision.allowed && request.mode !== 'rate_only') this.outageUsage.push(addition(request, request.cost));
+      if (decision.movements !== undefined) this.outageCredits.add(request.groupId);
       return decision;
     });
+  }
+
+  charge(charges: readonly CreditCharge[]): Promise<CreditMovement[][]> {
+    return this.path.run(() => this.redis.charge(charges), async () => {
+      const all: CreditMovement[][] = [];
+      for (const c of charges) {
+        await this.loadCreditsLocally(c.groupId, c.period, c.credits);
+        const { movements } = this.fallback.credits.plan(c.groupId, c.amount, c.now, true);
+        this.fallback.credits.apply(c.groupId, movements);
+        this.outageCredits.add(c.groupId);
+        all.push(movements);
+      }
+      return all;
+    });
+  }
+
+  giveBack(groupId: string, movements: readonly CreditMovement[]): Promise<void> {
+    return this.path.run(() => this.redis.giveBack(groupId, movements), () => this.fallback.credits.apply(groupId, movements, -1));
+  }
+
+  mergeCredits(groupId: string, state: CreditState): Promise<void> {
+    return this.path.run(() => this.redis.mergeCredits(groupId, state), () => this.fallback.credits.merge(groupId, state));
   }
 
   adjust(request: MeterRequest, delta: number): Promise<void> {
@@ -85,6 +113,10 @@ export class FailOpenLimiter implements Limiter {
 
   /** Adds to Redis's counters what was admitted here while it was away. */
   private async handBack(): Promise<void> {
+    const credits = [...this.outageCredits];
+    this.outageCredits = new Set();
+    // What was spent here is in the events spooled for PostgreSQL: Redis loads those groups again, once it holds them.
+    if (credits.length > 0) await this.redis.forgetCredits(credits);
     while (this.outageUsage.length > 0) {
       const additions = this.outageUsage;
       this.outageUsage = [];
@@ -95,8 +127,22 @@ export class FailOpenLimiter implements Limiter {
     }
   }
 
+  /** Loads a group's credits here from PostgreSQL; when it cannot be read either, the group is served without them. */
+  private async loadCreditsLocally(groupId: string, period: Span, credits: CallCredits): Promise<boolean> {
+    if (this.fallback.credits.loaded(groupId, period.start)) return true;
+    try {
+      this.fallback.credits.merge(groupId, await this.durableCredits(groupId, period, credits), period.start);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Seeds the local limiter's period counters: from PostgreSQL, or from what Redis last said. */
   private async loadLocally(request: LimitRead): Promise<void> {
+    if (request.credits !== undefined && !(await this.loadCreditsLocally(request.groupId, request.period, request.credits))) {
+      throw new Error('credits cannot be loaded while both stores are away');
+    }
     for (const limit of this.fallback.missingUsage(request.limits, request.period)) {
       let used: number;
       try {

@@ -2,12 +2,14 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import type { Span } from '../../domain/periods.js';
-import type { AcceptedUsage, LimitRead, Limiter } from '../../engine/ports.js';
+import type { AcceptedUsage, CreditCharge, LimitRead, Limiter } from '../../engine/ports.js';
+import type { CallCredits, CreditMovement, CreditState } from '../../domain/credits.js';
+import type { RedisCounters } from '../redis/redis-strict-limiter.js';
 import { LocalLimiter } from '../../limits/local-limiter.js';
 import { MINUTE_MS, windowStartAt } from '../../domain/sliding-window.js';
-import { consumes, windowMs } from '../../domain/limit-decision.js';
+import { consumes, creditCharge, windowMs } from '../../domain/limit-decision.js';
 import { additionsOf, addUsageInRedis, counterKey, periodKeys, syncCounters, windowCountKey, type SyncedCounter, type UsageAddition } from '../redis/redis-limiter.js';
-import type { AppliedLimit, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
+import { CREDITS, type AppliedLimit, type LimitState, type MeterRequest, type MeterResult } from '../../domain/metering.js';
 
 export interface RelaxedLimitsOptions {
   redis: Redis;
@@ -32,6 +34,11 @@ export interface RelaxedLimitsOptions {
   /** The units PostgreSQL holds, for a counter first needed while Redis is away (fail-open). */
   durableUsage(groupId: string, limit: AppliedLimit, period: Span): Promise<number>;
   isOutage(error: unknown): boolean;
+  /**
+   * Groups' credits, in Redis: a balance is spent exactly, one round trip
+   * per call of a plan with credits, even when the limits are relaxed.
+   */
+  credits: Pick<RedisCounters, 'chargeOne' | 'charge' | 'giveBack' | 'mergeCredits'>;
 }
 
 /** A counter this instance added to since the last sync. */
@@ -95,10 +102,50 @@ export class RelaxedLimits implements Limiter {
   async admit(request: MeterRequest): Promise<MeterResult> {
     this.refuseIfStale();
     await this.load(request);
+    if (request.credits !== undefined) return this.admitWithCredits(request, request.credits);
     const result = this.local.admit(request);
     this.markActive(request);
     if (result.allowed) this.count(request, request.cost, request.mode !== 'rate_only');
     return result;
+  }
+
+  /**
+   * The credits are taken in Redis first (exact across instances), then
+   * the limits decided here; a call the limits refuse gives its credits
+   * back. Meanwhile another call may find them taken: credits may refuse
+   * a call they would have covered, never admit one they cannot.
+   */
+  private async admitWithCredits(request: MeterRequest, credits: CallCredits): Promise<MeterResult> {
+    const { groupId, now, period } = request;
+    const charge = creditCharge(request);
+    const taken = await this.options.credits.chargeOne({ groupId, amount: charge, now, period, credits }, false);
+    if (!taken.allowed) {
+      return {
+        allowed: false, code: 'insufficient_credits', deniedBy: CREDITS, retryAfterMs: null, limits: this.local.states(request),
+        eventId: null, replayed: false, credits: { charged: 0, balance: taken.balance },
+      };
+    }
+    const { credits: _, ...limitsOnly } = request;
+    const result = this.local.admit(limitsOnly);
+    this.markActive(request);
+    if (!result.allowed) {
+      await this.options.credits.giveBack(groupId, taken.movements);
+      return { ...result, credits: { charged: 0, balance: taken.balance + charge } };
+    }
+    this.count(request, request.cost, request.mode !== 'rate_only');
+    return { ...result, credits: { charged: charge, balance: taken.balance }, ...(taken.movements.length > 0 ? { movements: taken.movements } : {}) };
+  }
+
+  charge(charges: readonly CreditCharge[]): Promise<CreditMovement[][]> {
+    return this.options.credits.charge(charges);
+  }
+
+  giveBack(groupId: string, movements: readonly CreditMovement[]): Promise<void> {
+    return this.options.credits.giveBack(groupId, movements);
+  }
+
+  mergeCredits(groupId: string, state: CreditState): Promise<void> {
+    return this.options.credits.mergeCredits(groupId, state);
   }
 
   /** Notes a call of its group and app, whose shared counts each exchange then reads back. */

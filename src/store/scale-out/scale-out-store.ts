@@ -5,13 +5,14 @@ import pg from 'pg';
 import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import { DomainError, UnavailableError } from '../../domain/errors.js';
-import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 import type { Span } from '../../domain/periods.js';
 import type { RollupQuery, RollupSum } from '../../domain/rollups.js';
 import { rollupUnits } from '../../engine/counter-seeder.js';
 import type { CommitObserver } from '../../engine/group-commit.js';
 import { MeteringEngine } from '../../engine/metering-engine.js';
-import type { LimitRead, Limiter, StoreBacklog } from '../../engine/ports.js';
+import type { EventMetering, LimitRead, Limiter, StoreBacklog } from '../../engine/ports.js';
+import { creditSource } from '../credit-source.js';
 import { PgAlerts } from '../postgres/pg-alerts.js';
 import { PgCatalog, PG_TYPES } from '../postgres/pg-catalog.js';
 import { PgCredits } from '../postgres/pg-credits.js';
@@ -130,10 +131,13 @@ export class ScaleOutStore extends CachedCatalog implements Store {
         const { value, snapshot } = await usage.snapshotted((rollups) => rollupUnits(rollups)(ref, period));
         return { units: value.units, snapshot };
       },
+      credits: creditSource(this.credits, () => options.clock.now()),
       limiter: (seeder) => this.limiter({ redis, seeder, now: () => options.clock.now(), periodOf: (g, ts) => this.periodOf(g, ts) }, scheduler),
       now: () => options.clock.now(),
       ...(options.commitObserver === undefined ? {} : { commitObserver: options.commitObserver }),
     });
+    // A grant made or voided here reaches the shared balance at once (the credit hash in Redis); one made on another instance did there.
+    this.credits.onChange((groupId) => void this.engine.creditsChanged(groupId).catch(() => undefined));
     // Left by an earlier run that stopped while PostgreSQL was away.
     if (this.spool.pending > 0) this.replay.start();
     this.background.push(
@@ -182,10 +186,12 @@ export class ScaleOutStore extends CachedCatalog implements Store {
       return new RelaxedLimits({
         redis: parts.redis, clock: options.clock, scheduler, syncMs: limits.syncMs, failOpen: options.onStoreDown === 'open', isOutage,
         sharedUsage: (groupId, limit, period) => counters.shared(groupId, limit, period), durableUsage: durableUnits, periodOf: (g, ts) => this.periodOf(g, ts),
+        credits: counters,
       });
     }
     const strict = new RedisStrictLimiter(shared);
-    return path instanceof FailOpenRedis ? new FailOpenLimiter(strict, path, durableUnits) : strict;
+    const durableCredits = creditSource(this.credits, () => options.clock.now());
+    return path instanceof FailOpenRedis ? new FailOpenLimiter(strict, path, durableUnits, (g, period, c) => durableCredits.load(g, period, c.periodGrant)) : strict;
   }
 
   backlog(): StoreBacklog {
@@ -231,8 +237,8 @@ export class ScaleOutStore extends CachedCatalog implements Store {
     return reach(() => this.engine.settle(request, actualCost));
   }
 
-  ingest(events: readonly IngestEvent[], limitsOf?: (event: IngestEvent) => readonly AppliedLimit[]): Promise<IngestOutcome[]> {
-    return reach(() => this.engine.ingest(events, limitsOf));
+  ingest(events: readonly IngestEvent[], meteringOf?: (event: IngestEvent) => EventMetering): Promise<IngestOutcome[]> {
+    return reach(() => this.engine.ingest(events, meteringOf));
   }
 
   readLimits(request: LimitRead): Promise<LimitState[]> {

@@ -4,12 +4,13 @@ import type { Database as DB, Statement } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
 import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
 import type { Span } from '../../domain/periods.js';
-import type { AppliedLimit, IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
+import type { IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 import type { RollupLevel, RollupQuery, RollupSum } from '../../domain/rollups.js';
 import { rollupUnits } from '../../engine/counter-seeder.js';
 import type { CommitObserver } from '../../engine/group-commit.js';
 import { MeteringEngine } from '../../engine/metering-engine.js';
-import type { LimitRead, StoreBacklog } from '../../engine/ports.js';
+import type { EventMetering, LimitRead, StoreBacklog } from '../../engine/ports.js';
+import { creditSource } from '../credit-source.js';
 import { InProcessLimiter } from '../../limits/in-process-limiter.js';
 import type { Page, PageRequest, Store, StoredStatement } from '../store.js';
 import { DataDirLock } from '../data-dir-lock.js';
@@ -90,10 +91,14 @@ export class SqliteStore extends SqliteCatalog implements Store {
         },
         replies: new SqliteReplies(this.database),
         seeds: rollupUnits(this),
+        credits: creditSource(this.credits, () => options.clock.now()),
         limiter: (seeder) => new InProcessLimiter(seeder),
         now: () => options.clock.now(),
         ...(options.commitObserver === undefined ? {} : { commitObserver: options.commitObserver }),
       });
+      const engine = this.engine;
+      // A grant made or voided reaches the balance this process spends from at once.
+      this.credits.onChange((groupId) => void engine.creditsChanged(groupId).catch(() => undefined));
     } catch (error) {
       this.lock.release();
       throw error;
@@ -136,8 +141,8 @@ export class SqliteStore extends SqliteCatalog implements Store {
     return this.engine.settle(request, actualCost);
   }
 
-  ingest(events: readonly IngestEvent[], limitsOf?: (event: IngestEvent) => readonly AppliedLimit[]): Promise<IngestOutcome[]> {
-    return this.engine.ingest(events, limitsOf);
+  ingest(events: readonly IngestEvent[], meteringOf?: (event: IngestEvent) => EventMetering): Promise<IngestOutcome[]> {
+    return this.engine.ingest(events, meteringOf);
   }
 
   readLimits(request: LimitRead): Promise<LimitState[]> {

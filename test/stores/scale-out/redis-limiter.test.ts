@@ -47,7 +47,8 @@ async function admit(r: MeterRequest, seeded = 0, client = redis): Promise<Meter
   for (;;) {
     const answer = await admitInRedis(client, r, TTL);
     if (answer.kind === 'decided') return answer.result;
-    await seedCounter(client, counterKey(r.groupId, answer.limit, r.period.start), seeded, TTL);
+    assert.equal(answer.kind, 'missing');
+    if (answer.kind === 'missing') await seedCounter(client, counterKey(r.groupId, answer.limit, r.period.start), seeded, TTL);
   }
 }
 

@@ -40,9 +40,17 @@ beforeEach(async () => {
   durable = new Map();
 });
 
+/** These plans use no credits: nothing here may touch them. */
+const NO_CREDITS = {
+  chargeOne: () => Promise.reject(new Error('no credits here')),
+  charge: () => Promise.reject(new Error('no credits here')),
+  giveBack: () => Promise.reject(new Error('no credits here')),
+  mergeCredits: () => Promise.reject(new Error('no credits here')),
+};
+
 function instance(failOpen = false): RelaxedLimits {
   const limits = new RelaxedLimits({
-    redis, clock, syncMs: 3_600_000, failOpen, isOutage, periodOf: async () => period,
+    redis, clock, syncMs: 3_600_000, failOpen, isOutage, periodOf: async () => period, credits: NO_CREDITS,
     async sharedUsage(groupId, limit, p) {
       const key = counterKey(groupId, limit, p.start);
       for (let seeded = false; ; seeded = true) {
