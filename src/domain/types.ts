@@ -1,3 +1,6 @@
+import type { CreditsConfig } from './credits.js';
+import type { LimitOverrides, LimitSpec } from './limits.js';
+
 /**
  * The model: a group (an account) has a plan and owns apps; an app owns keys.
  * Limits are -1 where unlimited. Times are milliseconds since the epoch.
@@ -21,6 +24,10 @@ export interface Plan {
   prices: UsagePrice[];
   /** IANA zone that fixes the edges of the billing month. */
   timeZone: string;
+  /** Named limits beside the shorthand `monthlyQuota` and `rateLimitPerMinute`; empty: none. */
+  limits: LimitSpec[];
+  /** What its usage costs in credits; null: the plan uses none. */
+  credits: CreditsConfig | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -42,6 +49,10 @@ export interface Group {
   id: string;
   name: string;
   planId: string;
+  /** The group's own deal: new units per limit name of its plan; null lifts a limit. */
+  limitOverrides: LimitOverrides;
+  /** Limits of its own, added to its plan's. */
+  limits: LimitSpec[];
   createdAt: number;
   updatedAt: number;
 }
@@ -56,6 +67,10 @@ export interface App {
   rateLimitPerMinute: number | null;
   /** When the app was disabled: its keys stop working and its events are refused. Null while enabled. */
   disabledAt: number | null;
+  /** The app's own deal: new units per limit name of its plan or group (winning over the group's); null lifts a limit. */
+  limitOverrides: LimitOverrides;
+  /** Limits of its own (scope `app` or `key`), added to its plan's and group's. */
+  limits: LimitSpec[];
   createdAt: number;
   updatedAt: number;
 }

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { ALERT_TABLES } from '../alert-rows.js';
+import { LIMIT_COLUMNS } from '../catalog-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
 
 /**
@@ -132,6 +133,8 @@ export const MIGRATIONS: readonly string[] = [
   ALERT_TABLES,
   // Dashboard sessions signed out of before they expired.
   ENDED_SESSIONS_TABLE,
+  // Named limits and overrides of plans, groups and apps, and plans' credits, as in the embedded store's migration 7.
+  LIMIT_COLUMNS,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */
