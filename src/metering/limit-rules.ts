@@ -29,6 +29,37 @@ const isUnits = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n 
 const UNITS = `a whole number from 0 to ${MAX_LIMIT_UNITS}`;
 
 /**
+ * What is wrong with one limit of `owner` by itself, or null: the field at
+ * fault (`name`, `window`, `units`, `scope`, `usage_types`) and what is
+ * wrong with it, said after the field's name (the API says `body field
+ * "limits.0.window"`, the CLI its option).
+ */
+export function limitProblem(limit: LimitSpec, owner: LimitOwner): { field: keyof WireLimitFields; problem: string } | null {
+  if (!ID.test(limit.name)) return { field: 'name', problem: `must be 1 to 64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit, got "${limit.name}"` };
+  if (RESERVED_LIMIT_NAMES.includes(limit.name)) {
+    return { field: 'name', problem: `may not be "${limit.name}": the name is reserved for ${SHORTHAND_FIELDS[limit.name]}; set that field, or name this limit otherwise` };
+  }
+  if (!(LIMIT_WINDOWS as readonly string[]).includes(limit.window)) return { field: 'window', problem: `must be one of: ${LIMIT_WINDOWS.join(', ')}` };
+  if (!isUnits(limit.units)) return { field: 'units', problem: `must be ${UNITS}, got ${limit.units}` };
+  const scopes: readonly string[] = owner === 'app' ? ['app', 'key'] : LIMIT_SCOPES;
+  if (!scopes.includes(limit.scope)) {
+    return { field: 'scope', problem: `must be one of: ${scopes.join(', ')}${owner === 'app' ? ' (a group-wide limit belongs on the group)' : ''}` };
+  }
+  const types = limit.usageTypes;
+  if (types === null) return null;
+  if (types.length === 0) return { field: 'usage_types', problem: 'must list at least one usage type, or be left out for all of them' };
+  const bad = types.find((t) => !ID.test(t));
+  if (bad !== undefined) return { field: 'usage_types', problem: `must hold usage types (1 to 64 letters, digits, ".", "_", ":" or "-"), not "${bad}"` };
+  if (new Set(types).size !== types.length) return { field: 'usage_types', problem: 'lists a usage type twice' };
+  return null;
+}
+
+/** The wire names of a limit's fields. */
+interface WireLimitFields {
+  name: string; window: string; units: number; scope: string; usage_types: string[] | null;
+}
+
+/**
  * The problem with `limits` of `owner`, or null. `inherited`: the names of the
  * limits they are added to (a group's: its plan's; an app's: its plan's and
  * group's), which they may not take again.
@@ -37,27 +68,13 @@ export function limitsProblem(limits: readonly LimitSpec[], owner: LimitOwner, i
   const seen = new Set<string>();
   for (const [i, limit] of limits.entries()) {
     const at = (part: string) => `body field "${field}.${i}.${part}"`;
-    if (!ID.test(limit.name)) return `${at('name')} must be 1 to 64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit, got "${limit.name}".`;
-    if (RESERVED_LIMIT_NAMES.includes(limit.name)) {
-      return `${at('name')}: "${limit.name}" is reserved for ${SHORTHAND_FIELDS[limit.name]}; set that field, or name this limit otherwise.`;
-    }
+    const wrong = limitProblem(limit, owner);
+    if (wrong !== null) return `${at(wrong.field)} ${wrong.problem}.`;
     if (seen.has(limit.name)) return `${at('name')}: the name "${limit.name}" is used twice; names are unique.`;
     if (inherited.includes(limit.name)) {
       return `${at('name')}: "${limit.name}" is already a limit of the ${owner === 'app' ? "app's plan or group" : "group's plan"}; change its units in limit_overrides instead.`;
     }
     seen.add(limit.name);
-    if (!(LIMIT_WINDOWS as readonly string[]).includes(limit.window)) return `${at('window')} must be one of: ${LIMIT_WINDOWS.join(', ')}.`;
-    if (!isUnits(limit.units)) return `${at('units')} must be ${UNITS}, got ${limit.units}.`;
-    const scopes: readonly string[] = owner === 'app' ? ['app', 'key'] : LIMIT_SCOPES;
-    if (!scopes.includes(limit.scope)) {
-      return `${at('scope')} must be one of: ${scopes.join(', ')}${owner === 'app' ? " (a group-wide limit belongs on the group)" : ''}.`;
-    }
-    const types = limit.usageTypes;
-    if (types === null) continue;
-    if (types.length === 0) return `${at('usage_types')} must list at least one usage type, or be left out for all of them.`;
-    const bad = types.find((t) => !ID.test(t));
-    if (bad !== undefined) return `${at('usage_types')}: "${bad}" is not a usage type (1 to 64 letters, digits, ".", "_", ":" or "-").`;
-    if (new Set(types).size !== types.length) return `${at('usage_types')} lists a usage type twice.`;
   }
   return null;
 }
