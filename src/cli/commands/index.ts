@@ -3,6 +3,7 @@ import { registerAppCommands } from './apps.js';
 import { registerDemoCommand } from './demo.js';
 import { registerGroupCommands } from './groups.js';
 import { registerKeyCommands } from './keys.js';
+import { registerLimitsCommand } from './limits.js';
 import { registerPlanCommands } from './plans.js';
 import { registerServiceTokenCommands } from './service-tokens.js';
 import { registerStatementsCommand } from './statements.js';
@@ -10,7 +11,7 @@ import { registerUsageCommand } from './usage.js';
 
 /**
  * Registers the commands that call a running server's admin API: plans,
- * groups, apps, keys, service-tokens, usage, statements and demo. Each takes --url
+ * groups, apps, keys, limits, service-tokens, usage, statements and demo. Each takes --url
  * (TOLLGATE_URL), --token (TOLLGATE_ADMIN_TOKEN) and --json.
  */
 export function registerAdminCommands(program: Command): void {
@@ -18,6 +19,7 @@ export function registerAdminCommands(program: Command): void {
   registerGroupCommands(program);
   registerAppCommands(program);
   registerKeyCommands(program);
+  registerLimitsCommand(program);
   registerServiceTokenCommands(program);
   registerUsageCommand(program);
   registerStatementsCommand(program);
