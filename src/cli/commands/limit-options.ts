@@ -55,11 +55,12 @@ export function parsePerUnitOption(value: string, previous: PerUnit | 'none' = {
 export function parseGrantOption(value: string): PeriodGrant | 'none' {
   if (value.trim() === 'none') return 'none';
   const [amount = '', rollover, ...rest] = value.split(':');
-  const kept = rollover === undefined || rollover === 'none' || rollover === 'all' ? rollover : /^\d+$/.test(rollover) ? Number(rollover) : Number.NaN;
+  const kept: PeriodGrant['rollover'] | undefined = rollover === undefined || rollover === 'none' || rollover === 'all'
+    ? rollover : /^\d+$/.test(rollover) ? Number(rollover) : Number.NaN;
   const grant = { amount: /^\d+$/.test(amount) ? Number(amount) : Number.NaN, rollover: kept ?? 'none' };
-  const problem = rest.length > 0 ? 'Expected amount[:rollover].' : creditsProblem({ perUnit: {}, grantEveryPeriod: grant as PeriodGrant & { rollover: 'none' } });
+  const problem = rest.length > 0 ? 'Expected amount[:rollover].' : creditsProblem({ perUnit: {}, grantEveryPeriod: grant });
   if (problem !== null) throw new InvalidArgumentError(problem.replace(/^body field "credits\.grant_every_period\.(\w+)"/, '$1'));
-  return { amount: grant.amount, ...(kept === undefined ? {} : { rollover: kept as PeriodGrant['rollover'] }) };
+  return { amount: grant.amount, ...(kept === undefined ? {} : { rollover: kept }) };
 }
 
 /** Adds the options of named limits and credits to a plan command. */

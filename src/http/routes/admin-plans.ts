@@ -3,7 +3,7 @@ import { isCurrency } from '../../billing/money.js';
 import { pricesFromWire, pricesProblem } from '../../billing/pricing.js';
 import { NewPlanBody, PlanPatchBody, type PlanBody } from '../../contract/plans.js';
 import { isValidTimeZone } from '../../domain/periods.js';
-import type { UsagePrice } from '../../domain/types.js';
+import type { Plan, UsagePrice } from '../../domain/types.js';
 import { creditsProblem, limitsProblem } from '../../metering/limit-rules.js';
 import { creditsFromWire, limitsFromWire } from '../../metering/limits-wire.js';
 import { ApiError } from '../../errors.js';
@@ -13,20 +13,8 @@ import { answer, errors } from '../answers.js';
 import { pageRequest, planJson } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
 
-/**
- * What the schema cannot say: a known zone and currency, sound tiers, named
- * limits and credits by their rules. Returns the prices, limits and credits
- * given, in the model's shape.
- */
-function checkPlan(body: PlanBody) {
-  const limits = body.limits === undefined ? undefined : limitsFromWire(body.limits, 'group');
-  const credits = body.credits === undefined ? undefined : creditsFromWire(body.credits);
-  const problem = (limits && limitsProblem(limits, 'plan')) ?? (credits === undefined ? null : creditsProblem(credits));
-  if (problem) throw new ApiError('invalid_request', problem);
-  return { prices: checkPrices(body), limits, credits };
-}
-
-function checkPrices(body: PlanBody): UsagePrice[] | undefined {
+/** What the schema cannot say: a known zone and currency, sound tiers. Returns the prices in the model's shape. */
+function checkPlan(body: PlanBody): UsagePrice[] | undefined {
   if (body.time_zone !== undefined && !isValidTimeZone(body.time_zone)) {
     throw new ApiError('invalid_request', `body field "time_zone" must be an IANA time zone such as "UTC" or "Asia/Kolkata", got "${body.time_zone}".`);
   }
@@ -38,6 +26,18 @@ function checkPrices(body: PlanBody): UsagePrice[] | undefined {
   const problem = pricesProblem(prices);
   if (problem !== null) throw new ApiError('invalid_request', problem);
   return prices;
+}
+
+/**
+ * Named limits and credits by their rules (src/metering/limit-rules.ts).
+ * Returns those given, in the model's shape; a limit's scope defaults to `group`.
+ */
+function checkLimits(body: PlanBody): Partial<Pick<Plan, 'limits' | 'credits'>> {
+  const limits = body.limits === undefined ? undefined : limitsFromWire(body.limits, 'group');
+  const credits = body.credits === undefined ? undefined : creditsFromWire(body.credits);
+  const problem = (limits === undefined ? null : limitsProblem(limits, 'plan')) ?? (credits === undefined ? null : creditsProblem(credits));
+  if (problem !== null) throw new ApiError('invalid_request', problem);
+  return { limits, credits };
 }
 
 /** Plans: limits and prices that groups subscribe to. */
@@ -52,7 +52,8 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
     },
   }, async (request, reply) => {
     const body = request.body;
-    const { prices, limits, credits } = checkPlan(body);
+    const prices = checkPlan(body);
+    const { limits, credits } = checkLimits(body);
     const plan = await store.createPlan({
       id: body.id, monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
       pricePerCall: body.price_per_call ?? null, timeZone: body.time_zone ?? 'UTC', currency: body.currency ?? 'USD', prices: prices ?? [],
@@ -91,7 +92,8 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
     },
   }, async (request) => {
     const body = request.body;
-    const { prices, limits, credits } = checkPlan(body);
+    const prices = checkPlan(body);
+    const { limits, credits } = checkLimits(body);
     const plan = await store.updatePlan(request.params.plan_id, {
       monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
       ...(body.price_per_call !== undefined ? { pricePerCall: body.price_per_call } : {}), timeZone: body.time_zone,
