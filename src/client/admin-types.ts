@@ -25,19 +25,23 @@ export interface Page<T> {
   next: string | null;
 }
 
-/** Limits and prices that groups subscribe to; `prices` lists the usage types priced apart (flat or graduated). */
+/**
+ * Limits and prices that groups subscribe to; `prices` lists the usage types priced apart (flat or graduated),
+ * `limits` the named limits beside the shorthand `monthlyQuota` and `rateLimitPerMinute`, `credits` what usage
+ * costs in credits (null: none).
+ */
 export type Plan = Camel<Static<typeof PlanSchema>>;
 /** `pricePerCall` and the prices are decimal strings such as "0.01"; `currency` defaults to USD, `timeZone` to UTC. */
 export type NewPlan = Camel<Static<typeof NewPlanBody>>;
 export type PlanPatch = Camel<Static<typeof PlanPatchBody>>;
 
-/** A customer (account), on one plan. */
+/** A customer (account), on one plan; `limitOverrides` (limit name → units, null lifts it) and `limits` are its own deal. */
 export type Group = Camel<Static<typeof GroupSchema>>;
 /** `id` is generated (`grp_…`) when absent. */
 export type NewGroup = Camel<Static<typeof NewGroupBody>>;
 export type GroupPatch = Camel<Static<typeof GroupPatchBody>>;
 
-/** A group's application; its own limits (null: none) apply on top of the group's plan. */
+/** A group's application; its own limits (null: none), overrides and named limits apply on top of the group's plan. */
 export type App = Camel<Static<typeof AppSchema>>;
 /** `id` is generated when absent. */
 export type NewApp = Camel<Static<typeof NewAppBody>>;

@@ -6,11 +6,12 @@
  *
  * The values of a few fields are the user's own data, not Tollgate's: they
  * pass verbatim, their keys untouched (the hash of `request_args` depends on
- * its keys, exactly as given).
+ * its keys, exactly as given; the keys of `limit_overrides` are limit names
+ * and those of `per_unit` usage types).
  */
 
 /** Wire fields whose values are user data, passed verbatim both ways. */
-export const VERBATIM_FIELDS = ['request_args', 'data'] as const;
+export const VERBATIM_FIELDS = ['request_args', 'data', 'limit_overrides', 'per_unit'] as const;
 type VerbatimField = (typeof VERBATIM_FIELDS)[number];
 const VERBATIM: ReadonlySet<string> = new Set(VERBATIM_FIELDS);
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Currency, Decimal, Id, Limit, TimeZoneName, Timestamp, UsageType } from './common.js';
+import { CreditsInput, CreditsSchema, LimitInput, Limits, LimitSchema } from './limits.js';
 
 /** Plans: limits and prices that groups subscribe to. */
 
@@ -27,6 +28,8 @@ export const PlanSchema = Type.Object({
   currency: Currency,
   prices: Type.Array(UsagePriceSchema, { description: 'Prices of particular usage types: flat or graduated.' }),
   time_zone: Type.String({ description: 'IANA zone that fixes the edges of the billing month.' }),
+  limits: Type.Array(LimitSchema, { description: 'Named limits beside the shorthand `monthly_quota` (the limit "month") and `rate_limit_per_minute` ("minute"); empty: none.' }),
+  credits: Type.Union([CreditsSchema, Type.Null()], { description: 'What usage costs in credits; null: the plan uses none.' }),
   created_at: Timestamp,
   updated_at: Timestamp,
 }, { $id: 'Plan' });
@@ -38,6 +41,8 @@ const PlanFields = {
   currency: Type.Optional(Currency),
   prices: Type.Optional(Type.Array(UsagePriceSchema, { maxItems: MAX_PRICES, description: 'Prices per usage type; replaces the whole list on a change.' })),
   time_zone: Type.Optional(TimeZoneName('IANA zone of the billing month, e.g. "America/New_York" (an unknown zone is refused); default UTC.')),
+  limits: Type.Optional(Limits(LimitInput, 'Named limits, names unique in the plan; replaces the whole list on a change; default none.')),
+  credits: Type.Optional(Type.Union([CreditsInput, Type.Null()], { description: 'What usage costs in credits; null or absent: none.' })),
 };
 
 /** `POST /admin/plans`. */

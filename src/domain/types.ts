@@ -24,10 +24,10 @@ export interface Plan {
   prices: UsagePrice[];
   /** IANA zone that fixes the edges of the billing month. */
   timeZone: string;
-  /** Named limits besides the shorthand `monthlyQuota` and `rateLimitPerMinute`. */
-  limits?: LimitSpec[];
-  /** What units cost in credits; null or absent: the plan uses none. */
-  credits?: CreditsConfig | null;
+  /** Named limits beside the shorthand `monthlyQuota` and `rateLimitPerMinute`; empty: none. */
+  limits: LimitSpec[];
+  /** What its usage costs in credits; null: the plan uses none. */
+  credits: CreditsConfig | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -49,10 +49,10 @@ export interface Group {
   id: string;
   name: string;
   planId: string;
-  /** The customer's own deal: units per limit name (null lifts it). */
-  limitOverrides?: LimitOverrides;
-  /** Limits of the group's own, besides its plan's. */
-  limits?: LimitSpec[];
+  /** The group's own deal: new units per limit name of its plan; null lifts a limit. */
+  limitOverrides: LimitOverrides;
+  /** Limits of its own, added to its plan's. */
+  limits: LimitSpec[];
   createdAt: number;
   updatedAt: number;
 }
@@ -67,10 +67,10 @@ export interface App {
   rateLimitPerMinute: number | null;
   /** When the app was disabled: its keys stop working and its events are refused. Null while enabled. */
   disabledAt: number | null;
-  /** Overrides of the app's own, over its group's. */
-  limitOverrides?: LimitOverrides;
-  /** Limits of the app's own (scope app or key). */
-  limits?: LimitSpec[];
+  /** The app's own deal: new units per limit name of its plan or group (winning over the group's); null lifts a limit. */
+  limitOverrides: LimitOverrides;
+  /** Limits of its own (scope `app` or `key`), added to its plan's and group's. */
+  limits: LimitSpec[];
   createdAt: number;
   updatedAt: number;
 }

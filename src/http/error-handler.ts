@@ -123,7 +123,7 @@ export function formatValidationErrors(
   dataVar: string,
 ): Error {
   const where: Record<string, string> = { querystring: 'query parameter', body: 'body field', params: 'path parameter', headers: 'header' };
-  const sentences = errors.slice(0, 3).map((e) => {
+  const sentences = withoutUnionNoise(errors).slice(0, 3).map((e) => {
     const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     if (e.keyword === 'required') return `${where[dataVar] ?? dataVar} "${joinPath(path, String(e.params.missingProperty))}" is required`;
     if (e.keyword === 'additionalProperties') return `${where[dataVar] ?? dataVar} "${joinPath(path, String(e.params.additionalProperty))}" is not recognised`;
@@ -134,6 +134,19 @@ export function formatValidationErrors(
     return `${subject} ${e.message ?? 'is invalid'}`;
   });
   return new Error(`${sentences.join('; ')}.`);
+}
+
+/**
+ * A value that may also be null (`credits`, an override) fails every branch
+ * of its union: "must be null" and "must match a schema in anyOf" say nothing
+ * when the branch the value meant to take said what is wrong, at that field
+ * or inside it. Left out then; kept where they are all there is.
+ */
+function withoutUnionNoise<E extends { instancePath: string; keyword: string; params: Record<string, unknown> }>(errors: readonly E[]): readonly E[] {
+  const noise = (e: E) => e.keyword === 'anyOf' || (e.keyword === 'type' && e.params.type === 'null');
+  const said = errors.filter((e) => !noise(e));
+  if (said.length === 0) return errors;
+  return errors.filter((e) => !noise(e) || !said.some((s) => s.instancePath === e.instancePath || s.instancePath.startsWith(`${e.instancePath}/`)));
 }
 
 function joinPath(path: string, name: string): string {

@@ -5,6 +5,7 @@ import type { AppSchema, GroupSchema } from '../contract/customers.js';
 import type { KeySchema, ServiceTokenSchema } from '../contract/keys.js';
 import type { PlanSchema } from '../contract/plans.js';
 import type { App, Group, Key, Plan, ServiceToken } from '../domain/types.js';
+import { creditsToWire, limitsToWire } from '../metering/limits-wire.js';
 import type { PageRequest } from '../store/store.js';
 
 /** The catalogue's entities as the API sends them (src/contract/), and the page request of a list. */
@@ -16,18 +17,22 @@ export function planJson(p: Plan): Static<typeof PlanSchema> {
   return {
     id: p.id, monthly_quota: p.monthlyQuota, rate_limit_per_minute: p.rateLimitPerMinute,
     price_per_call: p.pricePerCall, currency: p.currency, prices: pricesToWire(p.prices),
-    time_zone: p.timeZone, created_at: iso(p.createdAt), updated_at: iso(p.updatedAt),
+    time_zone: p.timeZone, limits: limitsToWire(p.limits), credits: creditsToWire(p.credits), created_at: iso(p.createdAt), updated_at: iso(p.updatedAt),
   };
 }
 
 export function groupJson(g: Group): Static<typeof GroupSchema> {
-  return { id: g.id, name: g.name, plan_id: g.planId, created_at: iso(g.createdAt), updated_at: iso(g.updatedAt) };
+  return {
+    id: g.id, name: g.name, plan_id: g.planId, limit_overrides: { ...g.limitOverrides }, limits: limitsToWire(g.limits),
+    created_at: iso(g.createdAt), updated_at: iso(g.updatedAt),
+  };
 }
 
 export function appJson(a: App): Static<typeof AppSchema> {
   return {
     app_id: a.id, group_id: a.groupId, name: a.name, monthly_quota: a.monthlyQuota,
-    rate_limit_per_minute: a.rateLimitPerMinute, disabled_at: isoOrNull(a.disabledAt), created_at: iso(a.createdAt), updated_at: iso(a.updatedAt),
+    rate_limit_per_minute: a.rateLimitPerMinute, disabled_at: isoOrNull(a.disabledAt),
+    limit_overrides: { ...a.limitOverrides }, limits: limitsToWire(a.limits), created_at: iso(a.createdAt), updated_at: iso(a.updatedAt),
   };
 }
 

@@ -38,13 +38,17 @@ const TABLES: readonly TableCopy[] = [
   {
     table: 'plans', order: 'id',
     columns: [['id', 'text'], ['monthly_quota', 'bigint'], ['rate_limit_per_minute', 'bigint'], ['price_per_call', 'text'], ['time_zone', 'text'],
-      ['created_at', 'bigint'], ['updated_at', 'bigint'], ['currency', 'text'], ['prices', 'text']],
+      ['created_at', 'bigint'], ['updated_at', 'bigint'], ['currency', 'text'], ['prices', 'text'], ['limits', 'text'], ['credits', 'text']],
   },
-  { table: 'customer_groups', order: 'id', columns: [['id', 'text'], ['name', 'text'], ['plan_id', 'text'], ['created_at', 'bigint'], ['updated_at', 'bigint']] },
+  {
+    table: 'customer_groups', order: 'id',
+    columns: [['id', 'text'], ['name', 'text'], ['plan_id', 'text'], ['created_at', 'bigint'], ['updated_at', 'bigint'],
+      ['limit_overrides', 'text'], ['limits', 'text']],
+  },
   {
     table: 'apps', order: 'id',
     columns: [['id', 'text'], ['group_id', 'text'], ['name', 'text'], ['monthly_quota', 'bigint'], ['rate_limit_per_minute', 'bigint'],
-      ['disabled_at', 'bigint'], ['created_at', 'bigint'], ['updated_at', 'bigint']],
+      ['disabled_at', 'bigint'], ['created_at', 'bigint'], ['updated_at', 'bigint'], ['limit_overrides', 'text'], ['limits', 'text']],
   },
   {
     table: 'api_keys', order: 'id',

@@ -53,13 +53,19 @@ export interface Page<T> {
   next: string | null;
 }
 
-/** `currency` defaults to USD and `prices` to none (`pricePerCall` then prices every usage type). */
-export type NewPlan = Omit<Plan, 'createdAt' | 'updatedAt' | 'currency' | 'prices'> & Partial<Pick<Plan, 'currency' | 'prices'>>;
+/**
+ * `currency` defaults to USD and `prices` to none (`pricePerCall` then prices
+ * every usage type); `limits` to none and `credits` to null.
+ */
+export type NewPlan = Omit<Plan, 'createdAt' | 'updatedAt' | 'currency' | 'prices' | 'limits' | 'credits'>
+  & Partial<Pick<Plan, 'currency' | 'prices' | 'limits' | 'credits'>>;
 export type PlanPatch = Partial<Omit<Plan, 'id' | 'createdAt' | 'updatedAt'>>;
-export type NewGroup = Omit<Group, 'createdAt' | 'updatedAt'>;
-export type GroupPatch = Partial<Pick<Group, 'name' | 'planId'>>;
-export type NewApp = Omit<App, 'createdAt' | 'updatedAt' | 'disabledAt'>;
-export type AppPatch = Partial<Pick<App, 'name' | 'monthlyQuota' | 'rateLimitPerMinute' | 'disabledAt'>>;
+/** `limitOverrides` defaults to none (`{}`), `limits` to none. */
+export type NewGroup = Omit<Group, 'createdAt' | 'updatedAt' | 'limitOverrides' | 'limits'> & Partial<Pick<Group, 'limitOverrides' | 'limits'>>;
+export type GroupPatch = Partial<Pick<Group, 'name' | 'planId' | 'limitOverrides' | 'limits'>>;
+/** `limitOverrides` defaults to none (`{}`), `limits` to none. */
+export type NewApp = Omit<App, 'createdAt' | 'updatedAt' | 'disabledAt' | 'limitOverrides' | 'limits'> & Partial<Pick<App, 'limitOverrides' | 'limits'>>;
+export type AppPatch = Partial<Pick<App, 'name' | 'monthlyQuota' | 'rateLimitPerMinute' | 'disabledAt' | 'limitOverrides' | 'limits'>>;
 export interface NewKey extends Omit<Key, 'revokedAt' | 'groupId'> {
   /** SHA-256 hex of the secret; the secret itself never reaches the store. */
   secretHash: string;

@@ -127,6 +127,22 @@ eachStore((store) => {
       assert.notEqual((await tollgate.admin.serviceTokens.revoke(token.tokenId)).revokedAt, null);
     });
 
+    test('named limits, overrides and credits in camelCase, limit names and usage types as given', async () => {
+      const plan = await tollgate.admin.plans.create({
+        id: unique('llm'), monthlyQuota: -1, rateLimitPerMinute: -1,
+        limits: [{ name: 'tokens_minute', usageTypes: ['llm_chat'], window: 'minute', units: 90_000, scope: 'app' }],
+        credits: { perUnit: { llm_chat: 2, '*': 1 }, grantEveryPeriod: { amount: 100, rollover: 'all' } },
+      });
+      assert.deepEqual(plan.limits, [{ name: 'tokens_minute', usageTypes: ['llm_chat'], window: 'minute', units: 90_000, scope: 'app' }]);
+      assert.deepEqual(plan.credits, { perUnit: { llm_chat: 2, '*': 1 }, grantEveryPeriod: { amount: 100, rollover: 'all' } }, 'usage types are not camelCased');
+      const group = await tollgate.admin.groups.create({ name: 'Big', planId: plan.id, limitOverrides: { tokens_minute: 200_000 } });
+      assert.deepEqual(group.limitOverrides, { tokens_minute: 200_000 }, 'limit names are not camelCased');
+      const app = await tollgate.admin.apps.create(group.id, { limits: [{ name: 'chatBurst', window: 'second', units: 5, scope: 'key' }] });
+      const changed = await tollgate.admin.apps.update(app.appId, { limitOverrides: { chatBurst: null, tokens_minute: 1 } });
+      assert.deepEqual(changed.limitOverrides, { chatBurst: null, tokens_minute: 1 });
+      assert.deepEqual((await tollgate.admin.apps.get(app.appId)).limits.map((l) => l.name), ['chatBurst']);
+    });
+
     test('refusals are TollgateErrors with the status, code and message of the answer', async () => {
       const missing = await tollgate.admin.plans.get('no-such-plan').catch((e: unknown) => e);
       assert.ok(missing instanceof TollgateError);

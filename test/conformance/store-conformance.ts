@@ -462,8 +462,9 @@ function catalogueTests(get: () => CatalogStore): void {
       for (const id of ids) await store.createPlan({ id, monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', timeZone: 'Asia/Kolkata' }, T0);
       const plan = await store.getPlan(ids[0]!);
       assert.deepEqual(plan, {
-        id: ids[0], monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', currency: 'USD', prices: [], timeZone: 'Asia/Kolkata', createdAt: T0, updatedAt: T0,
-      }, 'currency defaults to USD, prices to none');
+        id: ids[0], monthlyQuota: 5, rateLimitPerMinute: -1, pricePerCall: '0.01', currency: 'USD', prices: [], timeZone: 'Asia/Kolkata',
+        limits: [], credits: null, createdAt: T0, updatedAt: T0,
+      }, 'currency defaults to USD, prices to none, limits to none, credits to null');
       await assert.rejects(store.createPlan({ id: ids[0]!, monthlyQuota: 1, rateLimitPerMinute: 1, pricePerCall: null, timeZone: 'UTC' }, T0), ConflictError);
       const updated = await store.updatePlan(ids[0]!, { monthlyQuota: 50, pricePerCall: null }, T0 + 1);
       assert.equal(updated.monthlyQuota, 50);
@@ -546,6 +547,37 @@ function catalogueTests(get: () => CatalogStore): void {
       await store.updatePlan(c.planId, { currency: 'EUR', prices: [{ usageType: 'pdf', unitPrice: '0.5', tiers: null }] }, T0);
       const plan = (await store.findKeyContext(hash))!.plan;
       assert.deepEqual([plan.currency, plan.prices], ['EUR', [{ usageType: 'pdf', unitPrice: '0.5', tiers: null }]], 'the key lookup carries the prices');
+    });
+
+    test('named limits, overrides and credits: default to none, read back as written, carried by key lookups', async () => {
+      const c = await customer();
+      const group = await store.getGroup(c.groupId);
+      const app = await store.getApp(c.appId);
+      assert.deepEqual([group!.limitOverrides, group!.limits, app!.limitOverrides, app!.limits], [{}, [], {}, []], 'no overrides, no limits of their own');
+      const limits = [
+        { name: 'images-month', usageTypes: ['image', 'image-async'], window: 'billing_period' as const, units: 50_000, scope: 'group' as const },
+        { name: 'burst', usageTypes: null, window: 'second' as const, units: 20, scope: 'key' as const },
+      ];
+      const credits = { perUnit: { image: 1, '*': 2 }, grantEveryPeriod: { amount: 10_000, rollover: 500 } };
+      const plan = await store.updatePlan(c.planId, { limits, credits }, T0 + 1);
+      assert.deepEqual([plan.limits, plan.credits, plan.monthlyQuota], [limits, credits, 1000]);
+      const groupLimits = [{ name: 'pages-day', usageTypes: ['pdf'], window: 'day' as const, units: 2000, scope: 'group' as const }];
+      const patchedGroup = await store.updateGroup(c.groupId, { limitOverrides: { 'images-month': 80_000, burst: null }, limits: groupLimits }, T0 + 2);
+      assert.deepEqual([patchedGroup.limitOverrides, patchedGroup.limits, patchedGroup.name], [{ 'images-month': 80_000, burst: null }, groupLimits, group!.name]);
+      const appLimits = [{ name: 'tokens-minute', usageTypes: ['llm'], window: 'minute' as const, units: 90_000, scope: 'app' as const }];
+      const patchedApp = await store.updateApp(c.appId, { limitOverrides: { month: 5 }, limits: appLimits }, T0 + 3);
+      assert.deepEqual([patchedApp.limitOverrides, patchedApp.limits], [{ month: 5 }, appLimits]);
+      assert.deepEqual(await store.getApp(c.appId), patchedApp);
+      const created = await store.createApp({ id: uid('app'), groupId: c.groupId, name: 'C', monthlyQuota: null, rateLimitPerMinute: null, limits: appLimits }, T0);
+      assert.deepEqual([created.limits, created.limitOverrides], [appLimits, {}]);
+
+      const hash = uid('h');
+      await store.createKey({ id: uid('key'), appId: c.appId, name: '', hint: '', secretHash: hash, createdAt: T0, expiresAt: null });
+      const context = (await store.findKeyContext(hash))!;
+      assert.deepEqual([context.plan.limits, context.plan.credits], [limits, credits]);
+      assert.deepEqual([context.group.limitOverrides, context.group.limits], [patchedGroup.limitOverrides, groupLimits]);
+      assert.deepEqual([context.app.limitOverrides, context.app.limits], [{ month: 5 }, appLimits]);
+      assert.equal((await store.updatePlan(c.planId, { credits: null }, T0 + 4)).credits, null, 'credits removed');
     });
 
     test('service tokens: found by hash, revocable', async () => {

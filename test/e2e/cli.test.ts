@@ -193,6 +193,82 @@ describe('groups and apps', () => {
   });
 });
 
+describe('limits', () => {
+  test('plans create and update take --limit, --credits-per-unit and --grant-every-period; show lists them', async () => {
+    const id = unique('plan');
+    const created = await json(['plans', 'create', id, '--monthly-quota', '1000', '--rate-limit', '60',
+      '--limit', 'images-month:billing_period:500:image,image-async', '--limit', 'burst:second:20:key',
+      '--credits-per-unit', 'image=1', '--credits-per-unit', '*=2', '--grant-every-period', '10000:all']);
+    assert.deepEqual(created.limits, [
+      { name: 'images-month', usage_types: ['image', 'image-async'], window: 'billing_period', units: 500, scope: 'group' },
+      { name: 'burst', usage_types: null, window: 'second', units: 20, scope: 'key' },
+    ]);
+    assert.deepEqual(created.credits, { per_unit: { image: 1, '*': 2 }, grant_every_period: { amount: 10000, rollover: 'all' } });
+    const show = await ok(['plans', 'show', id]);
+    assert.match(show, /^LIMITS\s+images-month: 500 per billing_period \(group; image, image-async\); burst: 20 per second \(key\)$/m);
+    assert.match(show, /^CREDITS\/UNIT\s+image=1, \*=2$/m);
+
+    await ok(['plans', 'update', id, '--grant-every-period', '50:100']);
+    let stored = (await admin.get(`/admin/plans/${id}`)).body;
+    assert.deepEqual(stored.credits, { per_unit: { image: 1, '*': 2 }, grant_every_period: { amount: 50, rollover: 100 } }, 'a grant alone keeps the prices');
+    assert.equal(stored.limits.length, 2, 'limits not given stay');
+    await ok(['plans', 'update', id, '--limit', 'none', '--credits-per-unit', 'none']);
+    stored = (await admin.get(`/admin/plans/${id}`)).body;
+    assert.deepEqual([stored.limits, stored.credits], [[], null]);
+  });
+
+  test('a bad --limit or --credits-per-unit is refused before any call; a reserved name is the API\'s 400, named by its option', async () => {
+    const base = ['plans', 'create', unique('plan'), '--monthly-quota', '5', '--rate-limit', '5'];
+    const window = await tollgate([...base, '--limit', 'a:week:5']);
+    assert.equal(window.code, 2);
+    assert.match(window.stderr, /--limit .*The limit's window must be one of: second, minute, hour, day, billing_period/);
+    const price = await tollgate([...base, '--credits-per-unit', 'image=0.5']);
+    assert.equal(price.code, 2);
+    assert.match(price.stderr, /Expected usage-type=credits/);
+    const reserved = await tollgate([...base, '--limit', 'month:day:5']);
+    assert.equal(reserved.code, 2);
+    assert.match(reserved.stderr, /reserved for the plan's monthly_quota/);
+    const twice = await tollgate([...base, '--limit', 'a:day:5', '--limit', 'a:hour:5']);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /^tollgate: --limit at \[1\]\.name: the name "a" is used twice/);
+  });
+
+  test('limits show, set and unset: the plan\'s limits with the group\'s and an app\'s overrides applied', async () => {
+    const planId = unique('plan');
+    await ok(['plans', 'create', planId, '--monthly-quota', '1000', '--rate-limit', '-1', '--limit', 'pages-day:day:200:pdf']);
+    const group = await json(['groups', 'create', '--name', 'Deal', '--plan', planId]);
+    const appId = unique('app');
+    await ok(['apps', 'create', group.id, '--id', appId]);
+
+    const before = await ok(['limits', 'show', group.id]);
+    assert.match(before, /^NAME\s+WINDOW\s+SCOPE\s+USAGE TYPES\s+FROM\s+UNITS\s+OVERRIDE\s+APPLIES$/m);
+    assert.match(before, /^minute\s+minute\s+group\s+all\s+plan\s+unlimited\s+-\s+unlimited$/m);
+    assert.match(before, /^pages-day\s+day\s+group\s+pdf\s+plan\s+200\s+-\s+200$/m);
+
+    const set = await ok(['limits', 'set', group.id, 'pages-day', '5000']);
+    assert.match(set, /^pages-day\s+day\s+group\s+pdf\s+plan\s+200\s+5000 \(group\)\s+5000$/m);
+    await ok(['limits', 'set', group.id, 'month', 'none']);
+    assert.deepEqual((await admin.get(`/admin/groups/${group.id}`)).body.limit_overrides, { 'pages-day': 5000, month: null });
+
+    const app = await ok(['limits', 'set', group.id, 'pages-day', '10', '--app', appId]);
+    assert.match(app, /^pages-day\s+day\s+group\s+pdf\s+plan\s+200\s+10 \(app\)\s+10$/m, "the app's override wins");
+    assert.match(app, /^month\s+billing_period\s+group\s+all\s+plan\s+1000\s+lifted \(group\)\s+none$/m);
+    assert.match(app, /^app-month\s+billing_period\s+app\s+all\s+app\s+none\s+-\s+none$/m);
+    assert.deepEqual((await admin.get(`/admin/apps/${appId}`)).body.limit_overrides, { 'pages-day': 10 });
+
+    await ok(['limits', 'unset', group.id, 'pages-day']);
+    assert.deepEqual((await admin.get(`/admin/groups/${group.id}`)).body.limit_overrides, { month: null });
+    const unknown = await tollgate(['limits', 'set', group.id, 'nope', '5']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^tollgate: <name> names no limit that applies here: "nope"/);
+    const bad = await tollgate(['limits', 'set', group.id, 'month', 'lots']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /<units> must be a whole number/);
+    const shown = await json(['limits', 'show', group.id, '--app', appId]);
+    assert.deepEqual(shown.app.limit_overrides, { 'pages-day': 10 });
+  });
+});
+
 describe('keys', () => {
   test('create prints the secret once, and it passes the check API', async () => {
     const { appId } = await customer();

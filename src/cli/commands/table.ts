@@ -37,3 +37,8 @@ export function formatLimit(limit: number | null): string {
   if (limit === null) return 'none';
   return limit === -1 ? 'unlimited' : String(limit);
 }
+
+/** A named limit in words: `images-month: 50000 per billing_period (group; image, pdf)`. */
+export function formatNamedLimit(limit: { name: string; window: string; units: number; scope: string; usageTypes: string[] | null }): string {
+  return `${limit.name}: ${limit.units} per ${limit.window} (${limit.scope}${limit.usageTypes === null ? '' : `; ${limit.usageTypes.join(', ')}`})`;
+}

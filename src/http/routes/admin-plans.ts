@@ -3,7 +3,9 @@ import { isCurrency } from '../../billing/money.js';
 import { pricesFromWire, pricesProblem } from '../../billing/pricing.js';
 import { NewPlanBody, PlanPatchBody, type PlanBody } from '../../contract/plans.js';
 import { isValidTimeZone } from '../../domain/periods.js';
-import type { UsagePrice } from '../../domain/types.js';
+import type { Plan, UsagePrice } from '../../domain/types.js';
+import { creditsProblem, limitsProblem } from '../../metering/limit-rules.js';
+import { creditsFromWire, limitsFromWire } from '../../metering/limits-wire.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { page, PageQuery } from '../../contract/common.js';
@@ -26,6 +28,18 @@ function checkPlan(body: PlanBody): UsagePrice[] | undefined {
   return prices;
 }
 
+/**
+ * Named limits and credits by their rules (src/metering/limit-rules.ts).
+ * Returns those given, in the model's shape; a limit's scope defaults to `group`.
+ */
+function checkLimits(body: PlanBody): Partial<Pick<Plan, 'limits' | 'credits'>> {
+  const limits = body.limits === undefined ? undefined : limitsFromWire(body.limits, 'group');
+  const credits = body.credits === undefined ? undefined : creditsFromWire(body.credits);
+  const problem = (limits === undefined ? null : limitsProblem(limits, 'plan')) ?? (credits === undefined ? null : creditsProblem(credits));
+  if (problem !== null) throw new ApiError('invalid_request', problem);
+  return { limits, credits };
+}
+
 /** Plans: limits and prices that groups subscribe to. */
 export function adminPlanRoutes(app: TypedApp, services: Services): void {
   const { store, clock } = services;
@@ -39,9 +53,11 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
   }, async (request, reply) => {
     const body = request.body;
     const prices = checkPlan(body);
+    const { limits, credits } = checkLimits(body);
     const plan = await store.createPlan({
       id: body.id, monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
       pricePerCall: body.price_per_call ?? null, timeZone: body.time_zone ?? 'UTC', currency: body.currency ?? 'USD', prices: prices ?? [],
+      limits: limits ?? [], credits: credits ?? null,
     }, clock.now());
     return reply.code(201).send(planJson(plan));
   });
@@ -77,10 +93,11 @@ export function adminPlanRoutes(app: TypedApp, services: Services): void {
   }, async (request) => {
     const body = request.body;
     const prices = checkPlan(body);
+    const { limits, credits } = checkLimits(body);
     const plan = await store.updatePlan(request.params.plan_id, {
       monthlyQuota: body.monthly_quota, rateLimitPerMinute: body.rate_limit_per_minute,
       ...(body.price_per_call !== undefined ? { pricePerCall: body.price_per_call } : {}), timeZone: body.time_zone,
-      currency: body.currency, prices,
+      currency: body.currency, prices, limits, credits,
     }, clock.now());
     return planJson(plan);
   });

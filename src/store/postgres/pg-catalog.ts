@@ -1,6 +1,6 @@
 import pg, { type Pool, type QueryResultRow } from 'pg';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
-import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken, withPriceDefaults } from '../catalog-rows.js';
+import { defined, limitColumns, mapApp, mapGroup, mapKey, mapPlan, mapToken, withLimitDefaults, withPlanDefaults } from '../catalog-rows.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import type { AppPatch, CatalogStore, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch } from '../store.js';
 
@@ -21,10 +21,13 @@ export class PgCatalog implements CatalogStore {
   constructor(private readonly pool: Pool) {}
 
   async createPlan(newPlan: NewPlan, now: number): Promise<Plan> {
-    const plan = withPriceDefaults(newPlan);
-    await this.insert(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, time_zone, created_at, updated_at, currency, prices)
-      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)`,
-    [plan.id, plan.monthlyQuota, plan.rateLimitPerMinute, plan.pricePerCall, plan.timeZone, now, plan.currency, JSON.stringify(plan.prices)],
+    const plan = withPlanDefaults(newPlan);
+    const { limitsJson, creditsJson } = limitColumns(plan);
+    await this.insert(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, time_zone, created_at, updated_at, currency, prices,
+        limits, credits)
+      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)`,
+    [plan.id, plan.monthlyQuota, plan.rateLimitPerMinute, plan.pricePerCall, plan.timeZone, now, plan.currency, JSON.stringify(plan.prices),
+      limitsJson, creditsJson],
     `A plan with id "${plan.id}" already exists.`);
     return this.require(await this.getPlan(plan.id), 'plan', plan.id);
   }
@@ -39,16 +42,18 @@ export class PgCatalog implements CatalogStore {
 
   async updatePlan(id: string, patch: PlanPatch, now: number): Promise<Plan> {
     const next = { ...this.require(await this.getPlan(id), 'plan', id), ...defined(patch) };
+    const { limitsJson, creditsJson } = limitColumns(next);
     await this.pool.query(`UPDATE plans SET monthly_quota = $2, rate_limit_per_minute = $3, price_per_call = $4, time_zone = $5, updated_at = $6,
-      currency = $7, prices = $8 WHERE id = $1`,
-    [id, next.monthlyQuota, next.rateLimitPerMinute, next.pricePerCall, next.timeZone, now, next.currency, JSON.stringify(next.prices)]);
+      currency = $7, prices = $8, limits = $9, credits = $10 WHERE id = $1`,
+    [id, next.monthlyQuota, next.rateLimitPerMinute, next.pricePerCall, next.timeZone, now, next.currency, JSON.stringify(next.prices), limitsJson, creditsJson]);
     return this.require(await this.getPlan(id), 'plan', id);
   }
 
   async createGroup(group: NewGroup, now: number): Promise<Group> {
     this.require(await this.getPlan(group.planId), 'plan', group.planId);
-    await this.insert('INSERT INTO customer_groups (id, name, plan_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)',
-      [group.id, group.name, group.planId, now], `A group with id "${group.id}" already exists.`);
+    const { limitOverridesJson, limitsJson } = limitColumns(withLimitDefaults(group));
+    await this.insert('INSERT INTO customer_groups (id, name, plan_id, created_at, updated_at, limit_overrides, limits) VALUES ($1, $2, $3, $4, $4, $5, $6)',
+      [group.id, group.name, group.planId, now, limitOverridesJson, limitsJson], `A group with id "${group.id}" already exists.`);
     return this.require(await this.getGroup(group.id), 'group', group.id);
   }
 
@@ -63,14 +68,17 @@ export class PgCatalog implements CatalogStore {
   async updateGroup(id: string, patch: GroupPatch, now: number): Promise<Group> {
     const next = { ...this.require(await this.getGroup(id), 'group', id), ...defined(patch) };
     this.require(await this.getPlan(next.planId), 'plan', next.planId);
-    await this.pool.query('UPDATE customer_groups SET name = $2, plan_id = $3, updated_at = $4 WHERE id = $1', [id, next.name, next.planId, now]);
+    const { limitOverridesJson, limitsJson } = limitColumns(next);
+    await this.pool.query('UPDATE customer_groups SET name = $2, plan_id = $3, updated_at = $4, limit_overrides = $5, limits = $6 WHERE id = $1',
+      [id, next.name, next.planId, now, limitOverridesJson, limitsJson]);
     return this.require(await this.getGroup(id), 'group', id);
   }
 
   async createApp(app: NewApp, now: number): Promise<App> {
     this.require(await this.getGroup(app.groupId), 'group', app.groupId);
-    await this.insert(`INSERT INTO apps (id, group_id, name, monthly_quota, rate_limit_per_minute, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $6)`, [app.id, app.groupId, app.name, app.monthlyQuota, app.rateLimitPerMinute, now],
+    const { limitOverridesJson, limitsJson } = limitColumns(withLimitDefaults(app));
+    await this.insert(`INSERT INTO apps (id, group_id, name, monthly_quota, rate_limit_per_minute, created_at, updated_at, limit_overrides, limits)
+      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)`, [app.id, app.groupId, app.name, app.monthlyQuota, app.rateLimitPerMinute, now, limitOverridesJson, limitsJson],
     `An app with id "${app.id}" already exists.`);
     return this.require(await this.getApp(app.id), 'app', app.id);
   }
@@ -86,8 +94,10 @@ export class PgCatalog implements CatalogStore {
 
   async updateApp(id: string, patch: AppPatch, now: number): Promise<App> {
     const next = { ...this.require(await this.getApp(id), 'app', id), ...defined(patch) };
-    await this.pool.query(`UPDATE apps SET name = $2, monthly_quota = $3, rate_limit_per_minute = $4, disabled_at = $5, updated_at = $6 WHERE id = $1`,
-      [id, next.name, next.monthlyQuota, next.rateLimitPerMinute, next.disabledAt, now]);
+    const { limitOverridesJson, limitsJson } = limitColumns(next);
+    await this.pool.query(`UPDATE apps SET name = $2, monthly_quota = $3, rate_limit_per_minute = $4, disabled_at = $5, updated_at = $6,
+      limit_overrides = $7, limits = $8 WHERE id = $1`,
+    [id, next.name, next.monthlyQuota, next.rateLimitPerMinute, next.disabledAt, now, limitOverridesJson, limitsJson]);
     return this.require(await this.getApp(id), 'app', id);
   }
 

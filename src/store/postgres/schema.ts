@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { ALERT_TABLES } from '../alert-rows.js';
+import { LIMIT_COLUMNS } from '../catalog-rows.js';
 import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
 
@@ -133,6 +134,8 @@ export const MIGRATIONS: readonly string[] = [
   ALERT_TABLES,
   // Dashboard sessions signed out of before they expired.
   ENDED_SESSIONS_TABLE,
+  // Named limits and overrides of plans, groups and apps, and plans' credits, as in the embedded store's migration 7.
+  LIMIT_COLUMNS,
   // Prepaid credits: grants, and each group's debt.
   CREDIT_TABLES,
 ];

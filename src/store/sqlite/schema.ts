@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { ALERT_TABLES } from '../alert-rows.js';
+import { LIMIT_COLUMNS } from '../catalog-rows.js';
 import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
 
@@ -7,7 +8,7 @@ import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
  * Versioned migrations, applied in order at open inside one transaction each;
  * `PRAGMA user_version` records the last one applied.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE plans (
     id TEXT PRIMARY KEY,
@@ -138,6 +139,8 @@ const MIGRATIONS: readonly string[] = [
     || CAST(substr(CAST(key AS BLOB), instr(CAST(key AS BLOB), x'00') + 1) AS TEXT)
   WHERE substr(CAST(key AS BLOB), 1, 3) = CAST('ce:' AS BLOB) AND instr(CAST(key AS BLOB), x'00') > 0;
   `,
+  // Named limits and overrides of plans, groups and apps, and plans' credits.
+  LIMIT_COLUMNS,
   // Prepaid credits: grants, and each group's debt.
   CREDIT_TABLES,
 ];

@@ -1,7 +1,7 @@
 import Database, { type Database as DB, type Statement } from 'better-sqlite3';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import type { App, Group, Key, KeyContext, Plan, ServiceToken } from '../../domain/types.js';
-import { defined, mapApp, mapGroup, mapKey, mapPlan, mapToken, withPriceDefaults } from '../catalog-rows.js';
+import { defined, limitColumns, mapApp, mapGroup, mapKey, mapPlan, mapToken, withLimitDefaults, withPlanDefaults } from '../catalog-rows.js';
 import { LookupMemo } from '../lookup-memo.js';
 import type {
   AppPatch, CatalogStore, GroupPatch, NewApp, NewGroup, NewKey, NewPlan, NewServiceToken, Page, PageRequest, PlanPatch,
@@ -28,13 +28,13 @@ export class SqliteCatalog implements CatalogStore {
 
   async createPlan(plan: NewPlan, now: number): Promise<Plan> {
     return this.mutate(() => {
-      this.insertOrConflict(() => this.insertPlan(withPriceDefaults(plan), now), `A plan with id "${plan.id}" already exists.`);
+      this.insertOrConflict(() => this.insertPlan(withPlanDefaults(plan), now), `A plan with id "${plan.id}" already exists.`);
       return this.requirePlan(plan.id);
     });
   }
 
   private insertPlan(plan: Omit<Plan, 'createdAt' | 'updatedAt'>, now: number): void {
-    this.stmt.insertPlan.run({ ...plan, pricesJson: JSON.stringify(plan.prices), createdAt: now, updatedAt: now });
+    this.stmt.insertPlan.run({ ...plan, ...planJson(plan), createdAt: now, updatedAt: now });
   }
 
   async getPlan(id: string): Promise<Plan | null> {
@@ -48,7 +48,7 @@ export class SqliteCatalog implements CatalogStore {
   async updatePlan(id: string, patch: PlanPatch, now: number): Promise<Plan> {
     return this.mutate(() => {
       const next = { ...this.requirePlan(id), ...defined(patch), updatedAt: now };
-      this.stmt.updatePlan.run({ ...next, pricesJson: JSON.stringify(next.prices) });
+      this.stmt.updatePlan.run({ ...next, ...planJson(next) });
       return this.requirePlan(id);
     });
   }
@@ -56,7 +56,7 @@ export class SqliteCatalog implements CatalogStore {
   async createGroup(group: NewGroup, now: number): Promise<Group> {
     return this.mutate(() => {
       this.requirePlan(group.planId);
-      this.insertOrConflict(() => this.stmt.insertGroup.run({ ...group, createdAt: now, updatedAt: now }), `A group with id "${group.id}" already exists.`);
+      this.insertOrConflict(() => this.stmt.insertGroup.run({ ...withJson(withLimitDefaults(group)), createdAt: now, updatedAt: now }), `A group with id "${group.id}" already exists.`);
       return this.requireGroup(group.id);
     });
   }
@@ -73,7 +73,7 @@ export class SqliteCatalog implements CatalogStore {
     return this.mutate(() => {
       const next = { ...this.requireGroup(id), ...defined(patch), updatedAt: now };
       this.requirePlan(next.planId);
-      this.stmt.updateGroup.run(next);
+      this.stmt.updateGroup.run(withJson(next));
       return this.requireGroup(id);
     });
   }
@@ -81,7 +81,7 @@ export class SqliteCatalog implements CatalogStore {
   async createApp(app: NewApp, now: number): Promise<App> {
     return this.mutate(() => {
       this.requireGroup(app.groupId);
-      this.insertOrConflict(() => this.stmt.insertApp.run({ ...app, createdAt: now, updatedAt: now }), `An app with id "${app.id}" already exists.`);
+      this.insertOrConflict(() => this.stmt.insertApp.run({ ...withJson(withLimitDefaults(app)), createdAt: now, updatedAt: now }), `An app with id "${app.id}" already exists.`);
       return this.requireApp(app.id);
     });
   }
@@ -99,7 +99,7 @@ export class SqliteCatalog implements CatalogStore {
   async updateApp(id: string, patch: AppPatch, now: number): Promise<App> {
     return this.mutate(() => {
       const next = { ...this.requireApp(id), ...defined(patch), updatedAt: now };
-      this.stmt.updateApp.run(next);
+      this.stmt.updateApp.run(withJson(next));
       return this.requireApp(id);
     });
   }
@@ -206,24 +206,28 @@ export class SqliteCatalog implements CatalogStore {
 function prepare(db: DB) {
   const KEY_COLUMNS = 'k.id, k.app_id, a.group_id, k.name, k.hint, k.created_at, k.expires_at, k.revoked_at';
   return {
-    insertPlan: db.prepare(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, currency, prices, time_zone, created_at, updated_at)
-      VALUES (@id, @monthlyQuota, @rateLimitPerMinute, @pricePerCall, @currency, @pricesJson, @timeZone, @createdAt, @updatedAt)`),
+    insertPlan: db.prepare(`INSERT INTO plans (id, monthly_quota, rate_limit_per_minute, price_per_call, currency, prices, time_zone, limits, credits,
+        created_at, updated_at)
+      VALUES (@id, @monthlyQuota, @rateLimitPerMinute, @pricePerCall, @currency, @pricesJson, @timeZone, @limitsJson, @creditsJson, @createdAt, @updatedAt)`),
     getPlan: db.prepare('SELECT * FROM plans WHERE id = ?'),
     listPlans: db.prepare('SELECT * FROM plans WHERE id > ? ORDER BY id LIMIT ?'),
     updatePlan: db.prepare(`UPDATE plans SET monthly_quota = @monthlyQuota, rate_limit_per_minute = @rateLimitPerMinute,
-      price_per_call = @pricePerCall, currency = @currency, prices = @pricesJson, time_zone = @timeZone, updated_at = @updatedAt WHERE id = @id`),
-    insertGroup: db.prepare(`INSERT INTO customer_groups (id, name, plan_id, created_at, updated_at)
-      VALUES (@id, @name, @planId, @createdAt, @updatedAt)`),
+      price_per_call = @pricePerCall, currency = @currency, prices = @pricesJson, time_zone = @timeZone, limits = @limitsJson, credits = @creditsJson,
+      updated_at = @updatedAt WHERE id = @id`),
+    insertGroup: db.prepare(`INSERT INTO customer_groups (id, name, plan_id, limit_overrides, limits, created_at, updated_at)
+      VALUES (@id, @name, @planId, @limitOverridesJson, @limitsJson, @createdAt, @updatedAt)`),
     getGroup: db.prepare('SELECT * FROM customer_groups WHERE id = ?'),
     listGroups: db.prepare('SELECT * FROM customer_groups WHERE id > ? ORDER BY id LIMIT ?'),
-    updateGroup: db.prepare('UPDATE customer_groups SET name = @name, plan_id = @planId, updated_at = @updatedAt WHERE id = @id'),
-    insertApp: db.prepare(`INSERT INTO apps (id, group_id, name, monthly_quota, rate_limit_per_minute, created_at, updated_at)
-      VALUES (@id, @groupId, @name, @monthlyQuota, @rateLimitPerMinute, @createdAt, @updatedAt)`),
+    updateGroup: db.prepare(`UPDATE customer_groups SET name = @name, plan_id = @planId, limit_overrides = @limitOverridesJson, limits = @limitsJson,
+      updated_at = @updatedAt WHERE id = @id`),
+    insertApp: db.prepare(`INSERT INTO apps (id, group_id, name, monthly_quota, rate_limit_per_minute, limit_overrides, limits, created_at, updated_at)
+      VALUES (@id, @groupId, @name, @monthlyQuota, @rateLimitPerMinute, @limitOverridesJson, @limitsJson, @createdAt, @updatedAt)`),
     getApp: db.prepare('SELECT * FROM apps WHERE id = ?'),
     listApps: db.prepare('SELECT * FROM apps WHERE id > ? ORDER BY id LIMIT ?'),
     listAppsOfGroup: db.prepare('SELECT * FROM apps WHERE group_id = ? AND id > ? ORDER BY id LIMIT ?'),
     updateApp: db.prepare(`UPDATE apps SET name = @name, monthly_quota = @monthlyQuota,
-      rate_limit_per_minute = @rateLimitPerMinute, disabled_at = @disabledAt, updated_at = @updatedAt WHERE id = @id`),
+      rate_limit_per_minute = @rateLimitPerMinute, disabled_at = @disabledAt, limit_overrides = @limitOverridesJson, limits = @limitsJson,
+      updated_at = @updatedAt WHERE id = @id`),
     insertKey: db.prepare(`INSERT INTO api_keys (id, app_id, name, hint, secret_hash, created_at, expires_at, revoked_at)
       VALUES (@id, @appId, @name, @hint, @secretHash, @createdAt, @expiresAt, NULL)`),
     getKey: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.id = ?`),
@@ -234,10 +238,11 @@ function prepare(db: DB) {
     keyContext: db.prepare(`SELECT
         k.id AS k_id, k.name AS k_name, k.hint AS k_hint, k.created_at AS k_created_at, k.expires_at AS k_expires_at, k.revoked_at AS k_revoked_at,
         a.id AS a_id, a.name AS a_name, a.monthly_quota AS a_monthly_quota, a.rate_limit_per_minute AS a_rate_limit_per_minute,
-        a.created_at AS a_created_at, a.updated_at AS a_updated_at, a.disabled_at AS a_disabled_at,
-        g.id AS g_id, g.name AS g_name, g.created_at AS g_created_at, g.updated_at AS g_updated_at,
+        a.created_at AS a_created_at, a.updated_at AS a_updated_at, a.disabled_at AS a_disabled_at, a.limit_overrides AS a_limit_overrides, a.limits AS a_limits,
+        g.id AS g_id, g.name AS g_name, g.created_at AS g_created_at, g.updated_at AS g_updated_at, g.limit_overrides AS g_limit_overrides, g.limits AS g_limits,
         p.id AS p_id, p.monthly_quota AS p_monthly_quota, p.rate_limit_per_minute AS p_rate_limit_per_minute,
-        p.price_per_call AS p_price_per_call, p.currency AS p_currency, p.prices AS p_prices, p.time_zone AS p_time_zone, p.created_at AS p_created_at, p.updated_at AS p_updated_at
+        p.price_per_call AS p_price_per_call, p.currency AS p_currency, p.prices AS p_prices, p.time_zone AS p_time_zone, p.created_at AS p_created_at, p.updated_at AS p_updated_at,
+        p.limits AS p_limits, p.credits AS p_credits
       FROM api_keys k JOIN apps a ON a.id = k.app_id JOIN customer_groups g ON g.id = a.group_id JOIN plans p ON p.id = g.plan_id
       WHERE k.secret_hash = ?`),
     insertToken: db.prepare(`INSERT INTO service_tokens (id, name, hint, secret_hash, created_at, revoked_at)
@@ -247,6 +252,18 @@ function prepare(db: DB) {
     revokeToken: db.prepare('UPDATE service_tokens SET revoked_at = COALESCE(revoked_at, @now) WHERE id = @id'),
     findToken: db.prepare('SELECT id, name, hint, created_at, revoked_at FROM service_tokens WHERE secret_hash = ?'),
   };
+}
+
+/** A plan's JSON columns as the statements bind them. */
+function planJson(plan: Omit<Plan, 'createdAt' | 'updatedAt'>) {
+  const { limitsJson, creditsJson } = limitColumns(plan);
+  return { pricesJson: JSON.stringify(plan.prices), limitsJson, creditsJson };
+}
+
+/** A group or an app with its JSON columns as the statements bind them. */
+function withJson<T extends Pick<Group, 'limitOverrides' | 'limits'>>(item: T): T & { limitOverridesJson: string; limitsJson: string } {
+  const { limitOverridesJson, limitsJson } = limitColumns(item);
+  return { ...item, limitOverridesJson, limitsJson };
 }
 
 function cached<T>(cache: LookupMemo<T>, key: string, load: () => T): T {

@@ -72,8 +72,13 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const admin = adminClient(embedded.url);
   const customer = await setupCustomer(admin, { monthlyQuota: 1_000_000, ratePerMinute: -1 });
   const prices = [{ usage_type: 'image', tiers: [{ up_to: 1000, unit_price: '0.002' }, { up_to: null, unit_price: '0.0015' }] }];
-  const plan = await admin.patch(`/admin/plans/${customer.planId}`, { currency: 'EUR', prices });
+  const limits = [{ name: 'pages-day', usage_types: ['pdf'], window: 'day', units: 2000, scope: 'group' }];
+  const credits = { per_unit: { pdf: 5, '*': 1 }, grant_every_period: { amount: 10000, rollover: 'all' } };
+  const plan = await admin.patch(`/admin/plans/${customer.planId}`, { currency: 'EUR', prices, limits, credits });
   assert.equal(plan.status, 200, JSON.stringify(plan.body));
+  const groupDeal = { limit_overrides: { 'pages-day': 3000 }, limits: [{ name: 'exports-hour', usage_types: null, window: 'hour', units: 9, scope: 'key' }] };
+  assert.equal((await admin.patch(`/admin/groups/${customer.groupId}`, groupDeal)).status, 200);
+  assert.equal((await admin.patch(`/admin/apps/${customer.appId}`, { limit_overrides: { month: 7 } })).status, 200);
   const service = await admin.post('/admin/service-tokens', { name: 'backend' });
   assert.equal(service.status, 201);
   const serviceToken: string = service.body.token;
@@ -219,6 +224,10 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
 
   const planAfter = await scaleOutAdmin.get(`/admin/plans/${customer.planId}`);
   assert.deepEqual([planAfter.body.currency, planAfter.body.prices], ['EUR', prices], 'plan prices are copied');
+  assert.deepEqual([planAfter.body.limits, planAfter.body.credits], [limits, credits], 'named limits and credits are copied');
+  const groupAfter = (await scaleOutAdmin.get(`/admin/groups/${customer.groupId}`)).body;
+  assert.deepEqual([groupAfter.limit_overrides, groupAfter.limits], [groupDeal.limit_overrides, groupDeal.limits], "the group's deal is copied");
+  assert.deepEqual((await scaleOutAdmin.get(`/admin/apps/${customer.appId}`)).body.limit_overrides, { month: 7 }, "the app's overrides are copied");
   const statementAfter = await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/statements/${period}`);
   assert.equal(statementAfter.status, 200, JSON.stringify(statementAfter.body));
   assert.deepEqual(statementAfter.body, JSON.parse(closedStatement.document), 'closed statements are copied');
