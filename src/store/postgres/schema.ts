@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { ALERT_TABLES } from '../alert-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
+import { backfillUsageTypeRollups } from '../rollup-backfill.js';
 
 /**
  * The scale-out store's schema in PostgreSQL: the same model as the embedded
@@ -132,6 +133,10 @@ export const MIGRATIONS: readonly string[] = [
   ALERT_TABLES,
   // Dashboard sessions signed out of before they expired.
   ENDED_SESSIONS_TABLE,
+  // Usage per app and usage type, and per key and usage type (src/domain/rollups.ts, RollupDimension), from every
+  // event stored: instances start writing them once they run this version, so events that an instance of an
+  // earlier version writes after this migration are missing from them (stop those before upgrading).
+  backfillUsageTypeRollups('TRUE', true),
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { ALERT_TABLES } from '../alert-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
+import { backfillUsageTypeRollups } from '../rollup-backfill.js';
 
 /**
  * Versioned migrations, applied in order at open inside one transaction each;
@@ -137,6 +138,9 @@ const MIGRATIONS: readonly string[] = [
     || CAST(substr(CAST(key AS BLOB), instr(CAST(key AS BLOB), x'00') + 1) AS TEXT)
   WHERE substr(CAST(key AS BLOB), 1, 3) = CAST('ce:' AS BLOB) AND instr(CAST(key AS BLOB), x'00') > 0;
   `,
+  // Usage per app and usage type, and per key and usage type (src/domain/rollups.ts, RollupDimension), from the
+  // events behind the rollup watermark; those past it are rolled up at open, with every dimension.
+  backfillUsageTypeRollups('seq <= (SELECT seq FROM rollup_watermark WHERE id = 1)', false),
 ];
 
 export function migrate(db: Database): void {
