@@ -6,6 +6,7 @@ import type { CommitObserver, CommitReport } from '../../src/engine/group-commit
 import type { CatalogStore, Store, StoredStatement } from '../../src/store/store.js';
 import type { Limits, MeterRequest } from '../../src/domain/metering.js';
 import { alertStoreTests } from './alert-store-conformance.js';
+import { counterSeedTests } from './counter-seed-conformance.js';
 
 /**
  * What every Store must do, whatever it is made of. Each implementation's
@@ -65,6 +66,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
 
     catalogueTests(() => store);
     alertStoreTests(() => store, async () => (store = await harness.reopen()), () => customer());
+    counterSeedTests(() => store, () => customer());
 
     describe('metering', () => {
       test('a quota of N admits exactly N, concurrently, and records each', async () => {
