@@ -1,5 +1,5 @@
 import type { Span } from './periods.js';
-import { LEVEL_MS, type RollupLevel, type RollupSegment, type RollupStore } from './rollups.js';
+import { LEVEL_MS, type RollupLevel, type RollupSegment } from './rollups.js';
 
 const QUARTER_MS = LEVEL_MS.quarter;
 
@@ -46,14 +46,4 @@ function largestLevelAt(t: number, end: number): RollupLevel {
     if (t % size === 0 && t + size <= end) return level;
   }
   return 'quarter';
-}
-
-/**
- * Units a group used in a period (or one of its apps, when `appId` is
- * given), summed from the app_id rollups like any usage query: what a quota
- * counter is seeded with.
- */
-export async function unitsInPeriod(rollups: RollupStore, groupId: string, appId: string | null, period: Span): Promise<number> {
-  const sums = await rollups.sumRollups({ groupId, dimension: 'app_id', segments: decompose(period) });
-  return sums.flat().filter((row) => appId === null || row.value === appId).reduce((total, row) => total + row.count, 0);
 }

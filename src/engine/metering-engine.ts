@@ -3,7 +3,7 @@ import type { Span } from '../domain/periods.js';
 import { CounterSeeder } from './counter-seeder.js';
 import { GroupCommitter, type CommitObserver } from './group-commit.js';
 import { DUPLICATE, type PendingWrite } from './pending-write.js';
-import type { AcceptedUsage, DurableWriter, Limiter, Receipt, ReplyStore, SeedSource, StoreBacklog } from './ports.js';
+import type { AcceptedUsage, CounterSeedSource, DurableWriter, Limiter, Receipt, ReplyStore, StoreBacklog } from './ports.js';
 
 export interface MeteringEngineOptions<L extends Limiter> {
   /** Where admitted calls and ingested events are written. */
@@ -11,7 +11,7 @@ export interface MeteringEngineOptions<L extends Limiter> {
   /** Where answers given under an idempotency key are remembered. */
   replies: ReplyStore;
   /** The units the rollups hold for a counter, to seed it. */
-  seeds: SeedSource;
+  seeds: CounterSeedSource;
   /** Builds the limiter on the engine's seeder (limiters seed their counters through it). */
   limiter: (seeder: CounterSeeder) => L;
   /** The time a batch of writes is received at. */

@@ -1,4 +1,6 @@
+import type { CounterRef } from '../domain/limits.js';
 import type { IngestEvent, MeterRequest, MeterResult } from '../domain/metering.js';
+import type { Span } from '../domain/periods.js';
 import type { PendingWrite } from './pending-write.js';
 
 /**
@@ -92,11 +94,21 @@ export interface Seed {
 }
 
 /**
- * The units the rollups hold for a counter of a period. Implementations: any
- * rollup reader (src/engine/counter-seeder.ts, `rollupUnits`), and
- * PostgreSQL's snapshotted read (src/store/postgres/pg-usage.ts).
+ * The units the rollups hold for a quota counter of a period: the group's
+ * (every usage type) or the app's. The first form of a seed source: the
+ * seeder now reads through `CounterSeedSource`, onto which `pairCounter`
+ * (src/engine/counter-seeder.ts) maps a pair and scope.
  */
 export type SeedSource = (pair: Pair, scope: Scope) => Promise<Seed>;
+
+/**
+ * The units the rollups hold for any counter (a group's, an app's or a
+ * key's, of every usage type or some) over a span: a billing period, or an
+ * hour or day window. Implementations: any rollup reader
+ * (src/engine/counter-seeder.ts, `rollupSeeds`), and PostgreSQL's
+ * snapshotted read (src/store/postgres/pg-usage.ts, `counterSeed`).
+ */
+export type CounterSeedSource = (ref: CounterRef, span: Span) => Promise<Seed>;
 
 /** Work accepted and not yet fully written, at this moment (for `/metrics`); cheap enough to read on every scrape. */
 export interface StoreBacklog {

@@ -122,10 +122,7 @@ export class ScaleOutStore extends CachedCatalog implements Store {
       writer: failOpen ? new SpoolingWriter(pgWriter, this.spool, this.replay) : pgWriter,
       replies: new ReplyMarks(redis, this.path, (groupId, key) => usage.reply(groupId, key)),
       // Read in one snapshot, which the counter remembers: usage committed in it is not added to the counter again.
-      seeds: async (pair, scope) => {
-        const { value, snapshot } = await usage.snapshotted((rollups) => rollupUnits(rollups)(pair, scope));
-        return { units: value.units, snapshot };
-      },
+      seeds: (ref, span) => usage.counterSeed(ref, span),
       limiter: (seeder) => this.limiter({ redis, seeder, now: () => options.clock.now(), periodOf: (g, ts) => this.periodOf(g, ts) }, scheduler),
       now: () => options.clock.now(),
       ...(options.commitObserver === undefined ? {} : { commitObserver: options.commitObserver }),

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import type { CounterRef } from '../../../src/domain/limits.js';
+import { billingPeriod } from '../../../src/domain/periods.js';
 import type { PendingWrite } from '../../../src/engine/pending-write.js';
 import { PG_TYPES } from '../../../src/store/postgres/pg-catalog.js';
 import { PgUsage } from '../../../src/store/postgres/pg-usage.js';
 import { ensurePartitions, migrate, MIGRATIONS } from '../../../src/store/postgres/schema.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
-// The rollups of one app's and one key's usage per usage type, on PostgreSQL: filled from the events already
-// stored by the schema migration that brought them.
+// Counters seeded from PostgreSQL's rollups, in one snapshot; and the rollups of one app's and one key's usage per
+// usage type, filled from the events already stored by the schema migration that brought them.
 
 const T0 = Date.parse('2026-03-15T12:00:00Z');
 let server: TestPostgres;
@@ -36,6 +38,28 @@ before(async () => {
 after(async () => {
   await pool?.end();
   await server?.stop();
+});
+
+test('counterSeed: each kind of counter exactly, with the snapshot it was read in', async () => {
+  const ref = (scope: CounterRef['scope'], scopeId: string, usageTypes: string[] | null): CounterRef => ({ groupId: 'g', scope, scopeId, usageTypes });
+  const march = billingPeriod(T0, 'UTC');
+  const cases: Array<[CounterRef, number]> = [
+    [ref('group', 'g', null), 2 + 3 + 5 + 1 + 7 + 11 + 13 + 17 + 19],
+    [ref('group', 'g', ['pdf', 'audio']), 5 + 11 + 17],
+    [ref('app', 'a1', null), 2 + 3 + 5 + 1 + 7 + 13 + 19],
+    [ref('app', 'a1', ['image']), 2 + 3 + 1 + 7 + 13 + 19],
+    [ref('app', 'a2', ['audio']), 17],
+    [ref('key', 'k1', null), 2 + 3 + 5 + 1 + 19],
+    [ref('key', 'k1', ['image']), 2 + 3 + 1 + 19],
+    [ref('key', 'k3', ['image']), 0],
+  ];
+  for (const [counter, units] of cases) {
+    const seed = await usage.counterSeed(counter, march);
+    assert.equal(seed.units, units, `${counter.scope} ${counter.scopeId} ${counter.usageTypes}`);
+    assert.match(seed.snapshot ?? '', /^\d+:\d+:/);
+  }
+  // An hour window: the hour of T0.
+  assert.equal((await usage.counterSeed(ref('key', 'k1', null), { start: T0, end: T0 + 3_600_000 })).units, 2 + 3 + 5 + 1 + 19);
 });
 
 /** The rows of the new dimensions, summed over their shards as every query sums them. */
