@@ -33,11 +33,11 @@ const QUARTER_MS = LEVEL_MS.quarter;
 
 /**
  * Sums events into rollup deltas in memory, so that a burst of calls becomes
- * one upsert per row instead of up to fifteen per call. Adding an event costs one map
- * update: events are summed per kind of call and quarter hour, and only
- * `drain` spreads each sum over the rows it touches (3 bucket sizes x the 3
- * public dimensions, the app's usage type and, for a call with a key, the
- * key's), once per distinct kind of call rather than once per event.
+ * one upsert per row instead of up to fifteen per call. Adding an event
+ * costs one map update: events are summed per kind of call and quarter hour,
+ * and only `drain` spreads each sum over the rows it touches (3 bucket sizes
+ * x the 3 public dimensions, its app's usage type and, for a call with a
+ * key, its key's), once per distinct kind of call rather than once per event.
  */
 export class RollupBuffer {
   private readonly tuples = new Map<string, TupleSum>();
