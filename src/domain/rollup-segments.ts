@@ -1,6 +1,5 @@
-import type { CounterRef } from './limits.js';
 import type { Span } from './periods.js';
-import { LEVEL_MS, type RollupLevel, type RollupSegment, type RollupStore } from './rollups.js';
+import { LEVEL_MS, type RollupLevel, type RollupSegment } from './rollups.js';
 
 const QUARTER_MS = LEVEL_MS.quarter;
 
@@ -47,28 +46,4 @@ function largestLevelAt(t: number, end: number): RollupLevel {
     if (t % size === 0 && t + size <= end) return level;
   }
   return 'quarter';
-}
-
-/**
- * Units a group used in a period (or one of its apps, when `appId` is
- * given), summed from the app_id rollups like any usage query: what a quota
- * counter is seeded with.
- */
-export async function unitsInPeriod(rollups: RollupStore, groupId: string, appId: string | null, period: Span): Promise<number> {
-  const sums = await rollups.sumRollups({ groupId, dimension: 'app_id', segments: decompose(period) });
-  return sums.flat().filter((row) => appId === null || row.value === appId).reduce((total, row) => total + row.count, 0);
-}
-
-/**
- * The units a counter counts in a span, from the rollups: the group's or
- * one app's (app_id rows), or the group's of some usage types (usage_type rows).
- */
-export async function unitsFor(rollups: RollupStore, ref: CounterRef, span: Span): Promise<number> {
-  const types = ref.usageTypes;
-  if (ref.scope === 'group' && types !== null) {
-    const sums = await rollups.sumRollups({ groupId: ref.groupId, dimension: 'usage_type', segments: decompose(span) });
-    return sums.flat().filter((row) => types.includes(row.value)).reduce((total, row) => total + row.count, 0);
-  }
-  if (ref.scope === 'key' || types !== null) throw new Error(`usage of ${ref.scope} "${ref.scopeId}" by usage type cannot be read from the rollups`);
-  return unitsInPeriod(rollups, ref.groupId, ref.scope === 'group' ? null : ref.scopeId, span);
 }

@@ -17,9 +17,30 @@ export interface RollupSegment {
   end: number;
 }
 
+/**
+ * Beside the public dimensions (what usage queries group by), two internal
+ * families that let every counter be seeded: the usage of one app per usage
+ * type (dimension `app:<app id>`) and of one key per usage type (dimension
+ * `key:<key id>`; only calls made with a key, never ingested events). Their
+ * values are usage types. The app or key sits in the dimension rather than
+ * in the value so that a seed reads only that app's or key's rows, by the
+ * rollup tables' primary key prefix (group, dimension, bucket).
+ */
+export type RollupDimension = UsageDimension | `app:${string}` | `key:${string}`;
+
+/** The dimension of one app's usage per usage type. */
+export function appUsageDimension(appId: string): RollupDimension {
+  return `app:${appId}`;
+}
+
+/** The dimension of one key's usage per usage type. */
+export function keyUsageDimension(keyId: string): RollupDimension {
+  return `key:${keyId}`;
+}
+
 export interface RollupQuery {
   groupId: string;
-  dimension: UsageDimension;
+  dimension: RollupDimension;
   /** Each segment is summed on its own. */
   segments: readonly RollupSegment[];
 }

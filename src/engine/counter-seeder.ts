@@ -1,16 +1,16 @@
-import type { RollupStore } from '../domain/rollups.js';
 import type { CounterRef } from '../domain/limits.js';
 import type { Span } from '../domain/periods.js';
-import { unitsFor } from '../domain/rollup-segments.js';
+import type { RollupStore } from '../domain/rollups.js';
+import { unitsFor } from '../domain/counter-units.js';
 import type { CreditState, PeriodGrant } from '../domain/credits.js';
 import type { CreditSource, Seed, SeedSource } from './ports.js';
 
 /**
- * Seeds a quota counter from the rollups, the first time a limiter needs it
- * in a period (or after the shared counters lost it). Concurrent first calls
- * for one counter share one load, and a load begins only once every write
- * accepted before it is durable, so that nothing admitted is missing from
- * the sum. `plant` puts the units where the limiter keeps its counters
+ * Seeds a counter from the rollups, the first time a limiter needs it in a
+ * period or window (or after the shared counters lost it). Concurrent first
+ * calls for one counter share one load, and a load begins only once every
+ * write accepted before it is durable, so that nothing admitted is missing
+ * from the sum. `plant` puts the units where the limiter keeps its counters
  * (memory, or Redis with SET NX, where instances racing to seed agree).
  * A group's credits are loaded the same way.
  */
@@ -20,12 +20,18 @@ export class CounterSeeder {
   /**
    * @param settled resolves once the writes accepted so far are durable.
    * @param source the units the rollups hold for a counter.
+   * @param credits where groups' credits are loaded from.
    */
   constructor(private readonly settled: () => Promise<void>, private readonly source: SeedSource, private readonly credits: CreditSource) {}
 
-  seed(ref: CounterRef, period: Span, plant: (seed: Seed) => unknown): Promise<void> {
-    const key = `${ref.scope}:${ref.scopeId}:${ref.usageTypes === null ? '*' : ref.usageTypes.join(',')}:${period.start}`;
-    return this.once(key, async () => plant(await this.source(ref, period)));
+  /**
+   * Seeds the counter `id` (a limit's: two limits that count the same usage
+   * each have their own, each planted) with what `ref` counts over `span`.
+   */
+  seed(id: string, ref: CounterRef, span: Span, plant: (seed: Seed) => unknown): Promise<void> {
+    const types = ref.usageTypes === null ? null : [...ref.usageTypes].sort();
+    const key = JSON.stringify([id, ref.groupId, ref.scope, ref.scopeId, types, span.start, span.end]);
+    return this.once(key, async () => plant(await this.source(ref, span)));
   }
 
   /** Loads a group's credits for a period (its recurring grant issued first), the same way: once, after the writes accepted so far. */
@@ -51,7 +57,7 @@ export class CounterSeeder {
   }
 }
 
-/** A counter's units in the period, summed from the rollups like any usage query. */
-export function rollupUnits(rollups: RollupStore): SeedSource {
-  return async (ref, period) => ({ units: await unitsFor(rollups, ref, period) });
+/** Any counter's units over a span, summed from the rollups (src/domain/counter-units.ts). */
+export function rollupSeeds(rollups: RollupStore): SeedSource {
+  return async (ref, span) => ({ units: await unitsFor(rollups, ref, span) });
 }

@@ -135,6 +135,15 @@ export interface Seed {
  */
 export type SeedSource = (ref: CounterRef, period: Span) => Promise<Seed>;
 
+/**
+ * The units the rollups hold for any counter (a group's, an app's or a
+ * key's, of every usage type or some) over a span: a billing period, or an
+ * hour or day window. Implementations: any rollup reader
+ * (src/engine/counter-seeder.ts, `rollupSeeds`), and PostgreSQL's
+ * snapshotted read (src/store/postgres/pg-usage.ts, `counterSeed`).
+ */
+export type CounterSeedSource = (ref: CounterRef, span: Span) => Promise<Seed>;
+
 /** Work accepted and not yet fully written, at this moment (for `/metrics`); cheap enough to read on every scrape. */
 export interface StoreBacklog {
   /** Admitted calls and ingested events waiting for their batch's commit to begin. */

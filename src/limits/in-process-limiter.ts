@@ -3,6 +3,7 @@ import type { CounterSeeder } from '../engine/counter-seeder.js';
 import type { CallCredits, CreditMovement, CreditState } from '../domain/credits.js';
 import type { Span } from '../domain/periods.js';
 import type { AcceptedUsage, CreditCharge, LimitRead, Limiter } from '../engine/ports.js';
+import { counterId } from '../domain/limit-decision.js';
 import { LocalLimiter } from './local-limiter.js';
 
 /**
@@ -77,7 +78,7 @@ export class InProcessLimiter implements Limiter {
   private async load({ groupId, limits, period, credits }: LimitRead): Promise<void> {
     if (credits !== undefined) await this.loadCredits(groupId, period, credits);
     for (const limit of this.counters.missingUsage(limits, period)) {
-      await this.seeder.seed({ ...limit, groupId }, period, (seed) => this.counters.setUsage(limit, period, seed.units));
+      await this.seeder.seed(counterId(limit), { ...limit, groupId }, period, (seed) => this.counters.setUsage(limit, period, seed.units));
     }
   }
 }

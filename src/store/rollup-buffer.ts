@@ -1,12 +1,12 @@
 import type { UsageDimension, UsageEvent } from '../domain/types.js';
 import { USAGE_DIMENSIONS } from '../domain/types.js';
-import { LEVEL_MS, ROLLUP_LEVELS, type RollupLevel } from '../domain/rollups.js';
+import { appUsageDimension, keyUsageDimension, LEVEL_MS, ROLLUP_LEVELS, type RollupDimension, type RollupLevel } from '../domain/rollups.js';
 
 /** One rollup row's worth of change: add `count`, and fold the sole values in. */
 export interface RollupDelta {
   level: RollupLevel;
   groupId: string;
-  dimension: UsageDimension;
+  dimension: RollupDimension;
   bucket: number;
   value: string;
   count: number;
@@ -15,10 +15,14 @@ export interface RollupDelta {
   requestArgsHash: string | null;
 }
 
-/** Units of one kind of call (group, app, usage type, arguments) in one 15-minute bucket. */
+/** What a rollup is summed from: a committed call (with its key) or an ingested event (none). */
+export type RolledUpEvent = Pick<UsageEvent, 'ts' | 'groupId' | 'appId' | 'usageType' | 'requestArgsHash' | 'count'> & { keyId?: string | null };
+
+/** Units of one kind of call (group, app, key, usage type, arguments) in one 15-minute bucket. */
 interface TupleSum {
   groupId: string;
   appId: string;
+  keyId: string | null;
   usageType: string;
   requestArgsHash: string;
   quarter: number;
@@ -29,23 +33,25 @@ const QUARTER_MS = LEVEL_MS.quarter;
 
 /**
  * Sums events into rollup deltas in memory, so that a burst of calls becomes
- * one upsert per row instead of nine per call. Adding an event costs one map
- * update: events are summed per kind of call and quarter hour, and only
- * `drain` spreads each sum over the 9 rows it touches (3 bucket sizes x 3
- * dimensions), once per distinct kind of call rather than once per event.
+ * one upsert per row instead of up to fifteen per call. Adding an event
+ * costs one map update: events are summed per kind of call and quarter hour,
+ * and only `drain` spreads each sum over the rows it touches (3 bucket sizes
+ * x the 3 public dimensions, its app's usage type and, for a call with a
+ * key, its key's), once per distinct kind of call rather than once per event.
  */
 export class RollupBuffer {
   private readonly tuples = new Map<string, TupleSum>();
   private events = 0;
 
-  add(event: Pick<UsageEvent, 'ts' | 'groupId' | 'appId' | 'usageType' | 'requestArgsHash' | 'count'>): void {
+  add(event: RolledUpEvent): void {
     this.events += 1;
     const quarter = event.ts - (((event.ts % QUARTER_MS) + QUARTER_MS) % QUARTER_MS);
-    const id = `${event.groupId}\u0000${event.appId}\u0000${event.usageType}\u0000${event.requestArgsHash}\u0000${quarter}`;
+    const keyId = event.keyId ?? null;
+    const id = `${event.groupId}\u0000${event.appId}\u0000${keyId === null ? '-' : `+${keyId}`}\u0000${event.usageType}\u0000${event.requestArgsHash}\u0000${quarter}`;
     const existing = this.tuples.get(id);
     if (existing === undefined) {
       this.tuples.set(id, {
-        groupId: event.groupId, appId: event.appId, usageType: event.usageType,
+        groupId: event.groupId, appId: event.appId, keyId, usageType: event.usageType,
         requestArgsHash: event.requestArgsHash, quarter, count: event.count,
       });
     } else {
@@ -75,11 +81,11 @@ export class RollupBuffer {
   deltas(): RollupDelta[] {
     const deltas = new Map<string, RollupDelta>();
     for (const t of this.tuples.values()) {
+      const rows = rowsOf(t);
       for (const level of ROLLUP_LEVELS) {
         const size = LEVEL_MS[level];
         const bucket = t.quarter - (((t.quarter % size) + size) % size);
-        for (const dimension of USAGE_DIMENSIONS) {
-          const value = dimensionValue(t, dimension);
+        for (const [dimension, value] of rows) {
           const id = `${level}\u0000${t.groupId}\u0000${dimension}\u0000${bucket}\u0000${value}`;
           const existing = deltas.get(id);
           if (existing === undefined) {
@@ -98,6 +104,14 @@ export class RollupBuffer {
     }
     return [...deltas.values()];
   }
+}
+
+/** The rows a kind of call counts in: each dimension with its value. */
+function rowsOf(t: TupleSum): Array<[RollupDimension, string]> {
+  const rows: Array<[RollupDimension, string]> = USAGE_DIMENSIONS.map((dimension) => [dimension, dimensionValue(t, dimension)]);
+  rows.push([appUsageDimension(t.appId), t.usageType]);
+  if (t.keyId !== null) rows.push([keyUsageDimension(t.keyId), t.usageType]);
+  return rows;
 }
 
 export function dimensionValue(event: Pick<UsageEvent, 'appId' | 'usageType' | 'requestArgsHash'>, dimension: UsageDimension): string {

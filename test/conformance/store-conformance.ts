@@ -7,6 +7,7 @@ import type { CatalogStore, Store, StoredStatement } from '../../src/store/store
 import type { MeterRequest } from '../../src/domain/metering.js';
 import { groupUsed, shorthandLimits, state, UNLIMITED, type Shorthand } from '../helpers/limits.js';
 import { alertStoreTests } from './alert-store-conformance.js';
+import { counterSeedTests } from './counter-seed-conformance.js';
 
 /**
  * What every Store must do, whatever it is made of. Each implementation's
@@ -67,6 +68,7 @@ export function storeConformance(name: string, open: (options: StoreHarnessOptio
 
     catalogueTests(() => store);
     alertStoreTests(() => store, async () => (store = await harness.reopen()), () => customer());
+    counterSeedTests(() => store, () => customer());
 
     describe('metering', () => {
       test('a quota of N admits exactly N, concurrently, and records each', async () => {

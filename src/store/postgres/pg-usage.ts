@@ -1,6 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
+import { unitsFor } from '../../domain/counter-units.js';
+import type { CounterRef } from '../../domain/limits.js';
+import type { Span } from '../../domain/periods.js';
 import { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
 import { foldMovements } from '../credit-rows.js';
+import type { Seed } from '../../engine/ports.js';
 import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
 import type { RollupLevel, RollupQuery, RollupStore, RollupSum } from '../../domain/rollups.js';
 
@@ -200,6 +204,15 @@ export class PgUsage {
       client.off('error', ignore);
       client.release(broken);
     }
+  }
+
+  /**
+   * A counter's units over a span, with the snapshot they were read in: the
+   * counter remembers it, so that usage committed in it is not added again.
+   */
+  async counterSeed(ref: CounterRef, span: Span): Promise<Seed> {
+    const { value, snapshot } = await this.snapshotted((rollups) => unitsFor(rollups, ref, span));
+    return { units: value, snapshot };
   }
 
   private async sumRollupsOn(db: Pool | PoolClient, query: RollupQuery): Promise<RollupSum[][]> {

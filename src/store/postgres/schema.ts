@@ -3,6 +3,7 @@ import { ALERT_TABLES } from '../alert-rows.js';
 import { LIMIT_COLUMNS } from '../catalog-rows.js';
 import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
+import { backfillUsageTypeRollups } from '../rollup-backfill.js';
 
 /**
  * The scale-out store's schema in PostgreSQL: the same model as the embedded
@@ -138,6 +139,10 @@ export const MIGRATIONS: readonly string[] = [
   LIMIT_COLUMNS,
   // Prepaid credits: grants, and each group's debt.
   CREDIT_TABLES,
+  // Usage per app and usage type, and per key and usage type (src/domain/rollups.ts, RollupDimension), from every
+  // event stored: instances start writing them once they run this version, so events that an instance of an
+  // earlier version writes after this migration are missing from them (stop those before upgrading).
+  backfillUsageTypeRollups('TRUE', true),
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

@@ -47,7 +47,7 @@ export class RedisCounters {
   seed(groupId: string, limit: AppliedLimit, period: Span): Promise<void> {
     const ref: CounterRef = { groupId, scope: limit.scope, scopeId: limit.scopeId, usageTypes: limit.usageTypes };
     const key = counterKey(groupId, limit, period.start);
-    return this.options.seeder.seed(ref, period, (s) => seedCounter(this.options.redis, key, s.units, this.quotaTtl(period), s.snapshot));
+    return this.options.seeder.seed(key, ref, period, (s) => seedCounter(this.options.redis, key, s.units, this.quotaTtl(period), s.snapshot));
   }
 
   /**

@@ -8,7 +8,7 @@ import { DomainError, UnavailableError } from '../../domain/errors.js';
 import type { IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 import type { Span } from '../../domain/periods.js';
 import type { RollupQuery, RollupSum } from '../../domain/rollups.js';
-import { rollupUnits } from '../../engine/counter-seeder.js';
+import { rollupSeeds } from '../../engine/counter-seeder.js';
 import type { CommitObserver } from '../../engine/group-commit.js';
 import { MeteringEngine } from '../../engine/metering-engine.js';
 import type { EventMetering, LimitRead, Limiter, StoreBacklog } from '../../engine/ports.js';
@@ -127,10 +127,7 @@ export class ScaleOutStore extends CachedCatalog implements Store {
       writer: failOpen ? new SpoolingWriter(pgWriter, this.spool, this.replay) : pgWriter,
       replies: new ReplyMarks(redis, this.path, (groupId, key) => usage.reply(groupId, key)),
       // Read in one snapshot, which the counter remembers: usage committed in it is not added to the counter again.
-      seeds: async (ref, period) => {
-        const { value, snapshot } = await usage.snapshotted((rollups) => rollupUnits(rollups)(ref, period));
-        return { units: value.units, snapshot };
-      },
+      seeds: (ref, span) => usage.counterSeed(ref, span),
       credits: creditSource(this.credits, () => options.clock.now()),
       limiter: (seeder) => this.limiter({ redis, seeder, now: () => options.clock.now(), periodOf: (g, ts) => this.periodOf(g, ts) }, scheduler),
       now: () => options.clock.now(),
@@ -179,7 +176,7 @@ export class ScaleOutStore extends CachedCatalog implements Store {
   /** The limiter of the configured mode, on the shared counters. */
   private limiter(shared: RedisCountersOptions, scheduler: Scheduler): Limiter {
     const { options, parts, path } = this;
-    const durableUnits: DurableUnits = async (groupId, limit, period) => (await rollupUnits(this.usage)({ ...limit, groupId }, period)).units;
+    const durableUnits: DurableUnits = async (groupId, limit, period) => (await rollupSeeds(this.usage)({ ...limit, groupId }, period)).units;
     const limits = options.limits ?? { mode: 'strict' };
     if (limits.mode === 'relaxed') {
       const counters = new RedisCounters(shared);

@@ -1,6 +1,5 @@
 import type { Database as DB, Statement } from 'better-sqlite3';
-import type { UsageEvent } from '../../domain/types.js';
-import { RollupBuffer } from '../rollup-buffer.js';
+import { RollupBuffer, type RolledUpEvent } from '../rollup-buffer.js';
 import type { RollupLevel } from '../../domain/rollups.js';
 
 /**
@@ -40,7 +39,7 @@ export class RollupWriter {
   }
 
   /** Adds a committed event; `seq` must grow from call to call. */
-  add(event: Pick<UsageEvent, 'ts' | 'groupId' | 'appId' | 'usageType' | 'requestArgsHash' | 'count'>, seq: number): void {
+  add(event: RolledUpEvent, seq: number): void {
     this.buffer.add(event);
     this.seq = seq;
   }
@@ -71,7 +70,9 @@ export class RollupWriter {
     for (;;) {
       const rows = read.all(this.seq, slice) as EventRow[];
       for (const r of rows) {
-        this.add({ ts: r.ts, groupId: r.group_id, appId: r.app_id, usageType: r.usage_type, requestArgsHash: r.request_args_hash, count: r.count }, r.seq);
+        this.add({
+          ts: r.ts, groupId: r.group_id, appId: r.app_id, keyId: r.key_id, usageType: r.usage_type, requestArgsHash: r.request_args_hash, count: r.count,
+        }, r.seq);
       }
       recovered += rows.length;
       this.flush();
@@ -85,6 +86,7 @@ interface EventRow {
   ts: number;
   group_id: string;
   app_id: string;
+  key_id: string | null;
   usage_type: string;
   request_args_hash: string;
   count: number;

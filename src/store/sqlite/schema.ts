@@ -3,6 +3,7 @@ import { ALERT_TABLES } from '../alert-rows.js';
 import { LIMIT_COLUMNS } from '../catalog-rows.js';
 import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
+import { backfillUsageTypeRollups } from '../rollup-backfill.js';
 
 /**
  * Versioned migrations, applied in order at open inside one transaction each;
@@ -143,6 +144,9 @@ export const MIGRATIONS: readonly string[] = [
   LIMIT_COLUMNS,
   // Prepaid credits: grants, and each group's debt.
   CREDIT_TABLES,
+  // Usage per app and usage type, and per key and usage type (src/domain/rollups.ts, RollupDimension), from the
+  // events behind the rollup watermark; those past it are rolled up at open, with every dimension.
+  backfillUsageTypeRollups('seq <= (SELECT seq FROM rollup_watermark WHERE id = 1)', false),
 ];
 
 export function migrate(db: Database): void {

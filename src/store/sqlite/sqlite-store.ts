@@ -6,7 +6,7 @@ import { systemScheduler, type Cancel, type Scheduler } from '../../scheduler.js
 import type { Span } from '../../domain/periods.js';
 import type { IngestEvent, IngestOutcome, LimitState, MeterRequest, MeterResult } from '../../domain/metering.js';
 import type { RollupLevel, RollupQuery, RollupSum } from '../../domain/rollups.js';
-import { rollupUnits } from '../../engine/counter-seeder.js';
+import { rollupSeeds } from '../../engine/counter-seeder.js';
 import type { CommitObserver } from '../../engine/group-commit.js';
 import { MeteringEngine } from '../../engine/metering-engine.js';
 import type { EventMetering, LimitRead, StoreBacklog } from '../../engine/ports.js';
@@ -90,7 +90,7 @@ export class SqliteStore extends SqliteCatalog implements Store {
           caughtUp: async () => undefined,
         },
         replies: new SqliteReplies(this.database),
-        seeds: rollupUnits(this),
+        seeds: rollupSeeds(this),
         credits: creditSource(this.credits, () => options.clock.now()),
         limiter: (seeder) => new InProcessLimiter(seeder),
         now: () => options.clock.now(),
