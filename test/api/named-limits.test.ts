@@ -121,7 +121,7 @@ eachStore((store) => {
         [['minute', 600, 60], ['month', 1000, 31 * 86400], ['burst', 1000, 1], ['tokens-minute', 90000, 60]]);
       const state = parseList(res.headers.get('ratelimit')!);
       assert.deepEqual(state.map(([name, params]) => [name, params.get('r')]), [['minute', 100], ['month', 500], ['burst', 500], ['tokens-minute', 89500]]);
-      const usage = await request(`${server.url}/v1/usage`, { headers: { authorization: `Bearer ${c.key}` } });
+      const usage = await request(`${server.url}/v1/usage`, { headers: { 'x-api-key': c.key } });
       assert.equal(usage.status, 200);
       assert.equal(usage.body.monthly_used, 500);
       assert.deepEqual(usage.body.limits.map((l: { name: string; used: number }) => [l.name, l.used]),

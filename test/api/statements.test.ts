@@ -230,7 +230,7 @@ eachStore((store) => {
       const res = await request(`${server.url}/v1/usage`, { headers: { 'x-api-key': key } });
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.current_charges, { period: '2027-01', currency: 'USD', amount: 4, amount_decimal: '0.04' });
-      assert.deepEqual(Object.keys(res.body).sort(), ['current_charges', 'monthly_quota', 'monthly_used', 'period_end', 'period_start', 'rate_limit_per_minute']);
+      assert.deepEqual(Object.keys(res.body).sort(), ['current_charges', 'limits', 'monthly_quota', 'monthly_used', 'period_end', 'period_start', 'rate_limit_per_minute']);
     });
 
     test('/openapi.json describes the statements in JSON and CSV, and the plan prices', async () => {

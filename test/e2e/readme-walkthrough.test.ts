@@ -136,7 +136,7 @@ test('"Five minutes with curl" runs as pasted, against a real server, and answer
   };
 
   assert.deepEqual(
-    [json(/\/admin\/plans /).id, json(/\/admin\/plans /).time_zone, json(/\/admin\/groups /).id, json(/\/admin\/groups\/acme\/apps/).app_id],
+    [json(/"id": "starter"/).id, json(/"id": "starter"/).time_zone, json(/\/admin\/groups /).id, json(/\/admin\/groups\/acme\/apps/).app_id],
     ['starter', 'America/New_York', 'acme', 'acme-ocr'],
   );
   // The key is captured from the answer, not copied from the README: the README's own key is no one's.
@@ -170,4 +170,14 @@ test('"Five minutes with curl" runs as pasted, against a real server, and answer
     { from_date: usage.period_start, app_id: 'acme-ocr', group_id: 'acme', usage_type: 'image', request_args_hash: 'fb700309b1b80f7b7091ba88d082bb671c783e70', count: 1 },
     { from_date: usage.period_start, app_id: 'acme-ocr', group_id: 'acme', usage_type: 'image-async', request_args_hash: '', count: 5 },
   ]);
+
+  // A plan that sells several features: named limits, a customer's own deal, and credits.
+  assert.equal(json(/\[\$PAGES, \$BURST\]/).limits.length, 2);
+  assert.deepEqual(json(/limit_overrides/).limit_overrides, { 'pages-day': 5000 });
+  assert.equal(json(/\/grants/).remaining, 500);
+  const pdf = json(/"usage_type\\": \\"pdf\\"/);
+  assert.deepEqual([pdf.allowed, pdf.denied_by, pdf.credits], [true, null, { charged: 15, balance: 485 }]);
+  // The minute window weighs the last minute's calls by the clock; the others count exactly.
+  assert.deepEqual(pdf.limits.map((l: { name: string; units: number; used: number }) => [l.name, l.units, l.name === 'minute' ? null : l.used]),
+    [['minute', 600, null], ['month', 100000, 9], ['pages-day', 5000, 3], ['burst', 20, 3]]);
 });
