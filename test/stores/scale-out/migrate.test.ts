@@ -3,7 +3,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer } from '../../helpers/server.js';
@@ -78,7 +77,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.equal(plan.status, 200, JSON.stringify(plan.body));
   const groupDeal = { limit_overrides: { 'pages-day': 3000 }, limits: [{ name: 'exports-hour', usage_types: null, window: 'hour', units: 9, scope: 'key' }] };
   assert.equal((await admin.patch(`/admin/groups/${customer.groupId}`, groupDeal)).status, 200);
-  assert.equal((await admin.patch(`/admin/apps/${customer.appId}`, { limit_overrides: { month: 7 } })).status, 200);
+  assert.equal((await admin.patch(`/admin/apps/${customer.appId}`, { limit_overrides: { 'pages-day': 2500 } })).status, 200);
   const service = await admin.post('/admin/service-tokens', { name: 'backend' });
   assert.equal(service.status, 201);
   const serviceToken: string = service.body.token;
@@ -128,6 +127,21 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const signOut = await request(`${embedded.url}/dashboard/session`, { method: 'DELETE', headers: { cookie: endedSession.cookie, 'x-csrf-token': endedSession.csrf } });
   assert.equal(signOut.status, 204);
 
+  // Credits: the period's grant, overdrawn by the ingested pdf pages (5 credits each) into a debt;
+  // grants made since, one of them voided.
+  const grant = async (amount: number) => {
+    const res = await admin.post(`/admin/groups/${customer.groupId}/grants`, { amount, idempotency_key: `g-${amount}` });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body;
+  };
+  await grant(500);
+  const voided = await grant(9);
+  assert.equal((await admin.post(`/admin/groups/${customer.groupId}/grants/${voided.id}/void`)).status, 200);
+  await grant(100);
+  const creditsBefore = (await admin.get(`/admin/groups/${customer.groupId}/grants?include_voided=true`)).body;
+  assert.deepEqual(creditsBefore.items.map((g: any) => g.status).sort(), ['active', 'active', 'exhausted', 'voided'], JSON.stringify(creditsBefore));
+  assert.ok(creditsBefore.debt > 0 || creditsBefore.balance < 0, `the events overdrew the credits: ${JSON.stringify(creditsBefore)}`);
+
   // ---- while the embedded server runs, its data directory is refused
   const busy = await cli(migrateArgs(dataDir));
   assert.equal(busy.code, 1, busy.stdout + busy.stderr);
@@ -147,18 +161,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const period = new Date(thisMonth.start).toISOString().slice(0, 7);
   const closedStatement = (await sqlite.getStatement(customer.groupId, period))!;
   assert.equal(closedStatement.total, 1, '3 images at 0.002 EUR, rounded to a cent; ocr and pdf have no price');
-  // Credits: a grant spent to the last credit with a debt beyond it, a grant made since, and a voided one.
-  const grant = (amount: number) => sqlite.credits.grant(customer.groupId, { amount, priority: 0, expiresAt: null, note: null, idempotencyKey: `g-${amount}` }, Date.now());
-  const spent = (await grant(500)).grant;
-  const voidedGrant = (await grant(9)).grant;
-  await sqlite.credits.voidGrant(customer.groupId, voidedGrant.id, Date.now());
-  await grant(100);
   await sqlite.close();
-  // What the writer thread leaves once events consumed 530 credits of the first grant, 30 of them beyond it.
-  const file = new Database(join(dataDir, 'tollgate.db'));
-  file.prepare('UPDATE credit_grants SET used = 500 WHERE id = ?').run(spent.id);
-  file.prepare('INSERT INTO credit_debts (group_id, debt) VALUES (?, 30)').run(customer.groupId);
-  file.close();
 
   // ---- the migration
   const migrated = await cli(migrateArgs(dataDir));
@@ -170,7 +173,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
     plans: 1, customer_groups: 1, apps: 1, api_keys: 1, service_tokens: 1,
     events: 3 + EVENTS, event_keys: EVENTS, check_replies: 3, statements: 2,
     alert_settings: 1, alerts: 1, webhook_endpoints: 1, webhook_deliveries: 1, webhook_attempts: 1, ended_sessions: 1,
-    credit_grants: 3, credit_debts: 1,
+    credit_grants: 4, credit_debts: 1,
   })) {
     assert.match(out, new RegExp(`^  ${table} +${rows.toLocaleString('en-US')}$`, 'm'), `${table}: ${rows} in\n${out}`);
   }
@@ -217,8 +220,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.deepEqual(monthAfter.body, monthBefore.body, 'the same usage records');
 
   const creditsAfter = await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/grants?include_voided=true`);
-  assert.deepEqual(creditsAfter.body.items.map((g: any) => [g.amount, g.remaining, g.status]), [[500, 0, 'exhausted'], [9, 9, 'voided'], [100, 100, 'active']]);
-  assert.deepEqual([creditsAfter.body.balance, creditsAfter.body.debt], [70, 30], 'credits are copied, debt and all');
+  assert.deepEqual(creditsAfter.body, creditsBefore, 'credits are copied, debt and all, and the period grant is not issued again');
   const regrant = await scaleOutAdmin.post(`/admin/groups/${customer.groupId}/grants`, { amount: 100, idempotency_key: 'g-100' });
   assert.equal(regrant.status, 200, 'idempotency keys of grants are copied too');
 
@@ -227,7 +229,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   assert.deepEqual([planAfter.body.limits, planAfter.body.credits], [limits, credits], 'named limits and credits are copied');
   const groupAfter = (await scaleOutAdmin.get(`/admin/groups/${customer.groupId}`)).body;
   assert.deepEqual([groupAfter.limit_overrides, groupAfter.limits], [groupDeal.limit_overrides, groupDeal.limits], "the group's deal is copied");
-  assert.deepEqual((await scaleOutAdmin.get(`/admin/apps/${customer.appId}`)).body.limit_overrides, { month: 7 }, "the app's overrides are copied");
+  assert.deepEqual((await scaleOutAdmin.get(`/admin/apps/${customer.appId}`)).body.limit_overrides, { 'pages-day': 2500 }, "the app's overrides are copied");
   const statementAfter = await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/statements/${period}`);
   assert.equal(statementAfter.status, 200, JSON.stringify(statementAfter.body));
   assert.deepEqual(statementAfter.body, JSON.parse(closedStatement.document), 'closed statements are copied');
@@ -240,10 +242,14 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const resent = await ingest(scaleOut.url, [events[0], events[EVENTS - 1]]);
   assert.deepEqual(resent.body, { accepted: 0, duplicates: 2, rejected: [] }, 'event ids sent before the migration are duplicates');
 
+  // The debt is repaid first from a grant made on the scale-out server; the call is charged what is left.
+  const topUp = await scaleOutAdmin.post(`/admin/groups/${customer.groupId}/grants`, { amount: creditsBefore.debt + 10, idempotency_key: 'top-up' });
+  assert.equal(topUp.status, 201);
   const fresh = await check(scaleOut.url, 'order-4');
-  assert.equal(fresh.body.allowed, true);
+  assert.equal(fresh.body.allowed, true, JSON.stringify(fresh.body));
   assert.equal(fresh.body.replayed, false);
   assert.equal(fresh.body.monthly_used, units + 1, 'new calls count on top of the migrated usage');
+  assert.deepEqual(fresh.body.credits, { charged: 1, balance: creditsBefore.balance + creditsBefore.debt + 10 - 1 }, 'and are charged on top of the migrated credits');
   assert.equal((await usage(scaleOut.url)).body.monthly_used, units + 1);
 });
 
