@@ -8,6 +8,7 @@
 export const ERROR_CATALOGUE = {
   invalid_request: { status: 400, message: 'The request was invalid or missing required parameters.' },
   unauthorized: { status: 401, message: 'Missing or invalid API key.' },
+  insufficient_credits: { status: 402, message: 'The credit balance cannot cover this call.' },
   forbidden: { status: 403, message: 'This credential may not perform this operation.' },
   not_found: { status: 404, message: 'No such resource.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed on this path.' },

@@ -11,9 +11,10 @@ export type TollgateMiddleware<Req extends IncomingMessage> =
 
 /**
  * Meters the routes it is mounted on: each call is checked before the next
- * handler runs, and refused with 401 `unauthorized` or 429 `rate_limited` /
- * `quota_exceeded` (with `Retry-After`) in Tollgate's `{"error", "message"}`
- * shape. Allowed calls carry the RateLimit headers and `req.tollgate` holds
+ * handler runs, and refused with 401 `unauthorized`, 429 `rate_limited` /
+ * `quota_exceeded` (with `Retry-After`) or 402 `insufficient_credits`, in
+ * Tollgate's `{"error", "message", "limit"}` shape (`limit`: the name of the
+ * limit that refused). Allowed calls carry the RateLimit headers and `req.tollgate` holds
  * the check answer. Errors of the route's setup go to `next(error)`.
  *
  * Typed structurally (Node's request and response), so it needs no Express

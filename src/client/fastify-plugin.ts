@@ -36,8 +36,10 @@ async function meterPlugin(fastify: FastifyInstance, options: TollgateMeterOptio
 /**
  * Meters the routes of a Fastify app, or of the encapsulated context it is
  * registered in: each call is checked before its handler runs, and refused
- * with 401 `unauthorized` or 429 `rate_limited` / `quota_exceeded` (with
- * `Retry-After`) in Tollgate's `{"error", "message"}` shape. Allowed calls
+ * with 401 `unauthorized`, 429 `rate_limited` / `quota_exceeded` (with
+ * `Retry-After`) or 402 `insufficient_credits`, in Tollgate's
+ * `{"error", "message", "limit"}` shape (`limit`: the name of the limit
+ * that refused). Allowed calls
  * carry the RateLimit headers, and `request.tollgate` holds the check answer.
  * A route may set its own `usageType`, `cost` or `requestArgs` in
  * `config.tollgate`, or opt out with `config: { tollgate: false }`.

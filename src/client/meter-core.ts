@@ -34,28 +34,44 @@ export interface MeterOptions<Req> extends MeterCallOptions<Req> {
   failOpen?: boolean;
 }
 
-/** The customer-facing error shape, as Tollgate's own errors. */
+/**
+ * The customer-facing error shape, as Tollgate's own errors (and the usage
+ * APIs' `{"error", "message"}`), with `limit`: the name of the limit that
+ * refused the call (`credits` when the balance could not cover it).
+ */
 export interface ErrorBody {
-  error: 'unauthorized' | 'rate_limited' | 'quota_exceeded' | 'unavailable';
+  error: 'unauthorized' | 'rate_limited' | 'quota_exceeded' | 'insufficient_credits' | 'unavailable';
   message: string;
+  limit?: string;
 }
 
 /** What to do with a request: run the route (with these headers), or answer in its place. */
 export type MeterVerdict =
   | { allowed: true; headers: Record<string, string>; result: CheckResult | null }
-  | { allowed: false; status: 401 | 429 | 503; headers: Record<string, string>; body: ErrorBody; result: CheckResult | null };
+  | { allowed: false; status: 401 | 402 | 429 | 503; headers: Record<string, string>; body: ErrorBody; result: CheckResult | null };
 
 /** The customer's credentials from the request headers, read exactly as Tollgate's own usage APIs read them. */
 export { credentialsFromHeaders };
 
-/** A check answer as an HTTP outcome: allowed, 401 `unauthorized`, or 429 `rate_limited` / `quota_exceeded`. */
+/**
+ * A check answer as an HTTP outcome: allowed; 429 `rate_limited` or
+ * `quota_exceeded` (waiting, or the next period, cures it: `Retry-After`
+ * says when); 402 `insufficient_credits` (only a grant cures it, so no
+ * `Retry-After`); else 401 `unauthorized`.
+ */
 export function verdictFor(result: CheckResult): MeterVerdict {
   const headers = { ...result.headers } as Record<string, string>;
   if (result.allowed) return { allowed: true, headers, result };
-  if (result.code === 'rate_limited' || result.code === 'quota_exceeded') {
-    return { allowed: false, status: 429, headers, body: { error: result.code, message: result.message }, result };
+  const limit = result.deniedBy === null ? {} : { limit: result.deniedBy };
+  switch (result.code) {
+    case 'rate_limited':
+    case 'quota_exceeded':
+      return { allowed: false, status: 429, headers, body: { error: result.code, message: result.message, ...limit }, result };
+    case 'insufficient_credits':
+      return { allowed: false, status: 402, headers, body: { error: result.code, message: result.message, ...limit }, result };
+    default:
+      return { allowed: false, status: 401, headers, body: { error: 'unauthorized', message: result.message }, result };
   }
-  return { allowed: false, status: 401, headers, body: { error: 'unauthorized', message: result.message }, result };
 }
 
 /**

@@ -89,7 +89,7 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
     if (!result.allowed) {
       const { now } = reservation.request;
       const message = denialMessage({ kind: 'metered', context, result, period, requestArgsHash: argsHash, now });
-      throw new ApiError(result.code === 'quota_exceeded' ? 'quota_exceeded' : 'rate_limited', message, rateLimitHeaders(result, period));
+      throw new ApiError(result.code === 'ok' ? 'rate_limited' : result.code, message, rateLimitHeaders(result, period));
     }
 
     const body = request.body instanceof Object && typeof (request.body as Readable).pipe === 'function' ? request.body as Readable : null;

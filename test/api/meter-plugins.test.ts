@@ -187,7 +187,8 @@ for (const [mode, startBackend] of Object.entries(MODES)) {
         assert.equal(res.status, 429);
         assert.equal(res.body.error, 'rate_limited');
         assert.match(res.body.message, /^Rate limit of 2 units per minute for group "group-\d+" exceeded\. Retry in \d+ seconds\.$/);
-        assert.deepEqual(Object.keys(res.body).sort(), ['error', 'message']);
+        assert.deepEqual(Object.keys(res.body).sort(), ['error', 'limit', 'message'], "the seed's error shape, and the refusing limit's name");
+        assert.equal(res.body.limit, 'minute');
         const retry = Number(res.headers.get('retry-after'));
         assert.ok(retry > 0 && retry <= 120, `Retry-After ${retry}`);
         assert.equal(provider.served.length, served);
@@ -204,6 +205,34 @@ for (const [mode, startBackend] of Object.entries(MODES)) {
         const { periodEnd } = await backend.usage.current({ key: c.key });
         const untilEnd = (Date.parse(periodEnd) - Date.now()) / 1000;
         assert.ok(Math.abs(Number(res.headers.get('retry-after')) - untilEnd) < 5, 'Retry-After is the end of the billing month');
+      });
+
+      test('a named limit refuses with 429 and its name; a balance that cannot cover the call with 402 insufficient_credits and no Retry-After', async () => {
+        counter += 1;
+        const plan = await backend.admin.plans.create({
+          id: `plan-${counter}`, monthlyQuota: -1, rateLimitPerMinute: -1,
+          limits: [{ name: 'pages-day', usageTypes: ['pdf'], window: 'day', units: 10, scope: 'group' }],
+          credits: { perUnit: { image: 2, pdf: 1 } },
+        });
+        const group = await backend.admin.groups.create({ id: `group-${counter}`, name: 'Customer', planId: plan.id });
+        const app = await backend.admin.apps.create(group.id, { id: `app-${counter}` });
+        const { key } = await backend.admin.keys.create(app.appId);
+        await backend.admin.grants.create(group.id, { amount: 13 });
+
+        const pages = await post(`${provider.url}/pdf`, { 'x-api-key': key }, { pages: 11, lang: 'en' });
+        assert.equal(pages.status, 429);
+        assert.deepEqual([pages.body.error, pages.body.limit], ['rate_limited', 'pages-day'], 'a day is a sliding window');
+        assert.match(pages.body.message, /"pages-day"/);
+
+        assert.equal((await post(`${provider.url}/pdf`, { 'x-api-key': key }, { pages: 10, lang: 'en' })).status, 200, '10 pages: 10 credits, 3 left');
+        assert.equal((await post(`${provider.url}/ocr`, { 'x-api-key': key })).status, 200, 'an image: 2 credits, 1 left');
+        const served = provider.served.length;
+        const broke = await post(`${provider.url}/ocr`, { 'x-api-key': key });
+        assert.equal(broke.status, 402);
+        assert.deepEqual([broke.body.error, broke.body.limit], ['insufficient_credits', 'credits']);
+        assert.equal(broke.headers.get('retry-after'), null, 'waiting brings no credits');
+        assert.equal(provider.served.length, served, 'the route did not run');
+        assert.equal((await backend.admin.grants.list(group.id)).balance, 1, 'the refused call took nothing');
       });
 
       test("a route's cost and request arguments come from the request; an unmetered route needs no key", async () => {

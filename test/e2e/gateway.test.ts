@@ -307,6 +307,21 @@ describe('gateway: what is refused, and never reaches the upstream', () => {
     assert.equal(await usedBy(c.key), 4);
   });
 
+  test('402 insufficient_credits when the balance cannot cover the call, without Retry-After; the upstream is not called', async () => {
+    const c = await setupCustomer(admin, {});
+    assert.equal((await admin.patch(`/admin/plans/${c.planId}`, { credits: { per_unit: { '*': 2 } } })).status, 200);
+    assert.equal((await admin.post(`/admin/groups/${c.groupId}/grants`, { amount: 3 })).status, 201);
+    assert.equal((await post('/v3/text', c.key)).status, 200, '2 credits, 1 left');
+    const before = upstream.count('/v3/text');
+    const res = await post('/v3/text', c.key);
+    assert.equal(res.status, 402);
+    assert.equal(res.body.error, 'insufficient_credits');
+    assert.match(res.body.message, /The balance of 1 credits of group ".*" cannot cover this call/);
+    assert.equal(res.headers.get('retry-after'), null, 'waiting brings no credits');
+    assert.equal(upstream.count('/v3/text'), before);
+    assert.equal(await usedBy(c.key), 1);
+  });
+
   test('401 for a missing, unknown or revoked key, or a key with another app_id', async () => {
     const c = await setupCustomer(admin);
     const before = upstream.count('/v3/text');
