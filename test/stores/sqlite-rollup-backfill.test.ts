@@ -9,6 +9,7 @@ import { unitsFor } from '../../src/domain/counter-units.js';
 import type { MeterRequest } from '../../src/domain/metering.js';
 import { billingPeriod } from '../../src/domain/periods.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { MIGRATIONS } from '../../src/store/sqlite/schema.js';
 
 // The rollups of one app's and one key's usage per usage type came with schema version 7, which fills them from
 // the events already stored: a file written before it seeds those counters exactly after the upgrade.
@@ -39,13 +40,13 @@ async function storeWithUsage(): Promise<string> {
   return dataDir;
 }
 
-/** Rolls the file back to before version 7: its rollups without the new rows. */
+/** Rolls the file back to before the backfill, the last migration: its rollups without the new rows. */
 function downgrade(dataDir: string, change: (db: Database.Database) => void = () => undefined): void {
   const db = new Database(join(dataDir, 'tollgate.db'));
-  assert.equal(db.pragma('user_version', { simple: true }), 7);
+  assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
   for (const level of ['quarter', 'hour', 'day']) db.prepare(`DELETE FROM rollup_${level} WHERE dimension LIKE 'app:%' OR dimension LIKE 'key:%'`).run();
   change(db);
-  db.pragma('user_version = 6');
+  db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
   db.close();
 }
 
@@ -69,7 +70,7 @@ test('the migration writes the rows the writer wrote: same buckets, counts and s
   assert.deepEqual(newRows(dataDir), written);
   // Applied again over its own rows (a file whose version was set back), it replaces them.
   const db = new Database(join(dataDir, 'tollgate.db'));
-  db.pragma('user_version = 6');
+  db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
   db.close();
   await open(dataDir).close();
   assert.deepEqual(newRows(dataDir), written);
