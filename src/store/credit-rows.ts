@@ -84,14 +84,15 @@ export const creditRefusals = {
 
 /** The listeners of `CreditStore.onChange`, told after each commit. */
 export class CreditListeners {
-  private readonly listeners: Array<(groupId: string) => void> = [];
+  private readonly listeners: Array<(groupId: string) => void | Promise<void>> = [];
 
-  add(listener: (groupId: string) => void): void {
+  add(listener: (groupId: string) => void | Promise<void>): void {
     this.listeners.push(listener);
   }
 
-  changed(groupId: string): void {
-    for (const listener of this.listeners) listener(groupId);
+  /** Settles once every listener has: a grant or a void answers only when the limiters know of it. */
+  async changed(groupId: string): Promise<void> {
+    await Promise.all(this.listeners.map(async (listener) => listener(groupId)));
   }
 }
 

@@ -264,7 +264,9 @@ export interface CreditStore {
   /**
    * Calls `listener` with the group's id after every committed change to
    * its grants (made, voided, issued for a period), so that the limiters
-   * learn of it. Listeners must not throw.
+   * learn of it. `grant` and `voidGrant` answer once their listeners have
+   * settled: what is granted can be spent, and what is voided no longer,
+   * on every instance as soon as the answer is out. Listeners must not throw.
    */
-  onChange(listener: (groupId: string) => void): void;
+  onChange(listener: (groupId: string) => void | Promise<void>): void;
 }

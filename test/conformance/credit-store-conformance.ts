@@ -39,7 +39,7 @@ export function creditStoreConformance(name: string, open: () => Promise<CreditH
   describe(`credit store conformance: ${name}`, () => {
     let harness: CreditHarness;
     const changes: string[] = [];
-    const listen = () => harness.store.credits.onChange((groupId) => changes.push(groupId));
+    const listen = () => harness.store.credits.onChange((groupId) => { changes.push(groupId); });
     before(async () => {
       harness = await open();
       listen();

@@ -21,14 +21,14 @@ export class PgCredits implements CreditStore {
 
   constructor(private readonly pool: Pool) {}
 
-  onChange(listener: (groupId: string) => void): void {
+  onChange(listener: (groupId: string) => void | Promise<void>): void {
     this.listeners.add(listener);
   }
 
   async grant(groupId: string, grant: NewCreditGrant, now: number): Promise<{ grant: CreditGrant; created: boolean }> {
     const inserted = await this.insert(this.pool, groupId, manualGrant(grant), now);
     if (inserted !== null) {
-      this.listeners.changed(groupId);
+      await this.listeners.changed(groupId);
       return { grant: inserted, created: true };
     }
     const { rows } = await this.pool.query(BY_KEY, [groupId, 'manual', grant.idempotencyKey]);
@@ -51,7 +51,7 @@ export class PgCredits implements CreditStore {
     const { rows } = await this.pool.query('UPDATE credit_grants SET voided_at = COALESCE(voided_at, $1) WHERE id = $2 AND group_id = $3 RETURNING *',
       [now, grantId, groupId]);
     if (rows.length === 0) throw creditRefusals.noGrant(groupId, grantId);
-    this.listeners.changed(groupId);
+    await this.listeners.changed(groupId);
     return mapGrant(rows[0])!;
   }
 
@@ -78,7 +78,7 @@ export class PgCredits implements CreditStore {
       return main;
     });
     if (result !== null) {
-      this.listeners.changed(groupId);
+      void this.listeners.changed(groupId); // not awaited: it is issued while the limiter reads the credits it would re-read
       return { grant: result, created: true };
     }
     const { rows } = await this.pool.query(BY_KEY, [groupId, 'period', periodGrantKey(period.start)]);

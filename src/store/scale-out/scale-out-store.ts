@@ -134,7 +134,7 @@ export class ScaleOutStore extends CachedCatalog implements Store {
       ...(options.commitObserver === undefined ? {} : { commitObserver: options.commitObserver }),
     });
     // A grant made or voided here reaches the shared balance at once (the credit hash in Redis); one made on another instance did there.
-    this.credits.onChange((groupId) => void this.engine.creditsChanged(groupId).catch(() => undefined));
+    this.credits.onChange((groupId) => this.engine.creditsChanged(groupId).catch(() => undefined));
     // Left by an earlier run that stopped while PostgreSQL was away.
     if (this.spool.pending > 0) this.replay.start();
     this.background.push(

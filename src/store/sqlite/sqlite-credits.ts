@@ -19,7 +19,7 @@ export class SqliteCredits implements CreditStore {
     this.stmt = prepare(db);
   }
 
-  onChange(listener: (groupId: string) => void): void {
+  onChange(listener: (groupId: string) => void | Promise<void>): void {
     this.listeners.add(listener);
   }
 
@@ -32,7 +32,7 @@ export class SqliteCredits implements CreditStore {
       }
       return { grant: this.insert(groupId, manualGrant(grant), now), created: true };
     });
-    if (result.created) this.listeners.changed(groupId);
+    if (result.created) await this.listeners.changed(groupId);
     return result;
   }
 
@@ -51,7 +51,7 @@ export class SqliteCredits implements CreditStore {
       if (this.stmt.void.run(now, grantId, groupId).changes === 0) throw creditRefusals.noGrant(groupId, grantId);
       return mapGrant(this.stmt.get.get(grantId, groupId))!;
     });
-    this.listeners.changed(groupId);
+    await this.listeners.changed(groupId);
     return voided;
   }
 
@@ -74,7 +74,7 @@ export class SqliteCredits implements CreditStore {
       const grants = plan.grants.map((g) => this.insert(groupId, g, now));
       return { grant: grants[grants.length - 1]!, created: true };
     });
-    if (result.created) this.listeners.changed(groupId);
+    if (result.created) void this.listeners.changed(groupId); // not awaited: it is issued while the limiter reads the credits it would re-read
     return result;
   }
 

@@ -98,7 +98,7 @@ export class SqliteStore extends SqliteCatalog implements Store {
       });
       const engine = this.engine;
       // A grant made or voided reaches the balance this process spends from at once.
-      this.credits.onChange((groupId) => void engine.creditsChanged(groupId).catch(() => undefined));
+      this.credits.onChange((groupId) => engine.creditsChanged(groupId).catch(() => undefined));
     } catch (error) {
       this.lock.release();
       throw error;
