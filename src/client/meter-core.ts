@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EmbeddedOptions } from './embedded.js';
+import { ERROR_CATALOGUE } from '../errors.js';
 import { credentialsFromHeaders } from '../metering/credentials.js';
 import { TollgateError } from './errors.js';
 import type { CheckInput, CheckResult } from './types.js';
@@ -62,16 +63,13 @@ export { credentialsFromHeaders };
 export function verdictFor(result: CheckResult): MeterVerdict {
   const headers = { ...result.headers } as Record<string, string>;
   if (result.allowed) return { allowed: true, headers, result };
-  const limit = result.deniedBy === null ? {} : { limit: result.deniedBy };
-  switch (result.code) {
-    case 'rate_limited':
-    case 'quota_exceeded':
-      return { allowed: false, status: 429, headers, body: { error: result.code, message: result.message, ...limit }, result };
-    case 'insufficient_credits':
-      return { allowed: false, status: 402, headers, body: { error: result.code, message: result.message, ...limit }, result };
-    default:
-      return { allowed: false, status: 401, headers, body: { error: 'unauthorized', message: result.message }, result };
+  const { code, message, deniedBy } = result;
+  if (code === 'rate_limited' || code === 'quota_exceeded' || code === 'insufficient_credits') {
+    // The server's own status for each refusal, so the SDK answers as the gateway does.
+    const body: ErrorBody = { error: code, message, ...(deniedBy === null ? {} : { limit: deniedBy }) };
+    return { allowed: false, status: ERROR_CATALOGUE[code].status, headers, body, result };
   }
+  return { allowed: false, status: 401, headers, body: { error: 'unauthorized', message }, result };
 }
 
 /**

@@ -13,7 +13,7 @@ import { statesAfter } from '../domain/limit-decision.js';
 import type { Span } from '../domain/periods.js';
 import { meteredOutcome } from '../observability/metrics.js';
 import type { Services } from '../services.js';
-import type { MeterResult } from '../domain/metering.js';
+import type { MeterCode, MeterResult } from '../domain/metering.js';
 import { GatewayConfigError, type GatewayConfig, type GatewayRoute } from './config.js';
 import { reservedCost, settledCost } from './cost.js';
 import { Upstreams, upstreamFailure } from './forward.js';
@@ -89,7 +89,8 @@ function gatewayHandler(services: Services, upstreams: Upstreams, route: Gateway
     if (!result.allowed) {
       const { now } = reservation.request;
       const message = denialMessage({ kind: 'metered', context, result, period, requestArgsHash: argsHash, now });
-      throw new ApiError(result.code === 'ok' ? 'rate_limited' : result.code, message, rateLimitHeaders(result, period));
+      // A refusal's code is never `ok`; each is in the error catalogue with its status (429, or 402 for credits).
+      throw new ApiError(result.code as Exclude<MeterCode, 'ok'>, message, rateLimitHeaders(result, period));
     }
 
     const body = request.body instanceof Object && typeof (request.body as Readable).pipe === 'function' ? request.body as Readable : null;
