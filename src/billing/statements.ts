@@ -1,7 +1,9 @@
 import { DateTime } from 'luxon';
 import type { Static } from 'typebox';
 import type { StatementSchema } from '../contract/statements.js';
+import { balanceOf, creditsByKind, grantedIn } from '../domain/credits.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
+import { creditSource } from '../store/credit-source.js';
 import type { Group, Plan, UsageDimension } from '../domain/types.js';
 import { foldSole } from '../store/rollup-buffer.js';
 import { decompose } from '../domain/rollup-segments.js';
@@ -30,6 +32,7 @@ export type TierLine = UsageLine['tiers'][number];
 export type AppUnits = StatementDocument['apps'][number];
 export type AdjustmentLine = StatementDocument['adjustments'][number];
 export type StatementPricing = StatementDocument['pricing'];
+export type CreditsSection = NonNullable<StatementDocument['credits']>;
 
 /** A billing period as a statement bills it: its label and the span of usage it covers. */
 export interface PeriodSpan extends Span {
@@ -123,12 +126,36 @@ export class Statements {
       .map(([appId, u]) => ({ app_id: appId, units: u.units, usage_type: u.sole ?? '' }));
     const adjustments = latest === null ? [] : await this.adjustments(group.id, latest.closedAt - this.settings.lateWindowMs, digits);
     const total = [...lines, ...adjustments].reduce((sum, line) => sum + BigInt(line.amount), 0n);
+    const credits = await this.credits(group, plan, span, byType, now);
     return {
       group_id: group.id, period: span.period, period_start: iso(span.start), period_end: iso(span.end),
       status, preview: status === 'open', closes_at: iso(span.end + this.settings.graceMs), closed_at: status === 'closed' ? iso(now) : null,
       currency: plan.currency,
       pricing: { plan_id: plan.id, currency: plan.currency, price_per_call: plan.pricePerCall, prices: pricesToWire(plan.prices) },
-      lines, apps, adjustments, total: minorToNumber(total), total_decimal: formatMinor(minorToNumber(total), digits),
+      lines, apps, adjustments, ...(credits === undefined ? {} : { credits }),
+      total: minorToNumber(total), total_decimal: formatMinor(minorToNumber(total), digits),
+    };
+  }
+
+  /**
+   * The credits section, when the plan uses credits: granted in the span,
+   * and its units of each kind at the plan's prices. While the period is
+   * under way, its grants are read as the engine loads them (the recurring
+   * grant issued first), and the balance is the group's now; once it has
+   * ended, the balance at its end cannot be known (grants keep only their
+   * total use), so it is null.
+   */
+  private async credits(group: Group, plan: Plan, span: Span, byType: Map<string, { units: number }>, now: number): Promise<CreditsSection | undefined> {
+    if (plan.credits === null) return undefined;
+    const underway = span.start <= now && now < span.end;
+    const state = underway
+      ? await creditSource(this.store.credits, () => now).load(group.id, billingPeriod(now, plan.timeZone), plan.credits.grantEveryPeriod)
+      : await this.store.credits.creditState(group.id);
+    const used = creditsByKind(plan.credits.perUnit, [...byType.keys()].sort().map((t) => [t, byType.get(t)!.units] as const));
+    return {
+      granted: grantedIn(state.grants, span), used: used.total,
+      by_usage_type: used.kinds.map((k) => ({ usage_type: k.usageType, units: k.units, credits: k.credits })),
+      balance: underway ? balanceOf(state.grants, state.debt, now) : null, balance_at: underway ? iso(now) : null,
     };
   }
 

@@ -51,3 +51,15 @@ export const GrantListSchema = Type.Object({
   balance: Type.Integer({ description: "What is left of the group's active grants, less its debt; below 0 when ingested usage overdrew it." }),
   debt: Type.Integer({ description: 'Credits consumed beyond the grants (by ingested events, which are never refused), repaid first from the next grant spent.' }),
 });
+
+/** A group's credits in its current billing period, in `GET /v1/usage` and the admin's usage query. */
+export const CreditsUsageSchema = Type.Object({
+  balance: Type.Integer({ description: "What is left of the group's active grants, less its debt: below 0 when ingested usage overdrew it." }),
+  granted_this_period: Type.Integer({
+    description: 'Credits granted in the current billing period (the grants made in it, voided ones left out, and the plan\'s recurring grant); what a rollover carried over from the last period is not counted again.',
+  }),
+  used_this_period: Type.Integer({
+    description: "The period's units of each usage type at the plan's price per unit (credits.per_unit, as checks are charged), summed; ingested events included.",
+  }),
+  next_expiry: Type.Union([Timestamp, Type.Null()], { description: 'When credits next stop counting: the earliest expiry among the active grants with something left; null when none of them expires.' }),
+});

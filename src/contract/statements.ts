@@ -41,6 +41,21 @@ export const StatementSchema = Type.Object({
     period: Type.String({ description: 'The closed period the late units belong to.' }),
     usage_type: Type.String(), units: Type.Integer(), amount: Amount, amount_decimal: AmountDecimal,
   }), { description: 'Usage that reached earlier, closed periods after they closed, at those periods\' prices.' }),
+  credits: Type.Optional(Type.Object({
+    granted: Type.Integer({
+      description: "Credits granted in the period: the grants made in it and not voided, the plan's recurring grant included; what a rollover carried over from the period before is not counted again.",
+    }),
+    used: Type.Integer({ description: 'The sum of by_usage_type\'s credits.' }),
+    by_usage_type: Type.Array(Type.Object({
+      usage_type: Type.String(),
+      units: Type.Integer({ description: 'The same units as the usage type\'s line.' }),
+      credits: Type.Integer({ description: "units × the plan's credits per unit of this usage type, as checks are charged (0: no price)." }),
+    })),
+    balance: Type.Union([Type.Integer(), Type.Null()], {
+      description: "The group's balance at balance_at, while the period is under way; null once it has ended: what each grant had left at the period's end is not kept.",
+    }),
+    balance_at: Type.Union([Timestamp, Type.Null()]),
+  }, { description: "The group's prepaid credits in the period, beside the money lines (which they do not change); present only when the plan uses credits." })),
   total: Amount,
   total_decimal: AmountDecimal,
 });

@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 import { TIMESPANS } from '../domain/periods.js';
 import { USAGE_DIMENSIONS } from '../domain/types.js';
 import { DateOrDateTime, TimeZoneName } from './common.js';
+import { CreditsUsageSchema } from './credits.js';
 
 /** The usage APIs: `GET /v3/ocr-usage` (and the admin's query over any group) and `GET /v1/usage`. */
 
@@ -40,4 +41,15 @@ export const CurrentUsageAnswer = Type.Object({
     amount_decimal: Type.String({ description: 'The amount as a decimal, e.g. "12.34".' }),
   }, { description: "An addition to Paperguide's fields: what the current period's statement amounts to so far; left out while the usage store cannot be reached." })),
   limits: Type.Array(LimitAnswerSchema, { description: "An addition to Paperguide's fields: every limit that binds the caller's key (the shorthand ones under their names minute, month, app-minute, app-month), with its use." }),
+  credits: Type.Optional(Type.Object(CreditsUsageSchema.properties, {
+    description: "An addition to Paperguide's fields: the group's prepaid credits in the current billing period. Left out when the plan uses no credits, and while the usage store cannot be reached.",
+  })),
+});
+
+/** The admin's usage query over a group (`GET /admin/groups/{group_id}/usage`): the same records, and the group's credits. */
+export const GroupUsageAnswer = Type.Object({
+  ocr_usage: Type.Array(UsageRecordSchema),
+  credits: Type.Optional(Type.Object(CreditsUsageSchema.properties, {
+    description: "The group's prepaid credits in its current billing period, whatever the query's dates. Left out when its plan uses no credits.",
+  })),
 });

@@ -170,7 +170,51 @@ export interface GrantToIssue {
 
 /** The idempotency keys of a period's recurring grant and of what it carried over (their source, `period`, keeps them apart from callers' keys). */
 export const periodGrantKey = (periodStart: number) => `period:${periodStart}`;
-export const rolloverGrantKey = (periodStart: number) => `rollover:${periodStart}`;
+const ROLLOVER_PREFIX = 'rollover:';
+export const rolloverGrantKey = (periodStart: number) => `${ROLLOVER_PREFIX}${periodStart}`;
+
+/** Whether a grant only carries over what was left of the last period's: no new credits. */
+export const isCarriedOver = (grant: Pick<CreditGrant, 'source' | 'idempotencyKey'>): boolean =>
+  grant.source === 'period' && grant.idempotencyKey !== null && grant.idempotencyKey.startsWith(ROLLOVER_PREFIX);
+
+/**
+ * The credits granted in `span`: the grants created in it and not voided.
+ * What a period carried over from the last one is left out, since it was
+ * granted (and counted) in the period it came from.
+ */
+export function grantedIn(grants: readonly CreditGrant[], span: Span): number {
+  return grants
+    .filter((g) => g.voidedAt === null && g.createdAt >= span.start && g.createdAt < span.end && !isCarriedOver(g))
+    .reduce((sum, g) => sum + g.amount, 0);
+}
+
+/** When credits next stop counting: the earliest expiry among the live grants with something left; null when none of them expires. */
+export function nextExpiry(grants: readonly CreditGrant[], now: number): number | null {
+  let next: number | null = null;
+  for (const g of liveGrants(grants, now)) {
+    if (g.expiresAt !== null && remainingOf(g) > 0 && (next === null || g.expiresAt < next)) next = g.expiresAt;
+  }
+  return next;
+}
+
+/** What units of each usage type cost in credits, by `creditCost`: the price the engine charges them at. */
+export interface KindCredits {
+  usageType: string;
+  units: number;
+  credits: number;
+}
+
+/**
+ * Credits per usage type for the units given, in the order given, with
+ * their total; a kind without a price is listed at 0 credits.
+ *
+ * @example
+ * creditsByKind({ image: 1, pdf: 5 }, [['image', 3], ['pdf', 2]]); // { kinds: [..., { usageType: 'pdf', units: 2, credits: 10 }], total: 13 }
+ */
+export function creditsByKind(perUnit: Readonly<Record<string, number>>, units: Iterable<readonly [string, number]>): { kinds: KindCredits[]; total: number } {
+  const kinds = [...units].map(([usageType, n]) => ({ usageType, units: n, credits: creditCost(perUnit, usageType, n) }));
+  return { kinds, total: kinds.reduce((sum, k) => sum + k.credits, 0) };
+}
 
 /** How a period's grant treats the last period's: whether to cut it off at `period.start`, and the grants to write (the carried-over one first, so it is spent first). */
 export interface PeriodIssue {

@@ -15,7 +15,13 @@ import type { TypedApp } from '../typed-app.js';
 
 const CSV_HEADER = ['section', 'period', 'usage_type', 'app_id', 'tier', 'units', 'unit_price', 'amount', 'amount_decimal', 'currency'];
 
-/** One table: a row per line, tier, app, adjustment and the total, so a spreadsheet can sum any of them. */
+/**
+ * One table: a row per line, tier, app, adjustment and the total, so a
+ * spreadsheet can sum any of them. When the plan uses credits, a `credits`
+ * column follows, and rows for them come last (no amount, so the money
+ * columns still sum to the total): `credits_used` per usage type,
+ * `credits_granted`, and `credits_balance` while the period is under way.
+ */
 function statementCsv(s: StatementDocument): string {
   const rows: CsvValue[][] = [];
   for (const line of s.lines) {
@@ -27,7 +33,14 @@ function statementCsv(s: StatementDocument): string {
   for (const app of s.apps) rows.push(['app', s.period, app.usage_type, app.app_id, '', app.units, null, null, null, null]);
   for (const adj of s.adjustments) rows.push(['adjustment', adj.period, adj.usage_type, '', '', adj.units, null, adj.amount, adj.amount_decimal, s.currency]);
   rows.push(['total', s.period, '', '', '', null, null, s.total, s.total_decimal, s.currency]);
-  return toCsv(CSV_HEADER, rows);
+  if (s.credits === undefined) return toCsv(CSV_HEADER, rows);
+  const c = s.credits;
+  const creditRows: CsvValue[][] = [
+    ...c.by_usage_type.map((k): CsvValue[] => ['credits_used', s.period, k.usage_type, '', '', k.units, null, null, null, null, k.credits]),
+    ['credits_granted', s.period, '', '', '', null, null, null, null, null, c.granted],
+    ...(c.balance === null ? [] : [['credits_balance', s.period, '', '', '', null, null, null, null, null, c.balance]]),
+  ];
+  return toCsv([...CSV_HEADER, 'credits'], [...rows.map((r) => [...r, null]), ...creditRows]);
 }
 
 function summary(s: StatementDocument): Static<typeof StatementSummary> {

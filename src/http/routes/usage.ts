@@ -5,7 +5,8 @@ import { UnavailableError } from '../../domain/errors.js';
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { DateTime } from 'luxon';
 import { Type } from 'typebox';
-import { CurrentUsageAnswer, OcrUsageAnswer, UsageQueryString } from '../../contract/usage.js';
+import { CurrentUsageAnswer, GroupUsageAnswer, OcrUsageAnswer, UsageQueryString } from '../../contract/usage.js';
+import { creditsUsage } from '../../usage/credits-usage.js';
 import { billingPeriod, isValidTimeZone, type Timespan } from '../../domain/periods.js';
 import type { UsageDimension } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
@@ -26,6 +27,13 @@ const OcrUsageResponse = {
     'application/json': { schema: OcrUsageAnswer },
     'text/csv': { schema: Type.String({ examples: ['from_date,app_id,group_id,usage_type,request_args_hash,count\r\n2026-11-01T04:00:00.000Z,acme-ocr,acme,image,,3\r\n'] }) },
   },
+};
+
+/** The admin's answer: the records, with the group's credits in its current period when its plan uses them (JSON only: the CSV is the records). */
+const GroupUsageResponse = {
+  ...OcrUsageResponse,
+  description: `${OcrUsageResponse.description} As JSON, with the group's credits in its current billing period when its plan uses credits.`,
+  content: { ...OcrUsageResponse.content, 'application/json': { schema: GroupUsageAnswer } },
 };
 
 const MAX_YEAR = 9999;
@@ -56,9 +64,10 @@ function parseInstant(name: string, value: string, zone: string): number {
   return parsed.toMillis();
 }
 
-/** Runs the query and answers in the form asked for: `format`, else the Accept header, else JSON. */
+/** Runs the query and answers in the form asked for: `format`, else the Accept header, else JSON (with `more`'s fields, if given). */
 async function answerUsage(
   services: Services, groupId: string, request: { query: UsageQueryString; headers: { accept?: string } }, reply: FastifyReply, planZone: string,
+  more: () => Promise<object> = async () => ({}),
 ) {
   const query = parseUsageQuery(request.query, planZone, services.clock.now());
   let records: UsageRecord[];
@@ -70,7 +79,7 @@ async function answerUsage(
   }
   void reply.header('vary', 'accept');
   if (wantsCsv(request.query.format, request.headers.accept)) return reply.type(CSV_CONTENT_TYPE).send(usageCsv(records));
-  return { ocr_usage: records };
+  return { ocr_usage: records, ...await more() };
 }
 
 /** The customer's credentials: `x-api-key`, or `app_id` and `app_key` together. */
@@ -124,23 +133,28 @@ export function customerUsageRoutes(app: TypedApp, services: Services, options: 
     },
   }, async (request) => {
     const { context, meter, period } = customer(request);
-    // The seed's fields come from the counters, which fail-open mode keeps serving through a store outage; the charges need the store.
-    const chargesUnlessUnreachable = async () => {
+    // The seed's fields come from the counters, which fail-open mode keeps serving through a store outage; the charges and credits need the store.
+    const unlessUnreachable = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
       try {
-        return { current_charges: await currentCharges(statements, services, context.group, context.plan) };
+        return await read();
       } catch (error) {
-        if (error instanceof UnavailableError) return {};
+        if (error instanceof UnavailableError) return undefined;
         throw error;
       }
     };
+    const [charges, credits] = await Promise.all([
+      unlessUnreachable(() => currentCharges(statements, services, context.group, context.plan)),
+      unlessUnreachable(() => creditsUsage(services.store, context.group, context.plan, services.clock.now())),
+    ]);
     return {
       monthly_used: stateOf(meter, SHORTHAND.groupMonth)?.used ?? 0,
       monthly_quota: stateOf(meter, SHORTHAND.groupMonth)?.units ?? -1,
       rate_limit_per_minute: stateOf(meter, SHORTHAND.groupMinute)?.units ?? -1,
       period_start: new Date(period.start).toISOString(),
       period_end: new Date(period.end).toISOString(),
-      ...await chargesUnlessUnreachable(),
+      ...(charges === undefined ? {} : { current_charges: charges }),
       limits: meter.limits.filter((state) => state.units >= 0).map(limitAnswer),
+      ...(credits === undefined ? {} : { credits }),
     };
   });
 }
@@ -152,12 +166,15 @@ export function adminUsageRoutes(app: TypedApp, services: Services): void {
       operationId: 'getGroupUsage', tags: ['admin'], summary: "A group's usage over time (the same query as /v3/ocr-usage)",
       params: Type.Object({ group_id: Type.String() }),
       querystring: UsageQueryString,
-      response: { 200: OcrUsageResponse, ...errors(400, 401, 404, 429, 503) },
+      response: { 200: GroupUsageResponse, ...errors(400, 401, 404, 429, 503) },
     },
   }, async (request, reply) => {
     const group = await services.store.getGroup(request.params.group_id);
     if (group === null) throw new ApiError('not_found', `No group with id "${request.params.group_id}".`);
-    const plan = await services.store.getPlan(group.planId);
-    return answerUsage(services, group.id, request, reply, plan!.timeZone);
+    const plan = (await services.store.getPlan(group.planId))!;
+    return answerUsage(services, group.id, request, reply, plan.timeZone, async () => {
+      const credits = await creditsUsage(services.store, group, plan, services.clock.now());
+      return credits === undefined ? {} : { credits };
+    });
   });
 }
