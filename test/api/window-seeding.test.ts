@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { adminClient, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
-import { testStores } from '../helpers/stores.js';
+import { Redis } from 'ioredis';
+import { eachStore } from '../helpers/stores.js';
 
-// Hour and day limits survive a restart of the embedded server: their
-// windows are seeded from the rollups on the same data directory.
+// Hour and day limits survive a restart of the embedded server (their
+// windows are seeded from the rollups on the same data directory) and, on
+// the scale-out store, a Redis that lost its keys (a new instance on a
+// flushed Redis seeds them from PostgreSQL's rollups).
 
-const store = testStores().find((s) => s.name === 'embedded');
 const T0 = Date.parse('2026-03-15T12:00:10Z');
 
-if (store !== undefined) {
+eachStore((store) => {
   const clock = new ManualClock(T0);
   let server: TestServer;
   let admin: AdminClient;
@@ -22,10 +24,17 @@ if (store !== undefined) {
   });
   after(async () => server.close());
 
+  /** Embedded: the server restarted on its data directory. Scale-out: a new instance, after Redis lost every key. */
   async function restart(): Promise<void> {
     const { dataDir } = server;
     await server.close({ keepData: true });
-    server = await startTestServer({ store: store!, clock, dataDir });
+    const { redisUrl } = await store.settings(dataDir);
+    if (redisUrl !== undefined) {
+      const redis = new Redis(redisUrl);
+      await redis.flushdb();
+      redis.disconnect();
+    }
+    server = await startTestServer({ store, clock, dataDir });
     admin = adminClient(server.url);
   }
 
@@ -66,8 +75,11 @@ if (store !== undefined) {
     const sent = await admin.post('/v1/events', [{ id: `ws-evt-${n}-1`, app_id: c.app, usage_type: 'pdf', count: 12 }]);
     assert.equal(sent.body.accepted, 1);
     const live = await check(c.key, 'pdf', 1);
-    assert.equal(limit(live.body, 'pdf-hour')!.used, 14, 'an event ingested into a loaded window counts at once');
-    assert.equal(limit(live.body, 'all-day')!.used, 14);
+    // The Redis limiter does not add ingested events to its windows yet: they count there once the window is seeded again.
+    if (store.name === 'embedded') {
+      assert.equal(limit(live.body, 'pdf-hour')!.used, 14, 'an event ingested into a loaded window counts at once');
+      assert.equal(limit(live.body, 'all-day')!.used, 14);
+    }
     await restart();
     const seeded = await check(c.key, 'pdf', 1);
     assert.equal(limit(seeded.body, 'pdf-hour')!.used, 15);
@@ -76,11 +88,11 @@ if (store !== undefined) {
     assert.equal((await check(c.key, 'pdf', 5)).body.allowed, true);
   });
 
-  test('a second and a minute window start empty after a restart', async () => {
+  test('a second and a minute window start empty after a restart (or a Redis that lost them)', async () => {
     const c = await customer([{ name: 'per-minute', window: 'minute', units: 3 }]);
     assert.equal((await check(c.key, 'image', 3)).body.allowed, true);
     assert.equal((await check(c.key, 'image', 1)).body.allowed, false);
     await restart();
     assert.equal((await check(c.key, 'image', 3)).body.allowed, true);
   });
-}
+});
