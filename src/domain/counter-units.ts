@@ -1,4 +1,4 @@
-import { WINDOW_MS, type CounterRef } from './limits.js';
+import { WINDOW_MS, type CounterRef, type SeededWindow } from './limits.js';
 import type { Span } from './periods.js';
 import { decompose } from './rollup-segments.js';
 import { appUsageDimension, keyUsageDimension, type RollupDimension, type RollupStore } from './rollups.js';
@@ -39,13 +39,21 @@ export function windowUnits(rollups: RollupStore, ref: CounterRef, windowStart: 
  * holds so far (all it has, up to `now` and any usage stamped later in it),
  * read in one query.
  */
-export async function seedWindowCounter(rollups: RollupStore, ref: CounterRef, window: 'hour' | 'day', now: number): Promise<WindowCounter> {
+export async function seedWindowCounter(rollups: RollupStore, ref: CounterRef, window: SeededWindow, now: number): Promise<WindowCounter> {
+  const { windowStart, spans } = windowSeedSpans(window, now);
+  const [previous, current] = await unitsForSpans(rollups, ref, spans);
+  return { windowStart, previous: previous!, current: current! };
+}
+
+/**
+ * What seeding an hour or day window at `now` reads: the fixed window that
+ * holds `now` and the one before it, whole. Both start on a UTC hour or day
+ * edge, a bucket edge of the rollups, so each is counted exactly.
+ */
+export function windowSeedSpans(window: SeededWindow, now: number): { windowStart: number; spans: [Span, Span] } {
   const length = WINDOW_MS[window];
   const windowStart = windowStartAt(now, length);
-  const [previous, current] = await unitsForSpans(rollups, ref, [
-    { start: windowStart - length, end: windowStart }, { start: windowStart, end: windowStart + length },
-  ]);
-  return { windowStart, previous: previous!, current: current! };
+  return { windowStart, spans: [{ start: windowStart - length, end: windowStart }, { start: windowStart, end: windowStart + length }] };
 }
 
 /** A counter's units in each span, all read in one query (one trip to a networked store). */

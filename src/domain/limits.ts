@@ -15,6 +15,23 @@ export const WINDOW_MS: Readonly<Record<SlidingWindow, number>> = {
   second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000,
 };
 
+/**
+ * The sliding windows whose counters are seeded from the rollups the first
+ * time they are needed (after a restart, or when Redis lost them), as a
+ * billing period's are, and which ingested events count toward: an hour's
+ * or a day's use is too much to forgive. A `second` or `minute` window
+ * starts empty instead: a restart forgives at most one window of units, and
+ * seeding it would cost a rollup query for a window that is over in moments.
+ * Hour and day windows start on UTC hour and day edges, which are 15-minute
+ * bucket edges, so the rollups count them exactly.
+ */
+export const SEEDED_WINDOWS = ['hour', 'day'] as const;
+export type SeededWindow = (typeof SEEDED_WINDOWS)[number];
+
+export function isSeededWindow(window: LimitWindow): window is SeededWindow {
+  return window === 'hour' || window === 'day';
+}
+
 /** Whose counter: the group's (shared by its apps and keys), each app's, or each key's. */
 export const LIMIT_SCOPES = ['group', 'app', 'key'] as const;
 export type LimitScope = (typeof LIMIT_SCOPES)[number];
@@ -50,7 +67,7 @@ export const SHORTHAND = {
 export const RESERVED_LIMIT_NAMES: readonly string[] = [...Object.values(SHORTHAND), 'credits'];
 
 /**
- * What a billing-period counter counts, for seeding it from the rollups:
+ * What a billing-period, hour or day counter counts, for seeding it from the rollups:
  * the usage of one group, or of one of its apps or keys, of some usage types
  * (null: all), in a span.
  */

@@ -58,6 +58,22 @@ export function advance(counter: WindowCounter | undefined, now: number, windowM
   return counter;
 }
 
+/**
+ * The counter with `count` units that were used at `ts` (usage that
+ * bypassed the decision: ingested events, stamped when they happened): in
+ * the current or the previous fixed window, in a later one the counter
+ * moves forward to (as `advance` does), and nowhere when it is older than
+ * both. The Redis script that adds ingested usage mirrors this
+ * (src/store/redis/redis-limiter.ts, ADD_USAGE_SCRIPT).
+ */
+export function addAt(counter: WindowCounter, ts: number, count: number, windowMs: number): WindowCounter {
+  const start = windowStartAt(ts, windowMs);
+  if (start === counter.windowStart) return { ...counter, current: counter.current + count };
+  if (start === counter.windowStart - windowMs) return { ...counter, previous: counter.previous + count };
+  if (start < counter.windowStart) return counter;
+  return { ...advance(counter, ts, windowMs), current: count };
+}
+
 /** The weighted number of units in the sliding window ending at `now`. */
 export function weightedCount(counter: WindowCounter, now: number, windowMs: number): number {
   const elapsed = clamp(now - counter.windowStart, 0, windowMs);

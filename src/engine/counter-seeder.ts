@@ -1,13 +1,13 @@
-import type { CounterRef } from '../domain/limits.js';
+import type { CounterRef, SeededWindow } from '../domain/limits.js';
 import type { Span } from '../domain/periods.js';
 import type { RollupStore } from '../domain/rollups.js';
-import { unitsFor } from '../domain/counter-units.js';
+import { unitsForSpans, windowSeedSpans } from '../domain/counter-units.js';
 import type { CreditState, PeriodGrant } from '../domain/credits.js';
-import type { CreditSource, Seed, SeedSource } from './ports.js';
+import type { CreditSource, Seed, SeedSource, WindowSeed } from './ports.js';
 
 /**
  * Seeds a counter from the rollups, the first time a limiter needs it in a
- * period or window (or after the shared counters lost it). Concurrent first
+ * billing period or an hour or day window (or after the shared counters lost it). Concurrent first
  * calls for one counter share one load, and a load begins only once every
  * write accepted before it is durable, so that nothing admitted is missing
  * from the sum. `plant` puts the units where the limiter keeps its counters
@@ -29,9 +29,25 @@ export class CounterSeeder {
    * each have their own, each planted) with what `ref` counts over `span`.
    */
   seed(id: string, ref: CounterRef, span: Span, plant: (seed: Seed) => unknown): Promise<void> {
-    const types = ref.usageTypes === null ? null : [...ref.usageTypes].sort();
-    const key = JSON.stringify([id, ref.groupId, ref.scope, ref.scopeId, types, span.start, span.end]);
-    return this.once(key, async () => plant(await this.source(ref, span)));
+    return this.once(loadKey(id, ref, span.start, span.end), async () => {
+      const { units: [units], snapshot } = await this.source(ref, [span]);
+      plant(snapshot === undefined ? { units: units! } : { units: units!, snapshot });
+    });
+  }
+
+  /**
+   * Seeds the hour or day window counter `id` at `now` with what `ref`
+   * counts in the fixed window holding `now` (its current count) and the
+   * one before (its previous count), both read at once: once per counter
+   * and fixed window, like a period's.
+   */
+  seedWindow(id: string, ref: CounterRef, window: SeededWindow, now: number, plant: (seed: WindowSeed) => unknown): Promise<void> {
+    const { windowStart, spans } = windowSeedSpans(window, now);
+    return this.once(loadKey(id, ref, window, windowStart), async () => {
+      const { units: [previous, current], snapshot } = await this.source(ref, spans);
+      const counter = { windowStart, previous: previous!, current: current! };
+      plant(snapshot === undefined ? { counter } : { counter, snapshot });
+    });
   }
 
   /** Loads a group's credits for a period (its recurring grant issued first), the same way: once, after the writes accepted so far. */
@@ -57,7 +73,13 @@ export class CounterSeeder {
   }
 }
 
-/** Any counter's units over a span, summed from the rollups (src/domain/counter-units.ts). */
+/** Any counter's units in each span, summed from the rollups (src/domain/counter-units.ts). */
 export function rollupSeeds(rollups: RollupStore): SeedSource {
-  return async (ref, span) => ({ units: await unitsFor(rollups, ref, span) });
+  return async (ref, spans) => ({ units: await unitsForSpans(rollups, ref, spans) });
+}
+
+/** One load per counter (its id and what it counts) and period or window. */
+function loadKey(id: string, ref: CounterRef, ...when: Array<string | number>): string {
+  const types = ref.usageTypes === null ? null : [...ref.usageTypes].sort();
+  return JSON.stringify([id, ref.groupId, ref.scope, ref.scopeId, types, ...when]);
 }

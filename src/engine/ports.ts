@@ -2,6 +2,7 @@ import type { CallCredits, CreditMovement, CreditState, PeriodGrant } from '../d
 import type { CounterRef } from '../domain/limits.js';
 import type { AppliedLimit, IngestEvent, LimitState, MeterRequest, MeterResult } from '../domain/metering.js';
 import type { Span } from '../domain/periods.js';
+import type { WindowCounter } from '../domain/sliding-window.js';
 import type { PendingWrite } from './pending-write.js';
 
 /**
@@ -15,7 +16,7 @@ import type { PendingWrite } from './pending-write.js';
 export interface AcceptedUsage {
   event: IngestEvent;
   xid?: string;
-  /** The billing-period limits it counts toward (src/metering/limits.ts, `ingestLimits`). */
+  /** The billing-period, hour and day limits it counts toward (src/metering/limits.ts, `ingestLimits`). */
   limits: readonly AppliedLimit[];
 }
 
@@ -122,27 +123,32 @@ export interface ReplyStore {
   once(request: MeterRequest, idempotencyKey: string, decide: () => Promise<MeterResult>): Promise<MeterResult>;
 }
 
-/** The units a counter starts from, and (PostgreSQL) the snapshot they were read in. */
+/** The units a billing-period counter starts from, and (PostgreSQL) the snapshot they were read in. */
 export interface Seed {
   units: number;
   snapshot?: string;
 }
 
-/**
- * The units the rollups hold for a counter in a period. Implementations: any
- * rollup reader (src/engine/counter-seeder.ts, `rollupUnits`), and
- * PostgreSQL's snapshotted read (src/store/postgres/pg-usage.ts).
- */
-export type SeedSource = (ref: CounterRef, period: Span) => Promise<Seed>;
+/** The counts an hour or day window starts from, and (PostgreSQL) the snapshot they were read in. */
+export interface WindowSeed {
+  counter: WindowCounter;
+  snapshot?: string;
+}
+
+/** A counter's units in each span asked for, all read at once (in one snapshot, on PostgreSQL). */
+export interface SpanSeeds {
+  units: number[];
+  snapshot?: string;
+}
 
 /**
  * The units the rollups hold for any counter (a group's, an app's or a
- * key's, of every usage type or some) over a span: a billing period, or an
- * hour or day window. Implementations: any rollup reader
- * (src/engine/counter-seeder.ts, `rollupSeeds`), and PostgreSQL's
- * snapshotted read (src/store/postgres/pg-usage.ts, `counterSeed`).
+ * key's, of every usage type or some) in each of some spans: a billing
+ * period, or an hour or day window and the one before it. Implementations:
+ * any rollup reader (src/engine/counter-seeder.ts, `rollupSeeds`), and
+ * PostgreSQL's snapshotted read (src/store/postgres/pg-usage.ts, `counterSeeds`).
  */
-export type CounterSeedSource = (ref: CounterRef, span: Span) => Promise<Seed>;
+export type SeedSource = (ref: CounterRef, spans: readonly Span[]) => Promise<SpanSeeds>;
 
 /** Work accepted and not yet fully written, at this moment (for `/metrics`); cheap enough to read on every scrape. */
 export interface StoreBacklog {

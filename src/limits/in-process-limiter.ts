@@ -4,13 +4,16 @@ import type { CallCredits, CreditMovement, CreditState } from '../domain/credits
 import type { Span } from '../domain/periods.js';
 import type { AcceptedUsage, CreditCharge, LimitRead, Limiter } from '../engine/ports.js';
 import { counterId } from '../domain/limit-decision.js';
+import { isSeededWindow } from '../domain/limits.js';
 import { LocalLimiter } from './local-limiter.js';
 
 /**
  * The limiter of a store that is the only writer of its usage (the embedded
  * store): counters in this process, decided synchronously so that no two
  * calls interleave between the check and the update, each billing-period
- * counter seeded from the rollups the first time it is needed in a period.
+ * counter seeded from the rollups the first time it is needed in a period,
+ * and each hour or day window the first time it is needed (after a restart
+ * too: what the day held before it still counts).
  */
 export class InProcessLimiter implements Limiter {
   private readonly counters = new LocalLimiter();
@@ -28,7 +31,10 @@ export class InProcessLimiter implements Limiter {
   }
 
   async ingested(accepted: readonly AcceptedUsage[]): Promise<void> {
-    for (const { event, limits } of accepted) this.counters.addUsage(limits, event.ts, event.count);
+    for (const { event, limits } of accepted) {
+      this.counters.addUsage(limits, event.ts, event.count);
+      this.counters.addWindowUsage(limits, event.ts, event.count);
+    }
   }
 
   async read(request: LimitRead): Promise<LimitState[]> {
@@ -75,10 +81,15 @@ export class InProcessLimiter implements Limiter {
     });
   }
 
-  private async load({ groupId, limits, period, credits }: LimitRead): Promise<void> {
+  private async load({ groupId, limits, period, credits, now }: LimitRead): Promise<void> {
     if (credits !== undefined) await this.loadCredits(groupId, period, credits);
     for (const limit of this.counters.missingUsage(limits, period)) {
       await this.seeder.seed(counterId(limit), { ...limit, groupId }, period, (seed) => this.counters.setUsage(limit, period, seed.units));
+    }
+    for (const limit of this.counters.missingWindows(limits)) {
+      if (!isSeededWindow(limit.window)) continue;
+      const window = limit.window;
+      await this.seeder.seedWindow(counterId(limit), { ...limit, groupId }, window, now, (seed) => this.counters.setWindow(limit, seed.counter));
     }
   }
 }

@@ -2,7 +2,8 @@ import type { Span } from '../domain/periods.js';
 import { CREDITS, type AppliedLimit, type LimitState, type MeterRequest, type MeterResult } from '../domain/metering.js';
 import { CreditBalances } from './credit-balances.js';
 import { consumes, counterId, creditCharge, judge, limitStates, windowMs, type Reading } from '../domain/limit-decision.js';
-import { advance, type WindowCounter } from '../domain/sliding-window.js';
+import { addAt, advance, type WindowCounter } from '../domain/sliding-window.js';
+import { isSeededWindow } from '../domain/limits.js';
 
 interface PeriodCounter {
   periodStart: number;
@@ -22,7 +23,9 @@ const NONE: AppliedLimit[] = [];
  * billing period's counter is seeded from durable storage (`setUsage`) the
  * first time it is needed in a period (`missingUsage` says which) and kept
  * exact from then on, which holds as long as this process is the only
- * writer (the embedded store). Sliding windows live here only.
+ * writer (the embedded store). An hour or day window is seeded the same way
+ * the first time it is needed (`missingWindows`, `setWindow`); a second or
+ * minute window starts empty.
  */
 export class LocalLimiter {
   private readonly windows = new Map<string, Window>();
@@ -47,6 +50,22 @@ export class LocalLimiter {
     // Calls admitted while the load was under way are already counted in a counter for this period.
     if (this.periods.get(id)?.periodStart === period.start) return;
     this.periods.set(id, { periodStart: period.start, periodEnd: period.end, used });
+  }
+
+  /** The hour and day limits whose windows are not loaded (seeded from storage) yet; none allocated when all are. */
+  missingWindows(limits: readonly AppliedLimit[]): AppliedLimit[] {
+    let missing: AppliedLimit[] | null = null;
+    for (const limit of limits) {
+      if (!isSeededWindow(limit.window) || this.windows.has(counterId(limit))) continue;
+      (missing ??= []).push(limit);
+    }
+    return missing ?? NONE;
+  }
+
+  /** Seeds a window with the counts durable storage holds, unless it is loaded already (what it holds since is newer). */
+  setWindow(limit: AppliedLimit, counter: WindowCounter): void {
+    const id = counterId(limit);
+    if (!this.windows.has(id)) this.windows.set(id, { ...counter, ms: windowMs(limit)! });
   }
 
   /**
@@ -116,6 +135,20 @@ export class LocalLimiter {
     for (const limit of limits) {
       const counter = this.periods.get(counterId(limit));
       if (counter && ts >= counter.periodStart && ts < counter.periodEnd) counter.used += count;
+    }
+  }
+
+  /**
+   * Adds usage that bypassed `admit` (ingested events, stamped `ts`) to the
+   * hour and day windows loaded; a window not loaded yet reads it from
+   * storage when it is. Second and minute windows count only decided calls.
+   */
+  addWindowUsage(limits: readonly AppliedLimit[], ts: number, count: number): void {
+    for (const limit of limits) {
+      if (!isSeededWindow(limit.window)) continue;
+      const id = counterId(limit);
+      const window = this.windows.get(id);
+      if (window !== undefined) this.windows.set(id, { ...addAt(window, ts, count, window.ms), ms: window.ms });
     }
   }
 

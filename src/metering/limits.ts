@@ -1,5 +1,5 @@
 import { creditCost, type CallCredits } from '../domain/credits.js';
-import { SHORTHAND, type LimitOverrides, type LimitSpec } from '../domain/limits.js';
+import { isSeededWindow, SHORTHAND, type LimitOverrides, type LimitSpec } from '../domain/limits.js';
 import type { AppliedLimit, MeterRequest } from '../domain/metering.js';
 import { UNLIMITED, type KeyContext } from '../domain/types.js';
 
@@ -35,10 +35,15 @@ export function callLimits(context: KeyContext, usageType: string, mode: MeterRe
   return limits;
 }
 
-/** The billing-period counters ingested usage of a kind counts toward for an app (ingested events carry no key). */
+/**
+ * The counters ingested usage of a kind counts toward for an app: its
+ * billing-period limits, and its hour and day windows (which are seeded from
+ * the rollups, where the events are too); never a second or minute window,
+ * nor a key's limit (ingested events carry no key).
+ */
 export function ingestLimits(context: Omit<KeyContext, 'key'>, usageType: string): AppliedLimit[] {
   return resolve({ ...context, key: { id: '' } as KeyContext['key'] })
-    .filter((l) => l.window === 'billing_period' && l.scope !== 'key' && (l.usageTypes === null || l.usageTypes.includes(usageType)));
+    .filter((l) => (l.window === 'billing_period' || isSeededWindow(l.window)) && l.scope !== 'key' && (l.usageTypes === null || l.usageTypes.includes(usageType)));
 }
 
 const byContext = new WeakMap<KeyContext, { all: readonly AppliedLimit[]; byKind: Map<string, readonly AppliedLimit[]> }>();

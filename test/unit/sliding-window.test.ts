@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { advance, evaluate, MINUTE_MS, weightedCount, type WindowCounter } from '../../src/domain/sliding-window.js';
+import { addAt, advance, evaluate, MINUTE_MS, weightedCount, type WindowCounter } from '../../src/domain/sliding-window.js';
 
 const T0 = Date.parse('2026-01-01T12:00:00Z');
 
@@ -115,5 +115,18 @@ describe('sliding-window counter', () => {
         }
       },
     ), { numRuns: 300 });
+  });
+
+  describe('addAt: usage stamped at a moment (ingested events)', () => {
+    const W = MINUTE_MS;
+    const c: WindowCounter = { windowStart: T0, previous: 5, current: 7 };
+    test('in the current window, the previous one, a later one, or too old', () => {
+      assert.deepEqual(addAt(c, T0 + 30_000, 2, W), { windowStart: T0, previous: 5, current: 9 });
+      assert.deepEqual(addAt(c, T0 - 1, 2, W), { windowStart: T0, previous: 7, current: 7 });
+      assert.deepEqual(addAt(c, T0 + W + 5, 2, W), { windowStart: T0 + W, previous: 7, current: 2 });
+      assert.deepEqual(addAt(c, T0 + 2 * W, 2, W), { windowStart: T0 + 2 * W, previous: 0, current: 2 });
+      assert.deepEqual(addAt(c, T0 - W - 1, 2, W), c, 'older than both windows: nothing left to count it in');
+      assert.deepEqual(c, { windowStart: T0, previous: 5, current: 7 }, 'the counter given is not changed');
+    });
   });
 });

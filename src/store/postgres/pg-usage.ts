@@ -1,10 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
-import { unitsFor } from '../../domain/counter-units.js';
+import { unitsForSpans } from '../../domain/counter-units.js';
 import type { CounterRef } from '../../domain/limits.js';
 import type { Span } from '../../domain/periods.js';
 import { DUPLICATE, type PendingWrite } from '../../engine/pending-write.js';
 import { foldMovements } from '../credit-rows.js';
-import type { Seed } from '../../engine/ports.js';
+import type { Seed, SpanSeeds } from '../../engine/ports.js';
 import { RollupBuffer, type RollupDelta } from '../rollup-buffer.js';
 import type { RollupLevel, RollupQuery, RollupStore, RollupSum } from '../../domain/rollups.js';
 
@@ -211,7 +211,13 @@ export class PgUsage {
    * counter remembers it, so that usage committed in it is not added again.
    */
   async counterSeed(ref: CounterRef, span: Span): Promise<Seed> {
-    const { value, snapshot } = await this.snapshotted((rollups) => unitsFor(rollups, ref, span));
+    const { units: [units], snapshot } = await this.counterSeeds(ref, [span]);
+    return { units: units!, snapshot: snapshot! };
+  }
+
+  /** A counter's units in each span (an hour or day window and the one before), all read in one snapshot, which they come with. */
+  async counterSeeds(ref: CounterRef, spans: readonly Span[]): Promise<SpanSeeds> {
+    const { value, snapshot } = await this.snapshotted((rollups) => unitsForSpans(rollups, ref, spans));
     return { units: value, snapshot };
   }
 

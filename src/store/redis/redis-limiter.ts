@@ -2,6 +2,8 @@ import type { Span } from '../../domain/periods.js';
 import type { AcceptedUsage } from '../../engine/ports.js';
 import type { Redis } from 'ioredis';
 import { runScript } from './redis-script.js';
+import { isSeededWindow } from '../../domain/limits.js';
+import type { WindowCounter } from '../../domain/sliding-window.js';
 import { CREDITS, type AppliedLimit, type MeterRequest, type MeterResult } from '../../domain/metering.js';
 import { ALLOCATE_LUA, creditsKey, LOADED_LUA, movementsOf } from './redis-credits.js';
 import { consumes, counterId, creditCharge, judge, limitStates, windowMs, type Reading } from '../../domain/limit-decision.js';
@@ -22,9 +24,10 @@ import { consumes, counterId, creditCharge, judge, limitStates, windowMs, type R
  *   count, c: current count) or a billing period's counter; then, with
  *   credits, the group's credit hash.
  * ARGV: now, cost, quota TTL in ms, the credit charge (-1: no credits), the
- *   period's start, then per limit: kind (w | q), window ms, units (-1:
+ *   period's start, then per limit: kind (w: a second or minute window,
+ *   created empty; h: an hour or day window, seeded; q), window ms, units (-1:
  *   never refuses), and 1 when the call consumes it, else 0.
- * A period counter that does not exist yet answers `missing` and its index
+ * A period counter or an hour or day window that does not exist yet answers `missing` and its index
  * (and changes nothing): the caller seeds it from PostgreSQL with SET NX
  * and calls again; credits not loaded for the period answer `missing` and 0.
  * The answer: admitted (1/0), each limit's counts, then with credits the
@@ -39,11 +42,12 @@ local s, p, c = {}, {}, {}
 for i = 1, n do
   local b = 5 + 4 * (i - 1)
   kinds[i], lengths[i], units[i], takes[i] = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), ARGV[b + 4] == '1'
-  if kinds[i] == 'w' then
+  if kinds[i] ~= 'q' then
     local w = lengths[i]
     local ws = now - (now % w)
     local h = redis.call('HMGET', KEYS[i], 's', 'p', 'c')
     local start, prev, curr = tonumber(h[1]), tonumber(h[2]) or 0, tonumber(h[3]) or 0
+    if start == nil and kinds[i] == 'h' then return { 'missing', i } end
     if start == nil or ws - start >= 2 * w then start, prev, curr = ws, 0, 0
     elseif ws > start then start, prev, curr = ws, curr, 0 end
     s[i], p[i], c[i] = start, prev, curr
@@ -77,7 +81,7 @@ end
 if allowed == 1 then
   for i = 1, n do
     if takes[i] then
-      if kinds[i] == 'w' then
+      if kinds[i] ~= 'q' then
         c[i] = c[i] + cost
         redis.call('HSET', KEYS[i], 's', s[i], 'p', p[i], 'c', c[i])
         redis.call('PEXPIRE', KEYS[i], 2 * lengths[i])
@@ -131,6 +135,23 @@ export async function seedCounter(redis: Redis, key: string, used: number, ttlMs
   await runScript(redis, SEED_SCRIPT, 2, key, snapshotKey(key), used, ttlMs, snapshot);
 }
 
+/**
+ * Seeds an hour or day window's hash with the counts durable storage holds,
+ * unless another call or instance created it first (its counts stand).
+ * KEYS: the window's hash; ARGV: start, previous, current, TTL ms.
+ */
+export const SEED_WINDOW_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 's', ARGV[1], 'p', ARGV[2], 'c', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+return 1
+`;
+
+export async function seedWindowInRedis(redis: Redis, key: string, counter: WindowCounter, ttlMs: number): Promise<void> {
+  await runScript(redis, SEED_WINDOW_SCRIPT, 1, key, counter.windowStart, counter.previous, counter.current, ttlMs);
+}
+
 /** Where the snapshot a counter was seeded in is kept; the same cluster slot as the counter. */
 function snapshotKey(counter: string): string {
   return `${counter}:snapshot`;
@@ -141,7 +162,7 @@ export async function admitInRedis(redis: Redis, request: MeterRequest, quotaTtl
   const charge = request.credits === undefined ? -1 : creditCharge(request);
   const args: Array<string | number> = [request.now, request.cost, quotaTtlMs, charge, request.period.start];
   for (const limit of request.limits) {
-    args.push(limit.window === 'billing_period' ? 'q' : 'w', windowMs(limit) ?? 0, limit.units, consumes(limit, request.mode) ? 1 : 0);
+    args.push(limit.window === 'billing_period' ? 'q' : isSeededWindow(limit.window) ? 'h' : 'w', windowMs(limit) ?? 0, limit.units, consumes(limit, request.mode) ? 1 : 0);
   }
   const keys = limiterKeys(request);
   if (charge >= 0) keys.push(creditsKey(request.groupId));

@@ -8,7 +8,8 @@ import type { AcceptedUsage, CreditCharge, LimitRead, Limiter } from '../../engi
 import type { CallCredits, CreditMovement, CreditState } from '../../domain/credits.js';
 import { chargeInRedis, creditsKey, giveBackInRedis, mergeInRedis } from './redis-credits.js';
 import { advance } from '../../domain/sliding-window.js';
-import { additionsOf, addUsageInRedis, adjustInRedis, admitInRedis, counterKey, readCounter, seedCounter, type UsageAddition } from './redis-limiter.js';
+import { additionsOf, addUsageInRedis, adjustInRedis, admitInRedis, counterKey, readCounter, seedCounter, seedWindowInRedis, type UsageAddition } from './redis-limiter.js';
+import { isSeededWindow } from '../../domain/limits.js';
 
 export interface RedisCountersOptions {
   redis: Redis;
@@ -48,6 +49,19 @@ export class RedisCounters {
     const ref: CounterRef = { groupId, scope: limit.scope, scopeId: limit.scopeId, usageTypes: limit.usageTypes };
     const key = counterKey(groupId, limit, period.start);
     return this.options.seeder.seed(key, ref, period, (s) => seedCounter(this.options.redis, key, s.units, this.quotaTtl(period), s.snapshot));
+  }
+
+  /**
+   * Seeds an hour or day window's hash with what the rollups hold for the
+   * fixed window holding `now` and the one before, unless another call or
+   * instance created it first (so instances racing to seed agree).
+   */
+  seedWindow(groupId: string, limit: AppliedLimit, now: number): Promise<void> {
+    if (!isSeededWindow(limit.window)) return Promise.resolve();
+    const ref: CounterRef = { groupId, scope: limit.scope, scopeId: limit.scopeId, usageTypes: limit.usageTypes };
+    const key = counterKey(groupId, limit, 0);
+    const ttl = 2 * windowMs(limit)!;
+    return this.options.seeder.seedWindow(key, ref, limit.window, now, (s) => seedWindowInRedis(this.options.redis, key, s.counter, ttl));
   }
 
   /**
@@ -110,7 +124,8 @@ export class RedisStrictLimiter extends RedisCounters implements Limiter {
       const answer = await admitInRedis(this.options.redis, request, this.quotaTtl(request.period));
       if (answer.kind === 'decided') return answer.result;
       if (answer.kind === 'missing-credits') await this.loadCredits(request.groupId, request.period, request.credits!);
-      else await this.seed(request.groupId, answer.limit, request.period);
+      else if (answer.limit.window === 'billing_period') await this.seed(request.groupId, answer.limit, request.period);
+      else await this.seedWindow(request.groupId, answer.limit, request.now);
     }
   }
 
@@ -130,7 +145,12 @@ export class RedisStrictLimiter extends RedisCounters implements Limiter {
   async read(request: LimitRead): Promise<LimitState[]> {
     const readings = await Promise.all(request.limits.map(async (limit): Promise<Reading> => {
       if (limit.window === 'billing_period') return { kind: 'period', used: (await this.shared(request.groupId, limit, request.period)).used };
-      const h = await this.options.redis.hmget(counterKey(request.groupId, limit, request.period.start), 's', 'p', 'c');
+      const key = counterKey(request.groupId, limit, request.period.start);
+      let h = await this.options.redis.hmget(key, 's', 'p', 'c');
+      if (h[0] === null && isSeededWindow(limit.window)) {
+        await this.seedWindow(request.groupId, limit, request.now);
+        h = await this.options.redis.hmget(key, 's', 'p', 'c');
+      }
       const kept = h[0] === null ? undefined : { windowStart: Number(h[0]), previous: Number(h[1] ?? 0), current: Number(h[2] ?? 0) };
       return { kind: 'window', counter: advance(kept, request.now, windowMs(limit)!) };
     }));

@@ -127,7 +127,7 @@ export class ScaleOutStore extends CachedCatalog implements Store {
       writer: failOpen ? new SpoolingWriter(pgWriter, this.spool, this.replay) : pgWriter,
       replies: new ReplyMarks(redis, this.path, (groupId, key) => usage.reply(groupId, key)),
       // Read in one snapshot, which the counter remembers: usage committed in it is not added to the counter again.
-      seeds: (ref, span) => usage.counterSeed(ref, span),
+      seeds: (ref, spans) => usage.counterSeeds(ref, spans),
       credits: creditSource(this.credits, () => options.clock.now()),
       limiter: (seeder) => this.limiter({ redis, seeder, now: () => options.clock.now(), periodOf: (g, ts) => this.periodOf(g, ts) }, scheduler),
       now: () => options.clock.now(),
@@ -176,7 +176,7 @@ export class ScaleOutStore extends CachedCatalog implements Store {
   /** The limiter of the configured mode, on the shared counters. */
   private limiter(shared: RedisCountersOptions, scheduler: Scheduler): Limiter {
     const { options, parts, path } = this;
-    const durableUnits: DurableUnits = async (groupId, limit, period) => (await rollupSeeds(this.usage)({ ...limit, groupId }, period)).units;
+    const durableUnits: DurableUnits = async (groupId, limit, period) => (await rollupSeeds(this.usage)({ ...limit, groupId }, [period])).units[0]!;
     const limits = options.limits ?? { mode: 'strict' };
     if (limits.mode === 'relaxed') {
       const counters = new RedisCounters(shared);

@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { billingPeriod } from '../../../src/domain/periods.js';
 import { LocalLimiter } from '../../../src/limits/local-limiter.js';
-import { addUsageInRedis, admitInRedis, counterKey, readCounters, seedCounter } from '../../../src/store/redis/redis-limiter.js';
+import { addUsageInRedis, admitInRedis, counterKey, readCounters, seedCounter, seedWindowInRedis } from '../../../src/store/redis/redis-limiter.js';
+import { windowStartAt } from '../../../src/domain/sliding-window.js';
+import { windowMs } from '../../../src/domain/limit-decision.js';
 import type { AppliedLimit, MeterRequest, MeterResult } from '../../../src/domain/metering.js';
 import type { LimitScope, LimitWindow } from '../../../src/domain/limits.js';
 import { appUsed, groupUsed, shorthandLimits, UNLIMITED, type Shorthand } from '../../helpers/limits.js';
@@ -48,7 +50,11 @@ async function admit(r: MeterRequest, seeded = 0, client = redis): Promise<Meter
     const answer = await admitInRedis(client, r, TTL);
     if (answer.kind === 'decided') return answer.result;
     assert.equal(answer.kind, 'missing');
-    if (answer.kind === 'missing') await seedCounter(client, counterKey(r.groupId, answer.limit, r.period.start), seeded, TTL);
+    if (answer.kind !== 'missing') continue;
+    const k = counterKey(r.groupId, answer.limit, r.period.start);
+    // An hour or day window is seeded empty here, as the in-process limiter's windows start.
+    if (answer.limit.window === 'billing_period') await seedCounter(client, k, seeded, TTL);
+    else await seedWindowInRedis(client, k, { windowStart: windowStartAt(r.now, windowMs(answer.limit)!), previous: 0, current: 0 }, TTL);
   }
 }
 
