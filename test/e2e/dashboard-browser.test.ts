@@ -86,7 +86,9 @@ test('the provider signs in, creates a key, sees its checks on the chart and the
   // A wrong token gets a clear error, and no session.
   await page.fill('#token', 'not-the-admin-token-at-all');
   await page.click('#signin-form button[type=submit]');
-  await page.waitForFunction("document.getElementById('signin-error').textContent !== ''");
+  // A selector, not a string for waitForFunction: Playwright evaluates such a string with eval in the page while it polls, which
+  // the page's CSP (no 'unsafe-eval') refuses, and the test failed whenever the answer came later than the first evaluation.
+  await page.waitForSelector('#signin-error:not(:empty)');
   assert.match(await page.textContent('#signin-error') ?? '', /Sign-in failed: it is neither the admin token nor an API key/);
   assert.deepEqual((await context.cookies()).filter((c) => c.name === 'tollgate_dashboard'), []);
 
