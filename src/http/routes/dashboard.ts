@@ -46,7 +46,7 @@ function loadAssets(): Map<string, { type: string; body: Buffer }> {
   const uplot = (file: string) => require.resolve(`uplot/dist/${file}`);
   const files: Array<[string, string, string]> = [
     ['index.html', here('index.html'), 'text/html; charset=utf-8'],
-    ...['dashboard.js', 'dom.js', 'charts.js', 'provider-view.js', 'customer-view.js']
+    ...['dashboard.js', 'dom.js', 'charts.js', 'limits.js', 'credits-view.js', 'provider-view.js', 'customer-view.js']
       .map((file): [string, string, string] => [file, here(file), 'text/javascript; charset=utf-8']),
     ['dashboard.css', here('dashboard.css'), 'text/css; charset=utf-8'],
     ['uplot.esm.js', uplot('uPlot.esm.js'), 'text/javascript; charset=utf-8'],
