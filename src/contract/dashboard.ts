@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
+import { LimitAnswerSchema } from './check.js';
 
-/** The dashboard's own API under /dashboard/api: its session, the quota gauges and the activity lists. */
+/** The dashboard's own API under /dashboard/api: its session, the quota and limit gauges and the activity lists. */
 
 /** `POST /dashboard/session`. */
 export const SignInBody = Type.Object({
@@ -45,3 +46,10 @@ export const ActivityAnswer = Type.Object({
 });
 
 export const ActivityQuery = Type.Object({ limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Entries per list, 1 to 100 (default 10).' })) });
+
+export const GroupLimitsAnswer = Type.Object({
+  group_id: Type.String(),
+  limits: Type.Array(LimitAnswerSchema, {
+    description: "Every limit on the group as a whole (scope `group`: the plan's, the group's own, the shorthand `minute` and `month`), its overrides applied, with its use now; lifted and unlimited ones left out. Reading them consumes nothing.",
+  }),
+});

@@ -1,7 +1,7 @@
 import { creditCost, type CallCredits } from '../domain/credits.js';
 import { isSeededWindow, SHORTHAND, type LimitOverrides, type LimitSpec } from '../domain/limits.js';
 import type { AppliedLimit, MeterRequest } from '../domain/metering.js';
-import { UNLIMITED, type KeyContext } from '../domain/types.js';
+import { UNLIMITED, type Group, type KeyContext, type Plan } from '../domain/types.js';
 
 /**
  * The limits that bind a key, worked out once from its plan, its group and
@@ -44,6 +44,16 @@ export function callLimits(context: KeyContext, usageType: string, mode: MeterRe
 export function ingestLimits(context: Omit<KeyContext, 'key'>, usageType: string): AppliedLimit[] {
   return resolve({ ...context, key: { id: '' } as KeyContext['key'] })
     .filter((l) => (l.window === 'billing_period' || isSeededWindow(l.window)) && l.scope !== 'key' && (l.usageTypes === null || l.usageTypes.includes(usageType)));
+}
+
+/**
+ * The limits its plan and the group itself put on a group as a whole (scope
+ * `group`, the group's overrides applied): what the provider's view of a
+ * group gauges. An app's or a key's limits belong to that app or key.
+ */
+export function groupLimits(plan: Plan, group: Group): AppliedLimit[] {
+  const noApp = { id: '', monthlyQuota: null, rateLimitPerMinute: null, limits: [], limitOverrides: {} } as unknown as KeyContext['app'];
+  return resolve({ plan, group, app: noApp, key: { id: '' } as KeyContext['key'] }).filter((l) => l.scope === 'group');
 }
 
 const byContext = new WeakMap<KeyContext, { all: readonly AppliedLimit[]; byKind: Map<string, readonly AppliedLimit[]> }>();

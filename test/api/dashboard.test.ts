@@ -5,6 +5,7 @@ import { sessionCookie } from '../../src/dashboard/session.js';
 import { hashSecret } from '../../src/domain/secrets.js';
 import { adminClient, ADMIN_TOKEN, request, setupCustomer, startTestServer, type AdminClient, type JsonResponse, type TestServer } from '../helpers/server.js';
 import { eachStore } from '../helpers/stores.js';
+import { assertError, dashboardCall, signIn as signInAt, type DashboardSession } from '../helpers/dashboard.js';
 
 eachStore((store) => {
   const T0 = Date.parse('2026-11-20T10:00:00.000Z');
@@ -19,31 +20,10 @@ eachStore((store) => {
   });
   after(async () => server.close());
 
-  interface Session { cookie: string; csrf: string; setCookie: string; body: any }
-
-  async function signIn(token: string, headers: Record<string, string> = {}): Promise<JsonResponse & { session: Session | null }> {
-    const res = await request(`${server.url}/dashboard/session`, { method: 'POST', headers, body: { token } });
-    const setCookie = res.headers.get('set-cookie');
-    const session = setCookie === null ? null : { cookie: setCookie.split(';')[0]!, csrf: res.body.csrf_token, setCookie, body: res.body };
-    return { ...res, session };
-  }
-
-  /** A dashboard API call with the session cookie and, unless told otherwise, its CSRF token. */
-  function dash(session: Session, method: string, path: string, options: { body?: unknown; csrf?: string | null; headers?: Record<string, string> } = {}) {
-    const csrf = options.csrf === undefined ? session.csrf : options.csrf;
-    return request(`${server.url}${path}`, {
-      method,
-      headers: { cookie: session.cookie, ...(csrf === null ? {} : { 'x-csrf-token': csrf }), ...options.headers },
-      ...(options.body === undefined ? {} : { body: options.body }),
-    });
-  }
-
-  function assertError(res: JsonResponse, status: number, code: string, message?: RegExp): void {
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assert.equal(res.body.error, code);
-    assert.equal(typeof res.body.message, 'string');
-    if (message) assert.match(res.body.message, message);
-  }
+  type Session = DashboardSession;
+  const signIn = (token: string, headers: Record<string, string> = {}) => signInAt(server.url, token, headers);
+  const dash = (session: Session, method: string, path: string, options: Parameters<typeof dashboardCall>[4] = {}) =>
+    dashboardCall(server.url, session, method, path, options);
 
   describe('the dashboard page', () => {
     test('is served with a strict Content-Security-Policy and the other security headers, and loads only its own files', async () => {

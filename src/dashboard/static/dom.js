@@ -20,7 +20,9 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 export const $ = (id) => document.getElementById(id);
-export const fmt = (n) => (n < 0 ? 'unlimited' : new Intl.NumberFormat().format(n));
+/** A count as the reader's locale writes it; `fmt` reads -1 as no limit, `num` keeps the sign (a balance below zero). */
+export const num = (n) => new Intl.NumberFormat().format(n);
+export const fmt = (n) => (n < 0 ? 'unlimited' : num(n));
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 
 class ApiFailure extends Error {
@@ -47,3 +49,30 @@ export async function api(path, { method = 'GET', body } = {}) {
 export function failure(where, error) {
   where.replaceChildren(h('p', { class: 'error', role: 'alert' }, error.message));
 }
+
+/** Previous and Next over a paged list: `load(after)` draws a page and answers its `next` cursor. */
+export function pager(load) {
+  const cursors = [undefined];
+  let index = 0;
+  let next = null;
+  const prev = h('button', { type: 'button', class: 'secondary', disabled: true, onclick: () => { index -= 1; void run(); } }, 'Previous');
+  const more = h('button', { type: 'button', class: 'secondary', disabled: true, onclick: () => { cursors[index + 1] = next; index += 1; void run(); } }, 'Next');
+  const where = h('span', { class: 'muted' });
+  async function run() {
+    prev.disabled = true;
+    more.disabled = true;
+    next = await load(cursors[index]);
+    prev.disabled = index === 0;
+    more.disabled = next === null;
+    where.textContent = `Page ${index + 1}`;
+    element.hidden = index === 0 && next === null;
+  }
+  const element = h('div', { class: 'pager' }, prev, where, more);
+  return { element, run };
+}
+
+const PAGE_SIZE = 20;
+export const pageQuery = (after, limit = PAGE_SIZE) => new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
+
+/** A path of the admin API, as the provider's session reaches it. */
+export const admin = (path) => `/dashboard/api/admin${path}`;

@@ -1,31 +1,12 @@
 // The provider's view: every group with its usage, plans, apps, statements and alerts.
-import { api, h, $, fmt, when, failure } from './dom.js';
+import { admin, api, h, $, fmt, when, failure, pager, pageQuery } from './dom.js';
 import { gauge, usageChart } from './charts.js';
+import { renderCredits } from './credits-view.js';
+import { limitGauges } from './limits.js';
 
-const PAGE_SIZE = 20;
+/** What each refusal code reads as in the recent denials. */
+const DENIALS = { rate_limited: 'rate limited', quota_exceeded: 'quota exceeded', insufficient_credits: 'out of credits' };
 
-function pager(load) {
-  const cursors = [undefined];
-  let index = 0;
-  let next = null;
-  const prev = h('button', { type: 'button', class: 'secondary', disabled: true, onclick: () => { index -= 1; void run(); } }, 'Previous');
-  const more = h('button', { type: 'button', class: 'secondary', disabled: true, onclick: () => { cursors[index + 1] = next; index += 1; void run(); } }, 'Next');
-  const where = h('span', { class: 'muted' });
-  async function run() {
-    prev.disabled = true;
-    more.disabled = true;
-    next = await load(cursors[index]);
-    prev.disabled = index === 0;
-    more.disabled = next === null;
-    where.textContent = `Page ${index + 1}`;
-    element.hidden = index === 0 && next === null;
-  }
-  const element = h('div', { class: 'pager' }, prev, where, more);
-  return { element, run };
-}
-
-const pageQuery = (after, limit = PAGE_SIZE) => new URLSearchParams({ limit: String(limit), ...(after ? { after } : {}) });
-const admin = (path) => `/dashboard/api/admin${path}`;
 
 export function providerView() {
   const view = $('view');
@@ -65,7 +46,7 @@ export function providerView() {
     if (activity.top_consumers.length === 0) top.replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No checks seen yet.')));
     denials.replaceChildren(...activity.recent_denials.map((d) => h('tr', {},
       h('td', {}, when(d.at)), h('td', {}, `${d.group_id} / ${d.app_id}`),
-      h('td', {}, h('span', { class: 'badge bad' }, d.code === 'rate_limited' ? 'rate limited' : 'quota exceeded')))));
+      h('td', {}, h('span', { class: 'badge bad' }, DENIALS[d.code] ?? d.code.replaceAll('_', ' '))))));
     if (activity.recent_denials.length === 0) denials.replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'None.')));
   }
 
@@ -98,12 +79,16 @@ async function renderGroup(detail, groupId) {
   const deliveries = h('tbody', { id: 'deliveries' });
   const settings = h('p', { class: 'muted', id: 'alert-settings' });
   const gaugeSlot = h('div', { id: 'group-gauge-slot' });
+  const limits = h('div', { class: 'limits', id: 'group-limits' });
+  const credits = h('section', { class: 'card', id: 'credits' });
   detail.replaceChildren(h('div', { class: 'card' },
     h('h2', {}, `${group.name || group.id}`, h('span', { class: 'muted' }, ` (${group.id}), plan ${plan.id}`)),
     h('div', { class: 'stats' }, gaugeSlot,
       h('div', { class: 'stat' }, h('span', { class: 'muted' }, 'Rate limit'), h('b', {}, plan.rate_limit_per_minute < 0 ? 'unlimited' : `${fmt(plan.rate_limit_per_minute)}/min`)),
       h('div', { class: 'stat' }, h('span', { class: 'muted' }, 'Time zone'), h('b', {}, plan.time_zone))),
+    h('h3', {}, 'Limits'), h('p', { class: 'muted' }, "The group's own limits (its apps' and keys' are each their own)."), limits,
     h('h3', {}, 'Usage by usage type'), usage),
+  credits,
   h('div', { class: 'grid' },
     h('section', { class: 'card' }, h('h2', {}, 'Apps and keys'), apps),
     h('section', { class: 'card' },
@@ -120,6 +105,8 @@ async function renderGroup(detail, groupId) {
   const draw = usageChart(usage, async (query) => (await api(admin(`/groups/${id}/usage?${query}`))).ocr_usage);
   await Promise.all([
     fromRollups(),
+    api(`/dashboard/api/groups/${id}/limits`).then((answer) => limitGauges(limits, answer.limits)).catch((error) => failure(limits, error)),
+    renderCredits(credits, groupId, plan).catch((error) => failure(credits, error)),
     draw(),
     renderApps(apps, groupId),
     api(admin(`/groups/${id}/statements?limit=6`)).then((page) => {

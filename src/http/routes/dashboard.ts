@@ -5,26 +5,24 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions }
 import { Type } from 'typebox';
 import { DASHBOARD_POLICY, securityHeaders } from '../security-headers.js';
 import { readCookie, SESSION_COOKIE, sessionCookie, type DashboardSession } from '../../dashboard/session.js';
-import { billingPeriod } from '../../domain/periods.js';
 import { hashSecret, sameHash } from '../../domain/secrets.js';
-import type { KeyContext, Plan } from '../../domain/types.js';
+import type { KeyContext } from '../../domain/types.js';
 import { ApiError } from '../../errors.js';
 import { authenticate, authenticateHash } from '../../metering/credentials.js';
 import type { Services } from '../../services.js';
-import { queryUsage } from '../../usage/usage-query.js';
 import { admitCustomer, authFailed } from '../auth.js';
 import { prefixedOperationId } from '../openapi.js';
-import { page, PageQuery } from '../../contract/common.js';
-import { ActivityAnswer, ActivityQuery, GroupGauge, SessionAnswer, SignInBody } from '../../contract/dashboard.js';
+import { SessionAnswer, SignInBody } from '../../contract/dashboard.js';
 import { answer, errors } from '../answers.js';
-import { pageRequest } from '../to-wire.js';
 import type { TypedApp } from '../typed-app.js';
 import { adminAlertRoutes } from './admin-alerts.js';
 import { adminAppRoutes } from './admin-apps.js';
+import { adminCreditRoutes } from './admin-credits.js';
 import { adminGroupRoutes } from './admin-groups.js';
 import { adminKeyRoutes } from './admin-keys.js';
 import { adminPlanRoutes } from './admin-plans.js';
 import { adminStatementRoutes } from './admin-statements.js';
+import { overviewRoutes } from './dashboard-overview.js';
 import { adminUsageRoutes, customerUsageRoutes } from './usage.js';
 
 declare module 'fastify' {
@@ -34,7 +32,9 @@ declare module 'fastify' {
 }
 
 /** The admin API resources the dashboard works with, served again under /dashboard/api for the session cookie (service tokens are not among them). */
-const ADMIN_RESOURCES = [adminPlanRoutes, adminGroupRoutes, adminAppRoutes, adminKeyRoutes, adminStatementRoutes, adminAlertRoutes, adminUsageRoutes];
+const ADMIN_RESOURCES = [
+  adminPlanRoutes, adminGroupRoutes, adminAppRoutes, adminKeyRoutes, adminCreditRoutes, adminStatementRoutes, adminAlertRoutes, adminUsageRoutes,
+];
 
 const SESSION_SECURITY = [{ dashboard_session: [] }];
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -46,7 +46,7 @@ function loadAssets(): Map<string, { type: string; body: Buffer }> {
   const uplot = (file: string) => require.resolve(`uplot/dist/${file}`);
   const files: Array<[string, string, string]> = [
     ['index.html', here('index.html'), 'text/html; charset=utf-8'],
-    ...['dashboard.js', 'dom.js', 'charts.js', 'provider-view.js', 'customer-view.js']
+    ...['dashboard.js', 'dom.js', 'charts.js', 'limits.js', 'credits-view.js', 'provider-view.js', 'customer-view.js']
       .map((file): [string, string, string] => [file, here(file), 'text/javascript; charset=utf-8']),
     ['dashboard.css', here('dashboard.css'), 'text/css; charset=utf-8'],
     ['uplot.esm.js', uplot('uPlot.esm.js'), 'text/javascript; charset=utf-8'],
@@ -273,59 +273,5 @@ function sessionRoutes(app: TypedApp, services: Services): void {
     }
     void reply.header('set-cookie', sessionCookie('', { secure: secure(request), maxAgeMs: 0 }));
     return reply.code(204).send(null);
-  });
-}
-
-/** What the dashboard's overview needs and no admin endpoint answers in one call. */
-function overviewRoutes(app: TypedApp, services: Services): void {
-  const { store, clock } = services;
-
-  app.get('/groups-overview', {
-    schema: {
-      operationId: 'listGroupsOverview',
-      summary: "A page of groups with each one's plan limits and units in its current billing period (the quota gauges)",
-      querystring: PageQuery,
-      response: { 200: answer("A page of groups, each with its plan's limits and its units this billing period.", page(GroupGauge)), ...errors(400, 401, 403, 503) },
-    },
-  }, async (request) => {
-    const now = clock.now();
-    const groups = await store.listGroups(pageRequest(request.query));
-    const plans = new Map<string, Plan | null>();
-    const items = await Promise.all(groups.items.map(async (group) => {
-      if (!plans.has(group.planId)) plans.set(group.planId, await store.getPlan(group.planId));
-      const plan = plans.get(group.planId)!;
-      const zone = plan?.timeZone ?? 'UTC';
-      const period = billingPeriod(now, zone);
-      // One month period read from the rollups: a few small sums per group, whatever its traffic.
-      const records = await queryUsage(store, { groupId: group.id, from: period.start, to: now + 1, groupBy: 'usage_type', timespan: 'month', zone });
-      return {
-        group_id: group.id, name: group.name, plan_id: group.planId,
-        monthly_used: records.reduce((sum, r) => sum + r.count, 0),
-        monthly_quota: plan?.monthlyQuota ?? -1, rate_limit_per_minute: plan?.rateLimitPerMinute ?? -1,
-        period_start: new Date(period.start).toISOString(), period_end: new Date(period.end).toISOString(),
-      };
-    }));
-    return { items, next: groups.next };
-  });
-
-  app.get('/activity', {
-    schema: {
-      operationId: 'getActivity',
-      summary: 'Top consumers and recent denials, as this instance saw them (kept in memory, bounded)',
-      querystring: ActivityQuery,
-      response: { 200: answer('The top consumers and the recent denials this instance saw.', ActivityAnswer), ...errors(400, 401, 403) },
-    },
-  }, async (request) => {
-    const limit = request.query.limit === undefined ? 10 : Number(request.query.limit);
-    const now = clock.now();
-    const iso = (ms: number) => new Date(ms).toISOString();
-    return {
-      top_consumers: services.activity.topConsumers(limit, now).map((c) => ({
-        group_id: c.groupId, monthly_used: c.used, monthly_quota: c.quota, period_start: iso(c.periodStart), seen_at: iso(c.seenAt),
-      })),
-      recent_denials: services.activity.recentDenials(limit).map((d) => ({
-        at: iso(d.at), group_id: d.groupId, app_id: d.appId, key_id: d.keyId, code: d.code,
-      })),
-    };
   });
 }
