@@ -2,10 +2,15 @@ import type { Clock } from '../clock.js';
 import { billingPeriod, type Span } from '../domain/periods.js';
 import { newSortableId } from '../domain/secrets.js';
 import type { App, Key } from '../domain/types.js';
-import type { IngestEvent } from '../domain/metering.js';
+import type { IngestEvent, LimitState } from '../domain/metering.js';
+import { balanceOf, type CreditState } from '../domain/credits.js';
+import {
+  creditTriggers, lastGrant, monthlyQuotaTriggers, namedLimitTriggers, needsLastGrant, periodJson, type AlertTrigger, type CreditReading,
+} from '../domain/alert-triggers.js';
 import type { Store } from '../store/store.js';
 import type { AlertLog } from './alert-log.js';
 import { defaultAlertSettings, type Alert, type AlertKind, type AlertSettings } from '../domain/alerts.js';
+import { ingestedNamedLimits } from '../metering/limits.js';
 
 /** What a metering decision tells the alerts: enough to see a threshold crossed without asking the store. */
 export interface UsageObservation {
@@ -22,6 +27,10 @@ export interface UsageObservation {
   appQuota: number;
   /** Which per-minute limit refused the call, or null. */
   rateLimited: { scope: 'group' | 'app'; limit: number } | null;
+  /** The limits after the decision, when it counted toward them (named limits of window billing_period cross thresholds); null otherwise. */
+  limits?: readonly LimitState[] | null;
+  /** The group's credits after the decision, when its plan uses credits and the decision spent them; null otherwise. */
+  credits?: CreditReading | null;
 }
 
 /** Whoever wants to hear about every metering decision (the check path calls it synchronously: it must be cheap). */
@@ -60,8 +69,14 @@ export class AlertWatch implements UsageObserver {
   /** Alerts recorded (or being recorded) by this process, by their unique key. */
   private readonly raised = new Set<string>();
   private readonly recording = new Set<Promise<void>>();
+  /** The amount of each group's last grant (for `credits_low` as a share of it), forgotten when its grants change here or after the TTL. */
+  private readonly lastGrants = new Map<string, { amount: number | null; readAt: number }>();
 
-  constructor(private readonly options: AlertWatchOptions) {}
+  constructor(private readonly options: AlertWatchOptions) {
+    options.store.credits.onChange((groupId) => {
+      this.lastGrants.delete(groupId);
+    });
+  }
 
   observe(o: UsageObservation): void {
     const cached = this.settings.get(o.groupId);
@@ -85,7 +100,13 @@ export class AlertWatch implements UsageObserver {
       if (ids === undefined) appsByGroup.set(e.groupId, (ids = new Set()));
       ids.add(e.appId);
     }
-    for (const [groupId, appIds] of appsByGroup) this.track(this.observeTotals(groupId, [...appIds].map((id) => apps.get(id) ?? null)));
+    const usageTypes = new Map<string, Set<string>>();
+    for (const e of events) {
+      let types = usageTypes.get(e.appId);
+      if (types === undefined) usageTypes.set(e.appId, (types = new Set()));
+      types.add(e.usageType);
+    }
+    for (const [groupId, appIds] of appsByGroup) this.track(this.observeTotals(groupId, [...appIds].map((id) => apps.get(id) ?? null), usageTypes));
   }
 
   /** A group's settings changed through this instance: use them from the next decision on. */
@@ -109,36 +130,48 @@ export class AlertWatch implements UsageObserver {
   }
 
   private evaluate(o: UsageObservation, settings: AlertSettings): void {
+    const raise = (trigger: AlertTrigger) => this.raise({ ...trigger, groupId: o.groupId, now: o.now });
     if (settings.kinds.includes('quota_threshold')) {
-      this.thresholds(o, settings, 'group', o.groupUsed, o.groupQuota);
-      this.thresholds(o, settings, 'app', o.appUsed, o.appQuota);
+      const owner = { appId: o.appId, keyId: o.keyId };
+      monthlyQuotaTriggers('group', owner, o.groupUsed, o.groupQuota, settings.thresholds, o.period).forEach(raise);
+      monthlyQuotaTriggers('app', owner, o.appUsed, o.appQuota, settings.thresholds, o.period).forEach(raise);
+      if (o.limits) namedLimitTriggers(o.limits, owner, settings.thresholds, o.period).forEach(raise);
     }
     if (o.rateLimited !== null && settings.kinds.includes('rate_limit_hit')) {
-      this.raise({
-        kind: 'rate_limit_hit', groupId: o.groupId, subject: '', threshold: 0, periodStart: o.period.start, now: o.now,
+      raise({
+        kind: 'rate_limit_hit', subject: '', threshold: 0, periodStart: o.period.start,
         data: { scope: o.rateLimited.scope, app_id: o.appId, key_id: o.keyId, rate_limit_per_minute: o.rateLimited.limit, period: periodJson(o.period) },
       });
     }
+    if (o.credits) this.creditAlerts(o, o.credits, settings, raise);
   }
 
-  private thresholds(o: UsageObservation, settings: AlertSettings, scope: 'group' | 'app', used: number | null, quota: number): void {
-    if (used === null || quota <= 0) return;
-    for (const threshold of settings.thresholds) {
-      // Integer arithmetic: 80% of 1,000 is reached at exactly 800.
-      if (used * 100 < threshold * quota) break;
-      this.raise({
-        kind: 'quota_threshold', groupId: o.groupId, subject: scope === 'group' ? '' : o.appId, threshold, periodStart: o.period.start, now: o.now,
-        data: {
-          scope, app_id: scope === 'group' ? null : o.appId, threshold_percent: threshold, monthly_used: used, monthly_quota: quota,
-          period: periodJson(o.period),
-        },
-      });
+  /**
+   * The credit alerts: at once, unless `credits_low` is a share of the last
+   * grant and its amount is not known here yet (then it is read first, off
+   * the reply path; not read again once this period's alert was raised).
+   */
+  private creditAlerts(o: UsageObservation, reading: CreditReading, settings: AlertSettings, raise: (trigger: AlertTrigger) => void): void {
+    const cached = this.lastGrants.get(o.groupId);
+    const fresh = cached !== undefined && o.now - cached.readAt <= SETTINGS_TTL_MS;
+    if (fresh || !needsLastGrant(settings) || this.raised.has(uniqueKey(o.groupId, 'credits_low', '', 0, o.period.start))) {
+      creditTriggers(reading, settings, fresh ? cached.amount : null, o.period).forEach(raise);
+      return;
     }
+    this.track(this.options.store.credits.creditState(o.groupId).then((state) => {
+      creditTriggers(reading, settings, this.rememberLastGrant(o.groupId, state), o.period).forEach(raise);
+    }));
+  }
+
+  private rememberLastGrant(groupId: string, state: CreditState): number | null {
+    const amount = lastGrant(state.grants)?.amount ?? null;
+    this.lastGrants.set(groupId, { amount, readAt: this.options.clock.now() });
+    return amount;
   }
 
   /** Records the alert in the background, unless this process did already. */
   private raise(spec: AlertSpec): void {
-    const unique = [spec.groupId, spec.kind, spec.subject, spec.threshold, spec.periodStart].join('\u0000');
+    const unique = uniqueKey(spec.groupId, spec.kind, spec.subject, spec.threshold, spec.periodStart);
     if (this.raised.has(unique)) return;
     if (this.raised.size >= MEMORY_LIMIT) this.raised.clear();
     this.raised.add(unique);
@@ -157,22 +190,33 @@ export class AlertWatch implements UsageObserver {
       }));
   }
 
-  /** Observes the period's totals of a group and of each of its apps: the group and its plan read once. */
-  private async observeTotals(groupId: string, apps: ReadonlyArray<App | null>): Promise<void> {
+  /**
+   * Observes the period's totals of a group and of each of its apps (the
+   * group and its plan read once), their named billing-period limits, and
+   * the group's credits where its plan uses them.
+   */
+  private async observeTotals(groupId: string, apps: ReadonlyArray<App | null>, usageTypes: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
     const { store, clock } = this.options;
     const group = await store.getGroup(groupId);
     const plan = group === null ? null : await store.getPlan(group.planId);
-    if (plan === null) return;
+    if (group === null || plan === null) return;
     const now = clock.now();
     const period = billingPeriod(now, plan.timeZone);
+    const base = { now, groupId, keyId: null, period, groupUsed: null, appUsed: null, groupQuota: -1, appQuota: -1, rateLimited: null };
     for (const app of apps) {
+      if (app === null) continue;
+      const named = ingestedNamedLimits({ plan, group, app }, usageTypes.get(app.id) ?? new Set());
+      const limits = named.length === 0 ? null : await store.readLimits({ groupId, now, period, limits: named });
       // Ingested usage can only cross a quota threshold (no rate limit applies to it): without a quota, nothing to read.
-      if (app === null || (plan.monthlyQuota <= 0 && (app.monthlyQuota ?? -1) <= 0)) continue;
-      const { groupUsed, appUsed } = await store.periodUsage(groupId, app.id, period);
-      this.observe({
-        now, groupId, appId: app.id, keyId: null, period, groupUsed, appUsed, groupQuota: plan.monthlyQuota, appQuota: app.monthlyQuota ?? -1, rateLimited: null,
-      });
+      const totals = plan.monthlyQuota <= 0 && (app.monthlyQuota ?? -1) <= 0 ? null : await store.periodUsage(groupId, app.id, period);
+      if (limits === null && totals === null) continue;
+      this.observe({ ...base, appId: app.id, ...totals, groupQuota: plan.monthlyQuota, appQuota: app.monthlyQuota ?? -1, limits });
     }
+    const first = apps.find((app) => app !== null);
+    if (plan.credits === null || plan.credits === undefined || first === undefined) return;
+    const state = await store.credits.creditState(groupId);
+    this.rememberLastGrant(groupId, state);
+    this.observe({ ...base, appId: first!.id, credits: { balance: balanceOf(state.grants, state.debt, now), refused: false } });
   }
 
   private settingsOf(groupId: string): Promise<AlertSettings> {
@@ -218,6 +262,7 @@ function keyExpiring(key: Key, now: number, noticeMs: number): AlertSpec {
   };
 }
 
-function periodJson(period: Span): { from_date: string; to_date: string } {
-  return { from_date: new Date(period.start).toISOString(), to_date: new Date(period.end).toISOString() };
+/** An alert's unique key, as the store's: one alert per group, kind, subject, threshold and period start. */
+function uniqueKey(groupId: string, kind: AlertKind, subject: string, threshold: number, periodStart: number): string {
+  return [groupId, kind, subject, threshold, periodStart].join('\u0000');
 }

@@ -8,10 +8,25 @@ import { HTTP_URL_PATTERN } from './patterns.js';
 export const AlertKindSchema = Type.Enum([...ALERT_KINDS]);
 const Kind = AlertKindSchema;
 
+/** When a group's balance counts as low: under an amount of credits, or under a share of its last grant's amount. */
+export const CreditsLowSchema = Type.Union([
+  Type.Object({
+    below: Type.Integer({ minimum: 1, maximum: 1e15, description: 'credits_low fires when the balance falls under this many credits.' }),
+  }, { additionalProperties: false }),
+  Type.Object({
+    below_share: Type.Number({
+      exclusiveMinimum: 0, maximum: 1,
+      description: "credits_low fires when the balance falls under this share (over 0, at most 1) of the amount of the group's last grant.",
+    }),
+  }, { additionalProperties: false }),
+  Type.Null(),
+], { description: 'When credits_low fires, once per billing period: {"below": credits}, {"below_share": 0..1 of the last grant}, or null (never).' });
+
 export const AlertSettingsSchema = Type.Object({
   group_id: Type.String(),
-  thresholds: Type.Array(Type.Integer(), { description: 'Percentages of the monthly quota, ascending.' }),
+  thresholds: Type.Array(Type.Integer(), { description: 'Percentages of the monthly quota and of each billing_period named limit, ascending.' }),
   kinds: Type.Array(Kind, { description: 'The kinds of alert that fire for this group.' }),
+  credits_low: CreditsLowSchema,
   defaults: Type.Boolean({ description: 'True while the group has set nothing and the defaults apply.' }),
   updated_at: NullableTimestamp,
 }, { $id: 'AlertSettings' });
@@ -19,9 +34,11 @@ export const AlertSettingsSchema = Type.Object({
 /** `PUT /admin/groups/{group_id}/alert-settings`. */
 export const AlertSettingsBody = Type.Object({
   thresholds: Type.Array(Type.Integer({ minimum: 1, maximum: 1000 }), {
-    maxItems: 20, description: 'Percentages of the monthly quota (1 to 1000; above 100 for usage past the quota, e.g. ingested).',
+    maxItems: 20,
+    description: 'Percentages of the monthly quota and of each billing_period named limit (1 to 1000; above 100 for usage past the quota, e.g. ingested).',
   }),
   kinds: Type.Array(Kind, { description: 'The kinds that fire; [] turns alerts off for the group.' }),
+  credits_low: Type.Optional(CreditsLowSchema),
 }, { additionalProperties: false });
 
 export const WebhookEndpointSchema = Type.Object({

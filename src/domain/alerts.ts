@@ -4,13 +4,24 @@
  */
 
 /**
- * - `quota_threshold`: a group's (or an app's own) monthly usage reached a
- *   percentage of its quota;
+ * - `quota_threshold`: a group's (or an app's own) monthly usage, or the
+ *   usage against a named limit of window `billing_period`, reached a
+ *   percentage of its units;
  * - `rate_limit_hit`: a check of the group was refused by a per-minute limit;
- * - `key_expiring`: one of the group's keys expires soon.
+ * - `key_expiring`: one of the group's keys expires soon;
+ * - `credits_low`: the group's credit balance fell under the line its
+ *   settings draw (`creditsLow`);
+ * - `credits_exhausted`: the balance reached 0 or less, or a check was
+ *   refused for want of credits.
  */
-export type AlertKind = 'quota_threshold' | 'rate_limit_hit' | 'key_expiring';
-export const ALERT_KINDS: readonly AlertKind[] = ['quota_threshold', 'rate_limit_hit', 'key_expiring'];
+export type AlertKind = 'quota_threshold' | 'rate_limit_hit' | 'key_expiring' | 'credits_low' | 'credits_exhausted';
+export const ALERT_KINDS: readonly AlertKind[] = ['quota_threshold', 'rate_limit_hit', 'key_expiring', 'credits_low', 'credits_exhausted'];
+
+/**
+ * Where a group's balance counts as low: under a number of credits, or
+ * under a share (0 to 1) of the amount of its last grant.
+ */
+export type CreditsLow = { below: number } | { belowShare: number };
 
 /** What a group wants to hear about; groups that set nothing get DEFAULT_ALERT_SETTINGS. */
 export interface AlertSettings {
@@ -19,13 +30,15 @@ export interface AlertSettings {
   thresholds: number[];
   /** The kinds that fire; the others never do. */
   kinds: AlertKind[];
+  /** When `credits_low` fires; null: never. */
+  creditsLow: CreditsLow | null;
   updatedAt: number;
 }
 
 export const DEFAULT_THRESHOLDS: readonly number[] = [80, 100];
 
 export function defaultAlertSettings(groupId: string): AlertSettings {
-  return { groupId, thresholds: [...DEFAULT_THRESHOLDS], kinds: [...ALERT_KINDS], updatedAt: 0 };
+  return { groupId, thresholds: [...DEFAULT_THRESHOLDS], kinds: [...ALERT_KINDS], creditsLow: null, updatedAt: 0 };
 }
 
 /**
@@ -37,7 +50,11 @@ export interface Alert {
   id: string;
   groupId: string;
   kind: AlertKind;
-  /** What in the group it is about: '' for the group itself, an app id (its own quota), a key id (expiring). */
+  /**
+   * What in the group it is about: '' for the group itself (and its
+   * credits), an app id (its own quota), a key id (expiring), or a named
+   * limit (`limitSubject`, src/domain/alert-triggers.ts).
+   */
   subject: string;
   /** The percentage for `quota_threshold`; 0 for the other kinds. */
   threshold: number;

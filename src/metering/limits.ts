@@ -56,6 +56,21 @@ export function groupLimits(plan: Plan, group: Group): AppliedLimit[] {
   return resolve({ plan, group, app: noApp, key: { id: '' } as KeyContext['key'] }).filter((l) => l.scope === 'group');
 }
 
+/**
+ * The named billing-period limits (the shorthand totals left out) that
+ * ingested usage of any of these kinds counted toward, each once: what the
+ * usage alerts read after an ingest.
+ */
+export function ingestedNamedLimits(context: Omit<KeyContext, 'key'>, usageTypes: Iterable<string>): AppliedLimit[] {
+  const found = new Map<string, AppliedLimit>();
+  for (const usageType of usageTypes) {
+    for (const limit of ingestLimits(context, usageType)) {
+      if (limit.name !== SHORTHAND.groupMonth && limit.name !== SHORTHAND.appMonth) found.set(limit.name, limit);
+    }
+  }
+  return [...found.values()];
+}
+
 const byContext = new WeakMap<KeyContext, { all: readonly AppliedLimit[]; byKind: Map<string, readonly AppliedLimit[]> }>();
 
 function resolve({ plan, group, app, key }: KeyContext): AppliedLimit[] {

@@ -90,8 +90,9 @@ export async function reserveCall(
 }
 
 /**
- * Tells the alerts what a decision left: the usage against the quotas (when
- * the decision counted toward them) and whether a per-minute limit refused.
+ * Tells the alerts what a decision left: the usage against the quotas and
+ * the named limits, and the credits (when the decision counted toward them),
+ * and whether a per-minute limit refused.
  * A replayed answer is old news and tells nothing.
  */
 function observe(deps: MeteringDeps, context: KeyContext, now: number, period: Span, result: MeterResult, countsQuota: boolean): void {
@@ -104,6 +105,8 @@ function observe(deps: MeteringDeps, context: KeyContext, now: number, period: S
     now, groupId: context.group.id, appId: context.app.id, keyId: context.key.id, period,
     groupUsed: countsQuota ? month?.used ?? null : null, appUsed: countsQuota ? appMonth?.used ?? null : null,
     groupQuota: month?.units ?? -1, appQuota: appMonth?.units ?? -1, rateLimited,
+    limits: countsQuota ? result.limits : null,
+    credits: countsQuota && result.credits !== null ? { balance: result.credits.balance, refused: result.code === 'insufficient_credits' } : null,
   };
   deps.alerts?.observe(observation);
   deps.activity?.record(observation, result.code);

@@ -1,4 +1,4 @@
-import type { Alert, AlertKind, AlertSettings, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
+import type { Alert, AlertKind, AlertSettings, CreditsLow, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint } from '../domain/alerts.js';
 import type { Row } from './catalog-rows.js';
 import type { Page } from './store.js';
 
@@ -66,6 +66,28 @@ export const ALERT_TABLES = `
   CREATE INDEX api_keys_by_expiry ON api_keys(expires_at) WHERE expires_at IS NOT NULL AND revoked_at IS NULL;
 `;
 
+/**
+ * The `credits_low` setting (JSON as the API writes it, NULL for none), a
+ * migration of its own appended after the tables. PostgreSQL's may run
+ * again harmlessly (IF NOT EXISTS); SQLite has no such clause.
+ */
+export const CREDITS_LOW_COLUMN = {
+  sqlite: 'ALTER TABLE alert_settings ADD COLUMN credits_low TEXT;',
+  postgres: 'ALTER TABLE alert_settings ADD COLUMN IF NOT EXISTS credits_low TEXT;',
+};
+
+/** The setting as the column holds it. */
+export function creditsLowValue(setting: CreditsLow | null): string | null {
+  if (setting === null) return null;
+  return JSON.stringify('below' in setting ? { below: setting.below } : { below_share: setting.belowShare });
+}
+
+function parseCreditsLow(value: unknown): CreditsLow | null {
+  if (value === null || value === undefined) return null;
+  const parsed = JSON.parse(value as string) as { below?: number; below_share?: number };
+  return parsed.below !== undefined ? { below: parsed.below } : { belowShare: parsed.below_share! };
+}
+
 /** The columns of a delivery as both stores select them (with its alert's kind and body and its endpoint's url). */
 export const DELIVERY_COLUMNS = `d.id, d.alert_id, d.endpoint_id, d.group_id, d.status, d.next_attempt_at, d.replay_of, d.created_at,
   a.kind, a.body, e.url`;
@@ -78,7 +100,7 @@ export function mapAlertSettings(row: unknown): AlertSettings | null {
   if (!r) return null;
   return {
     groupId: r.group_id as string, thresholds: JSON.parse(r.thresholds as string) as number[],
-    kinds: JSON.parse(r.kinds as string) as AlertKind[], updatedAt: num(r.updated_at)!,
+    kinds: JSON.parse(r.kinds as string) as AlertKind[], creditsLow: parseCreditsLow(r.credits_low), updatedAt: num(r.updated_at)!,
   };
 }
 

@@ -77,7 +77,10 @@ const TABLES: readonly TableCopy[] = [
     columns: [['group_id', 'text'], ['period', 'text'], ['period_start', 'bigint'], ['period_end', 'bigint'], ['closed_at', 'bigint'],
       ['currency', 'text'], ['total', 'bigint'], ['document', 'text']],
   },
-  { table: 'alert_settings', order: 'group_id', columns: [['group_id', 'text'], ['thresholds', 'text'], ['kinds', 'text'], ['updated_at', 'bigint']] },
+  {
+    table: 'alert_settings', order: 'group_id',
+    columns: [['group_id', 'text'], ['thresholds', 'text'], ['kinds', 'text'], ['updated_at', 'bigint'], ['credits_low', 'text']],
+  },
   {
     table: 'alerts', order: 'id',
     columns: [['id', 'text'], ['group_id', 'text'], ['kind', 'text'], ['subject', 'text'], ['threshold', 'bigint'], ['period_start', 'bigint'],

@@ -127,7 +127,10 @@ eachStore((store) => {
       const c = await setupCustomer(admin, { monthlyQuota: 10, ratePerMinute: 5 });
       await webhook(admin, hooks.url, [c.groupId]);
       const defaults = await admin.get(`/admin/groups/${c.groupId}/alert-settings`);
-      assert.deepEqual(defaults.body, { group_id: c.groupId, thresholds: [80, 100], kinds: ['quota_threshold', 'rate_limit_hit', 'key_expiring'], defaults: true, updated_at: null });
+      assert.deepEqual(defaults.body, {
+        group_id: c.groupId, thresholds: [80, 100],
+        kinds: ['quota_threshold', 'rate_limit_hit', 'key_expiring', 'credits_low', 'credits_exhausted'], credits_low: null, defaults: true, updated_at: null,
+      });
       const put = await admin.put(`/admin/groups/${c.groupId}/alert-settings`, { thresholds: [50, 30, 50], kinds: ['quota_threshold'] });
       assert.equal(put.status, 200);
       assert.deepEqual([put.body.thresholds, put.body.kinds, put.body.defaults], [[30, 50], ['quota_threshold'], false]);
@@ -139,7 +142,9 @@ eachStore((store) => {
       const mine = hooks.received.filter((h) => h.event.group_id === c.groupId).map((h) => h.event);
       assert.deepEqual(mine.map((e) => e.data.threshold_percent).sort(), [30, 50], 'no 80%, and the rate limit hit stays silent');
 
-      for (const [body, field] of [[{ thresholds: [0], kinds: [] }, 'thresholds'], [{ thresholds: [80], kinds: ['nope'] }, 'kinds'], [{ thresholds: [80] }, 'kinds']] as const) {
+      for (const [body, field] of [[{ thresholds: [0], kinds: [] }, 'thresholds'], [{ thresholds: [80], kinds: ['nope'] }, 'kinds'], [{ thresholds: [80] }, 'kinds'],
+        [{ thresholds: [80], kinds: [], credits_low: { below_share: 1.5 } }, 'credits_low'], [{ thresholds: [80], kinds: [], credits_low: { below: -1 } }, 'credits_low'],
+        [{ thresholds: [80], kinds: [], credits_low: { below: 5, below_share: 0.5 } }, 'credits_low'], [{ thresholds: [80], kinds: [], credits_low: 5 }, 'credits_low']] as const) {
         const bad = await admin.put(`/admin/groups/${c.groupId}/alert-settings`, body);
         assert.equal(bad.status, 400, JSON.stringify(body));
         assert.equal(bad.body.error, 'invalid_request');

@@ -35,12 +35,12 @@ export function alertStoreTests(get: () => Store, reopen: () => Promise<Store>, 
     test('settings: none until set, then replaced whole; a missing group is not found', async () => {
       const c = await customer();
       assert.equal(await store.alerts.getAlertSettings(c.groupId), null);
-      const put = await store.alerts.putAlertSettings({ groupId: c.groupId, thresholds: [50, 90], kinds: ['quota_threshold'], updatedAt: T0 });
-      assert.deepEqual(put, { groupId: c.groupId, thresholds: [50, 90], kinds: ['quota_threshold'], updatedAt: T0 });
-      await store.alerts.putAlertSettings({ groupId: c.groupId, thresholds: [100], kinds: ['key_expiring', 'rate_limit_hit'], updatedAt: T0 + 1 });
-      assert.deepEqual(await store.alerts.getAlertSettings(c.groupId), { groupId: c.groupId, thresholds: [100], kinds: ['key_expiring', 'rate_limit_hit'], updatedAt: T0 + 1 });
+      const put = await store.alerts.putAlertSettings({ groupId: c.groupId, thresholds: [50, 90], kinds: ['quota_threshold'], creditsLow: { below: 50 }, updatedAt: T0 });
+      assert.deepEqual(put, { groupId: c.groupId, thresholds: [50, 90], kinds: ['quota_threshold'], creditsLow: { below: 50 }, updatedAt: T0 });
+      await store.alerts.putAlertSettings({ groupId: c.groupId, thresholds: [100], kinds: ['key_expiring', 'rate_limit_hit'], creditsLow: { belowShare: 0.25 }, updatedAt: T0 + 1 });
+      assert.deepEqual(await store.alerts.getAlertSettings(c.groupId), { groupId: c.groupId, thresholds: [100], kinds: ['key_expiring', 'rate_limit_hit'], creditsLow: { belowShare: 0.25 }, updatedAt: T0 + 1 });
       await assert.rejects(store.alerts.getAlertSettings('no-such-group'), NotFoundError);
-      await assert.rejects(store.alerts.putAlertSettings({ groupId: 'no-such-group', thresholds: [], kinds: [], updatedAt: T0 }), NotFoundError);
+      await assert.rejects(store.alerts.putAlertSettings({ groupId: 'no-such-group', thresholds: [], kinds: [], creditsLow: null, updatedAt: T0 }), NotFoundError);
     });
 
     test('an alert is recorded once, also when raised concurrently and after a reopen, with a delivery per endpoint that takes its group', async () => {

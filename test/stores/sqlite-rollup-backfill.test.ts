@@ -40,13 +40,17 @@ async function storeWithUsage(): Promise<string> {
   return dataDir;
 }
 
-/** Rolls the file back to before the backfill, the last migration: its rollups without the new rows. */
+/** The backfill's place in the migrations: the credits_low column of the alert settings comes after it. */
+const BACKFILL = MIGRATIONS.length - 2;
+
+/** Rolls the file back to before the backfill: its rollups without the new rows, and the later column dropped. */
 function downgrade(dataDir: string, change: (db: Database.Database) => void = () => undefined): void {
   const db = new Database(join(dataDir, 'tollgate.db'));
   assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
   for (const level of ['quarter', 'hour', 'day']) db.prepare(`DELETE FROM rollup_${level} WHERE dimension LIKE 'app:%' OR dimension LIKE 'key:%'`).run();
   change(db);
-  db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+  db.exec('ALTER TABLE alert_settings DROP COLUMN credits_low');
+  db.pragma(`user_version = ${BACKFILL}`);
   db.close();
 }
 
@@ -70,7 +74,8 @@ test('the migration writes the rows the writer wrote: same buckets, counts and s
   assert.deepEqual(newRows(dataDir), written);
   // Applied again over its own rows (a file whose version was set back), it replaces them.
   const db = new Database(join(dataDir, 'tollgate.db'));
-  db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+  db.exec('ALTER TABLE alert_settings DROP COLUMN credits_low');
+  db.pragma(`user_version = ${BACKFILL}`);
   db.close();
   await open(dataDir).close();
   assert.deepEqual(newRows(dataDir), written);

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { ALERT_KINDS, defaultAlertSettings, type AlertKind, type AlertSettings, type WebhookDelivery, type WebhookEndpoint } from '../../domain/alerts.js';
+import { ALERT_KINDS, defaultAlertSettings, type AlertKind, type AlertSettings, type CreditsLow, type WebhookDelivery, type WebhookEndpoint } from '../../domain/alerts.js';
 import { newId } from '../../domain/secrets.js';
+import { creditsLowJson } from '../../domain/alert-triggers.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import {
@@ -16,7 +17,15 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 function settingsJson(s: AlertSettings, defaults: boolean): Static<typeof AlertSettingsSchema> {
-  return { group_id: s.groupId, thresholds: s.thresholds, kinds: s.kinds, defaults, updated_at: defaults ? null : iso(s.updatedAt) };
+  return {
+    group_id: s.groupId, thresholds: s.thresholds, kinds: s.kinds, credits_low: s.creditsLow === null ? null : creditsLowJson(s.creditsLow),
+    defaults, updated_at: defaults ? null : iso(s.updatedAt),
+  };
+}
+
+function creditsLowOf(body: Static<typeof AlertSettingsBody>['credits_low']): CreditsLow | null {
+  if (body === undefined || body === null) return null;
+  return 'below' in body ? { below: body.below } : { belowShare: body.below_share };
 }
 
 function endpointJson(e: WebhookEndpoint): Static<typeof WebhookEndpointSchema> {
@@ -62,14 +71,16 @@ export function adminAlertRoutes(app: TypedApp, services: Services): void {
 
   app.put('/admin/groups/:group_id/alert-settings', {
     schema: {
-      operationId: 'setAlertSettings', tags: ['alerts'], summary: "Set a group's alert thresholds and the kinds of alert that fire", params: GroupParams,
+      operationId: 'setAlertSettings', tags: ['alerts'], summary: "Set a group's alert thresholds, the kinds of alert that fire and when its credits are low (credits_low absent: none)", params: GroupParams,
       body: AlertSettingsBody,
       response: { 200: answer("The group's settings as saved (thresholds sorted, duplicates dropped).", Type.Ref('AlertSettings')), ...errors(400, 401, 404, 413, 415) },
     },
   }, async (request) => {
     const thresholds = [...new Set(request.body.thresholds)].sort((a, b) => a - b);
     const kinds = ALERT_KINDS.filter((k) => request.body.kinds.includes(k));
-    const saved = await store.alerts.putAlertSettings({ groupId: request.params.group_id, thresholds, kinds: kinds as AlertKind[], updatedAt: clock.now() });
+    const saved = await store.alerts.putAlertSettings({
+      groupId: request.params.group_id, thresholds, kinds: kinds as AlertKind[], creditsLow: creditsLowOf(request.body.credits_low), updatedAt: clock.now(),
+    });
     alerts.settings.settingsChanged(saved);
     return settingsJson(saved, false);
   });

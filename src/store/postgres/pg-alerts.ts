@@ -4,7 +4,7 @@ import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNe
 import { alertRefusals, fanOut, replayOf, type NewDelivery } from '../../domain/alert-rules.js';
 import type { Key } from '../../domain/types.js';
 import {
-  alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
+  alertValues, attemptsByDelivery, creditsLowValue, DELIVERY_COLUMNS, DELIVERY_FROM, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
 } from '../alert-rows.js';
 import { mapKey } from '../catalog-rows.js';
 import type { AlertStore, Page, PageRequest } from '../store.js';
@@ -32,9 +32,10 @@ export class PgAlerts implements AlertStore {
 
   async putAlertSettings(settings: AlertSettings): Promise<AlertSettings> {
     try {
-      const { rows } = await this.pool.query(`INSERT INTO alert_settings (group_id, thresholds, kinds, updated_at) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (group_id) DO UPDATE SET thresholds = excluded.thresholds, kinds = excluded.kinds, updated_at = excluded.updated_at
-        RETURNING *`, [settings.groupId, JSON.stringify(settings.thresholds), JSON.stringify(settings.kinds), settings.updatedAt]);
+      const { rows } = await this.pool.query(`INSERT INTO alert_settings (group_id, thresholds, kinds, credits_low, updated_at) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (group_id) DO UPDATE SET thresholds = excluded.thresholds, kinds = excluded.kinds, credits_low = excluded.credits_low,
+          updated_at = excluded.updated_at
+        RETURNING *`, [settings.groupId, JSON.stringify(settings.thresholds), JSON.stringify(settings.kinds), creditsLowValue(settings.creditsLow), settings.updatedAt]);
       return mapAlertSettings(rows[0])!;
     } catch (error) {
       if ((error as { code?: string }).code === '23503') throw alertRefusals.noGroup(settings.groupId);

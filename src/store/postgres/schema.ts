@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { ALERT_TABLES } from '../alert-rows.js';
+import { ALERT_TABLES, CREDITS_LOW_COLUMN } from '../alert-rows.js';
 import { LIMIT_COLUMNS } from '../catalog-rows.js';
 import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
@@ -143,6 +143,8 @@ export const MIGRATIONS: readonly string[] = [
   // event stored: instances start writing them once they run this version, so events that an instance of an
   // earlier version writes after this migration are missing from them (stop those before upgrading).
   backfillUsageTypeRollups('TRUE', true),
+  // Alert settings' credits_low: when a group's balance counts as low (src/domain/alerts.ts, CreditsLow).
+  CREDITS_LOW_COLUMN.postgres,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { ALERT_TABLES } from '../alert-rows.js';
+import { ALERT_TABLES, CREDITS_LOW_COLUMN } from '../alert-rows.js';
 import { LIMIT_COLUMNS } from '../catalog-rows.js';
 import { CREDIT_TABLES } from '../credit-rows.js';
 import { ENDED_SESSIONS_TABLE } from '../ended-sessions.js';
@@ -147,6 +147,8 @@ export const MIGRATIONS: readonly string[] = [
   // Usage per app and usage type, and per key and usage type (src/domain/rollups.ts, RollupDimension), from the
   // events behind the rollup watermark; those past it are rolled up at open, with every dimension.
   backfillUsageTypeRollups('seq <= (SELECT seq FROM rollup_watermark WHERE id = 1)', false),
+  // Alert settings' credits_low: when a group's balance counts as low (src/domain/alerts.ts, CreditsLow).
+  CREDITS_LOW_COLUMN.sqlite,
 ];
 
 export function migrate(db: Database): void {

@@ -3,7 +3,7 @@ import type { Alert, AlertSettings, ClaimedDelivery, DeliveryAttempt, DeliveryNe
 import { alertRefusals, fanOut, replayOf, type NewDelivery } from '../../domain/alert-rules.js';
 import type { Key } from '../../domain/types.js';
 import {
-  alertValues, attemptsByDelivery, DELIVERY_COLUMNS, DELIVERY_FROM, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
+  alertValues, attemptsByDelivery, creditsLowValue, DELIVERY_COLUMNS, DELIVERY_FROM, mapAlertSettings, mapDelivery, mapEndpoint, pageOf,
 } from '../alert-rows.js';
 import { mapKey } from '../catalog-rows.js';
 import type { AlertStore, Page, PageRequest } from '../store.js';
@@ -30,7 +30,7 @@ export class SqliteAlerts implements AlertStore {
   async putAlertSettings(settings: AlertSettings): Promise<AlertSettings> {
     return this.write(() => {
       this.requireGroup(settings.groupId);
-      this.stmt.putSettings.run(settings.groupId, JSON.stringify(settings.thresholds), JSON.stringify(settings.kinds), settings.updatedAt);
+      this.stmt.putSettings.run(settings.groupId, JSON.stringify(settings.thresholds), JSON.stringify(settings.kinds), creditsLowValue(settings.creditsLow), settings.updatedAt);
       return mapAlertSettings(this.stmt.getSettings.get(settings.groupId))!;
     });
   }
@@ -152,8 +152,9 @@ function prepare(db: DB) {
   return {
     groupExists: db.prepare('SELECT 1 FROM customer_groups WHERE id = ?'),
     getSettings: db.prepare('SELECT * FROM alert_settings WHERE group_id = ?'),
-    putSettings: db.prepare(`INSERT INTO alert_settings (group_id, thresholds, kinds, updated_at) VALUES (?, ?, ?, ?)
-      ON CONFLICT (group_id) DO UPDATE SET thresholds = excluded.thresholds, kinds = excluded.kinds, updated_at = excluded.updated_at`),
+    putSettings: db.prepare(`INSERT INTO alert_settings (group_id, thresholds, kinds, credits_low, updated_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (group_id) DO UPDATE SET thresholds = excluded.thresholds, kinds = excluded.kinds, credits_low = excluded.credits_low,
+        updated_at = excluded.updated_at`),
     insertAlert: db.prepare(`INSERT INTO alerts (id, group_id, kind, subject, threshold, period_start, created_at, body)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
     activeEndpoints: db.prepare('SELECT * FROM webhook_endpoints WHERE disabled_at IS NULL'),

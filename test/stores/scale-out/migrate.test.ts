@@ -94,7 +94,7 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const hooks = await startReceiver();
   const endpoint = await admin.post('/admin/webhooks', { url: hooks.url, group_ids: [customer.groupId] });
   assert.equal(endpoint.status, 201);
-  assert.equal((await admin.put(`/admin/groups/${customer.groupId}/alert-settings`, { thresholds: [1], kinds: ['quota_threshold'] })).status, 200);
+  assert.equal((await admin.put(`/admin/groups/${customer.groupId}/alert-settings`, { thresholds: [1], kinds: ['quota_threshold'], credits_low: { below_share: 0.3 } })).status, 200);
   const monthByApp = (url: string) => request(`${url}/v3/ocr-usage?group_by=app_id&timespan=month`, { headers: { 'x-api-key': customer.key } });
 
   for (const key of ['order-1', 'order-2', 'order-3']) {
@@ -199,7 +199,8 @@ test('migrate copies an embedded store into PostgreSQL, and a scale-out server a
   const scaleOutAdmin = adminClient(scaleOut.url);
   const log = (await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/webhook-deliveries`)).body.items;
   assert.deepEqual(log, [delivered], 'the delivery log, attempts included');
-  assert.deepEqual((await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/alert-settings`)).body.thresholds, [1]);
+  const settings = (await scaleOutAdmin.get(`/admin/groups/${customer.groupId}/alert-settings`)).body;
+  assert.deepEqual([settings.thresholds, settings.credits_low], [[1], { below_share: 0.3 }], 'credits_low is copied too');
   const replayed = await scaleOutAdmin.post(`/admin/webhook-deliveries/${delivered.id}/replay`);
   assert.equal(replayed.status, 201);
   await until('the replay', () => hooks.received.length === 2);
