@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type autocannon from 'autocannon';
 import type { CheckOptions } from './check.js';
-import { processCpuMs, startServer, type ChildServer } from './lib/child.js';
+import pg from 'pg';
+import { startServer, treeCpuMs, type ChildServer } from './lib/child.js';
+import { startPostgres, startRedis, type DatabaseServer } from './lib/databases.js';
 import { adminApi, type AdminApi } from './lib/http.js';
 import { runLoad } from './lib/load.js';
 import { BENCH_ADMIN_TOKEN, serverScript } from './lib/paths.js';
@@ -24,7 +26,10 @@ import { int, log, median, met, ratio } from './lib/stats.js';
  */
 
 /** The check bench's load settings (keys per plan, spread over `groups` groups, one app each), and how many measured rounds per plan. */
-export type LimitsOptions = Omit<CheckOptions, 'auth'> & { rounds: number };
+export type LimitsOptions = Omit<CheckOptions, 'auth'> & { rounds: number; store: LimitsStore };
+
+/** embedded: one server on SQLite; scale-out: one strict instance on PostgreSQL and Redis, their CPU counted with the server's. */
+export type LimitsStore = 'embedded' | 'scale-out';
 
 export interface LimitsReport {
   options: LimitsOptions;
@@ -92,24 +97,30 @@ export async function runLimitsBench(options: LimitsOptions): Promise<LimitsRepo
   const warnings: string[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-limits-'));
   let server: ChildServer | null = null;
+  const databases: DatabaseServer[] = [];
   try {
-    server = await startServer('tollgate', serverScript('tollgate-server'), {
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, TOLLGATE_LOG_LEVEL: 'warn',
-    });
+    const env: NodeJS.ProcessEnv = { TOLLGATE_DATA_DIR: dataDir, TOLLGATE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, TOLLGATE_LOG_LEVEL: 'warn' };
+    if (options.store === 'scale-out') {
+      const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+      databases.push(postgres, redis);
+      Object.assign(env, { TOLLGATE_DATABASE_URL: postgres.url, TOLLGATE_REDIS_URL: redis.url, TOLLGATE_WEBHOOK_SECRET: 'bench-webhook-secret-0123456789abcdef0123' });
+    }
+    server = await startServer('tollgate', serverScript('tollgate-server'), env);
+    const cpuPids = [server.pid, ...databases.map((d) => d.pid)];
     const admin = adminApi(server.url, BENCH_ADMIN_TOKEN);
     const bearer = (await admin<{ token: string }>('POST', '/admin/service-tokens', { name: 'bench' })).token;
     const today = requestsFor(await catalogue(admin, TODAY_PLAN, 'bt', options, false), bearer);
     const limits = requestsFor(await catalogue(admin, LIMITS_PLAN, 'bl', options, true), bearer);
-    log(`limits: ${options.keys} keys in ${options.groups} groups per plan; ${options.connections} connections; ${options.rounds} rounds of ${options.durationS} s per plan, alternating`);
+    log(`limits (${options.store}): ${options.keys} keys in ${options.groups} groups per plan; ${options.connections} connections; ${options.rounds} rounds of ${options.durationS} s per plan, alternating`);
 
     const report: LimitsReport['cpuUsPerCall'] = { today: [], limits: [] };
     const rates: LimitsReport['reqPerSec'] = { today: [], limits: [] };
     let admittedAnswers = 0;
     const run = async (side: 'today' | 'limits', requests: autocannon.Request[], durationS: number, measured: boolean) => {
       const load = await (async () => {
-        const before = processCpuMs(server!.pid);
+        const before = treeCpuMs(cpuPids);
         const result = await runLoad({ url: server!.url, connections: options.connections, durationS, requests, admitted });
-        const after = processCpuMs(server!.pid);
+        const after = treeCpuMs(cpuPids);
         return { result, cpuUs: before === null || after === null || result.answered === 0 ? null : ((after - before) * 1000) / result.answered };
       })();
       admittedAnswers += load.result.admitted;
@@ -134,12 +145,9 @@ export async function runLimitsBench(options: LimitsOptions): Promise<LimitsRepo
     server = null;
     if (stop.code !== 0 || stop.killed) failures.push(`tollgate did not stop cleanly on SIGTERM (code ${stop.code}, signal ${stop.signal})`);
 
-    const db = new Database(join(dataDir, 'tollgate.db'), { readonly: true, fileMustExist: true });
-    const eventRows = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-    // What the credits plan's recorded calls cost, priced as the plan prices them.
-    const perKind = db.prepare("SELECT usage_type, SUM(count) AS units FROM events WHERE group_id LIKE 'bl-%' GROUP BY usage_type").all() as Array<{ usage_type: string; units: number }>;
+    // What was recorded, and what the credits plan's recorded calls cost, priced as the plan prices them.
+    const { eventRows, perKind } = options.store === 'embedded' ? sqliteRecorded(join(dataDir, 'tollgate.db')) : await postgresRecorded(databases[0]!.url);
     const chargedCredits = perKind.reduce((sum, row) => sum + row.units * (PER_UNIT[row.usage_type] ?? PER_UNIT['*']!), 0);
-    db.close();
     const equal = eventRows === admittedAnswers;
     if (!equal) failures.push(`limits: the events table holds ${eventRows} rows but ${admittedAnswers} checks were answered allowed=true`);
     const spentFromGrants = options.groups * GRANT - balance;
@@ -157,7 +165,38 @@ export async function runLimitsBench(options: LimitsOptions): Promise<LimitsRepo
     };
   } finally {
     if (server !== null) await server.stop(10_000).catch(() => undefined);
+    for (const database of databases) await database.stop().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface Recorded {
+  eventRows: number;
+  /** Units per usage type of the credits plan's groups. */
+  perKind: Array<{ usage_type: string; units: number }>;
+}
+
+const PER_KIND_SQL = "SELECT usage_type, SUM(count) AS units FROM events WHERE group_id LIKE 'bl-%' GROUP BY usage_type";
+
+function sqliteRecorded(file: string): Recorded {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const eventRows = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+    return { eventRows, perKind: db.prepare(PER_KIND_SQL).all() as Recorded['perKind'] };
+  } finally {
+    db.close();
+  }
+}
+
+async function postgresRecorded(url: string): Promise<Recorded> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const rows = await client.query<{ n: string }>('SELECT COUNT(*)::text AS n FROM events');
+    const perKind = await client.query<{ usage_type: string; units: string }>(PER_KIND_SQL);
+    return { eventRows: Number(rows.rows[0]!.n), perKind: perKind.rows.map((r) => ({ usage_type: r.usage_type, units: Number(r.units) })) };
+  } finally {
+    await client.end();
   }
 }
 
@@ -175,9 +214,9 @@ export function limitsSummaryRows(report: LimitsReport): string[][] {
   const t = median(report.cpuUsPerCall.today);
   const l = median(report.cpuUsPerCall.limits);
   return [
-    ['check CPU, 4 limits + credits', `${l.toFixed(1)} µs`, `${t.toFixed(1)} µs`, ratio(report.medianRatio),
-      `baseline: today's plan (quota + minute), same server, ${report.ratios.length} alternating rounds (${report.ratios.map(ratio).join(', ')}); ${report.target} (<= 1.3x)`],
-    ['check req/s, 4 limits + credits', int(median(report.reqPerSec.limits)), int(median(report.reqPerSec.today)), ratio(median(report.reqPerSec.limits) / median(report.reqPerSec.today)), 'medians over the rounds'],
+    [`check CPU, 4 limits + credits (${report.options.store})`, `${l.toFixed(1)} µs`, `${t.toFixed(1)} µs`, ratio(report.medianRatio),
+      `baseline: today's plan (quota + minute), same server${report.options.store === 'scale-out' ? '; Tollgate + PostgreSQL + Redis CPU' : ''}, ${report.ratios.length} alternating rounds (${report.ratios.map(ratio).join(', ')}); ${report.target} (<= 1.3x)`],
+    [`check req/s, 4 limits + credits (${report.options.store})`, int(median(report.reqPerSec.limits)), int(median(report.reqPerSec.today)), ratio(median(report.reqPerSec.limits) / median(report.reqPerSec.today)), 'medians over the rounds'],
     ['limits durability', `${int(report.durability.eventRows)} rows`, `${int(report.durability.admittedAnswers)} admitted`, '', report.durability.equal ? 'equal (ok)' : 'DIFFERENT (failure)'],
     ['credits spent', int(report.credits.spentFromGrants), `${int(report.credits.charged)} priced`, '', report.credits.equal ? 'equal to the recorded calls priced per kind (ok)' : 'DIFFERENT (failure)'],
   ];

@@ -17,6 +17,7 @@
  *   --rounds N            gateway: measured runs per server, alternating (default 1)
  *   --dashboard-groups N  dashboard: groups in the catalogue it lists (default 3000)
  *   --limits-rounds N     limits: measured runs per plan, alternating (default 3; duration, warm-up, connections, keys, groups as check)
+ *   --limits-stores LIST  limits: embedded,scale-out (default both; scale-out needs PostgreSQL and redis-server)
  *   (gateway and scale-out use the check settings for duration, warm-up, connections, keys and groups;
  *    scale-out splits the connections evenly over its instances, and needs PostgreSQL and redis-server)
  *
@@ -36,7 +37,7 @@ import { gatewaySummaryRows, runGatewayBench, type GatewayBenchReport } from './
 import { runIngestBench, type IngestOptions, type IngestReport } from './ingest.js';
 import { RESULTS_DIR } from './lib/paths.js';
 import { int, log, met, ms, ratio, round, table } from './lib/stats.js';
-import { limitsSummaryRows, runLimitsBench, type LimitsOptions, type LimitsReport } from './limits.js';
+import { limitsSummaryRows, runLimitsBench, type LimitsOptions, type LimitsReport, type LimitsStore } from './limits.js';
 import { runQueryBench, type QueryOptions, type QueryReport } from './query.js';
 import { runScaleOutBench, scaleOutJson, scaleOutSummaryRows, type ScaleOutReport } from './scale-out.js';
 import { dashboardSummaryRows, runDashboardBench, type DashboardReport } from './dashboard.js';
@@ -69,6 +70,7 @@ function parse() {
       rounds: { type: 'string' },
       'dashboard-groups': { type: 'string' },
       'limits-rounds': { type: 'string' },
+      'limits-stores': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -101,7 +103,11 @@ function parse() {
   };
   const rounds = count('rounds', values.rounds, 1);
   const dashboardGroups = count('dashboard-groups', values['dashboard-groups'], 3_000);
-  const limits: LimitsOptions = { ...check, rounds: count('limits-rounds', values['limits-rounds'], 3) };
+  const limitsStores = (values['limits-stores'] ?? 'embedded,scale-out').split(',').map((name) => {
+    if (name !== 'embedded' && name !== 'scale-out') throw new Error(`--limits-stores takes embedded and scale-out, got "${name}"`);
+    return name as LimitsStore;
+  });
+  const limits = limitsStores.map((store): LimitsOptions => ({ ...check, rounds: count('limits-rounds', values['limits-rounds'], 3), store }));
   return { selected, check, query, ingest, rounds, dashboardGroups, limits, help: values.help === true };
 }
 
@@ -109,7 +115,7 @@ const BENCHES = ['check', 'limits', 'query', 'ingest', 'gateway', 'scale-out', '
 type Bench = (typeof BENCHES)[number];
 
 /** The command that reproduces this run, every setting spelled out. */
-function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number, dashboardGroups: number, limits: LimitsOptions): string {
+function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number, dashboardGroups: number, limits: readonly LimitsOptions[]): string {
   const args: string[] = [];
   if (selected.size < BENCHES.length) args.push('--only', [...selected].join(','));
   if (selected.has('check') || selected.has('limits') || selected.has('gateway') || selected.has('scale-out')) {
@@ -118,7 +124,7 @@ function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: Que
   }
   if (selected.has('ingest')) args.push('--ingest-batches', String(ingest.batches), '--ingest-concurrency', String(ingest.concurrency));
   if (selected.has('gateway')) args.push('--rounds', String(rounds));
-  if (selected.has('limits')) args.push('--limits-rounds', String(limits.rounds));
+  if (selected.has('limits')) args.push('--limits-rounds', String(limits[0]?.rounds ?? 3), '--limits-stores', limits.map((l) => l.store).join(','));
   if (selected.has('dashboard')) args.push('--dashboard-groups', String(dashboardGroups));
   if (selected.has('query')) {
     args.push('--events', String(query.events), '--http-requests', String(query.httpRequests), '--sql-runs', String(query.sqlRuns));
@@ -128,7 +134,7 @@ function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: Que
 }
 
 
-function summaryRows(checkReport: CheckReport | null, limitsReport: LimitsReport | null, queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null,
+function summaryRows(checkReport: CheckReport | null, limitsReports: readonly LimitsReport[], queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null,
   scaleOutReport: ScaleOutReport | null, dashboardReport: DashboardReport | null): string[][] {
   const rows: string[][] = [['', 'Tollgate', 'peer / baseline', 'ours/peer', 'note']];
   if (checkReport !== null) {
@@ -144,7 +150,7 @@ function summaryRows(checkReport: CheckReport | null, limitsReport: LimitsReport
     }
     if (checkReport.tollgate.meanBatch !== null) rows.push(['group commit batch (mean)', checkReport.tollgate.meanBatch.toFixed(1), '', '', 'calls per fsync, last 1000 batches']);
   }
-  if (limitsReport !== null) rows.push(...limitsSummaryRows(limitsReport));
+  for (const report of limitsReports) rows.push(...limitsSummaryRows(report));
   if (queryReport !== null) {
     rows.push(['rollup build', ms(queryReport.rollupBuild.ms ?? Number.NaN), '', '', `${int(queryReport.rollupBuild.events)} events at store open`]);
     rows.push(['usage query median', ms(queryReport.http.medianMs), ms(queryReport.sql.medianMs), ratio(queryReport.http.medianMs / queryReport.sql.medianMs),
@@ -177,7 +183,7 @@ async function main(): Promise<number> {
   if (help) {
     process.stdout.write('Usage: node dist/bench/run.js [--only check,limits,query,ingest,gateway,scale-out,dashboard] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
       + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n'
-      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N] [--dashboard-groups N] [--limits-rounds N]\n');
+      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N] [--dashboard-groups N] [--limits-rounds N] [--limits-stores embedded,scale-out]\n');
     return 0;
   }
   const command = reproduce(selected, check, query, ingest, rounds, dashboardGroups, limits);
@@ -186,7 +192,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const warnings: string[] = [];
   let checkReport: CheckReport | null = null;
-  let limitsReport: LimitsReport | null = null;
+  const limitsReports: LimitsReport[] = [];
   let queryReport: QueryReport | null = null;
   let ingestReport: IngestReport | null = null;
   let gatewayReport: GatewayBenchReport | null = null;
@@ -202,12 +208,15 @@ async function main(): Promise<number> {
     }
   }
   if (selected.has('limits')) {
-    try {
-      limitsReport = await runLimitsBench(limits);
-      failures.push(...limitsReport.failures);
-      warnings.push(...limitsReport.warnings);
-    } catch (error) {
-      failures.push(`limits benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    for (const options of limits) {
+      try {
+        const report = await runLimitsBench(options);
+        limitsReports.push(report);
+        failures.push(...report.failures);
+        warnings.push(...report.warnings);
+      } catch (error) {
+        failures.push(`limits benchmark (${options.store}) failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      }
     }
   }
   if (selected.has('ingest')) {
@@ -253,7 +262,7 @@ async function main(): Promise<number> {
     }
   }
 
-  process.stdout.write(`\n${table(summaryRows(checkReport, limitsReport, queryReport, ingestReport, gatewayReport, scaleOutReport, dashboardReport))}\n\n`);
+  process.stdout.write(`\n${table(summaryRows(checkReport, limitsReports, queryReport, ingestReport, gatewayReport, scaleOutReport, dashboardReport))}\n\n`);
   process.stdout.write(`reproduce: ${command}\n`);
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   for (const f of failures) process.stdout.write(`FAILED: ${f}\n`);
@@ -277,7 +286,7 @@ async function main(): Promise<number> {
       ratios: { reqPerSec: round(checkReport.ratios.reqPerSec, 3), p99: round(checkReport.ratios.p99, 3) },
       durability: checkReport.durability,
     },
-    limits: limitsReport,
+    limits: limitsReports,
     query: queryReport === null ? null : {
       options: queryReport.options,
       generated: queryReport.generated,
