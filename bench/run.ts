@@ -1,7 +1,7 @@
 /**
  * Tollgate's benchmarks: `npm run bench` (or `node dist/bench/run.js` after a build).
  *
- *   --only NAMES          run some of them: check,query,ingest,gateway,scale-out,dashboard (default: all)
+ *   --only NAMES          run some of them: check,limits,query,ingest,gateway,scale-out,dashboard (default: all)
  *   --duration S          check: seconds measured per server (default 10)
  *   --warmup S            check: warm-up seconds per server (default 2)
  *   --connections N       check: concurrent connections (default 64)
@@ -16,6 +16,8 @@
  *   --ingest-concurrency N  ingest: requests in flight (default 4)
  *   --rounds N            gateway: measured runs per server, alternating (default 1)
  *   --dashboard-groups N  dashboard: groups in the catalogue it lists (default 3000)
+ *   --limits-rounds N     limits: measured runs per plan, alternating (default 3; duration, warm-up, connections, keys, groups as check)
+ *   --limits-stores LIST  limits: embedded,scale-out (default both; scale-out needs PostgreSQL and redis-server)
  *   (gateway and scale-out use the check settings for duration, warm-up, connections, keys and groups;
  *    scale-out splits the connections evenly over its instances, and needs PostgreSQL and redis-server)
  *
@@ -35,6 +37,7 @@ import { gatewaySummaryRows, runGatewayBench, type GatewayBenchReport } from './
 import { runIngestBench, type IngestOptions, type IngestReport } from './ingest.js';
 import { RESULTS_DIR } from './lib/paths.js';
 import { int, log, met, ms, ratio, round, table } from './lib/stats.js';
+import { limitsSummaryRows, runLimitsBench, type LimitsOptions, type LimitsReport, type LimitsStore } from './limits.js';
 import { runQueryBench, type QueryOptions, type QueryReport } from './query.js';
 import { runScaleOutBench, scaleOutJson, scaleOutSummaryRows, type ScaleOutReport } from './scale-out.js';
 import { dashboardSummaryRows, runDashboardBench, type DashboardReport } from './dashboard.js';
@@ -66,6 +69,8 @@ function parse() {
       'ingest-concurrency': { type: 'string' },
       rounds: { type: 'string' },
       'dashboard-groups': { type: 'string' },
+      'limits-rounds': { type: 'string' },
+      'limits-stores': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -98,22 +103,28 @@ function parse() {
   };
   const rounds = count('rounds', values.rounds, 1);
   const dashboardGroups = count('dashboard-groups', values['dashboard-groups'], 3_000);
-  return { selected, check, query, ingest, rounds, dashboardGroups, help: values.help === true };
+  const limitsStores = (values['limits-stores'] ?? 'embedded,scale-out').split(',').map((name) => {
+    if (name !== 'embedded' && name !== 'scale-out') throw new Error(`--limits-stores takes embedded and scale-out, got "${name}"`);
+    return name as LimitsStore;
+  });
+  const limits = limitsStores.map((store): LimitsOptions => ({ ...check, rounds: count('limits-rounds', values['limits-rounds'], 3), store }));
+  return { selected, check, query, ingest, rounds, dashboardGroups, limits, help: values.help === true };
 }
 
-const BENCHES = ['check', 'query', 'ingest', 'gateway', 'scale-out', 'dashboard'] as const;
+const BENCHES = ['check', 'limits', 'query', 'ingest', 'gateway', 'scale-out', 'dashboard'] as const;
 type Bench = (typeof BENCHES)[number];
 
 /** The command that reproduces this run, every setting spelled out. */
-function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number, dashboardGroups: number): string {
+function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number, dashboardGroups: number, limits: readonly LimitsOptions[]): string {
   const args: string[] = [];
   if (selected.size < BENCHES.length) args.push('--only', [...selected].join(','));
-  if (selected.has('check') || selected.has('gateway') || selected.has('scale-out')) {
+  if (selected.has('check') || selected.has('limits') || selected.has('gateway') || selected.has('scale-out')) {
     args.push('--duration', String(check.durationS), '--warmup', String(check.warmupS), '--connections', String(check.connections),
       '--keys', String(check.keys), '--groups', String(check.groups), '--check-auth', check.auth);
   }
   if (selected.has('ingest')) args.push('--ingest-batches', String(ingest.batches), '--ingest-concurrency', String(ingest.concurrency));
   if (selected.has('gateway')) args.push('--rounds', String(rounds));
+  if (selected.has('limits')) args.push('--limits-rounds', String(limits[0]?.rounds ?? 3), '--limits-stores', limits.map((l) => l.store).join(','));
   if (selected.has('dashboard')) args.push('--dashboard-groups', String(dashboardGroups));
   if (selected.has('query')) {
     args.push('--events', String(query.events), '--http-requests', String(query.httpRequests), '--sql-runs', String(query.sqlRuns));
@@ -123,7 +134,7 @@ function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: Que
 }
 
 
-function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null,
+function summaryRows(checkReport: CheckReport | null, limitsReports: readonly LimitsReport[], queryReport: QueryReport | null, ingestReport: IngestReport | null, gatewayReport: GatewayBenchReport | null,
   scaleOutReport: ScaleOutReport | null, dashboardReport: DashboardReport | null): string[][] {
   const rows: string[][] = [['', 'Tollgate', 'peer / baseline', 'ours/peer', 'note']];
   if (checkReport !== null) {
@@ -139,6 +150,7 @@ function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport |
     }
     if (checkReport.tollgate.meanBatch !== null) rows.push(['group commit batch (mean)', checkReport.tollgate.meanBatch.toFixed(1), '', '', 'calls per fsync, last 1000 batches']);
   }
+  for (const report of limitsReports) rows.push(...limitsSummaryRows(report));
   if (queryReport !== null) {
     rows.push(['rollup build', ms(queryReport.rollupBuild.ms ?? Number.NaN), '', '', `${int(queryReport.rollupBuild.events)} events at store open`]);
     rows.push(['usage query median', ms(queryReport.http.medianMs), ms(queryReport.sql.medianMs), ratio(queryReport.http.medianMs / queryReport.sql.medianMs),
@@ -167,19 +179,20 @@ function summaryRows(checkReport: CheckReport | null, queryReport: QueryReport |
 }
 
 async function main(): Promise<number> {
-  const { selected, check, query, ingest, rounds, dashboardGroups, help } = parse();
+  const { selected, check, query, ingest, rounds, dashboardGroups, limits, help } = parse();
   if (help) {
-    process.stdout.write('Usage: node dist/bench/run.js [--only check,query,ingest,gateway,scale-out,dashboard] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
+    process.stdout.write('Usage: node dist/bench/run.js [--only check,limits,query,ingest,gateway,scale-out,dashboard] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
       + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n'
-      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N] [--dashboard-groups N]\n');
+      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N] [--dashboard-groups N] [--limits-rounds N] [--limits-stores embedded,scale-out]\n');
     return 0;
   }
-  const command = reproduce(selected, check, query, ingest, rounds, dashboardGroups);
+  const command = reproduce(selected, check, query, ingest, rounds, dashboardGroups, limits);
   log(`node ${process.version}, ${cpus().length} cpus; ${command}`);
 
   const failures: string[] = [];
   const warnings: string[] = [];
   let checkReport: CheckReport | null = null;
+  const limitsReports: LimitsReport[] = [];
   let queryReport: QueryReport | null = null;
   let ingestReport: IngestReport | null = null;
   let gatewayReport: GatewayBenchReport | null = null;
@@ -192,6 +205,18 @@ async function main(): Promise<number> {
       warnings.push(...checkReport.warnings);
     } catch (error) {
       failures.push(`check benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
+  }
+  if (selected.has('limits')) {
+    for (const options of limits) {
+      try {
+        const report = await runLimitsBench(options);
+        limitsReports.push(report);
+        failures.push(...report.failures);
+        warnings.push(...report.warnings);
+      } catch (error) {
+        failures.push(`limits benchmark (${options.store}) failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      }
     }
   }
   if (selected.has('ingest')) {
@@ -237,7 +262,7 @@ async function main(): Promise<number> {
     }
   }
 
-  process.stdout.write(`\n${table(summaryRows(checkReport, queryReport, ingestReport, gatewayReport, scaleOutReport, dashboardReport))}\n\n`);
+  process.stdout.write(`\n${table(summaryRows(checkReport, limitsReports, queryReport, ingestReport, gatewayReport, scaleOutReport, dashboardReport))}\n\n`);
   process.stdout.write(`reproduce: ${command}\n`);
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   for (const f of failures) process.stdout.write(`FAILED: ${f}\n`);
@@ -261,6 +286,7 @@ async function main(): Promise<number> {
       ratios: { reqPerSec: round(checkReport.ratios.reqPerSec, 3), p99: round(checkReport.ratios.p99, 3) },
       durability: checkReport.durability,
     },
+    limits: limitsReports,
     query: queryReport === null ? null : {
       options: queryReport.options,
       generated: queryReport.generated,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startServer, type ChildServer, type StopResult } from './lib/child.js';
+import { startServer, treeCpuMs, type ChildServer, type StopResult } from './lib/child.js';
 import { startPostgres, startRedis, type DatabaseServer } from './lib/databases.js';
 import { adminApi, createCatalogue, requestJson } from './lib/http.js';
 import { runLoad, type LoadResult } from './lib/load.js';
@@ -449,42 +449,6 @@ interface CpuSnapshot {
   parts: Record<string, number | null>;
   loadGeneratorMs: number;
   machine: { busyMs: number; cores: number } | null;
-}
-
-/** CPU milliseconds (user + system) of each process and every descendant, living or reaped; null when /proc cannot be read. */
-function treeCpuMs(roots: readonly number[]): number | null {
-  if (roots.length === 0) return null;
-  try {
-    const children = new Map<number, number[]>();
-    const own = new Map<number, number>();
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const pid = Number(entry);
-      const ppid = Number(fields[1]);
-      // utime, stime, and cutime, cstime (children already reaped); USER_HZ is 100 on Linux.
-      own.set(pid, ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / 100);
-      const list = children.get(ppid) ?? [];
-      list.push(pid);
-      children.set(ppid, list);
-    }
-    let total = 0;
-    const stack = [...roots];
-    while (stack.length > 0) {
-      const pid = stack.pop()!;
-      total += own.get(pid) ?? 0;
-      stack.push(...(children.get(pid) ?? []));
-    }
-    return total;
-  } catch {
-    return null;
-  }
 }
 
 function machineBusy(): { busyMs: number; cores: number } | null {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU time (user + system, all threads) a process has used so far, in
@@ -12,6 +12,42 @@ export function processCpuMs(pid: number): number | null {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
     return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+/** CPU milliseconds (user + system) of each process and every descendant, living or reaped; null when /proc cannot be read. */
+export function treeCpuMs(roots: readonly number[]): number | null {
+  if (roots.length === 0) return null;
+  try {
+    const children = new Map<number, number[]>();
+    const own = new Map<number, number>();
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(entry);
+      const ppid = Number(fields[1]);
+      // utime, stime, and cutime, cstime (children already reaped); USER_HZ is 100 on Linux.
+      own.set(pid, ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / 100);
+      const list = children.get(ppid) ?? [];
+      list.push(pid);
+      children.set(ppid, list);
+    }
+    let total = 0;
+    const stack = [...roots];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      total += own.get(pid) ?? 0;
+      stack.push(...(children.get(pid) ?? []));
+    }
+    return total;
   } catch {
     return null;
   }
