@@ -106,7 +106,9 @@ export class AlertWatch implements UsageObserver {
       if (types === undefined) usageTypes.set(e.appId, (types = new Set()));
       types.add(e.usageType);
     }
-    for (const [groupId, appIds] of appsByGroup) this.track(this.observeTotals(groupId, [...appIds].map((id) => apps.get(id) ?? null), usageTypes));
+    // The period is the one the ingest answered in, not the one the reads below end in.
+    const now = this.options.clock.now();
+    for (const [groupId, appIds] of appsByGroup) this.track(this.observeTotals(groupId, [...appIds].map((id) => apps.get(id) ?? null), usageTypes, now));
   }
 
   /** A group's settings changed through this instance: use them from the next decision on. */
@@ -195,12 +197,13 @@ export class AlertWatch implements UsageObserver {
    * group and its plan read once), their named billing-period limits, and
    * the group's credits where its plan uses them.
    */
-  private async observeTotals(groupId: string, apps: ReadonlyArray<App | null>, usageTypes: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
-    const { store, clock } = this.options;
+  private async observeTotals(
+    groupId: string, apps: ReadonlyArray<App | null>, usageTypes: ReadonlyMap<string, ReadonlySet<string>>, now: number,
+  ): Promise<void> {
+    const { store } = this.options;
     const group = await store.getGroup(groupId);
     const plan = group === null ? null : await store.getPlan(group.planId);
     if (group === null || plan === null) return;
-    const now = clock.now();
     const period = billingPeriod(now, plan.timeZone);
     const base = { now, groupId, keyId: null, period, groupUsed: null, appUsed: null, groupQuota: -1, appQuota: -1, rateLimited: null };
     for (const app of apps) {
