@@ -35,6 +35,8 @@ export interface LimitsReport {
   options: LimitsOptions;
   /** Server CPU per answered check in each measured round, in microseconds. */
   cpuUsPerCall: { today: number[]; limits: number[] };
+  /** The same, per process (Tollgate, then PostgreSQL and Redis on the scale-out store): where the difference goes. */
+  cpuUsPerCallByProcess: { names: string[]; today: number[][]; limits: number[][] };
   reqPerSec: { today: number[]; limits: number[] };
   /** limits / today per round, and their median: the figure the target is about. */
   ratios: number[];
@@ -107,6 +109,7 @@ export async function runLimitsBench(options: LimitsOptions): Promise<LimitsRepo
     }
     server = await startServer('tollgate', serverScript('tollgate-server'), env);
     const cpuPids = [server.pid, ...databases.map((d) => d.pid)];
+    const processNames = options.store === 'scale-out' ? ['Tollgate', 'PostgreSQL', 'Redis'] : ['Tollgate'];
     const admin = adminApi(server.url, BENCH_ADMIN_TOKEN);
     const bearer = (await admin<{ token: string }>('POST', '/admin/service-tokens', { name: 'bench' })).token;
     const today = requestsFor(await catalogue(admin, TODAY_PLAN, 'bt', options, false), bearer);
@@ -115,22 +118,29 @@ export async function runLimitsBench(options: LimitsOptions): Promise<LimitsRepo
 
     const report: LimitsReport['cpuUsPerCall'] = { today: [], limits: [] };
     const rates: LimitsReport['reqPerSec'] = { today: [], limits: [] };
+    const byProcess: LimitsReport['cpuUsPerCallByProcess'] = { names: processNames, today: [], limits: [] };
     let admittedAnswers = 0;
     const run = async (side: 'today' | 'limits', requests: autocannon.Request[], durationS: number, measured: boolean) => {
       const load = await (async () => {
-        const before = treeCpuMs(cpuPids);
+        const before = cpuPids.map((pid) => treeCpuMs([pid]));
         const result = await runLoad({ url: server!.url, connections: options.connections, durationS, requests, admitted });
-        const after = treeCpuMs(cpuPids);
-        return { result, cpuUs: before === null || after === null || result.answered === 0 ? null : ((after - before) * 1000) / result.answered };
+        const after = cpuPids.map((pid) => treeCpuMs([pid]));
+        const parts = after.map((a, i) => (a === null || before[i] === null || result.answered === 0 ? null : ((a - before[i]!) * 1000) / result.answered));
+        const known = parts.every((part) => part !== null);
+        return { result, parts, cpuUs: known ? parts.reduce((sum: number, part) => sum + part!, 0) : null };
       })();
       admittedAnswers += load.result.admitted;
       if (load.result.non2xx > 0 || load.result.errors > 0 || load.result.notAdmitted > 0 || !load.result.drained) {
         warnings.push(`${side}: ${load.result.non2xx} non-2xx, ${load.result.errors} errors, ${load.result.notAdmitted} not admitted, ${load.result.inFlightAtEnd} in flight at the end`);
       }
       if (!measured) return;
-      if (load.cpuUs !== null) report[side].push(load.cpuUs);
+      if (load.cpuUs !== null) {
+        report[side].push(load.cpuUs);
+        byProcess[side].push(load.parts as number[]);
+      }
       rates[side].push(load.result.reqPerSec);
-      log(`limits: ${side.padEnd(6)} ${int(load.result.reqPerSec)} req/s, ${load.cpuUs?.toFixed(1) ?? '?'} µs CPU per check`);
+      const split = processNames.length > 1 ? ` (${processNames.map((name, i) => `${name} ${load.parts[i]?.toFixed(1) ?? '?'}`).join(' + ')})` : '';
+      log(`limits: ${side.padEnd(6)} ${int(load.result.reqPerSec)} req/s, ${load.cpuUs?.toFixed(1) ?? '?'} µs CPU per check${split}`);
     };
     await run('today', today, options.warmupS, false);
     await run('limits', limits, options.warmupS, false);
@@ -158,7 +168,7 @@ export async function runLimitsBench(options: LimitsOptions): Promise<LimitsRepo
     const medianRatio = median(ratios);
     log(`limits: CPU per check, four named limits and credits / today's plan: ${ratios.map(ratio).join(', ')}; median ${ratio(medianRatio)}`);
     return {
-      options, cpuUsPerCall: report, reqPerSec: rates, ratios, medianRatio, target: met(medianRatio <= 1.3),
+      options, cpuUsPerCall: report, cpuUsPerCallByProcess: byProcess, reqPerSec: rates, ratios, medianRatio, target: met(medianRatio <= 1.3),
       durability: { eventRows, admittedAnswers, equal },
       credits: { charged: chargedCredits, spentFromGrants, equal: creditsEqual },
       failures, warnings,
@@ -213,9 +223,13 @@ async function sumBalances(url: string, options: LimitsOptions): Promise<number>
 export function limitsSummaryRows(report: LimitsReport): string[][] {
   const t = median(report.cpuUsPerCall.today);
   const l = median(report.cpuUsPerCall.limits);
+  const { names } = report.cpuUsPerCallByProcess;
+  const split = (side: 'today' | 'limits') => names.map((name, i) => `${name} ${median(report.cpuUsPerCallByProcess[side].map((parts) => parts[i]!)).toFixed(1)}`).join(' + ');
+  const byProcess = names.length < 2 ? [] : [[`check CPU by process (${report.options.store})`, split('limits'), split('today'), '', 'µs per check, medians over the rounds']];
   return [
     [`check CPU, 4 limits + credits (${report.options.store})`, `${l.toFixed(1)} µs`, `${t.toFixed(1)} µs`, ratio(report.medianRatio),
       `baseline: today's plan (quota + minute), same server${report.options.store === 'scale-out' ? '; Tollgate + PostgreSQL + Redis CPU' : ''}, ${report.ratios.length} alternating rounds (${report.ratios.map(ratio).join(', ')}); ${report.target} (<= 1.3x)`],
+    ...byProcess,
     [`check req/s, 4 limits + credits (${report.options.store})`, int(median(report.reqPerSec.limits)), int(median(report.reqPerSec.today)), ratio(median(report.reqPerSec.limits) / median(report.reqPerSec.today)), 'medians over the rounds'],
     ['limits durability', `${int(report.durability.eventRows)} rows`, `${int(report.durability.admittedAnswers)} admitted`, '', report.durability.equal ? 'equal (ok)' : 'DIFFERENT (failure)'],
     ['credits spent', int(report.credits.spentFromGrants), `${int(report.credits.charged)} priced`, '', report.credits.equal ? 'equal to the recorded calls priced per kind (ok)' : 'DIFFERENT (failure)'],
