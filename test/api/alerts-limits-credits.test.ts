@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
-import { adminClient, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
+import { adminClient, customerOnPlan, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
 import { eachStore } from '../helpers/stores.js';
 import { startReceiver, until, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -30,14 +30,9 @@ eachStore((store) => {
 
   async function customer(plan: Record<string, unknown>) {
     n += 1;
-    const ids = { plan: `al-plan-${n}`, group: `al-group-${n}`, app: `al-app-${n}` };
-    const created = await admin.post('/admin/plans', { id: ids.plan, monthly_quota: -1, rate_limit_per_minute: -1, ...plan });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.equal((await admin.post('/admin/groups', { id: ids.group, name: ids.group, plan_id: ids.plan })).status, 201);
-    assert.equal((await admin.post(`/admin/groups/${ids.group}/apps`, { id: ids.app })).status, 201);
-    const key = (await admin.post(`/admin/apps/${ids.app}/keys`, { name: 'k' })).body.key as string;
-    assert.equal((await admin.post('/admin/webhooks', { url: hooks.url, group_ids: [ids.group] })).status, 201);
-    return { ...ids, key };
+    const c = await customerOnPlan(admin, 'al', n, plan);
+    assert.equal((await admin.post('/admin/webhooks', { url: hooks.url, group_ids: [c.group] })).status, 201);
+    return c;
   }
   const check = (key: string, usageType: string, cost = 1) => admin.post('/v1/check', { key, usage_type: usageType, cost });
   const events = (group: string, type?: string) => hooks.received.map((h) => h.event).filter((e) => e.group_id === group && (type === undefined || e.type === type));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseList } from 'structured-headers';
 import { ManualClock } from '../../src/clock.js';
-import { adminClient, request, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
+import { adminClient, customerOnPlan, request, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
 import { eachStore } from '../helpers/stores.js';
 
 // Named limits through the public API: a plan that sells several metered
@@ -24,13 +24,7 @@ eachStore((store) => {
   /** A plan with named limits, a group and an app on it, and a key. */
   async function customer(limits: unknown[], plan: Record<string, unknown> = {}) {
     n += 1;
-    const ids = { plan: `nl-plan-${n}`, group: `nl-group-${n}`, app: `nl-app-${n}` };
-    const created = await admin.post('/admin/plans', { id: ids.plan, monthly_quota: -1, rate_limit_per_minute: -1, limits, ...plan });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.equal((await admin.post('/admin/groups', { id: ids.group, name: ids.group, plan_id: ids.plan })).status, 201);
-    assert.equal((await admin.post(`/admin/groups/${ids.group}/apps`, { id: ids.app })).status, 201);
-    const key = async () => (await admin.post(`/admin/apps/${ids.app}/keys`, { name: 'k' })).body.key as string;
-    return { ...ids, key: await key(), anotherKey: key };
+    return customerOnPlan(admin, 'nl', n, { limits, ...plan });
   }
 
   const check = (key: string, usageType: string, cost = 1) => admin.post('/v1/check', { key, usage_type: usageType, cost });
@@ -79,7 +73,7 @@ eachStore((store) => {
         { name: 'per-key', window: 'minute', units: 2, scope: 'key' },
         { name: 'shared', window: 'minute', units: 3 },
       ]);
-      const other = await c.anotherKey();
+      const other = await c.newKey();
       assert.equal((await check(c.key, 'image')).body.allowed, true);
       assert.equal((await check(c.key, 'image')).body.allowed, true);
       const third = await check(c.key, 'image');

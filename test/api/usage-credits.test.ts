@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
-import { ADMIN_TOKEN, adminClient, request, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
+import { ADMIN_TOKEN, adminClient, customerOnPlan, request, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
 import { eachStore } from '../helpers/stores.js';
 
 // A group's credits as the usage answers and the statements report them, through the public API.
@@ -22,13 +22,7 @@ eachStore((store) => {
   /** A group on a plan of its own (by default: images at 1 credit, PDFs at 5), with an app and a key. */
   async function customer(plan: Record<string, unknown> = { credits: { per_unit: { image: 1, pdf: 5 } } }) {
     n += 1;
-    const ids = { plan: `uc-plan-${n}`, group: `uc-group-${n}`, app: `uc-app-${n}` };
-    const created = await admin.post('/admin/plans', { id: ids.plan, monthly_quota: -1, rate_limit_per_minute: -1, ...plan });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.equal((await admin.post('/admin/groups', { id: ids.group, name: ids.group, plan_id: ids.plan })).status, 201);
-    assert.equal((await admin.post(`/admin/groups/${ids.group}/apps`, { id: ids.app })).status, 201);
-    const key = (await admin.post(`/admin/apps/${ids.app}/keys`, { name: 'k' })).body.key as string;
-    return { ...ids, key };
+    return customerOnPlan(admin, 'uc', n, plan);
   }
 
   const check = (key: string, usageType: string, cost = 1) => admin.post('/v1/check', { key, usage_type: usageType, cost });

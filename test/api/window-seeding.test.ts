@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
-import { adminClient, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
+import { adminClient, customerOnPlan, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
 import { Redis } from 'ioredis';
 import { eachStore } from '../helpers/stores.js';
 
@@ -40,12 +40,7 @@ eachStore((store) => {
 
   async function customer(limits: unknown[]) {
     n += 1;
-    const ids = { plan: `ws-plan-${n}`, group: `ws-group-${n}`, app: `ws-app-${n}` };
-    assert.equal((await admin.post('/admin/plans', { id: ids.plan, monthly_quota: -1, rate_limit_per_minute: -1, limits })).status, 201);
-    assert.equal((await admin.post('/admin/groups', { id: ids.group, name: ids.group, plan_id: ids.plan })).status, 201);
-    assert.equal((await admin.post(`/admin/groups/${ids.group}/apps`, { id: ids.app })).status, 201);
-    const key = (await admin.post(`/admin/apps/${ids.app}/keys`, { name: 'k' })).body.key as string;
-    return { ...ids, key };
+    return customerOnPlan(admin, 'ws', n, { limits });
   }
 
   const check = (key: string, usageType: string, cost = 1) => admin.post('/v1/check', { key, usage_type: usageType, cost });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +90,25 @@ export function adminClient(baseUrl: string, token = ADMIN_TOKEN, dispatcher?: D
 }
 
 export type AdminClient = ReturnType<typeof adminClient>;
+
+/**
+ * A plan (`plan` on top of no quota and no rate limit), a group on it with an
+ * app, and a key, named `<prefix>-plan-<n>` and so on; each must be created.
+ * `newKey` issues another key for the app.
+ */
+export async function customerOnPlan(admin: AdminClient, prefix: string, n: number, plan: Record<string, unknown>) {
+  const ids = { plan: `${prefix}-plan-${n}`, group: `${prefix}-group-${n}`, app: `${prefix}-app-${n}` };
+  const created = await admin.post('/admin/plans', { id: ids.plan, monthly_quota: -1, rate_limit_per_minute: -1, ...plan });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal((await admin.post('/admin/groups', { id: ids.group, name: ids.group, plan_id: ids.plan })).status, 201);
+  assert.equal((await admin.post(`/admin/groups/${ids.group}/apps`, { id: ids.app })).status, 201);
+  const newKey = async () => {
+    const res = await admin.post(`/admin/apps/${ids.app}/keys`, { name: 'k' });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.key as string;
+  };
+  return { ...ids, key: await newKey(), newKey };
+}
 
 /**
  * Creates a plan, a group, an app and a key in one go and returns the key.

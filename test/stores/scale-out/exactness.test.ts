@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import pg from 'pg';
 import { checkLoad, unexpected, type CheckAnswer } from '../../helpers/check-load.js';
-import { adminClient, request, type AdminClient } from '../../helpers/server.js';
+import { adminClient, customerOnPlan, request, type AdminClient } from '../../helpers/server.js';
 import { type ServerProcess } from '../../helpers/process.js';
 import { scaleOutCluster } from '../../helpers/scale-out.js';
 import { secondWindows } from '../../helpers/second-windows.js';
@@ -30,13 +30,7 @@ before(async () => {
 /** A plan (`plan` on top of no quota and no rate limit), a group on it with an app, and a key. */
 async function customer(plan: Record<string, unknown>) {
   n += 1;
-  const ids = { plan: `ex-plan-${n}`, group: `ex-group-${n}`, app: `ex-app-${n}` };
-  const created = await admin.post('/admin/plans', { id: ids.plan, monthly_quota: -1, rate_limit_per_minute: -1, ...plan });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  assert.equal((await admin.post('/admin/groups', { id: ids.group, name: ids.group, plan_id: ids.plan })).status, 201);
-  assert.equal((await admin.post(`/admin/groups/${ids.group}/apps`, { id: ids.app })).status, 201);
-  const key = (await admin.post(`/admin/apps/${ids.app}/keys`, { name: 'k' })).body.key as string;
-  return { ...ids, key };
+  return customerOnPlan(admin, 'ex', n, plan);
 }
 
 /** What PostgreSQL recorded for a group: its events' times and units, per usage type. */
