@@ -1,6 +1,6 @@
 import type { AlertKind, AlertSettings, CreditsLow } from './alerts.js';
 import type { CreditGrant } from './credits.js';
-import { SHORTHAND } from './limits.js';
+import { isShorthandMonth } from './limits.js';
 import type { LimitState } from './metering.js';
 import type { Span } from './periods.js';
 
@@ -87,7 +87,7 @@ export function limitSubject(name: string, scope: LimitState['scope'], scopeId: 
 export function namedLimitTriggers(states: readonly LimitState[], owner: UsageOwner, thresholds: readonly number[], period: Span): AlertTrigger[] {
   const triggers: AlertTrigger[] = [];
   for (const state of states) {
-    if (state.window !== 'billing_period' || state.name === SHORTHAND.groupMonth || state.name === SHORTHAND.appMonth) continue;
+    if (state.window !== 'billing_period' || isShorthandMonth(state.name)) continue;
     const scopeId = state.scope === 'group' ? '' : state.scope === 'app' ? owner.appId : owner.keyId;
     if (scopeId === null) continue;
     for (const threshold of thresholdsReached(state.used, state.units, thresholds)) {

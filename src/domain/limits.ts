@@ -29,7 +29,7 @@ export const SEEDED_WINDOWS = ['hour', 'day'] as const;
 export type SeededWindow = (typeof SEEDED_WINDOWS)[number];
 
 export function isSeededWindow(window: LimitWindow): window is SeededWindow {
-  return window === 'hour' || window === 'day';
+  return (SEEDED_WINDOWS as readonly LimitWindow[]).includes(window);
 }
 
 /** Whose counter: the group's (shared by its apps and keys), each app's, or each key's. */
@@ -63,6 +63,11 @@ export const SHORTHAND = {
   appMinute: 'app-minute',
   appMonth: 'app-month',
 } as const;
+/** Whether a limit is a shorthand monthly quota (the group's or an app's), which is kept even when unlimited and alerts as the seed's quota does. */
+export function isShorthandMonth(name: string): boolean {
+  return name === SHORTHAND.groupMonth || name === SHORTHAND.appMonth;
+}
+
 /** `credits` names a refusal for want of credits. */
 export const RESERVED_LIMIT_NAMES: readonly string[] = [...Object.values(SHORTHAND), 'credits'];
 

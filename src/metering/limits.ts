@@ -1,5 +1,5 @@
 import { creditCost, type CallCredits } from '../domain/credits.js';
-import { isSeededWindow, SHORTHAND, type LimitOverrides, type LimitSpec } from '../domain/limits.js';
+import { isSeededWindow, isShorthandMonth, SHORTHAND, type LimitOverrides, type LimitSpec } from '../domain/limits.js';
 import type { AppliedLimit, MeterRequest } from '../domain/metering.js';
 import { UNLIMITED, type Group, type KeyContext, type Plan } from '../domain/types.js';
 
@@ -65,7 +65,8 @@ export function ingestedNamedLimits(context: Omit<KeyContext, 'key'>, usageTypes
   const found = new Map<string, AppliedLimit>();
   for (const usageType of usageTypes) {
     for (const limit of ingestLimits(context, usageType)) {
-      if (limit.name !== SHORTHAND.groupMonth && limit.name !== SHORTHAND.appMonth) found.set(limit.name, limit);
+      // Ingested usage also counts in hour and day windows, but only billing-period limits alert: the others are not read.
+      if (limit.window === 'billing_period' && !isShorthandMonth(limit.name)) found.set(limit.name, limit);
     }
   }
   return [...found.values()];
@@ -86,7 +87,7 @@ function resolve({ plan, group, app, key }: KeyContext): AppliedLimit[] {
   for (const spec of specs) {
     const override = overrides[spec.name];
     const units = override === undefined ? spec.units : override === null ? UNLIMITED : override;
-    const kept = units >= 0 || spec.name === SHORTHAND.groupMonth || spec.name === SHORTHAND.appMonth;
+    const kept = units >= 0 || isShorthandMonth(spec.name);
     if (!kept) continue;
     const scopeId = spec.scope === 'group' ? group.id : spec.scope === 'app' ? app.id : key.id;
     applied.push({ ...spec, usageTypes: spec.usageTypes === null ? null : [...spec.usageTypes].sort(), units, scopeId });
