@@ -121,14 +121,14 @@ test('"Five minutes with curl" runs as pasted, against a real server, and answer
   const parts = result.stdout.split(/\n@@@ (\d+)\n/);
   for (let i = 1; i < parts.length; i += 2) outputs.set(Number(parts[i]), parts[i + 1]!);
   assert.equal(outputs.size, all.length, 'every command ran');
-  /** The output of the (only) command that matches, with the README's sample under it. */
-  const outputOf = (pattern: RegExp): { output: string; command: Command } => {
+  /** The output of the command that matches (the `nth` of `count` that do), with the README's sample under it. */
+  const outputOf = (pattern: RegExp, nth = 0, count = 1): { output: string; command: Command } => {
     const found = all.map((command, i) => ({ command, i })).filter(({ command }) => pattern.test(command.text));
-    assert.equal(found.length, 1, `one command matches ${pattern}`);
-    return { output: outputs.get(found[0]!.i)!.trim(), command: found[0]!.command };
+    assert.equal(found.length, count, `${count} command(s) match ${pattern}`);
+    return { output: outputs.get(found[nth]!.i)!.trim(), command: found[nth]!.command };
   };
-  const json = (pattern: RegExp): any => {
-    const { output, command } = outputOf(pattern);
+  const json = (pattern: RegExp, nth = 0, count = 1): any => {
+    const { output, command } = outputOf(pattern, nth, count);
     const answer = JSON.parse(output.slice(output.indexOf('{')));
     const sample = shownJson(command.shown);
     if (sample !== null) assert.deepEqual(shape(answer), shape(sample), `the answer to ${command.text.split('\n')[0]} has the fields the README shows`);
@@ -156,7 +156,8 @@ test('"Five minutes with curl" runs as pasted, against a real server, and answer
   const second = json(/job-7f3a/);
   assert.deepEqual([second.allowed, second.monthly_used, second.replayed], [true, 6, false]);
 
-  const usage = json(/\/v1\/usage/);
+  // The customer reads their usage twice: after the first calls, and again once the plan sells credits.
+  const usage = json(/\/v1\/usage/, 0, 2);
   assert.deepEqual([usage.monthly_used, usage.monthly_quota, usage.rate_limit_per_minute], [6, 1000, 30]);
   assert.deepEqual(usage.current_charges, { period: usage.current_charges.period, currency: 'USD', amount: 6, amount_decimal: '0.06' });
   // The current billing month is a New York month: it starts at 04:00 or 05:00 UTC.
@@ -180,4 +181,7 @@ test('"Five minutes with curl" runs as pasted, against a real server, and answer
   // The minute window weighs the last minute's calls by the clock; the others count exactly.
   assert.deepEqual(pdf.limits.map((l: { name: string; units: number; used: number }) => [l.name, l.units, l.name === 'minute' ? null : l.used]),
     [['minute', 600, null], ['month', 100000, 9], ['pages-day', 5000, 3], ['burst', 20, 3]]);
+  const later = json(/\/v1\/usage/, 1, 2);
+  assert.equal(later.monthly_used, 9);
+  assert.deepEqual([later.credits.balance, later.credits.granted_this_period, later.credits.used_this_period], [485, 500, 16]);
 });
