@@ -9,7 +9,8 @@ import type { NewCreditGrant } from './store.js';
  * INTEGER): each store's migrations append this as one step.
  *
  * `credit_grants.used` and `credit_debts.debt` change only in the durable
- * writer's transactions, with the events that consumed the credits; grants
+ * writer's transactions, with the events that consumed the credits (in
+ * PostgreSQL by way of credit_uses, folded into them later); grants
  * themselves are written by the admin API. Idempotency keys are unique per
  * group and source, so a caller's key never meets the keys of the plan's
  * recurring grants (`period:<start>`, `rollover:<start>`).

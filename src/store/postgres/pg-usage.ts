@@ -30,7 +30,7 @@ const ROLLUP_SHARDS = 16;
 /**
  * The scale-out store's usage tables in PostgreSQL: events, their rollups,
  * ingest ids, remembered check answers, and what the events consumed of
- * credits. A batch of writes from any instance is one transaction: the
+ * credits (credit_uses). A batch of writes from any instance is one transaction: the
  * events, the rollup rows they change, the answers to remember and the
  * credits commit together or not at all, so usage read from the rollups
  * always matches the events, with no watermark to recover.
@@ -101,28 +101,8 @@ export class PgUsage {
         SELECT g, k, $3, r FROM unnest($1::text[], $2::text[], $4::text[]) AS t(g, k, r)
         ON CONFLICT DO NOTHING`, [replies.map((r) => r[0]), replies.map((r) => r[1]), receivedAt, replies.map((r) => r[2])]);
     }
-    await this.applyCredits(client, items, fresh);
     let next = 0;
     return fresh.map((isFresh) => (isFresh ? seqs[next++]! : DUPLICATE));
-  }
-
-  /**
-   * What the batch's new events consumed of credits, summed per grant and per
-   * group (a duplicate's movements are left out), in one statement. Rows are
-   * locked in id order, as every batch locks them, so batches queue instead
-   * of deadlocking.
-   */
-  private async applyCredits(client: PoolClient, items: readonly PendingWrite[], fresh: readonly boolean[]): Promise<void> {
-    const { grants, debts } = foldMovements(items, (i) => fresh[i]!);
-    if (grants.length === 0 && debts.length === 0) return;
-    await client.query(`WITH
-      locked AS (SELECT id FROM credit_grants WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE),
-      used AS (UPDATE credit_grants g SET used = g.used + t.d FROM unnest($1::text[], $2::bigint[]) AS t(id, d)
-        WHERE g.id = t.id AND g.id IN (SELECT id FROM locked) RETURNING 1),
-      debts AS (INSERT INTO credit_debts AS c (group_id, debt) SELECT g, d FROM unnest($3::text[], $4::bigint[]) AS t(g, d) ORDER BY g COLLATE "C"
-        ON CONFLICT (group_id) DO UPDATE SET debt = c.debt + EXCLUDED.debt RETURNING 1)
-      SELECT (SELECT count(*) FROM used) AS grants, (SELECT count(*) FROM debts) AS debts`,
-    [grants.map(([id]) => id), grants.map(([, d]) => d), debts.map(([g]) => g), debts.map(([, d]) => d)]);
   }
 
   /** Which items are new: those without an ingest id, and the first of each id not seen before. */
@@ -141,8 +121,11 @@ export class PgUsage {
   }
 
   /**
-   * The events and the rollup rows they change, in one statement (one round
-   * trip): the rollup upserts are data-modifying CTEs beside the insert.
+   * The events, the rollup rows they change and the credits they used, in one
+   * statement (one round trip): the rollup upserts and the credit uses are
+   * data-modifying CTEs beside the insert. Credit uses are appended rows, not
+   * updates of the grants, so batches of every instance spending one group's
+   * grants never wait on each other.
    */
   private async insertEventsAndRollups(client: PoolClient, items: readonly PendingWrite[], receivedAt: number): Promise<number[]> {
     const column = <K extends keyof PendingWrite>(k: K) => items.map((item) => item[k] ?? null);
@@ -162,13 +145,14 @@ export class PgUsage {
       deltas AS (SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[], $18::text[])
         WITH ORDINALITY AS t(l, g, d, b, v, c, a, u, h, n)),
       ${(['quarter', 'hour', 'day'] as const).map(upsert).join(',\n      ')},
+      uses AS (INSERT INTO credit_uses (grant_id, group_id, amount) SELECT * FROM unnest($19::text[], $20::text[], $21::bigint[])),
       inserted AS (INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
         SELECT ts, g, a, k, u, h, c, $8 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(ts, g, a, k, u, h, c)
         RETURNING seq)
       SELECT seq FROM inserted`,
     [column('ts'), column('groupId'), column('appId'), column('keyId'), column('usageType'), column('requestArgsHash'), column('count'), receivedAt,
       rollup('level'), rollup('groupId'), rollup('dimension'), rollup('bucket'), rollup('value'), rollup('count'), rollup('appId'), rollup('usageType'), shard,
-      rollup('requestArgsHash')]);
+      rollup('requestArgsHash'), ...creditUses(items)]);
     // Seqs come from one sequence in the order the rows were inserted: sorted, they are in the items' order.
     return rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
   }
@@ -258,6 +242,13 @@ export class PgUsage {
     await this.pool.query('DELETE FROM check_replies WHERE created_at < $1', [before]);
     await this.pool.query('DELETE FROM event_keys WHERE received_at < $1', [before]);
   }
+}
+
+/** The batch's credit uses as the statement's three columns: grant id (or null), group id (or null), amount. */
+function creditUses(items: readonly PendingWrite[]): [Array<string | null>, Array<string | null>, number[]] {
+  const { grants, debts } = foldMovements(items, () => true);
+  return [[...grants.map(([id]) => id), ...debts.map(() => null)], [...grants.map(() => null), ...debts.map(([g]) => g)],
+    [...grants.map(([, d]) => d), ...debts.map(([, d]) => d)]];
 }
 
 /** Bytewise order, as PostgreSQL's "C" collation and the embedded store sort. */

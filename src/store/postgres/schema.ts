@@ -145,6 +145,19 @@ export const MIGRATIONS: readonly string[] = [
   backfillUsageTypeRollups('TRUE', true),
   // Alert settings' credits_low: when a group's balance counts as low (src/domain/alerts.ts, CreditsLow).
   CREDITS_LOW_COLUMN.postgres,
+  // Credits used, appended by each batch of writes in its events statement rather than added to the grant rows,
+  // which every instance's batches queued on for one hot group; folded into credit_grants.used and
+  // credit_debts.debt now and then (PgCredits.fold). A grant's use, or a group's new debt: one of the two ids.
+  `
+  CREATE TABLE credit_uses (
+    grant_id TEXT,
+    group_id TEXT,
+    amount BIGINT NOT NULL,
+    CHECK ((grant_id IS NULL) <> (group_id IS NULL))
+  );
+  CREATE INDEX credit_uses_by_grant ON credit_uses(grant_id) WHERE grant_id IS NOT NULL;
+  CREATE INDEX credit_uses_by_group ON credit_uses(group_id) WHERE group_id IS NOT NULL;
+  `,
 ];
 
 /** Any fixed 64-bit number: the advisory lock every instance takes to migrate. */

@@ -140,6 +140,8 @@ export class ScaleOutStore extends CachedCatalog implements Store {
     this.background.push(
       scheduler.every(3_600_000, () => usage.prune(options.clock.now() - options.idempotencyWindowMs - 5 * 60_000)),
       scheduler.every(86_400_000, () => ensurePartitions(pool, options.clock.now())),
+      // Keeps the credit uses that every credit read sums over few (each batch of writes appends its own).
+      scheduler.every(60_000, () => this.credits.fold()),
     );
   }
 
