@@ -148,15 +148,16 @@ export const MIGRATIONS: readonly string[] = [
   // Credits used, appended by each batch of writes in its events statement rather than added to the grant rows,
   // which every instance's batches queued on for one hot group; folded into credit_grants.used and
   // credit_debts.debt now and then (PgCredits.fold). A grant's use, or a group's new debt: one of the two ids.
+  // IF NOT EXISTS: safe to run again, as a test of the backfill before it does.
   `
-  CREATE TABLE credit_uses (
+  CREATE TABLE IF NOT EXISTS credit_uses (
     grant_id TEXT,
     group_id TEXT,
     amount BIGINT NOT NULL,
     CHECK ((grant_id IS NULL) <> (group_id IS NULL))
   );
-  CREATE INDEX credit_uses_by_grant ON credit_uses(grant_id) WHERE grant_id IS NOT NULL;
-  CREATE INDEX credit_uses_by_group ON credit_uses(group_id) WHERE group_id IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS credit_uses_by_grant ON credit_uses(grant_id) WHERE grant_id IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS credit_uses_by_group ON credit_uses(group_id) WHERE group_id IS NOT NULL;
   `,
 ];
 
