@@ -19,7 +19,7 @@
  *   --limits-rounds N     limits: measured runs per plan, alternating (default 3; duration, warm-up, connections, keys, groups as check)
  *   --limits-stores LIST  limits: embedded,scale-out (default both; scale-out needs PostgreSQL and redis-server)
  *   --scale-out-instances LIST  scale-out: instances of Tollgate and of the Redis-limiter peer, e.g. 2,4 runs both (default 2)
- *   --scale-out-rounds N  scale-out: measured rounds per side against the peer, alternating (default 3)
+ *   --scale-out-rounds N  scale-out: measured rounds of each configuration, alternating with the peer's (default 3)
  *   (gateway and scale-out use the check settings for duration, warm-up, connections, keys and groups;
  *    scale-out splits the connections evenly over its instances, and needs PostgreSQL and redis-server)
  *

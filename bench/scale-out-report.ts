@@ -34,7 +34,7 @@ function peerRows(n: string, c: PeerComparison): string[][] {
     [`${n} vs peer CPU per check`, us(tCpu), us(pCpu), c.medianCpuRatio === null ? '' : ratio(c.medianCpuRatio),
       `${parts(c, 'tollgate')} vs ${parts(c, 'peer')} µs, medians`],
     [`${n} peer Redis per check`, rt === null ? '?' : rt.toFixed(2), cmds === null ? '?' : cmds.toFixed(2), '',
-      `round trips sent, then commands as Redis counts them; sent: ${perCheck(first?.clientByCommand ?? null, first?.checks ?? 0)}, `
+      `round trips sent, then commands as Redis counts them (inside its script too, and the idle Tollgate instances' syncs); sent: ${perCheck(first?.clientByCommand ?? null, first?.checks ?? 0)}, `
       + `INFO: ${perCheck(first?.serverByCommand ?? null, first?.checks ?? 0)} (first round)`],
   ];
 }
