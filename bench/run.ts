@@ -18,6 +18,8 @@
  *   --dashboard-groups N  dashboard: groups in the catalogue it lists (default 3000)
  *   --limits-rounds N     limits: measured runs per plan, alternating (default 3; duration, warm-up, connections, keys, groups as check)
  *   --limits-stores LIST  limits: embedded,scale-out (default both; scale-out needs PostgreSQL and redis-server)
+ *   --scale-out-instances LIST  scale-out: instances of Tollgate and of the Redis-limiter peer, e.g. 2,4 runs both (default 2)
+ *   --scale-out-rounds N  scale-out: measured rounds of each configuration, alternating with the peer's (default 3)
  *   (gateway and scale-out use the check settings for duration, warm-up, connections, keys and groups;
  *    scale-out splits the connections evenly over its instances, and needs PostgreSQL and redis-server)
  *
@@ -35,20 +37,14 @@ import { parseArgs } from 'node:util';
 import { runCheckBench, type CheckOptions, type CheckReport } from './check.js';
 import { gatewaySummaryRows, runGatewayBench, type GatewayBenchReport } from './gateway.js';
 import { runIngestBench, type IngestOptions, type IngestReport } from './ingest.js';
+import { count, instancesList } from './lib/options.js';
 import { RESULTS_DIR } from './lib/paths.js';
 import { int, log, met, ms, ratio, round, table } from './lib/stats.js';
 import { limitsSummaryRows, runLimitsBench, type LimitsOptions, type LimitsReport, type LimitsStore } from './limits.js';
 import { runQueryBench, type QueryOptions, type QueryReport } from './query.js';
-import { runScaleOutBench, scaleOutJson, scaleOutSummaryRows, type ScaleOutReport } from './scale-out.js';
+import { runScaleOutBench, type ScaleOutOptions, type ScaleOutReport } from './scale-out.js';
+import { scaleOutJson, scaleOutSummaryRows } from './scale-out-report.js';
 import { dashboardSummaryRows, runDashboardBench, type DashboardReport } from './dashboard.js';
-
-function count(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(raw.replace(/[_,]/g, ''));
-  const value = m === null ? Number.NaN : Math.round(Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1e3 : 1e6));
-  if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}, got "${raw}"`);
-  return value;
-}
 
 function parse() {
   const { values } = parseArgs({
@@ -71,6 +67,8 @@ function parse() {
       'dashboard-groups': { type: 'string' },
       'limits-rounds': { type: 'string' },
       'limits-stores': { type: 'string' },
+      'scale-out-instances': { type: 'string' },
+      'scale-out-rounds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -108,14 +106,20 @@ function parse() {
     return name as LimitsStore;
   });
   const limits = limitsStores.map((store): LimitsOptions => ({ ...check, rounds: count('limits-rounds', values['limits-rounds'], 3), store }));
-  return { selected, check, query, ingest, rounds, dashboardGroups, limits, help: values.help === true };
+  const scaleOut: ScaleOutOptions = {
+    durationS: check.durationS, warmupS: check.warmupS, connections: check.connections, keys: check.keys, groups: check.groups,
+    instances: instancesList(values['scale-out-instances']),
+    rounds: count('scale-out-rounds', values['scale-out-rounds'], 3),
+  };
+  return { selected, check, query, ingest, rounds, dashboardGroups, limits, scaleOut, help: values.help === true };
 }
 
 const BENCHES = ['check', 'limits', 'query', 'ingest', 'gateway', 'scale-out', 'dashboard'] as const;
 type Bench = (typeof BENCHES)[number];
 
 /** The command that reproduces this run, every setting spelled out. */
-function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number, dashboardGroups: number, limits: readonly LimitsOptions[]): string {
+function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: QueryOptions, ingest: IngestOptions, rounds: number, dashboardGroups: number, limits: readonly LimitsOptions[],
+  scaleOut: ScaleOutOptions): string {
   const args: string[] = [];
   if (selected.size < BENCHES.length) args.push('--only', [...selected].join(','));
   if (selected.has('check') || selected.has('limits') || selected.has('gateway') || selected.has('scale-out')) {
@@ -125,6 +129,7 @@ function reproduce(selected: ReadonlySet<Bench>, check: CheckOptions, query: Que
   if (selected.has('ingest')) args.push('--ingest-batches', String(ingest.batches), '--ingest-concurrency', String(ingest.concurrency));
   if (selected.has('gateway')) args.push('--rounds', String(rounds));
   if (selected.has('limits')) args.push('--limits-rounds', String(limits[0]?.rounds ?? 3), '--limits-stores', limits.map((l) => l.store).join(','));
+  if (selected.has('scale-out')) args.push('--scale-out-instances', scaleOut.instances.join(','), '--scale-out-rounds', String(scaleOut.rounds));
   if (selected.has('dashboard')) args.push('--dashboard-groups', String(dashboardGroups));
   if (selected.has('query')) {
     args.push('--events', String(query.events), '--http-requests', String(query.httpRequests), '--sql-runs', String(query.sqlRuns));
@@ -179,14 +184,15 @@ function summaryRows(checkReport: CheckReport | null, limitsReports: readonly Li
 }
 
 async function main(): Promise<number> {
-  const { selected, check, query, ingest, rounds, dashboardGroups, limits, help } = parse();
+  const { selected, check, query, ingest, rounds, dashboardGroups, limits, scaleOut, help } = parse();
   if (help) {
     process.stdout.write('Usage: node dist/bench/run.js [--only check,limits,query,ingest,gateway,scale-out,dashboard] [--duration S] [--warmup S] [--connections N] [--keys N] [--groups N]\n'
       + '         [--check-auth service|admin] [--events N] [--fresh] [--keep-rollups] [--http-requests N] [--sql-runs N]\n'
-      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N] [--dashboard-groups N] [--limits-rounds N] [--limits-stores embedded,scale-out]\n');
+      + '         [--ingest-batches N] [--ingest-concurrency N] [--rounds N] [--dashboard-groups N] [--limits-rounds N] [--limits-stores embedded,scale-out]\n'
+      + '         [--scale-out-instances 2,4] [--scale-out-rounds N]\n');
     return 0;
   }
-  const command = reproduce(selected, check, query, ingest, rounds, dashboardGroups, limits);
+  const command = reproduce(selected, check, query, ingest, rounds, dashboardGroups, limits, scaleOut);
   log(`node ${process.version}, ${cpus().length} cpus; ${command}`);
 
   const failures: string[] = [];
@@ -238,7 +244,7 @@ async function main(): Promise<number> {
   }
   if (selected.has('scale-out')) {
     try {
-      scaleOutReport = await runScaleOutBench({ durationS: check.durationS, warmupS: check.warmupS, connections: check.connections, keys: check.keys, groups: check.groups });
+      scaleOutReport = await runScaleOutBench(scaleOut);
       failures.push(...scaleOutReport.failures);
       warnings.push(...scaleOutReport.warnings);
     } catch (error) {
