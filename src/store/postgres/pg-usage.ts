@@ -27,6 +27,28 @@ const SOLE_FIELDS = ['app_id', 'usage_type', 'request_args_hash'] as const;
 /** Rollup rows per key that concurrent transactions spread their updates over (schema version 2). */
 const ROLLUP_SHARDS = 16;
 
+/** A rollup level's upsert, a data-modifying CTE of WRITE_EVENTS. */
+const upsert = (level: RollupLevel) => `up_${level} AS (INSERT INTO rollup_${level} AS r
+    (group_id, dimension, bucket, value, shard, count, app_id_sole, usage_type_sole, request_args_hash_sole)
+  SELECT g, d, b, v, $17, c, a, u, h FROM deltas WHERE l = '${level}' ORDER BY n
+  ON CONFLICT (group_id, dimension, bucket, value, shard) DO UPDATE SET count = r.count + EXCLUDED.count,
+  ${SOLE_FIELDS.map((f) => `${f}_sole = CASE WHEN r.${f}_sole = EXCLUDED.${f}_sole THEN r.${f}_sole END`).join(', ')})`;
+
+/**
+ * The events, the rollup rows they change and the credits they used, in one
+ * statement; prepared once per connection (a named statement), as its text
+ * never changes.
+ */
+const WRITE_EVENTS = `WITH
+  deltas AS (SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[], $18::text[])
+    WITH ORDINALITY AS t(l, g, d, b, v, c, a, u, h, n)),
+  ${(['quarter', 'hour', 'day'] as const).map(upsert).join(',\n      ')},
+  uses AS (INSERT INTO credit_uses (grant_id, group_id, amount) SELECT * FROM unnest($19::text[], $20::text[], $21::bigint[])),
+  inserted AS (INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
+    SELECT ts, g, a, k, u, h, c, $8 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(ts, g, a, k, u, h, c)
+    RETURNING seq)
+  SELECT seq FROM inserted`;
+
 /**
  * The scale-out store's usage tables in PostgreSQL: events, their rollups,
  * ingest ids, remembered check answers, and what the events consumed of
@@ -136,23 +158,9 @@ export class PgUsage {
       || a.bucket - b.bucket || compare(a.value, b.value));
     const rollup = <K extends keyof RollupDelta>(k: K) => deltas.map((d) => d[k]);
     const shard = Math.floor(Math.random() * ROLLUP_SHARDS);
-    const upsert = (level: RollupLevel) => `up_${level} AS (INSERT INTO rollup_${level} AS r
-        (group_id, dimension, bucket, value, shard, count, app_id_sole, usage_type_sole, request_args_hash_sole)
-      SELECT g, d, b, v, $17, c, a, u, h FROM deltas WHERE l = '${level}' ORDER BY n
-      ON CONFLICT (group_id, dimension, bucket, value, shard) DO UPDATE SET count = r.count + EXCLUDED.count,
-      ${SOLE_FIELDS.map((f) => `${f}_sole = CASE WHEN r.${f}_sole = EXCLUDED.${f}_sole THEN r.${f}_sole END`).join(', ')})`;
-    const { rows } = await client.query<{ seq: number }>(`WITH
-      deltas AS (SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[], $18::text[])
-        WITH ORDINALITY AS t(l, g, d, b, v, c, a, u, h, n)),
-      ${(['quarter', 'hour', 'day'] as const).map(upsert).join(',\n      ')},
-      uses AS (INSERT INTO credit_uses (grant_id, group_id, amount) SELECT * FROM unnest($19::text[], $20::text[], $21::bigint[])),
-      inserted AS (INSERT INTO events (ts, group_id, app_id, key_id, usage_type, request_args_hash, count, received_at)
-        SELECT ts, g, a, k, u, h, c, $8 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(ts, g, a, k, u, h, c)
-        RETURNING seq)
-      SELECT seq FROM inserted`,
-    [column('ts'), column('groupId'), column('appId'), column('keyId'), column('usageType'), column('requestArgsHash'), column('count'), receivedAt,
+    const { rows } = await client.query<{ seq: number }>({ name: 'tollgate-write-events', text: WRITE_EVENTS, values: [column('ts'), column('groupId'), column('appId'), column('keyId'), column('usageType'), column('requestArgsHash'), column('count'), receivedAt,
       rollup('level'), rollup('groupId'), rollup('dimension'), rollup('bucket'), rollup('value'), rollup('count'), rollup('appId'), rollup('usageType'), shard,
-      rollup('requestArgsHash'), ...creditUses(items)]);
+      rollup('requestArgsHash'), ...creditUses(items)] });
     // Seqs come from one sequence in the order the rows were inserted: sorted, they are in the items' order.
     return rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
   }
