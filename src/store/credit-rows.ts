@@ -97,7 +97,7 @@ export class CreditListeners {
   }
 }
 
-/** A batch's credit movements summed per grant and per group, each list sorted by id (the order rows are locked in). */
+/** A batch's credit movements summed per grant and per group, each list sorted by id (one order for every batch's writes). */
 export interface FoldedMovements {
   grants: Array<[grantId: string, amount: number]>;
   debts: Array<[groupId: string, amount: number]>;

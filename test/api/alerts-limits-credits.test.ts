@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { adminClient, customerOnPlan, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
 import { eachStore } from '../helpers/stores.js';
-import { startReceiver, until, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { until } from '../helpers/until.js';
 
 // Alerts per named billing-period limit and for credits (credits_low, credits_exhausted), each once per
 // billing period, through the public API. "Not before its threshold": the alert's own data says the

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { adminClient, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
-import { startReceiver, until, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { until } from '../helpers/until.js';
 import { eachStore } from '../helpers/stores.js';
 
 eachStore((store) => {

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '../../src/clock.js';
 import { ManualScheduler } from '../../src/scheduler.js';
 import { ADMIN_TOKEN, adminClient, request, setupCustomer, startTestServer, type AdminClient, type TestServer } from '../helpers/server.js';
-import { startReceiver, until, verifyStandardWebhook, verifyTollgateSignature, verifyWithStripe, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startReceiver, verifyStandardWebhook, verifyTollgateSignature, verifyWithStripe, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { until } from '../helpers/until.js';
 import { eachStore } from '../helpers/stores.js';
 
 eachStore((store) => {

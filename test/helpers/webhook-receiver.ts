@@ -58,8 +58,6 @@ export async function startReceiver(behaviour: Behaviour = () => 204): Promise<W
   };
 }
 
-export { until } from './until.js';
-
 /**
  * Verifies a received delivery's `webhook-*` headers with the Standard
  * Webhooks library itself (npm `standardwebhooks`), given the secret as

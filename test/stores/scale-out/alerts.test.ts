@@ -3,7 +3,8 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminClient, setupCustomer } from '../../helpers/server.js';
 import { scaleOutCluster } from '../../helpers/scale-out.js';
-import { startReceiver, until, verifyTollgateSignature, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
+import { startReceiver, verifyTollgateSignature, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
+import { until } from '../../helpers/until.js';
 
 // Alerts across instances, through the public API: three Tollgate processes
 // on one PostgreSQL and one Redis, checks spread over all of them crossing

@@ -12,7 +12,8 @@ import { ManualClock } from '../../../src/clock.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { Statements } from '../../../src/billing/statements.js';
 import { billingPeriod } from '../../../src/domain/periods.js';
-import { startReceiver, until, verifyTollgateSignature } from '../../helpers/webhook-receiver.js';
+import { startReceiver, verifyTollgateSignature } from '../../helpers/webhook-receiver.js';
+import { until } from '../../helpers/until.js';
 
 // `tollgate migrate` as an operator runs it: an embedded server meters some
 // calls and events and is stopped; its data directory is copied into a
